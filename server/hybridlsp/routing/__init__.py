@@ -1,0 +1,23 @@
+"""The pure tier policy: it reads a request and settings, and returns names (never backends)."""
+
+from .difficulty import Estimate, Estimator, KeywordEstimator, get_estimator, register
+from .flags import parse_flag
+from .policy import build_chain, decide, is_local_only_path
+from .types import ACTIONS, Decision, GitSummary, Hop, RouteRequest
+
+__all__ = [
+    "ACTIONS",
+    "Decision",
+    "Estimate",
+    "Estimator",
+    "GitSummary",
+    "Hop",
+    "KeywordEstimator",
+    "RouteRequest",
+    "build_chain",
+    "decide",
+    "get_estimator",
+    "is_local_only_path",
+    "parse_flag",
+    "register",
+]

@@ -1,0 +1,173 @@
+"""The tier policy: pure, no I/O. `decide(request, settings) -> Decision`.
+
+Rules, in the order they win:
+ 1. explicit tier: the per-request argument, else a leading prompt flag ([tier1]/[local], ...);
+ 2. long context: more input tokens than `routing.long_context_tokens` -> tier 3;
+ 3. the action's default (complete 1; explain 1, 2 past a size; review 2, 3 for large diffs or many
+    files; commit-message 1, 2 for large staged diffs; ask: the difficulty estimate, default tier 1);
+then the gates that can only lower a cloud decision:
+ 4. privacy: a detected secret or a local-only path never goes to the cloud;
+ 5. budget: a spent monthly or daily cloud cap degrades tier 3 to tier 2;
+ 6. no credentials for the cloud backend: the best local tier, with a note.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatch
+from pathlib import PurePath
+
+from .difficulty import Estimator, get_estimator
+from .flags import parse_flag
+from .types import ACTIONS, Decision, Hop, RouteRequest
+
+__all__ = ["decide", "build_chain", "is_local_only_path"]
+
+_UNSET = object()
+
+
+def is_local_only_path(path: str, globs: list[str]) -> str | None:
+    """The glob a path matches (by file name or whole path), or None."""
+    if not path:
+        return None
+    name = PurePath(path).name
+    for g in globs:
+        if fnmatch(name, g) or fnmatch(path, g):
+            return g
+    return None
+
+
+def _n(x: int) -> str:
+    return f"{x:,}"
+
+
+def _action_tier(req: RouteRequest, r, estimator: Estimator | None, text: str) -> tuple[int, str]:
+    a = req.action
+    if a == "complete":
+        return 1, "complete -> tier 1 (fast local completion)"
+    if a == "explain":
+        if req.input_tokens > r.explain_tier2_tokens:
+            return 2, f"explain of {_n(req.input_tokens)} tokens > {_n(r.explain_tier2_tokens)} -> tier 2"
+        return 1, f"explain of {_n(req.input_tokens)} tokens -> tier 1"
+    if a == "review":
+        size = max(req.git.diff_tokens, req.input_tokens)
+        if size > r.review_cloud_tokens:
+            return 3, f"review of {_n(size)} tokens > {_n(r.review_cloud_tokens)} -> cloud"
+        if req.git.files_changed > r.review_cloud_files:
+            return 3, f"review spans {req.git.files_changed} files > {r.review_cloud_files} -> cloud"
+        return 2, "review -> tier 2 (large local model)"
+    if a == "commit-message":
+        size = req.git.diff_tokens or req.input_tokens
+        if size > r.commit_tier2_tokens:
+            return 2, f"staged diff {_n(size)} tokens > {_n(r.commit_tier2_tokens)} -> tier 2"
+        return 1, f"staged diff {_n(size)} tokens -> tier 1"
+    # ask
+    est = estimator.estimate(text, a) if estimator is not None else None
+    if est is not None:
+        return est.tier, est.reason
+    return r.default_tier, f"no harder task recognised -> default tier {r.default_tier}"
+
+
+def build_chain(tier: int, settings, *, allow_cloud: bool) -> tuple[Hop, ...]:
+    """The decided tier, then escalation upwards, then the local tiers downwards, then embedded.
+
+    Escalating first is the article's fallback chain (low confidence -> bigger model); going down
+    after the cloud is its always-available local fallback for people who hit rate limits.
+    """
+    order = [tier] + [t for t in (1, 2, 3) if t > tier] + [t for t in (3, 2, 1) if t < tier]
+    hops: list[Hop] = []
+    seen = set()
+    for t in order:
+        ts = settings.tier(t)
+        if ts.backend in ("openai", "anthropic") and not allow_cloud:
+            continue
+        key = (ts.backend, ts.model)
+        if key in seen:
+            continue
+        seen.add(key)
+        hops.append(Hop(t, ts.backend, ts.model))
+    if settings.embedded.enabled:
+        hops.append(Hop(0, "embedded", "SmolLM2-135M-Instruct"))
+    return tuple(hops)
+
+
+def _tier_is_cloud(settings, tier: int) -> bool:
+    return settings.tier(tier).backend in ("openai", "anthropic")
+
+
+def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _UNSET) -> Decision:
+    if req.action not in ACTIONS:
+        raise ValueError(f"unknown action {req.action!r}; expected one of {', '.join(ACTIONS)}")
+    r = settings.routing
+    if estimator is _UNSET:
+        estimator = get_estimator(settings)
+    reasons: list[str] = []
+    notes: list[str] = []
+
+    flag_tier, flag, text = parse_flag(req.text)
+    if req.tier_override is not None:
+        if req.tier_override not in (1, 2, 3):
+            raise ValueError(f"tier must be 1, 2 or 3, not {req.tier_override!r}")
+        tier = req.tier_override
+        reasons.append(f"explicit tier {tier} requested")
+    elif flag_tier is not None:
+        tier = flag_tier
+        reasons.append(f"prompt flag {flag} -> tier {tier}")
+    elif req.input_tokens > r.long_context_tokens:
+        tier = 3
+        what = "staged diff" if req.action == "commit-message" else "input"
+        reasons.append(f"{what} {_n(req.input_tokens)} tokens > long-context limit {_n(r.long_context_tokens)} -> cloud")
+    else:
+        tier, why = _action_tier(req, r, estimator, text)
+        reasons.append(why)
+
+    explicit = req.tier_override is not None or flag_tier is not None
+    if explicit and req.input_tokens > r.long_context_tokens and tier < 3:
+        notes.append(f"{_n(req.input_tokens)} tokens is past the long-context limit; kept on tier {tier} as asked")
+
+    private = False
+    glob = is_local_only_path(req.path, r.local_only_globs)
+    if req.contains_secret or glob:
+        private = True
+        why = "text contains a secret" if req.contains_secret else f"path matches local-only glob '{glob}'"
+        if _tier_is_cloud(settings, tier):
+            tier = 2
+            reasons.append(f"{why} -> stays local (tier 2), never cloud")
+        else:
+            reasons.append(f"{why} -> local tiers only")
+
+    allow_cloud = not private
+    if allow_cloud:
+        b = settings.budget
+        over = None
+        if b.monthly_cloud_usd and req.month_cloud_spend_usd >= b.monthly_cloud_usd:
+            over = f"monthly cloud budget ${b.monthly_cloud_usd:.2f} spent (${req.month_cloud_spend_usd:.2f})"
+        elif b.daily_cloud_usd and req.day_cloud_spend_usd >= b.daily_cloud_usd:
+            over = f"daily cloud budget ${b.daily_cloud_usd:.2f} spent (${req.day_cloud_spend_usd:.2f})"
+        if over:
+            allow_cloud = False
+            if _tier_is_cloud(settings, tier):
+                tier = 2
+                reasons.append(f"{over} -> tier 2")
+
+    if allow_cloud and not req.cloud_available:
+        allow_cloud = False
+        if _tier_is_cloud(settings, tier):
+            tier = 2
+            t3 = settings.tier(3)
+            reasons.append(f"no API key for {t3.backend} -> best local tier (tier 2)")
+            notes.append(f"cloud tier skipped: no API key for {t3.backend}")
+
+    ts = settings.tier(tier)
+    chain = build_chain(tier, settings, allow_cloud=allow_cloud)
+    return Decision(
+        tier=tier,
+        backend=ts.backend,
+        model=ts.model,
+        max_output_tokens=ts.max_output_tokens,
+        chain=chain,
+        reasons=tuple(reasons),
+        prompt=text,
+        input_tokens=req.input_tokens,
+        private=private,
+        notes=tuple(notes),
+    )

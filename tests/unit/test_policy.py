@@ -1,0 +1,188 @@
+"""The tier policy, rule by rule, as tables of cases."""
+
+import pytest
+
+from hybridlsp.config import Settings, settings_from_mapping
+from hybridlsp.routing import GitSummary, RouteRequest, decide, parse_flag
+
+
+def req(action="ask", text="hello", tokens=50, **kw):
+    return RouteRequest(action=action, text=text, input_tokens=tokens, **kw)
+
+
+S = Settings()
+
+
+@pytest.mark.parametrize(
+    "text,tier,rest",
+    [
+        ("[tier1] x", 1, "x"),
+        ("[LOCAL] x", 1, "x"),
+        ("[tier2] x", 2, "x"),
+        ("[Heavy] x", 2, "x"),
+        ("[tier3] x", 3, "x"),
+        ("  [cloud]x", 3, "x"),
+        ("x [cloud]", None, "x [cloud]"),
+        ("[tier4] x", None, "[tier4] x"),
+    ],
+)
+def test_flags(text, tier, rest):
+    t, _, stripped = parse_flag(text)
+    assert t == tier
+    assert stripped == rest
+
+
+# The article's own examples.
+@pytest.mark.parametrize(
+    "text,tokens,tier",
+    [
+        ("Summarize this meeting transcript: we met and discussed the roadmap", 40, 1),
+        ("[heavy] Review this codebase for architectural issues", 40, 2),
+        ("[cloud] Analyze the trade-offs between microservices and a monolith", 40, 3),
+        ("word " * 10, 15_000, 3),
+    ],
+)
+def test_article_examples(text, tokens, tier):
+    assert decide(req(text=text, tokens=tokens), S).tier == tier
+
+
+@pytest.mark.parametrize(
+    "text,tier",
+    [
+        ("Translate this comment to French", 1),
+        ("Write a regex that matches ISO dates", 1),
+        ("Give me a shell command to find large files", 1),
+        ("Convert this JSON to YAML", 1),
+        ("Explain step by step how the scheduler decides", 2),
+        ("Propose an architecture for the billing service", 2),
+        ("Prove that the algorithm terminates", 3),
+        ("Do an in-depth analysis of this incident", 3),
+        ("What's the capital of France?", 1),  # default tier 1
+        # the earliest keyword names the task: a summary of text that mentions "proof" stays local
+        ("Summarize: the proof of concept went well", 1),
+    ],
+)
+def test_ask_task_classes(text, tier):
+    assert decide(req(text=text), S).tier == tier
+
+
+def test_keyword_beyond_head_is_ignored():
+    text = "hello " * 200 + "prove it"
+    assert decide(req(text=text), S).tier == 1
+
+
+@pytest.mark.parametrize(
+    "action,tokens,git,tier",
+    [
+        ("complete", 300, GitSummary(), 1),
+        ("explain", 200, GitSummary(), 1),
+        ("explain", 2000, GitSummary(), 2),
+        ("review", 500, GitSummary(diff_tokens=500, files_changed=2), 2),
+        ("review", 500, GitSummary(diff_tokens=7000, files_changed=2), 3),
+        ("review", 500, GitSummary(diff_tokens=500, files_changed=11), 3),
+        ("commit-message", 400, GitSummary(diff_tokens=400, files_changed=1, staged=True), 1),
+        ("commit-message", 3000, GitSummary(diff_tokens=3000, files_changed=4, staged=True), 2),
+        ("complete", 9000, GitSummary(), 3),  # long context beats the action default
+    ],
+)
+def test_action_defaults(action, tokens, git, tier):
+    assert decide(req(action=action, text="code", tokens=tokens, git=git), S).tier == tier
+
+
+def test_long_context_reason_names_the_numbers():
+    d = decide(req(action="commit-message", tokens=9412), S)
+    assert d.tier == 3
+    assert "staged diff 9,412 tokens > long-context limit 8,000 -> cloud" in d.reasons
+
+
+def test_explicit_argument_beats_flag_and_is_stripped():
+    d = decide(req(text="[cloud] summarize", tier_override=1), S)
+    assert d.tier == 1 and d.prompt == "summarize"
+
+
+def test_explicit_local_past_long_context_is_kept_with_a_note():
+    d = decide(req(text="[local] big", tokens=20_000), S)
+    assert d.tier == 1 and any("long-context" in n for n in d.notes)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"contains_secret": True},
+        {"path": "/repo/.env.production"},
+        {"path": "/repo/certs/server.pem"},
+        {"path": "/home/u/.ssh/id_rsa.pub"},
+        {"path": "/repo/config/secrets.yaml"},
+    ],
+)
+def test_privacy_never_cloud_even_when_asked(kw):
+    d = decide(req(text="[cloud] analyze this", **kw), S)
+    assert d.tier == 2 and d.private
+    assert all(h.backend not in ("openai", "anthropic") for h in d.chain)
+    assert any("never cloud" in r for r in d.reasons)
+
+
+def test_privacy_globs_come_from_settings():
+    s = settings_from_mapping({"routing": {"local_only_globs": ["*.internal.py"]}})
+    assert decide(req(text="[cloud] x", path="a/b.internal.py"), s).private
+    assert not decide(req(text="[cloud] x", path="a/.env"), s).private
+
+
+def test_monthly_budget_degrades_cloud():
+    s = settings_from_mapping({"budget": {"monthly_cloud_usd": 10}})
+    d = decide(req(text="[cloud] x", month_cloud_spend_usd=10.0), s)
+    assert d.tier == 2 and any("monthly cloud budget" in r for r in d.reasons)
+    assert all(h.tier != 3 for h in d.chain)
+    assert decide(req(text="[cloud] x", month_cloud_spend_usd=9.99), s).tier == 3
+
+
+def test_daily_budget_degrades_cloud():
+    s = settings_from_mapping({"budget": {"daily_cloud_usd": 1}})
+    assert decide(req(text="[cloud] x", day_cloud_spend_usd=1.5), s).tier == 2
+
+
+def test_no_key_goes_to_best_local_tier_with_note():
+    d = decide(req(text="[cloud] x", cloud_available=False), S)
+    assert d.tier == 2 and d.notes and "no API key" in d.reasons[-1]
+
+
+@pytest.mark.parametrize(
+    "tier,labels",
+    [
+        (1, ["tier1", "tier2", "tier3", "embedded"]),
+        (2, ["tier2", "tier3", "tier1", "embedded"]),
+        (3, ["tier3", "tier2", "tier1", "embedded"]),
+    ],
+)
+def test_fallback_chain_order(tier, labels):
+    d = decide(req(tier_override=tier), S)
+    assert [h.label.split(":")[0].split("/")[0] for h in d.chain] == labels
+
+
+def test_embedded_can_be_disabled():
+    s = settings_from_mapping({"embedded": {"enabled": False}})
+    assert all(h.backend != "embedded" for h in decide(req(), s).chain)
+
+
+def test_thresholds_live_in_settings():
+    s = settings_from_mapping({"routing": {"long_context_tokens": 100, "explain_tier2_tokens": 10}})
+    assert decide(req(tokens=101), s).tier == 3
+    assert decide(req(action="explain", tokens=11), s).tier == 2
+
+
+def test_difficulty_estimator_is_pluggable():
+    class Always3:
+        def estimate(self, text, action):
+            from hybridlsp.routing import Estimate
+
+            return Estimate(3, 0.9, "learned: hard")
+
+    d = decide(req(text="summarize this"), S, estimator=Always3())
+    assert d.tier == 3 and d.reasons == ("learned: hard",)
+    # ... but the explicit flag still wins over it
+    assert decide(req(text="[local] x"), S, estimator=Always3()).tier == 1
+
+
+def test_unknown_action_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown action"):
+        decide(req(action="dance"), S)
