@@ -1,17 +1,36 @@
 """One request end to end, LSP-free: context -> policy -> dispatch -> ledger.
 
-(Interface first; bodies are being filled in.)
+`Engine.preview` is the cheap decision a code-action title shows (no model, no git);
+`Engine.run` does the whole job, streaming text to a callback, and is cancellable end to end.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .routing.types import Decision
+from . import prepare
+from .actions import get_action
+from .actions.base import sanitize
+from .dispatch import BackendPool, Breaker, Dispatcher, DispatchResult
+from .errors import HybridError
+from .routing import RouteRequest, decide, parse_flag
+from .routing.types import Decision, GitSummary
 
-__all__ = ["RunRequest", "RunResult", "UsageReport", "Fallback", "Finding", "Engine"]
+__all__ = ["RunRequest", "RunResult", "UsageReport", "Fallback", "Finding", "Engine", "workspace_of"]
+
+log = logging.getLogger(__name__)
+
+# Off the event loop above this many characters: tiktoken and the secret scan are CPU-bound.
+_OFFLOAD_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -23,7 +42,7 @@ class RunRequest:
     start_line: int = 0  # 0-based line of `text` in `document`
     end_line: int = 0
     language: str = ""
-    prompt: str = ""  # an extra instruction from the user
+    prompt: str = ""  # an extra instruction from the user (may start with a tier flag)
     tier: int | None = None  # explicit per-request tier
     workspace: str = ""  # repository / workspace root, for git context
 
@@ -63,35 +82,12 @@ class RunResult:
     request_id: str
     backend: str  # what actually answered
     model: str
+    tier: int  # the tier that answered (0 = embedded)
     latency_ms: float
     ttft_ms: float | None
     cached: bool = False
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-class Engine:
-    """Owns settings, backends and the ledger for one process."""
-
-    def __init__(self, settings, *, ledger=None, env: dict | None = None, backends: dict | None = None):
-        raise NotImplementedError
-
-    def preview(self, req: RunRequest) -> Decision:
-        """Fast, synchronous, no model and no git: the decision a code action title shows."""
-        raise NotImplementedError
-
-    async def run(self, req: RunRequest, on_text: Callable[[str], None] | None = None) -> RunResult:
-        """Run the request; `on_text` receives streamed text as it arrives. Cancellable."""
-        raise NotImplementedError
-
-    def feedback(self, request_id: str, verdict: str, note: str = "") -> None:
-        raise NotImplementedError
-
-    def update_settings(self, settings) -> None:
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        raise NotImplementedError
 
 
 def workspace_of(path: str) -> Path | None:
@@ -101,3 +97,264 @@ def workspace_of(path: str) -> Path | None:
             return p
         p = p.parent
     return None
+
+
+class _Cache:
+    """Exact-match answer cache: (model, prompt hash) -> answer, with a time limit."""
+
+    def __init__(self, ttl_s: float, clock=time.monotonic, max_entries: int = 512):
+        self.ttl = ttl_s
+        self.clock = clock
+        self.max = max_entries
+        self._d: dict[str, tuple[float, dict]] = {}
+
+    @staticmethod
+    def key(model: str, messages) -> str:
+        h = hashlib.sha256(model.encode())
+        for m in messages:
+            h.update(b"\x00" + m.role.encode() + b"\x00" + m.content.encode())
+        return h.hexdigest()
+
+    def get(self, key: str) -> dict | None:
+        hit = self._d.get(key)
+        if hit is None or self.clock() - hit[0] > self.ttl:
+            self._d.pop(key, None)
+            return None
+        return hit[1]
+
+    def put(self, key: str, value: dict) -> None:
+        if len(self._d) >= self.max:
+            self._d.pop(next(iter(self._d)))
+        self._d[key] = (self.clock(), value)
+
+
+class Engine:
+    """Owns settings, backends and the ledger for one process."""
+
+    def __init__(self, settings, *, ledger=None, env: dict | None = None, transports: dict | None = None,
+                 backends: dict | None = None):
+        self.env = dict(os.environ) if env is None else env
+        self.settings = settings
+        if ledger is None:
+            from .ledger.store import Ledger
+
+            ledger = Ledger()
+        self.ledger = ledger
+        self.pool = BackendPool(settings, self.env, transports=transports, overrides=backends)
+        d = settings.dispatch
+        self.breaker = Breaker(d.failures_to_trip, d.cooldown_s)
+        self.cache = _Cache(settings.cache.ttl_s)
+        from .context.tokens import count_tokens
+
+        self.count_tokens = count_tokens
+        self.dispatcher = Dispatcher(settings, self.pool, self.breaker, count_tokens)
+
+    # ---- settings -------------------------------------------------------------------------
+    def update_settings(self, settings) -> None:
+        self.settings = settings
+        self.pool.settings = settings
+        self.dispatcher.settings = settings
+        self.breaker.trip = settings.dispatch.failures_to_trip
+        self.breaker.cooldown = settings.dispatch.cooldown_s
+        self.cache.ttl = settings.cache.ttl_s
+
+    def cloud_available(self) -> bool:
+        t3 = self.settings.tier(3).backend
+        return t3 not in ("openai", "anthropic") or self.pool.has_credentials(t3)
+
+    # ---- decision --------------------------------------------------------------------------
+    def _route(self, req: RunRequest, input_tokens: int, git: GitSummary, secret: bool,
+               spend: tuple[float, float] = (0.0, 0.0)) -> Decision:
+        routed_text = req.prompt or req.text
+        return decide(
+            RouteRequest(
+                action=req.action, text=routed_text, input_tokens=input_tokens, path=req.path,
+                language=req.language, git=git, tier_override=req.tier, contains_secret=secret,
+                month_cloud_spend_usd=spend[0], day_cloud_spend_usd=spend[1],
+                cloud_available=self.cloud_available(),
+            ),
+            self.settings,
+        )
+
+    def preview(self, req: RunRequest) -> Decision:
+        """Fast, synchronous, no model and no git: the decision a code action title shows.
+        (The secret gate runs in `run`; a preview may show cloud for text that `run` keeps local.)"""
+        text = req.text if len(req.text) < 200_000 else req.text[:200_000]
+        tokens = self.count_tokens(text) + (self.count_tokens(req.prompt) if req.prompt else 0)
+        return self._route(req, tokens, GitSummary(), False)
+
+    # ---- the whole job ---------------------------------------------------------------------
+    async def _off(self, size: int, fn, *args):
+        if size > _OFFLOAD_CHARS:
+            return await asyncio.to_thread(fn, *args)
+        return fn(*args)
+
+    async def run(self, req: RunRequest, on_text: Callable[[str], None] | None = None,
+                  on_reset: Callable[[str], None] | None = None) -> RunResult:
+        action = get_action(req.action)
+        t0 = time.perf_counter()
+        _, _, clean_prompt = parse_flag(req.prompt)
+        clean_text = req.text
+        if req.action == "ask" and not req.prompt:
+            clean_text = parse_flag(req.text)[2]
+        prepared = await asyncio.to_thread(prepare.build_context, req, clean_text, clean_prompt, self.settings)
+        ctx = prepared.context
+        messages = action.messages(ctx)
+        sent = "\n".join(m.content for m in messages)
+        tokens = await self._off(len(sent), self.count_tokens, sent)
+        from .context.secrets import contains_secret
+
+        secret = await self._off(len(sent), contains_secret, sent, req.path)
+        spend = (self.ledger.month_cloud_spend(), self.ledger.day_cloud_spend())
+        decision = self._route(req, tokens, prepared.git, secret, spend)
+        notes = list(decision.notes) + list(prepared.notes)
+
+        # A diff too big for the chosen tier is condensed on tier 1 first (map), then combined.
+        if req.action == "commit-message" and tokens > prepare.capacity(decision, self.settings):
+            ctx, cnotes = await self._condense(prepared, decision)
+            notes += cnotes
+            messages = action.messages(ctx)
+            sent = "\n".join(m.content for m in messages)
+            tokens = self.count_tokens(sent)
+            decision = self._route(req, tokens, prepared.git, secret, spend)
+
+        request_id = uuid.uuid4().hex
+        cache_key = None
+        if action.cacheable and self.settings.cache.enabled:
+            cache_key = _Cache.key(decision.model, messages)
+            hit = self.cache.get(cache_key)
+            if hit is not None:
+                return self._cache_hit(req, decision, hit, request_id, tokens, t0, on_text, notes)
+
+        def validate(text: str) -> str:
+            return action.validate(text, ctx)
+
+        result = await self.dispatcher.run(
+            decision.chain, messages, validate=validate, json_schema=action.json_schema,
+            on_text=on_text, on_reset=on_reset, input_tokens_estimate=tokens,
+        )
+        notes += result.notes
+        return self._finish(req, action, ctx, decision, result, request_id, tokens, t0, cache_key, notes)
+
+    async def _condense(self, prepared, decision: Decision):
+        """Summarize each chunk of a huge staged diff on the tier-1 chain, then combine."""
+        from .actions.base import check_common
+        from .backends.base import Message
+
+        chunks, left = prepare.diff_chunks(prepared, self.settings)
+        summaries: list[str] = []
+        chain = self._route(RunRequest(action="complete"), 0, GitSummary(), decision.private).chain
+        chain = tuple(h for h in chain if h.tier in (0, 1) or (h.tier == 2 and not decision.private))
+        for i, chunk in enumerate(chunks):
+            msgs = [
+                Message("system", "You summarize code changes. Output only the summary."),
+                Message("user", "Summarize what this part of a diff changes, in at most 3 short lines.\n\n" + chunk),
+            ]
+            res = await self.dispatcher.run(chain, msgs, validate=lambda t: check_common("summary", t), action_cap=120)
+            summaries.append(res.text.strip())
+        combined = "\n".join(f"- {s}" for s in summaries)
+        if left:
+            combined += "\n- also changed (not summarized): " + ", ".join(left[:30])
+        notes = [f"staged diff condensed: {len(chunks)} chunk(s) summarized on tier 1, then combined"]
+        return prepare.with_diff(prepared.context, combined), notes
+
+    def _price(self, backend: str, model: str, tier: int, inp: int, out: int, latency_ms: float) -> float:
+        from .ledger.prices import cost_usd
+
+        hourly = self.settings.tier(tier).hourly_cost_usd if tier else 0.0
+        c = cost_usd(backend, model, inp, out, latency_s=latency_ms / 1000, hourly_cost_usd=hourly,
+                     overrides=self.settings.ledger.price_overrides)
+        return c or 0.0
+
+    def _baseline(self, inp: int, out: int) -> float:
+        from .ledger.prices import baseline_cost
+
+        return baseline_cost(self.settings, inp, out) or 0.0
+
+    def _finish(self, req, action, ctx, decision, result: DispatchResult, request_id, tokens, t0, cache_key,
+                notes) -> RunResult:
+        final = result._best if result.best_effort else result.attempts[-1]
+        fallbacks: list[Fallback] = []
+        prev = None
+        for a in result.attempts:
+            if prev is not None:
+                fallbacks.append(Fallback(prev.hop.label, a.hop.label, prev.reason))
+            prev = a
+        cost = self._price(final.hop.backend, final.hop.model, final.hop.tier, final.input_tokens,
+                           final.output_tokens, final.latency_ms)
+        for a in result.attempts:
+            if a is final:
+                continue
+            hop_cost = self._price(a.hop.backend, a.hop.model, a.hop.tier, a.input_tokens, a.output_tokens,
+                                   a.latency_ms) if a.output_tokens else 0.0
+            cost += hop_cost
+            self.ledger.record_hop(
+                request_id, action=req.action, tier=a.hop.tier, backend=a.hop.backend, model=a.hop.model,
+                reason=a.reason, cost_usd=hop_cost, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
+                tokens_counted=a.usage_counted, latency_ms=a.latency_ms, ttft_ms=a.ttft_ms,
+            )
+        baseline = self._baseline(final.input_tokens or tokens, final.output_tokens)
+        latency_ms = (time.perf_counter() - t0) * 1000
+        text = sanitize(result.text)
+        findings: list[Finding] = []
+        if req.action == "review" and not result.best_effort:
+            from .actions import review
+
+            findings = [Finding(**f) for f in json.loads(text)["findings"]]
+            text = review.render(json.loads(text)["findings"])
+        outcome = "ok" if len(result.attempts) == 1 else "fallback"
+        self.ledger.record_request(
+            action=req.action, tier=final.hop.tier, backend=final.hop.backend, model=final.hop.model,
+            input_tokens=final.input_tokens, output_tokens=final.output_tokens, latency_ms=latency_ms,
+            cost_usd=cost, baseline_cost_usd=baseline, outcome=outcome, request_id=request_id,
+            ttft_ms=final.ttft_ms, tokens_counted=final.usage_counted, reason=fallbacks[-1].reason if fallbacks else "",
+            validator="fail" if result.best_effort else "pass", path=req.path, workspace=req.workspace,
+        )
+        if cache_key and not result.best_effort:
+            self.cache.put(cache_key, {"text": result.text, "cost": cost, "hop": final.hop,
+                                       "output_tokens": final.output_tokens, "input_tokens": final.input_tokens})
+        return RunResult(
+            text=text, decision=decision,
+            usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline, 8)),
+            fallbacks=fallbacks, request_id=request_id, backend=final.hop.backend, model=final.hop.model,
+            tier=final.hop.tier, latency_ms=latency_ms, ttft_ms=final.ttft_ms, findings=findings, notes=notes,
+        )
+
+    def _cache_hit(self, req, decision, hit, request_id, tokens, t0, on_text, notes) -> RunResult:
+        text = sanitize(hit["text"])
+        findings: list[Finding] = []
+        if req.action == "review":
+            from .actions import review
+
+            raw = json.loads(text)["findings"]
+            findings = [Finding(**f) for f in raw]
+            text = review.render(raw)
+        if on_text is not None:
+            on_text(text)
+        hop = hit["hop"]
+        latency_ms = (time.perf_counter() - t0) * 1000
+        baseline = self._baseline(hit["input_tokens"] or tokens, hit["output_tokens"])
+        self.ledger.record_request(
+            action=req.action, tier=hop.tier, backend=hop.backend, model=hop.model,
+            input_tokens=hit["input_tokens"], output_tokens=hit["output_tokens"], latency_ms=latency_ms,
+            cost_usd=0.0, baseline_cost_usd=baseline, outcome="cache-hit", request_id=request_id,
+            saved_usd=hit["cost"], validator="pass", path=req.path, workspace=req.workspace,
+        )
+        return RunResult(
+            text=text, decision=decision, usage=UsageReport(hit["input_tokens"], hit["output_tokens"], 0.0, baseline),
+            fallbacks=[], request_id=request_id, backend=hop.backend, model=hop.model, tier=hop.tier,
+            latency_ms=latency_ms, ttft_ms=latency_ms, cached=True, findings=findings,
+            notes=notes + [f"answered from cache (saved ${hit['cost']:.6f})"],
+        )
+
+    def feedback(self, request_id: str, verdict: str, note: str = "") -> None:
+        self.ledger.record_feedback(request_id, verdict, note)
+
+    async def aclose(self) -> None:
+        await self.pool.aclose()
+        close = getattr(self.ledger, "close", None)
+        if close:
+            close()
+
+
+__all__.append("HybridError")

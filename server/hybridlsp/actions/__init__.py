@@ -1,0 +1,21 @@
+"""One module per action: each builds its prompt and validates its answer."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from . import ask, commit_message, complete, explain, review
+from .base import Action, ActionContext, sanitize
+
+__all__ = ["Action", "ActionContext", "get_action", "ACTION_MODULES", "sanitize"]
+
+ACTION_MODULES: dict[str, ModuleType] = {
+    m.name: m for m in (complete, explain, review, commit_message, ask)
+}
+
+
+def get_action(name: str) -> ModuleType:
+    try:
+        return ACTION_MODULES[name]
+    except KeyError:
+        raise ValueError(f"unknown action {name!r}; expected one of {', '.join(ACTION_MODULES)}") from None

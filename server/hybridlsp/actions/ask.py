@@ -1,0 +1,23 @@
+"""Ask: a free-form prompt, answered directly."""
+
+from __future__ import annotations
+
+from ..backends.base import Message
+from .base import ActionContext, check_common
+
+name = "ask"
+json_schema = None
+cacheable = True
+
+SYSTEM = "Answer the request directly and concisely. Use Markdown only where it helps."
+
+
+def messages(ctx: ActionContext) -> list[Message]:
+    user = ctx.text
+    if ctx.prompt and ctx.prompt != ctx.text:
+        user = f"{ctx.prompt}\n\n{ctx.text}"
+    return [Message("system", SYSTEM), Message("user", user)]
+
+
+def validate(answer: str, ctx: ActionContext) -> str:
+    return check_common(name, answer, min_chars=2)

@@ -1,0 +1,81 @@
+"""What every action shares: its context, the prompt shape, and the common answer checks.
+
+Prompts are written for small local models, as the article advises: a direct instruction, an
+explicit output format, a constrained scope.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..backends.base import Message
+from ..errors import ValidationFailed
+
+__all__ = ["ActionContext", "Action", "sanitize", "strip_fences", "check_common", "REFUSAL_RE"]
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    text: str = ""  # the selection or enclosing function, or the prompt for `ask`
+    prompt: str = ""  # an extra instruction from the user
+    language: str = ""
+    path: str = ""
+    prefix: str = ""  # document text before the selection (already trimmed to a budget)
+    suffix: str = ""  # document text after the selection (already trimmed)
+    start_line: int = 0  # 0-based document line of the selection's first line
+    file_diff: str = ""  # the file's diff against HEAD
+    staged_diff: str = ""  # the staged diff (already budgeted), for commit messages
+    recent_subjects: tuple[str, ...] = ()
+    branch: str = ""
+    omitted: tuple[str, ...] = field(default=())  # what the git context left out, and why
+
+
+class Action(Protocol):
+    name: str
+    json_schema: dict | None
+    cacheable: bool
+
+    def messages(self, ctx: ActionContext) -> list[Message]: ...
+
+    def validate(self, answer: str, ctx: ActionContext) -> str:
+        """Return the cleaned answer or raise ValidationFailed."""
+        ...
+
+
+# ANSI CSI/OSC sequences and C0/C1 controls except tab and newline: model output is data, and it
+# reaches terminals and commit messages.
+_ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
+_CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def sanitize(text: str) -> str:
+    text = text.replace("\r\n", "\n")
+    return _CTRL_RE.sub("", _ANSI_RE.sub("", text))
+
+
+_FENCE_RE = re.compile(r"^\s*```[\w+-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
+
+
+def strip_fences(text: str) -> str:
+    m = _FENCE_RE.match(text)
+    return m.group(1) if m else text
+
+
+REFUSAL_RE = re.compile(
+    r"^\W*(i'?m sorry|i am sorry|sorry, (but )?i|i cannot|i can'?t|i'?m unable|i am unable|as an ai\b"
+    r"|i'?m not sure|i am not sure|i don'?t know|i do not know)",
+    re.IGNORECASE,
+)
+
+
+def check_common(action: str, answer: str, min_chars: int = 1) -> str:
+    text = sanitize(answer).strip()
+    if not text:
+        raise ValidationFailed(action, "empty answer")
+    if len(text) < min_chars:
+        raise ValidationFailed(action, f"answer too short ({len(text)} < {min_chars} characters)")
+    if REFUSAL_RE.match(text):
+        raise ValidationFailed(action, "the model refused or was not sure")
+    return text

@@ -1,0 +1,54 @@
+"""Commit message: a subject line of at most 72 characters, then an optional body."""
+
+from __future__ import annotations
+
+import re
+
+from ..backends.base import Message
+from ..errors import ValidationFailed
+from .base import ActionContext, check_common, sanitize, strip_fences
+
+name = "commit-message"
+json_schema = None
+cacheable = True
+SUBJECT_MAX = 72
+
+SYSTEM = "You write git commit messages. Output only the commit message, nothing else."
+
+_PREFIX_RE = re.compile(r"^\s*(commit message|subject|message)\s*:\s*", re.IGNORECASE)
+
+
+def messages(ctx: ActionContext) -> list[Message]:
+    style = ""
+    if ctx.recent_subjects:
+        shown = "\n".join(f"- {s}" for s in ctx.recent_subjects[:8])
+        style = f"\nFollow the style of this repository's recent subjects:\n{shown}\n"
+    left_out = ""
+    if ctx.omitted:
+        left_out = "\nFiles left out of the diff: " + "; ".join(ctx.omitted[:10]) + "\n"
+    user = (
+        "Write a git commit message for the staged changes below.\n"
+        f"Format: one subject line in the imperative mood, at most {SUBJECT_MAX} characters; "
+        "then optionally a blank line and at most 3 short lines of body.\n"
+        f"Output only the message.{style}{left_out}\n"
+        f"Staged diff:\n{ctx.staged_diff}"
+    )
+    return [Message("system", SYSTEM), Message("user", user)]
+
+
+def validate(answer: str, ctx: ActionContext) -> str:
+    text = strip_fences(sanitize(answer)).strip().strip('"').strip("'").strip()
+    text = _PREFIX_RE.sub("", text)
+    text = check_common(name, text)
+    lines = [ln.rstrip() for ln in text.splitlines()]
+    subject = lines[0].strip().lstrip("#").strip()
+    if not subject:
+        raise ValidationFailed(name, "no subject line")
+    if len(subject) > SUBJECT_MAX:
+        raise ValidationFailed(name, f"subject is {len(subject)} characters, more than {SUBJECT_MAX}")
+    body = lines[1:]
+    while body and not body[0].strip():
+        body.pop(0)
+    # git's convention: subject, blank line, body; drop comment lines git would strip anyway
+    body = [ln for ln in body if not ln.startswith("#")]
+    return subject + ("\n\n" + "\n".join(body).strip() if body else "")

@@ -1,0 +1,28 @@
+"""Explain: a short Markdown explanation of the selected code."""
+
+from __future__ import annotations
+
+from ..backends.base import Message
+from .base import ActionContext, check_common
+
+name = "explain"
+json_schema = None
+cacheable = True
+
+SYSTEM = "You explain code to a developer. Be direct and accurate. Use Markdown."
+
+
+def messages(ctx: ActionContext) -> list[Message]:
+    lang = ctx.language or "code"
+    ask = f"\nThe developer asks: {ctx.prompt}" if ctx.prompt else ""
+    user = (
+        f"Explain what this {lang} code does.{ask}\n"
+        "Format: at most 3 sentences, then at most 3 bullet points with notable details.\n"
+        "Do not repeat the code.\n\n"
+        f"```{ctx.language}\n{ctx.text}\n```"
+    )
+    return [Message("system", SYSTEM), Message("user", user)]
+
+
+def validate(answer: str, ctx: ActionContext) -> str:
+    return check_common(name, answer, min_chars=20)

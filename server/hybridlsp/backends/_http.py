@@ -1,0 +1,246 @@
+"""What the HTTP backends share: one client each, and one mapping from HTTP trouble to our errors.
+
+    httpx.ConnectError, closed before an answer  -> BackendUnavailable
+    httpx.TimeoutException (connect/read/...)    -> BackendTimeout
+    cut or unreadable half-way through a stream  -> StreamBroken
+    429 (Retry-After: seconds or an HTTP date)   -> RateLimited(retry_after=...)
+    5xx                                          -> ServerError
+    400/413 that says the prompt is too long     -> ContextLengthExceeded
+    401 / 403                                    -> AuthError
+    any other 4xx                                -> BadRequest
+
+No retries here: the dispatcher owns the retry policy, so every attempt is one request it can count.
+Messages never carry an API key: upstream text is scrubbed before it is put in an error.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import re
+import time
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import httpx
+
+from ..config import Settings
+from ..errors import (
+    AuthError,
+    BackendError,
+    BackendTimeout,
+    BackendUnavailable,
+    BadRequest,
+    ContextLengthExceeded,
+    RateLimited,
+    ServerError,
+    StreamBroken,
+)
+
+__all__ = ["Upstream", "SSEDecoder", "scrub", "parse_retry_after", "error_for_status", "error_for_message", "load_json"]
+
+USER_AGENT = "hybridlsp/0.1"
+
+_KEY_RE = re.compile(r"sk-[\w\-*.]{3,}")
+_BEARER_RE = re.compile(r"(?i)bearer\s+\S+")
+_CONTEXT_RE = re.compile(
+    r"context length|context_length|maximum context|context window|too long|num_ctx|too many tokens", re.I
+)
+
+FIX_TIMEOUT = "raise dispatch.read_timeout_s / connect_timeout_s, or check the backend is not overloaded"
+FIX_RATE = "wait and try again, or lower the request rate for this key"
+FIX_SERVER = "the upstream failed; try again later"
+FIX_CONTEXT = "send less context, or use a model with a larger window"
+FIX_BROKEN = "the stream was cut or garbled; try again"
+FIX_BAD_REQUEST = "check the model name and settings for this backend"
+
+
+def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove key material from upstream text before it reaches a message or a log."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _KEY_RE.sub("sk-***", text)
+    return _BEARER_RE.sub("Bearer ***", text)
+
+
+def parse_retry_after(headers: httpx.Headers, now: float | None = None) -> float | None:
+    """Seconds to wait, from `retry-after-ms`, or `Retry-After` as seconds or an HTTP date."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _upstream_message(body: str) -> str:
+    """The human part of an error body in any of the three wire formats, else the raw text."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body.strip()
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            return str(err.get("message") or err.get("type") or err)
+        if isinstance(err, str):
+            return err
+    return body.strip()
+
+
+def error_for_message(
+    backend: str, status: int, message: str, secrets: tuple[str, ...] = (), *, retry_after: float | None = None,
+    auth_fix: str = "", bad_request_fix: str = FIX_BAD_REQUEST,
+) -> BackendError:
+    """Map an HTTP status (or the status an in-stream error event stands for) to one error class."""
+    text = scrub(message, secrets)[:300]
+    detail = f"HTTP {status}: {text}" if text else f"HTTP {status}"
+    if status == 429:
+        return RateLimited(backend, detail, FIX_RATE, retry_after=retry_after)
+    if status >= 500:
+        return ServerError(backend, detail, FIX_SERVER)
+    if status in (400, 413) and _CONTEXT_RE.search(message):
+        return ContextLengthExceeded(backend, detail, FIX_CONTEXT)
+    if status in (401, 403):
+        return AuthError(backend, detail, auth_fix)
+    return BadRequest(backend, detail, bad_request_fix)
+
+
+def error_for_status(
+    backend: str, response: httpx.Response, body: str, secrets: tuple[str, ...] = (), **fixes: str
+) -> BackendError:
+    retry_after = parse_retry_after(response.headers) if response.status_code == 429 else None
+    return error_for_message(
+        backend, response.status_code, _upstream_message(body), secrets, retry_after=retry_after, **fixes
+    )
+
+
+def load_json(backend: str, text: str) -> dict:
+    """One NDJSON line or SSE data field; anything that is not a JSON object means the stream is garbled."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise StreamBroken(backend, f"malformed line in stream: {scrub(text)[:80]!r}", FIX_BROKEN)
+    return value
+
+
+class SSEDecoder:
+    """Server-sent events, fed one line at a time (as `httpx.Response.aiter_lines` gives them)."""
+
+    def __init__(self) -> None:
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> tuple[str, str] | None:
+        """Return (event, data) when `line` ends an event, else None."""
+        if not line:
+            if not self._data:
+                self._event = ""
+                return None
+            event = (self._event or "message", "\n".join(self._data))
+            self._event, self._data = "", []
+            return event
+        if line.startswith(":"):  # comment / keep-alive
+            return None
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._data.append(value)
+        return None
+
+
+class Upstream:
+    """One `httpx.AsyncClient` for one backend instance, and the error mapping around every call."""
+
+    def __init__(
+        self,
+        backend: str,
+        base_url: str,
+        settings: Settings,
+        *,
+        unavailable_fix: str,
+        auth_fix: str = "",
+        bad_request_fix: str = FIX_BAD_REQUEST,
+        transport: httpx.AsyncBaseTransport | None = None,
+        trust_env: bool = True,
+    ):
+        self.backend = backend
+        self.unavailable_fix = unavailable_fix
+        self._fixes = {"auth_fix": auth_fix, "bad_request_fix": bad_request_fix}
+        d = settings.dispatch
+        timeout = httpx.Timeout(
+            connect=d.connect_timeout_s, read=d.read_timeout_s, write=d.read_timeout_s, pool=d.connect_timeout_s
+        )
+        try:
+            self.client = httpx.AsyncClient(
+                base_url=base_url,
+                timeout=timeout,
+                transport=transport,
+                trust_env=trust_env,
+                headers={"user-agent": USER_AGENT},
+            )
+        except (httpx.InvalidURL, ValueError, TypeError) as e:
+            raise BackendUnavailable(backend, f"invalid base URL {base_url!r}: {e}", unavailable_fix) from None
+
+    def _transport_error(self, exc: httpx.HTTPError, started: bool) -> BackendError:
+        name = type(exc).__name__
+        if isinstance(exc, httpx.TimeoutException):
+            what = "no data within the read timeout" if started else f"timed out ({name})"
+            return BackendTimeout(self.backend, what, FIX_TIMEOUT)
+        if started:
+            return StreamBroken(self.backend, f"stream cut half-way ({name}: {exc})", FIX_BROKEN)
+        if isinstance(exc, httpx.ConnectError):
+            return BackendUnavailable(self.backend, f"cannot connect to {self.client.base_url} ({exc})", self.unavailable_fix)
+        return BackendUnavailable(self.backend, f"connection closed before an answer ({name}: {exc})", self.unavailable_fix)
+
+    @asynccontextmanager
+    async def stream(
+        self, path: str, body: dict, headers: dict[str, str] | None = None, secrets: tuple[str, ...] = ()
+    ) -> AsyncIterator[httpx.Response]:
+        """POST `body` and yield the streaming response once its status is 2xx.
+
+        Leaving the block - normally, by error, by `aclose()` or by cancellation - closes the response,
+        which drops the connection mid-stream so the upstream stops generating.
+        """
+        started = False
+        try:
+            async with self.client.stream("POST", path, json=body, headers=headers) as response:
+                if response.status_code >= 400:
+                    raw = (await response.aread()).decode("utf-8", "replace")
+                    raise error_for_status(self.backend, response, raw, secrets, **self._fixes)
+                started = True
+                yield response
+        except httpx.HTTPError as e:
+            raise self._transport_error(e, started) from e
+
+    async def get_json(self, path: str, headers: dict[str, str] | None = None, secrets: tuple[str, ...] = ()) -> Any:
+        try:
+            response = await self.client.get(path, headers=headers)
+        except httpx.HTTPError as e:
+            raise self._transport_error(e, False) from e
+        if response.status_code >= 400:
+            raise error_for_status(self.backend, response, response.text, secrets, **self._fixes)
+        try:
+            return response.json()
+        except ValueError:
+            raise BadRequest(self.backend, f"GET {path}: answer is not JSON", self.unavailable_fix) from None
+
+    async def aclose(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,138 @@
+"""Anthropic Messages API: POST /v1/messages streamed as server-sent events; GET /v1/models for health.
+
+Plain httpx rather than the `anthropic` SDK, on purpose: the SDK retries on its own, which would hide
+how many requests were really sent from the dispatcher that owns the one timeout/retry policy; and
+we need to close the stream ourselves so a cancelled request stops upstream generation at once.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import AsyncIterator, Mapping
+
+import httpx
+
+from ..config import Settings
+from ..errors import BackendError, MissingCredentials, StreamBroken
+from ._http import FIX_BROKEN, SSEDecoder, Upstream, error_for_message, load_json
+from .base import ChatRequest, Chunk, Health, Usage
+
+__all__ = ["AnthropicBackend"]
+
+# In-stream `error` events carry a type instead of a status; map it to the status it stands for.
+_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+
+_TOOL = "answer"  # structured output: one forced tool whose input is the answer
+
+
+class AnthropicBackend:
+    name = "anthropic"
+    is_local = False
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        env: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        cfg = settings.backends.anthropic
+        self.base_url = cfg.base_url
+        self.key_env = cfg.api_key_env
+        self.version = cfg.version
+        self._env = env  # None: os.environ, read at each request so a key set later is picked up
+        self._fix_key = (
+            f"set {self.key_env} in the environment your editor starts hybridlsp from, "
+            "or route this tier to a local backend"
+        )
+        self._http = Upstream(
+            self.name,
+            cfg.base_url,
+            settings,
+            unavailable_fix=f"check the network, or backends.anthropic.base_url (now {cfg.base_url})",
+            auth_fix=f"check the key in {self.key_env}",
+            transport=transport,
+        )
+
+    def _headers(self) -> tuple[dict[str, str], str]:
+        env = os.environ if self._env is None else self._env
+        key = (env.get(self.key_env) or "").strip()
+        if not key:
+            raise MissingCredentials(self.name, f"no API key in ${self.key_env}", self._fix_key)
+        return {"x-api-key": key, "anthropic-version": self.version}, key
+
+    def _body(self, request: ChatRequest) -> dict:
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        body: dict = {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"],
+            "stream": True,
+            "temperature": request.temperature,
+        }
+        if system:
+            body["system"] = system  # the Messages API has no "system" role inside messages
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        if request.json_schema is not None:
+            # Forcing one tool is the documented way to get JSON that follows a schema;
+            # its input then streams as input_json_delta pieces of one JSON document.
+            body["tools"] = [{"name": _TOOL, "description": "Return the answer.", "input_schema": request.json_schema}]
+            body["tool_choice"] = {"type": "tool", "name": _TOOL}
+        return body
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        headers, key = self._headers()
+        decoder = SSEDecoder()
+        input_tokens = output_tokens = 0
+        async with self._http.stream("/v1/messages", self._body(request), headers, (key,)) as response:
+            async for line in response.aiter_lines():
+                event = decoder.feed(line)
+                if event is None:
+                    continue
+                data = load_json(self.name, event[1])
+                kind = data.get("type", event[0])
+                if kind == "message_start":
+                    usage = (data.get("message") or {}).get("usage") or {}
+                    # Cached prompt tokens are reported apart; all of them were input.
+                    input_tokens = sum(
+                        int(usage.get(k) or 0)
+                        for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+                    )
+                elif kind == "content_block_delta":
+                    delta = data.get("delta") or {}
+                    text = delta.get("text") or delta.get("partial_json") or ""
+                    if text:
+                        yield Chunk(text=text)
+                elif kind == "message_delta":
+                    # output_tokens here is the running total, not an increment.
+                    output_tokens = int((data.get("usage") or {}).get("output_tokens") or output_tokens)
+                elif kind == "message_stop":
+                    yield Chunk(usage=Usage(input_tokens, output_tokens))
+                    return
+                elif kind == "error":
+                    err = data.get("error") or {}
+                    status = _ERROR_STATUS.get(err.get("type", ""), 500)
+                    raise error_for_message(self.name, status, str(err.get("message", "")), (key,))
+        raise StreamBroken(self.name, "stream ended before `message_stop`", FIX_BROKEN)
+
+    async def health(self) -> Health:
+        try:
+            headers, key = self._headers()
+            listing = await self._http.get_json("/v1/models", headers, (key,))
+        except BackendError as e:
+            return Health(reachable=False, detail=e.detail, fixes=(e.fix,) if e.fix else ())
+        models = tuple(m.get("id", "") for m in listing.get("data", []))
+        return Health(reachable=True, detail=f"{self.base_url}: {len(models)} models", models=models)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

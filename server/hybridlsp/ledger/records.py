@@ -1,0 +1,62 @@
+"""What the ledger hands back: plain rows that reports and exports read without touching SQLite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["OUTCOMES", "VERDICTS", "VALIDATOR_VERDICTS", "Row", "Feedback", "size_bucket"]
+
+# ok: the first attempt answered; fallback: a later hop answered; error: no hop answered
+OUTCOMES = ("ok", "fallback", "error", "cancelled", "cache-hit")
+VERDICTS = ("good", "bad")
+VALIDATOR_VERDICTS = ("", "pass", "fail")  # "" = the action has no validator or it did not run
+
+# Upper bounds in input tokens; coarse on purpose so a bucket says little about the text.
+_BUCKETS = ((500, "xs"), (2000, "s"), (8000, "m"), (32000, "l"))
+
+
+def size_bucket(input_tokens: int) -> str:
+    for bound, name in _BUCKETS:
+        if input_tokens < bound:
+            return name
+    return "xl"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One attempt. `kind` "request" is the request's last attempt (the one that answered, or
+    the last failure); each "hop" row is an earlier attempt that fell back, with `parent_id`
+    naming the request. Costs are per attempt, so summing `cost_usd` over all rows is the spend."""
+
+    id: str
+    ts: str  # UTC ISO 8601
+    action: str
+    tier: int  # 1-3, 0 = embedded last resort
+    backend: str
+    model: str
+    cost_usd: float | None  # None: no known price
+    kind: str = "request"
+    parent_id: str | None = None
+    hop: int = 0  # 0 for the request row, 1.. for hops in the order they were tried
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tokens_counted: bool = False  # True: our own count; False: the backend reported usage
+    latency_ms: float = 0.0  # request rows: end to end as the user waited; hops: that attempt
+    ttft_ms: float | None = None
+    baseline_cost_usd: float | None = None
+    outcome: str = "ok"
+    reason: str = ""  # fallback reason or error tag (errors.BackendError.reason)
+    validator: str = ""
+    cached: bool = False
+    saved_usd: float = 0.0
+    size_bucket: str = ""
+    path_hash: str | None = None
+    workspace_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    request_id: str
+    ts: str
+    verdict: str  # good | bad
+    note: str = ""

@@ -1,0 +1,349 @@
+"""The usage ledger: one SQLite file shared by every hybridlsp process of this user.
+
+Never stored: prompt or answer text, API keys, file paths (only hashes keyed by a random
+per-ledger secret, so a shared export cannot be matched against guessed paths).
+
+Several editors may run a server each, so writes must be safe across processes: WAL lets
+readers run beside a writer, busy_timeout makes a second writer wait instead of failing, and
+every write is one short `BEGIN IMMEDIATE` transaction. Within a process one connection is
+shared under a lock, because a sqlite3 connection must not be used by two threads at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..config import data_dir
+from ..errors import HybridError
+from .prices import LOCAL_BACKENDS
+from .records import OUTCOMES, VALIDATOR_VERDICTS, VERDICTS, Feedback, Row, size_bucket
+
+__all__ = ["Ledger", "UnknownRequest", "MIGRATIONS", "migration"]
+
+Migration = Callable[[sqlite3.Connection], None]
+
+# The schema moves forward only: append a new named function, never edit an applied one.
+MIGRATIONS: list[Migration] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_requests(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE requests (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('request', 'hop')),
+            parent_id TEXT,
+            hop INTEGER NOT NULL DEFAULT 0,
+            ts TEXT NOT NULL,
+            action TEXT NOT NULL,
+            tier INTEGER NOT NULL,
+            backend TEXT NOT NULL,
+            model TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            tokens_counted INTEGER NOT NULL DEFAULT 0,
+            latency_ms REAL NOT NULL DEFAULT 0,
+            ttft_ms REAL,
+            cost_usd REAL,
+            baseline_cost_usd REAL,
+            outcome TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            validator TEXT NOT NULL DEFAULT '',
+            cached INTEGER NOT NULL DEFAULT 0,
+            saved_usd REAL NOT NULL DEFAULT 0,
+            size_bucket TEXT NOT NULL DEFAULT '',
+            path_hash TEXT,
+            workspace_hash TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX requests_ts ON requests (ts)")
+    db.execute("CREATE INDEX requests_parent ON requests (parent_id)")
+
+
+@migration
+def m002_feedback(db: sqlite3.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE feedback (
+            request_id TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            verdict TEXT NOT NULL CHECK (verdict IN ('good', 'bad')),
+            note TEXT NOT NULL DEFAULT ''
+        )
+        """
+    )
+    db.execute("CREATE INDEX feedback_request ON feedback (request_id)")
+
+
+@migration
+def m003_hash_key(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('hash_key', ?)", (secrets.token_hex(16),))
+
+
+class UnknownRequest(HybridError, LookupError):
+    def __init__(self, request_id: str, path: Path):
+        self.request_id = request_id
+        super().__init__(
+            f"no request {request_id!r} in the ledger at {path}: "
+            "feedback needs the request_id that came back with the answer"
+        )
+
+
+def _iso(ts: datetime | None = None) -> str:
+    """One fixed format (UTC, microseconds) so timestamps compare correctly as strings in SQL."""
+    ts = ts or datetime.now(UTC)
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _utc(now: datetime | None) -> datetime:
+    now = now or datetime.now(UTC)
+    return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(Row))
+_BOOL_FIELDS = ("tokens_counted", "cached")
+_LOCAL_SQL = ", ".join(f"'{b}'" for b in sorted(LOCAL_BACKENDS))
+
+
+class Ledger:
+    """Open (creating and migrating as needed) the ledger at `path`, default data_dir()/ledger.sqlite3."""
+
+    # A tuple so a subclass can extend it (tests do) without touching the module list.
+    migrations: tuple[Migration, ...] = tuple(MIGRATIONS)
+
+    def __init__(self, path: str | Path | None = None, *, busy_timeout_ms: int = 10_000):
+        self.path = Path(path) if path is not None else data_dir() / "ledger.sqlite3"
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so transactions stay short and explicit
+        self._db = sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self._set_wal(busy_timeout_ms / 1000)
+        # NORMAL is corruption-safe in WAL; a power cut may lose only the last few rows
+        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+        key = self._db.execute("SELECT value FROM meta WHERE key = 'hash_key'").fetchone()[0]
+        self._hash_key = bytes.fromhex(key)
+
+    def _set_wal(self, timeout_s: float) -> None:
+        # Switching journal mode needs an exclusive lock and SQLite may answer "locked" without
+        # waiting on busy_timeout when several processes open a new file at once; retry briefly.
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not half-way through
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        names = [fn.__name__ for fn in self.migrations]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate migration names: {names}")
+        with self._write() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+            done = {r[0] for r in db.execute("SELECT name FROM _migrations")}
+            for fn in self.migrations:
+                if fn.__name__ not in done:
+                    fn(db)
+                    db.execute("INSERT INTO _migrations VALUES (?, ?)", (fn.__name__, _iso()))
+
+    def applied_migrations(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT name FROM _migrations ORDER BY rowid")]
+
+    def _hash(self, value: str) -> str | None:
+        if not value:
+            return None
+        return hashlib.blake2b(value.encode(), key=self._hash_key, digest_size=8).hexdigest()
+
+    def _insert(self, db: sqlite3.Connection, values: dict) -> None:
+        cols = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        try:
+            db.execute(f"INSERT INTO requests ({cols}) VALUES ({marks})", tuple(values.values()))
+        except sqlite3.IntegrityError:
+            raise ValueError(f"row {values['id']!r} is already in the ledger") from None
+
+    def record_request(
+        self,
+        *,
+        action: str,
+        tier: int,
+        backend: str,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        latency_ms: float,
+        cost_usd: float | None,
+        baseline_cost_usd: float | None,
+        outcome: str = "ok",
+        request_id: str | None = None,
+        ttft_ms: float | None = None,
+        tokens_counted: bool = False,
+        reason: str = "",
+        validator: str = "",
+        saved_usd: float = 0.0,
+        path: str = "",
+        workspace: str = "",
+        ts: datetime | None = None,
+    ) -> str:
+        """Record a request's last attempt; return its id. `cost_usd` is that attempt's cost only
+        (earlier attempts are hops); None means no known price. For a cache hit, `saved_usd` is
+        what the answer cost when it was first produced. `path`/`workspace` are stored hashed."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
+        if validator not in VALIDATOR_VERDICTS:
+            raise ValueError(f"validator must be one of {VALIDATOR_VERDICTS}, not {validator!r}")
+        if tier not in (0, 1, 2, 3):
+            raise ValueError(f"tier must be 0-3, not {tier!r}")
+        request_id = request_id or uuid.uuid4().hex
+        with self._write() as db:
+            self._insert(
+                db,
+                dict(
+                    id=request_id, kind="request", parent_id=None, hop=0, ts=_iso(ts), action=action,
+                    tier=tier, backend=backend, model=model, input_tokens=input_tokens,
+                    output_tokens=output_tokens, tokens_counted=int(tokens_counted), latency_ms=latency_ms,
+                    ttft_ms=ttft_ms, cost_usd=cost_usd, baseline_cost_usd=baseline_cost_usd, outcome=outcome,
+                    reason=reason, validator=validator, cached=int(outcome == "cache-hit"), saved_usd=saved_usd,
+                    size_bucket=size_bucket(input_tokens), path_hash=self._hash(path),
+                    workspace_hash=self._hash(workspace),
+                ),
+            )
+        return request_id
+
+    def record_hop(
+        self,
+        request_id: str,
+        *,
+        action: str,
+        tier: int,
+        backend: str,
+        model: str,
+        reason: str,
+        cost_usd: float | None = 0.0,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        tokens_counted: bool = False,
+        latency_ms: float = 0.0,
+        ttft_ms: float | None = None,
+        ts: datetime | None = None,
+    ) -> str:
+        """Record an attempt of `request_id` that failed and fell back (`reason`: the error's tag).
+        Hops are numbered 1, 2, ... in the order recorded; the request row may come later."""
+        if tier not in (0, 1, 2, 3):
+            raise ValueError(f"tier must be 0-3, not {tier!r}")
+        hop_id = uuid.uuid4().hex
+        with self._write() as db:
+            # numbered inside the write transaction, so two writers cannot take the same number
+            n = db.execute("SELECT COUNT(*) FROM requests WHERE parent_id = ?", (request_id,)).fetchone()[0]
+            self._insert(
+                db,
+                dict(
+                    id=hop_id, kind="hop", parent_id=request_id, hop=n + 1, ts=_iso(ts), action=action,
+                    tier=tier, backend=backend, model=model, input_tokens=input_tokens,
+                    output_tokens=output_tokens, tokens_counted=int(tokens_counted), latency_ms=latency_ms,
+                    ttft_ms=ttft_ms, cost_usd=cost_usd, outcome="fallback", reason=reason,
+                    size_bucket=size_bucket(input_tokens),
+                ),
+            )
+        return hop_id
+
+    def record_feedback(self, request_id: str, verdict: str, note: str = "") -> None:
+        if verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, not {verdict!r}")
+        with self._write() as db:
+            known = db.execute(
+                "SELECT 1 FROM requests WHERE id = ? AND kind = 'request'", (request_id,)
+            ).fetchone()
+            if not known:
+                raise UnknownRequest(request_id, self.path)
+            db.execute("INSERT INTO feedback VALUES (?, ?, ?, ?)", (request_id, _iso(), verdict, note))
+
+    def _cloud_spend(self, start: datetime, end: datetime) -> float:
+        # Cloud is decided by backend, not tier: any tier may be configured with a cloud backend,
+        # and a local tier's hardware cost is not money a budget cap should count.
+        with self._lock:
+            (total,) = self._db.execute(
+                f"SELECT COALESCE(SUM(cost_usd), 0) FROM requests "
+                f"WHERE ts >= ? AND ts < ? AND backend NOT IN ({_LOCAL_SQL})",
+                (_iso(start), _iso(end)),
+            ).fetchone()
+        return float(total)
+
+    def month_cloud_spend(self, now: datetime | None = None) -> float:
+        """Cloud USD spent in the calendar month (UTC, as providers bill) that contains `now`."""
+        start = _utc(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        end = (start + timedelta(days=32)).replace(day=1)
+        return self._cloud_spend(start, end)
+
+    def day_cloud_spend(self, now: datetime | None = None) -> float:
+        """Cloud USD spent on the UTC day that contains `now`."""
+        start = _utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        return self._cloud_spend(start, start + timedelta(days=1))
+
+    def rows(self, since: datetime | None = None) -> list[Row]:
+        """Every request and hop row from `since` on, oldest first."""
+        with self._lock:
+            cur = self._db.execute(
+                f"SELECT {', '.join(_ROW_FIELDS)} FROM requests WHERE ts >= ? ORDER BY ts, rowid",
+                (_iso(since) if since else "",),
+            )
+            raw = cur.fetchall()
+        return [Row(**{k: (bool(r[k]) if k in _BOOL_FIELDS else r[k]) for k in _ROW_FIELDS}) for r in raw]
+
+    def feedback(self, since: datetime | None = None) -> list[Feedback]:
+        with self._lock:
+            raw = self._db.execute(
+                "SELECT request_id, ts, verdict, note FROM feedback WHERE ts >= ? ORDER BY ts, rowid",
+                (_iso(since) if since else "",),
+            ).fetchall()
+        return [Feedback(**dict(r)) for r in raw]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,195 @@
+"""Conversions between LSP shapes and the engine's: documents and ranges in, results out."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from lsprotocol import types
+from pygls.workspace import TextDocument
+
+from ..engine import Finding, RunRequest, RunResult
+from ..routing.types import Decision
+from ..textutil import enclosing_block, paragraph
+
+__all__ = [
+    "DOCUMENT_ACTIONS",
+    "LABELS",
+    "Subject",
+    "subject_of",
+    "run_request",
+    "title",
+    "range_to_json",
+    "range_from_json",
+    "result_to_json",
+    "finding_range",
+    "SEVERITY",
+]
+
+DOCUMENT_ACTIONS = ("complete", "explain", "review", "commit-message")
+LABELS = {
+    "complete": "Complete",
+    "explain": "Explain",
+    "review": "Review",
+    "commit-message": "Commit message",
+    "ask": "Ask",
+}
+SEVERITY = {
+    "error": types.DiagnosticSeverity.Error,
+    "warning": types.DiagnosticSeverity.Warning,
+    "info": types.DiagnosticSeverity.Information,
+    "hint": types.DiagnosticSeverity.Hint,
+}
+_CLOUD_BACKENDS = ("openai", "anthropic")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a request is about: `text` spans lines first..last; `insert_at` is where a completion goes."""
+
+    text: str
+    first: int
+    last: int
+    insert_at: types.Position
+
+
+def _line_body(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+def subject_of(doc: TextDocument, lines: tuple[str, ...], rng: types.Range | None, action: str) -> Subject:
+    """The selection; on an empty range the enclosing function (or paragraph); without a range the
+    whole document. A completion only sees the text up to the cursor."""
+    if rng is None:
+        end = types.Position(len(lines), 0)
+        return Subject("".join(lines), 0, max(len(lines) - 1, 0), end)
+    codec = doc.position_codec
+    start = codec.position_from_client_units(lines, rng.start)
+    stop = codec.position_from_client_units(lines, rng.end)
+    if (start.line, start.character) != (stop.line, stop.character):
+        text = _slice(lines, start, stop)
+        return Subject(text, start.line, stop.line, rng.end)
+    if not lines:
+        return Subject("", 0, 0, rng.end)
+    block = enclosing_block(lines, start.line, doc.language_id or "") or paragraph(lines, start.line)
+    first, last = block
+    if action == "complete":
+        cursor = types.Position(start.line, start.character)
+        return Subject(_slice(lines, types.Position(first, 0), cursor), first, start.line, rng.end)
+    return Subject("".join(lines[first : last + 1]), first, last, rng.end)
+
+
+def _slice(lines: tuple[str, ...], start: types.Position, stop: types.Position) -> str:
+    if start.line >= len(lines):
+        return ""
+    if start.line == stop.line:
+        return lines[start.line][start.character : stop.character]
+    parts = [lines[start.line][start.character :]]
+    parts.extend(lines[start.line + 1 : stop.line])
+    if stop.line < len(lines):
+        parts.append(lines[stop.line][: stop.character])
+    return "".join(parts)
+
+
+def run_request(
+    doc: TextDocument | None,
+    action: str,
+    rng: types.Range | None,
+    *,
+    lines: tuple[str, ...] | None = None,
+    prompt: str = "",
+    tier: int | None = None,
+    workspace: str = "",
+) -> tuple[RunRequest, Subject | None]:
+    """The engine request for `action` on `doc` (None for a bare `ask`)."""
+    if doc is None:
+        return RunRequest(action=action, text=prompt, prompt=prompt, tier=tier, workspace=workspace), None
+    lines = doc.lines if lines is None else lines
+    subject = subject_of(doc, lines, rng, action)
+    req = RunRequest(
+        action=action,
+        text=prompt if action == "ask" else subject.text,
+        path=doc.path or "",
+        document=doc.source,
+        start_line=subject.first,
+        end_line=subject.last,
+        language=doc.language_id or "",
+        prompt=prompt,
+        tier=tier,
+        workspace=workspace,
+    )
+    return req, subject
+
+
+def where(decision: Decision) -> str:
+    return "cloud" if decision.backend in _CLOUD_BACKENDS else "local"
+
+
+def title(action: str, decision: Decision) -> str:
+    """E.g. "Explain - local qwen2.5-coder:14b (212 tokens)"."""
+    return f"{LABELS[action]} - {where(decision)} {decision.model} ({decision.input_tokens:,} tokens)"
+
+
+def range_to_json(rng: types.Range) -> dict:
+    return {
+        "start": {"line": rng.start.line, "character": rng.start.character},
+        "end": {"line": rng.end.line, "character": rng.end.character},
+    }
+
+
+def range_from_json(obj: Any) -> types.Range | None:
+    """Accept a plain dict (code action data) or pygls' namedtuple view of custom-request params."""
+    if obj is None:
+        return None
+    obj = plain(obj)
+    s, e = obj["start"], obj["end"]
+    return types.Range(
+        start=types.Position(int(s["line"]), int(s["character"])),
+        end=types.Position(int(e["line"]), int(e["character"])),
+    )
+
+
+def plain(obj: Any) -> Any:
+    """pygls hands custom-request params over as namedtuples; turn them back into dicts and lists."""
+    if hasattr(obj, "_asdict"):
+        return {k: plain(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    return obj
+
+
+def _finding_json(f: Finding) -> dict:
+    return {"line": f.line, "end_line": f.end_line, "severity": f.severity, "message": f.message, "fix": f.fix}
+
+
+def result_to_json(result: RunResult, action: str) -> dict:
+    """The `hybridlsp/run` result (see the README's protocol section)."""
+    d = result.decision
+    out = {
+        "text": result.text,
+        "decision": {"tier": d.tier, "backend": d.backend, "model": d.model, "reasons": list(d.reasons)},
+        "usage": {
+            "input_tokens": result.usage.input_tokens,
+            "output_tokens": result.usage.output_tokens,
+            "cost_usd": result.usage.cost_usd,
+            "baseline_cost_usd": result.usage.baseline_cost_usd,
+        },
+        "fallbacks": [{"from": f.from_, "to": f.to, "reason": f.reason} for f in result.fallbacks],
+        "request_id": result.request_id,
+        "answered_by": {"backend": result.backend, "model": result.model},
+        "latency_ms": result.latency_ms,
+        "ttft_ms": result.ttft_ms,
+        "cached": result.cached,
+        "notes": list(result.notes),
+    }
+    if action == "review":
+        out["findings"] = [_finding_json(f) for f in result.findings]
+    return out
+
+
+def finding_range(doc: TextDocument, lines: tuple[str, ...], f: Finding) -> types.Range:
+    """Whole lines f.line..f.end_line, in the client's position units."""
+    last = min(max(f.end_line, f.line), max(len(lines) - 1, 0))
+    first = min(f.line, last)
+    width = doc.position_codec.client_num_units(_line_body(lines[last])) if lines else 0
+    return types.Range(start=types.Position(first, 0), end=types.Position(last, width))
