@@ -103,7 +103,7 @@ class BackendPool:
         if b is None:
             from .backends.registry import create_backend
 
-            b = create_backend(name, self.settings, transport=self.transports.get(name))
+            b = create_backend(name, self.settings, transport=self.transports.get(name), env=self.env)
             self._backends[name] = b
         return b
 

@@ -148,6 +148,16 @@ class Engine:
 
         self.count_tokens = count_tokens
         self.dispatcher = Dispatcher(settings, self.pool, self.breaker, count_tokens)
+        # called with (request, result) after every answered request: telemetry exporters, status bars
+        self.observers: list[Callable[[RunRequest, RunResult], None]] = []
+
+    def _notify(self, req: RunRequest, result: RunResult) -> RunResult:
+        for fn in self.observers:
+            try:
+                fn(req, result)
+            except Exception:  # an exporter must never break a request
+                log.exception("observer failed")
+        return result
 
     # ---- settings -------------------------------------------------------------------------
     def update_settings(self, settings) -> None:
@@ -280,8 +290,9 @@ class Engine:
             if prev is not None:
                 fallbacks.append(Fallback(prev.hop.label, a.hop.label, prev.reason))
             prev = a
-        cost = self._price(final.hop.backend, final.hop.model, final.hop.tier, final.input_tokens,
-                           final.output_tokens, final.latency_ms)
+        final_cost = self._price(final.hop.backend, final.hop.model, final.hop.tier, final.input_tokens,
+                                 final.output_tokens, final.latency_ms)
+        cost = final_cost  # what the user paid: the answer plus every hop that produced tokens
         for a in result.attempts:
             if a is final:
                 continue
@@ -306,19 +317,19 @@ class Engine:
         self.ledger.record_request(
             action=req.action, tier=final.hop.tier, backend=final.hop.backend, model=final.hop.model,
             input_tokens=final.input_tokens, output_tokens=final.output_tokens, latency_ms=latency_ms,
-            cost_usd=cost, baseline_cost_usd=baseline, outcome=outcome, request_id=request_id,
+            cost_usd=final_cost, baseline_cost_usd=baseline, outcome=outcome, request_id=request_id,
             ttft_ms=final.ttft_ms, tokens_counted=final.usage_counted, reason=fallbacks[-1].reason if fallbacks else "",
             validator="fail" if result.best_effort else "pass", path=req.path, workspace=req.workspace,
         )
         if cache_key and not result.best_effort:
             self.cache.put(cache_key, {"text": result.text, "cost": cost, "hop": final.hop,
                                        "output_tokens": final.output_tokens, "input_tokens": final.input_tokens})
-        return RunResult(
+        return self._notify(req, RunResult(
             text=text, decision=decision,
             usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline, 8)),
             fallbacks=fallbacks, request_id=request_id, backend=final.hop.backend, model=final.hop.model,
             tier=final.hop.tier, latency_ms=latency_ms, ttft_ms=final.ttft_ms, findings=findings, notes=notes,
-        )
+        ))
 
     def _cache_hit(self, req, decision, hit, request_id, tokens, t0, on_text, notes) -> RunResult:
         text = sanitize(hit["text"])
@@ -340,12 +351,12 @@ class Engine:
             cost_usd=0.0, baseline_cost_usd=baseline, outcome="cache-hit", request_id=request_id,
             saved_usd=hit["cost"], validator="pass", path=req.path, workspace=req.workspace,
         )
-        return RunResult(
+        return self._notify(req, RunResult(
             text=text, decision=decision, usage=UsageReport(hit["input_tokens"], hit["output_tokens"], 0.0, baseline),
             fallbacks=[], request_id=request_id, backend=hop.backend, model=hop.model, tier=hop.tier,
             latency_ms=latency_ms, ttft_ms=latency_ms, cached=True, findings=findings,
             notes=notes + [f"answered from cache (saved ${hit['cost']:.6f})"],
-        )
+        ))
 
     def feedback(self, request_id: str, verdict: str, note: str = "") -> None:
         self.ledger.record_feedback(request_id, verdict, note)

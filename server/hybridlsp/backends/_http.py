@@ -53,6 +53,7 @@ FIX_SERVER = "the upstream failed; try again later"
 FIX_CONTEXT = "send less context, or use a model with a larger window"
 FIX_BROKEN = "the stream was cut or garbled; try again"
 FIX_BAD_REQUEST = "check the model name and settings for this backend"
+FIX_AUTH = "check the API key for this backend"
 
 
 def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
@@ -103,7 +104,7 @@ def _upstream_message(body: str) -> str:
 
 def error_for_message(
     backend: str, status: int, message: str, secrets: tuple[str, ...] = (), *, retry_after: float | None = None,
-    auth_fix: str = "", bad_request_fix: str = FIX_BAD_REQUEST,
+    auth_fix: str = FIX_AUTH, bad_request_fix: str = FIX_BAD_REQUEST,
 ) -> BackendError:
     """Map an HTTP status (or the status an in-stream error event stands for) to one error class."""
     text = scrub(message, secrets)[:300]
@@ -176,7 +177,7 @@ class Upstream:
         settings: Settings,
         *,
         unavailable_fix: str,
-        auth_fix: str = "",
+        auth_fix: str = FIX_AUTH,
         bad_request_fix: str = FIX_BAD_REQUEST,
         transport: httpx.AsyncBaseTransport | None = None,
         trust_env: bool = True,

@@ -17,6 +17,7 @@ __all__ = [
     "subject_of",
     "run_request",
     "title",
+    "where",
     "range_to_json",
     "range_from_json",
     "result_to_json",
@@ -119,13 +120,13 @@ def run_request(
     return req, subject
 
 
-def where(decision: Decision) -> str:
-    return "cloud" if decision.backend in _CLOUD_BACKENDS else "local"
+def where(backend: str) -> str:
+    return "cloud" if backend in _CLOUD_BACKENDS else "local"
 
 
 def title(action: str, decision: Decision) -> str:
     """E.g. "Explain - local qwen2.5-coder:14b (212 tokens)"."""
-    return f"{LABELS[action]} - {where(decision)} {decision.model} ({decision.input_tokens:,} tokens)"
+    return f"{LABELS[action]} - {where(decision.backend)} {decision.model} ({decision.input_tokens:,} tokens)"
 
 
 def range_to_json(rng: types.Range) -> dict:

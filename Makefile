@@ -1,0 +1,39 @@
+# Every dependency goes through here: a fresh machine needs only Python 3.11 and make.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# llama-cpp-python compiles from source on first install (~11 min on 2 cores; pip caches the wheel)
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+
+.PHONY: install demo test test-fast bench editors clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[embedded,test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Real editors used as test clients (Debian packages); needs root or sudo on Debian/Ubuntu.
+editors:
+	@if ! command -v nvim >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim >/dev/null; \
+	  else echo "note: install neovim (apt-get install neovim) to run the real-editor tests"; fi; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/hybridlsp demo
+
+test: $(STAMP) editors
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not embedded and not editor"
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

@@ -1,0 +1,172 @@
+"""`textDocument/codeAction` (cheap: titles preview the routing decision, no model is called),
+`codeAction/resolve` (runs the engine) and the `hybridlsp.run` command for clients that cannot
+resolve. What each action does with its answer:
+
+- Complete: an edit inserting the completion at the end of the selection / the cursor;
+- Explain: markdown in a result document shown with `window/showDocument`, else a message;
+- Review: diagnostics (source `hybridlsp`) with quick fixes where the model proposed one;
+- Commit message: inserted at the top of a `gitcommit` buffer (COMMIT_EDITMSG), else shown.
+"""
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from pygls.uris import from_fs_path
+from pygls.workspace import TextDocument
+
+from ..config import data_dir
+from ..engine import RunResult
+from ..errors import HybridError
+from .convert import DOCUMENT_ACTIONS, LABELS, Subject, range_to_json, result_to_json, run_request, title, where
+from .run import request_from_params, workspace_for
+from .running import run_engine, server_progress_token
+
+if TYPE_CHECKING:
+    from .server import HybridLanguageServer
+
+__all__ = ["code_action", "resolve_code_action", "run_command", "KIND_PREFIX"]
+
+logger = logging.getLogger(__name__)
+
+KIND_PREFIX = "refactor.hybridlsp"
+RUN_COMMAND = "hybridlsp.run"
+
+
+def _kind(action: str) -> str:
+    return f"{KIND_PREFIX}.{action}"
+
+
+def _wanted(kind: str, only) -> bool:
+    return not only or any(o == "" or kind == o or kind.startswith(f"{o}.") for o in only)
+
+
+def _can_resolve(ls: "HybridLanguageServer") -> bool:
+    ca = ls.client_capabilities.text_document and ls.client_capabilities.text_document.code_action
+    return bool(ca and ca.resolve_support and "edit" in ca.resolve_support.properties)
+
+
+def _can_disable(ls: "HybridLanguageServer") -> bool:
+    ca = ls.client_capabilities.text_document and ls.client_capabilities.text_document.code_action
+    return bool(ca and ca.disabled_support)
+
+
+def code_action(ls: "HybridLanguageServer", params: types.CodeActionParams) -> list[types.CodeAction]:
+    """Quick fixes from the last review, then the four actions titled with their decision."""
+    if ls.engine is None:
+        return []
+    doc = ls.workspace.get_text_document(params.text_document.uri)
+    only = params.context.only
+    out = [a for a in ls.findings.quick_fixes(doc, params.range) if _wanted(a.kind, only)]
+    lines = doc.lines
+    workspace = workspace_for(ls, doc.path or "")
+    resolve = _can_resolve(ls)
+    for action in DOCUMENT_ACTIONS:
+        kind = _kind(action)
+        if not _wanted(kind, only):
+            continue
+        req, _ = run_request(doc, action, params.range, lines=lines, workspace=workspace)
+        data = {"action": action, "textDocument": {"uri": doc.uri}, "range": range_to_json(params.range)}
+        ca = types.CodeAction(title="", kind=kind, data=data)
+        try:
+            ca.title = title(action, ls.engine.preview(req))
+        except (HybridError, ValueError) as e:
+            ca.title = f"{LABELS[action]} - unavailable"
+            if not _can_disable(ls):
+                continue
+            ca.disabled = types.CodeActionDisabled(reason=str(e))
+        if not resolve:
+            ca.command = types.Command(title=ca.title, command=RUN_COMMAND, arguments=[data])
+        out.append(ca)
+    return out
+
+
+async def resolve_code_action(ls: "HybridLanguageServer", action: types.CodeAction) -> types.CodeAction:
+    """Run the action's model call; an async request handler, so `$/cancelRequest` stops it."""
+    data = action.data
+    if not isinstance(data, dict) or data.get("action") not in DOCUMENT_ACTIONS:
+        return action
+    _, _, action.edit = await _perform(ls, data)
+    return action
+
+
+async def run_command(ls: "HybridLanguageServer", *args) -> dict | None:
+    """`hybridlsp.run` (code action data as its one argument), for clients without resolve:
+    the edit goes through `workspace/applyEdit`; returns what `hybridlsp/run` would."""
+    # pygls would keep a command running after `$/cancelRequest`; the protocol cancels this task
+    msg_id = ls.protocol.msg_id
+    if msg_id is not None:
+        ls.command_tasks[msg_id] = asyncio.current_task()
+    try:
+        action, result, edit = await _perform(ls, args[0] if args else None)
+        if edit is not None:
+            await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label="hybridlsp"))
+        return None if result is None else result_to_json(result, action)
+    finally:
+        ls.command_tasks.pop(msg_id, None)
+
+
+async def _perform(ls: "HybridLanguageServer", params) -> tuple[str, RunResult | None, types.WorkspaceEdit | None]:
+    """Run the engine with a server-created progress token, then deliver the answer."""
+    req, doc, subject, _ = request_from_params(ls, params)
+    label = LABELS[req.action]
+    token = await server_progress_token(ls)
+    try:
+        result = await run_engine(ls, req, token=token, title=f"hybridlsp: {label}")
+    except HybridError as e:
+        ls.show(f"hybridlsp: {label} failed: {e}", types.MessageType.Error)
+        return req.action, None, None
+    return req.action, result, await _deliver(ls, req.action, doc, subject, result)
+
+
+async def _deliver(ls: "HybridLanguageServer", action: str, doc: TextDocument, subject: Subject, result: RunResult):
+    if action == "complete":
+        return _insert(doc.uri, subject.insert_at, result.text)
+    if action == "review":
+        ls.findings.replace(doc.uri, result.findings)
+        ls.publish_findings(doc)
+        if not result.findings:
+            ls.show(f"hybridlsp: Review found nothing ({_answered_by(result)})", types.MessageType.Info)
+        return None
+    if action == "commit-message" and _is_gitcommit(doc):
+        return _insert(doc.uri, types.Position(0, 0), result.text.strip() + "\n")
+    await _show_result(ls, action, doc, subject, result)
+    return None
+
+
+def _insert(uri: str, at: types.Position, text: str) -> types.WorkspaceEdit:
+    edit = types.TextEdit(range=types.Range(start=at, end=at), new_text=text)
+    return types.WorkspaceEdit(changes={uri: [edit]})
+
+
+def _is_gitcommit(doc: TextDocument) -> bool:
+    return doc.language_id == "gitcommit" or doc.uri.endswith("COMMIT_EDITMSG")
+
+
+def _answered_by(result: RunResult) -> str:
+    return f"{where(result.backend)} {result.backend} {result.model}"
+
+
+def result_markdown(action: str, doc: TextDocument, subject: Subject, result: RunResult) -> str:
+    name = Path(doc.path).name if doc.path else doc.uri
+    u = result.usage
+    footer = (
+        f"*{_answered_by(result)} (tier {result.decision.tier}) - {u.input_tokens:,} in / {u.output_tokens:,} out tokens"
+        f" - ${u.cost_usd:.4f} (all-cloud ${u.baseline_cost_usd:.4f}) - request {result.request_id}*"
+    )
+    return f"# {LABELS[action]}: {name} lines {subject.first + 1}-{subject.last + 1}\n\n{result.text.strip()}\n\n---\n{footer}\n"
+
+
+async def _show_result(ls: "HybridLanguageServer", action: str, doc: TextDocument, subject: Subject, result: RunResult):
+    """A markdown result document when the client can show one, else a message."""
+    window = ls.client_capabilities.window
+    if window is not None and window.show_document is not None and window.show_document.support:
+        path = data_dir() / "results" / f"{action}-{result.request_id}.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(result_markdown(action, doc, subject, result), encoding="utf-8")
+        shown = await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(path)), take_focus=True))
+        if shown is not None and shown.success:
+            return
+    ls.show(f"{LABELS[action]} ({_answered_by(result)}):\n{result.text.strip()}", types.MessageType.Info)

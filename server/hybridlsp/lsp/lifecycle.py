@@ -1,0 +1,84 @@
+"""Start-up, settings and shut-down: the engine is built at `initialize` from the layered settings
+(files and environment, then `initializationOptions`) and follows `didChangeConfiguration`.
+
+An invalid client setting is refused whole: a `window/showMessage` names the key, a
+`window/logMessage` records it, and the previous settings stay in force.
+"""
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from ..config import Settings, lsp_options_to_settings, load_settings
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from .server import HybridLanguageServer
+
+__all__ = ["initialize", "did_change_configuration", "shutdown", "SECTION"]
+
+logger = logging.getLogger(__name__)
+
+SECTION = "hybridlsp"
+
+
+def _refuse(ls: "HybridLanguageServer", err: ConfigError) -> None:
+    message = f"hybridlsp: {err}. The previous settings stay in force."
+    logger.warning("%s", message)
+    ls.show(message, types.MessageType.Error)
+    ls.log(message, types.MessageType.Warning)
+
+
+def _with_client_options(ls: "HybridLanguageServer", base: Settings, options) -> Settings | None:
+    """`base` with the client's options over it, or None (reported) when they are invalid."""
+    try:
+        return lsp_options_to_settings(base, options)
+    except ConfigError as e:
+        _refuse(ls, e)
+        return None
+
+
+def initialize(ls: "HybridLanguageServer", params: types.InitializeParams) -> None:
+    if ls.base_settings is None:
+        root = ls.workspace.root_path
+        try:
+            ls.base_settings, notes = load_settings(Path(root) if root else None)
+        except ConfigError as e:
+            _refuse(ls, e)
+            ls.base_settings, notes = Settings(), []
+        for note in notes:
+            ls.log(note, types.MessageType.Info)
+    ls.settings = _with_client_options(ls, ls.base_settings, params.initialization_options) or ls.base_settings
+    ls.engine = ls.engine_factory(ls.settings)
+
+
+async def did_change_configuration(ls: "HybridLanguageServer", params: types.DidChangeConfigurationParams) -> None:
+    options = params.settings
+    if not options and _can_pull(ls):
+        # a client that sends null settings expects the server to ask for them
+        pulled = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
+        )
+        options = pulled[0] if pulled else None
+    if not options or ls.engine is None:
+        return
+    settings = _with_client_options(ls, ls.base_settings, options)
+    if settings is None or settings == ls.settings:
+        return
+    ls.settings = settings
+    ls.engine.update_settings(settings)
+    ls.log("hybridlsp: settings updated", types.MessageType.Info)
+
+
+def _can_pull(ls: "HybridLanguageServer") -> bool:
+    ws = ls.client_capabilities.workspace
+    return bool(ws and ws.configuration)
+
+
+async def shutdown(ls: "HybridLanguageServer", params) -> None:
+    for task in list(ls.inline_tasks.values()):
+        task.cancel()
+    if ls.engine is not None:
+        await ls.engine.aclose()

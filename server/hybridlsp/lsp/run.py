@@ -1,0 +1,97 @@
+"""The custom request `hybridlsp/run` and the `hybridlsp.feedback` command.
+
+`hybridlsp/run` params: `{action, textDocument?: {uri}, range?, prompt?, tier?, workDoneToken?}`
+(`textDocument` may be left out for `ask`; without `range` the whole document is the subject).
+Result: `{text, decision: {tier, backend, model, reasons}, usage: {input_tokens, output_tokens,
+cost_usd, baseline_cost_usd}, fallbacks: [{from, to, reason}], request_id, answered_by, latency_ms,
+ttft_ms, cached, notes}` plus `findings` for `review`. With a `workDoneToken` the answer streams as
+`$/progress` reports whose `message` is the delta since the previous report.
+"""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
+
+from ..engine import RunRequest
+from ..errors import HybridError
+from ..routing.types import ACTIONS
+from .convert import LABELS, Subject, plain, range_from_json, result_to_json, run_request
+from .running import run_engine
+
+if TYPE_CHECKING:
+    from .server import HybridLanguageServer
+
+__all__ = ["run", "feedback", "request_from_params", "request_failed", "VERDICTS"]
+
+VERDICTS = ("good", "bad")
+REQUEST_FAILED = -32803  # LSPErrorCodes.RequestFailed
+
+
+def request_failed(err: HybridError) -> JsonRpcException:
+    return JsonRpcException(message=str(err), code=REQUEST_FAILED, data={"error": type(err).__name__})
+
+
+def workspace_for(ls: "HybridLanguageServer", path: str) -> str:
+    """The workspace folder holding `path` (the deepest one), else the root."""
+    best = ""
+    for folder in ls.workspace.folders.values():
+        root = to_fs_path(folder.uri)
+        if root and path.startswith(root.rstrip("/") + "/") and len(root) > len(best):
+            best = root
+    return best or ls.workspace.root_path or ""
+
+
+def request_from_params(
+    ls: "HybridLanguageServer", params: Any
+) -> tuple[RunRequest, TextDocument | None, Subject | None, dict]:
+    """Validate `hybridlsp/run`-shaped params (also code action data) into an engine request."""
+    p = plain(params) if params is not None else {}
+    if not isinstance(p, dict):
+        raise JsonRpcInvalidParams("hybridlsp/run expects an object of params")
+    action = p.get("action")
+    if action not in ACTIONS:
+        raise JsonRpcInvalidParams(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
+    tier = p.get("tier")
+    if tier is not None and tier not in (1, 2, 3):
+        raise JsonRpcInvalidParams(f"tier must be 1, 2 or 3, not {tier!r}")
+    prompt = p.get("prompt") or ""
+    uri = (p.get("textDocument") or {}).get("uri")
+    if uri is None and action != "ask":
+        raise JsonRpcInvalidParams(f"{action} needs textDocument.uri")
+    if action == "ask" and not prompt:
+        raise JsonRpcInvalidParams("ask needs a prompt")
+    doc = ls.workspace.get_text_document(uri) if uri else None
+    try:
+        rng = range_from_json(p.get("range"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise JsonRpcInvalidParams(f"range is not an LSP range: {e}") from None
+    if doc is not None and doc.path and not Path(doc.path).exists() and doc.version is None:
+        raise JsonRpcInvalidParams(f"{uri} is neither open nor on disk")
+    workspace = workspace_for(ls, doc.path or "") if doc is not None else (ls.workspace.root_path or "")
+    req, subject = run_request(doc, action, rng, prompt=prompt, tier=tier, workspace=workspace)
+    return req, doc, subject, p
+
+
+async def run(ls: "HybridLanguageServer", params) -> dict:
+    """`hybridlsp/run`: an async request handler, so `$/cancelRequest` cancels the engine task."""
+    req, _, _, p = request_from_params(ls, params)
+    try:
+        result = await run_engine(ls, req, token=p.get("workDoneToken"), title=f"hybridlsp: {LABELS[req.action]}")
+    except HybridError as e:
+        raise request_failed(e) from None
+    return result_to_json(result, req.action)
+
+
+def feedback(ls: "HybridLanguageServer", *args) -> dict:
+    """`hybridlsp.feedback` `{request_id, verdict: "good"|"bad", note?}`: recorded in the ledger."""
+    p = plain(args[0]) if len(args) == 1 else None
+    if not isinstance(p, dict) or not p.get("request_id") or p.get("verdict") not in VERDICTS:
+        raise JsonRpcInvalidParams('hybridlsp.feedback expects one argument {request_id, verdict: "good"|"bad", note?}')
+    try:
+        ls.engine.feedback(str(p["request_id"]), p["verdict"], str(p.get("note") or ""))
+    except HybridError as e:
+        raise request_failed(e) from None
+    return {"request_id": p["request_id"], "verdict": p["verdict"]}

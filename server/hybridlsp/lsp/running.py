@@ -1,0 +1,86 @@
+"""Running the engine from a request handler: streamed text to `$/progress`, cancellation in.
+
+A run is cancelled three ways, and each cancels the handler's task, which cancels `engine.run`,
+which closes the upstream stream:
+- `$/cancelRequest` of an async request (pygls cancels the task itself);
+- `$/cancelRequest` of a `workspace/executeCommand` (pygls only drops the response, so the
+  server's protocol class cancels the task registered in `command_tasks`);
+- `window/workDoneProgress/cancel` of the run's progress token (a callback on pygls' token future).
+
+Progress reports carry the *delta*: each `message` is the text streamed since the previous
+report, so a client appends them to rebuild the answer.
+"""
+
+import asyncio
+import logging
+import uuid
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from ..engine import RunRequest, RunResult
+
+if TYPE_CHECKING:
+    from .server import HybridLanguageServer
+
+__all__ = ["run_engine", "server_progress_token"]
+
+logger = logging.getLogger(__name__)
+
+
+async def server_progress_token(ls: "HybridLanguageServer") -> str | None:
+    """Create a progress token for a run the client did not give one to (resolve, commands)."""
+    window = ls.client_capabilities.window
+    if window is None or not window.work_done_progress:
+        return None
+    token = f"hybridlsp-{uuid.uuid4()}"
+    try:
+        await ls.work_done_progress.create_async(token)
+    except Exception as e:  # the client refused: run without progress
+        logger.info("work done progress refused: %s", e)
+        return None
+    return token
+
+
+async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None, title: str = "hybridlsp") -> RunResult:
+    """`engine.run` with its stream reported on `token` (when given), cancellable through it."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    progress = ls.work_done_progress
+    if token is None:
+        return await ls.engine.run(req)
+
+    progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True))
+    cancelled_by_client = progress.tokens[token]
+
+    def cancel_run(fut) -> None:
+        if fut.cancelled() and task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+
+    cancelled_by_client.add_done_callback(cancel_run)
+
+    def report(delta: str) -> None:
+        progress.report(token, types.WorkDoneProgressReport(message=delta))
+
+    def on_text(delta: str) -> None:
+        # the embedded backend may stream from a worker thread
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            report(delta)
+        else:
+            loop.call_soon_threadsafe(report, delta)
+
+    outcome = "cancelled"
+    try:
+        result = await ls.engine.run(req, on_text=on_text)
+        outcome = f"done: {result.backend} {result.model}"
+        return result
+    except Exception as e:
+        outcome = f"failed: {e}"
+        raise
+    finally:
+        progress.tokens.pop(token, None)
+        progress.end(token, types.WorkDoneProgressEnd(message=outcome))

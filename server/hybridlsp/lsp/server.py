@@ -1,0 +1,158 @@
+"""The language server: state, the wiring of every handler, and the transports.
+
+Handlers live beside this module, one per responsibility (`code_actions`, `run`, `inline`,
+`lifecycle`, `findings`); they are adapters over `hybridlsp.engine.Engine`.
+"""
+
+import asyncio
+import logging
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.workspace import TextDocument
+
+from ..config import Settings
+from ..engine import Engine
+from . import code_actions, inline, lifecycle, run
+from .findings import FindingsStore
+
+__all__ = ["HybridLanguageServer", "build_server", "serve", "RUN_REQUEST"]
+
+logger = logging.getLogger(__name__)
+
+RUN_REQUEST = "hybridlsp/run"
+RUN_COMMAND = code_actions.RUN_COMMAND
+FEEDBACK_COMMAND = "hybridlsp.feedback"
+
+EngineFactory = Callable[[Settings], Engine]
+
+
+def _version() -> str:
+    try:
+        return version("hybridlsp")
+    except PackageNotFoundError:
+        return "0"
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls 2 answers `$/cancelRequest` of a `workspace/executeCommand` but leaves the command's
+    task running; cancel the task too, so a command's model call stops like a request's."""
+
+    _server: "HybridLanguageServer"
+
+    def _handle_cancel_notification(self, msg_id):
+        super()._handle_cancel_notification(msg_id)
+        task = self._server.command_tasks.pop(msg_id, None)
+        if task is not None:
+            task.cancel()
+
+
+class HybridLanguageServer(LanguageServer):
+    def __init__(self, engine_factory: EngineFactory, settings: Settings | None = None):
+        super().__init__(
+            "hybridlsp",
+            _version(),
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=_Protocol,
+        )
+        self.engine_factory = engine_factory
+        self.base_settings: Settings | None = settings  # files + environment (or given by the caller)
+        self.settings: Settings | None = None  # base_settings + the client's options
+        self.engine: Engine | None = None
+        self.findings = FindingsStore()
+        self.inline_tasks: dict[str, asyncio.Task] = {}
+        self.command_tasks: dict[object, asyncio.Task] = {}
+
+    def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+    def log(self, message: str, kind: types.MessageType = types.MessageType.Log) -> None:
+        self.window_log_message(types.LogMessageParams(type=kind, message=message))
+
+    def publish_findings(self, doc: TextDocument) -> None:
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=doc.uri, diagnostics=self.findings.diagnostics(doc), version=doc.version)
+        )
+
+
+def _default_engine(settings: Settings) -> Engine:
+    return Engine(settings)
+
+
+def build_server(engine_factory: EngineFactory | None = None, settings: Settings | None = None) -> HybridLanguageServer:
+    """A server whose engine is made by `engine_factory(settings)` at `initialize`. Without
+    `settings`, they are loaded then from the files and environment (see `hybridlsp.config`)."""
+    ls = HybridLanguageServer(engine_factory or _default_engine, settings)
+
+    ls.feature(types.INITIALIZE)(lifecycle.initialize)
+    ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(lifecycle.did_change_configuration)
+    ls.feature(types.SHUTDOWN)(lifecycle.shutdown)
+
+    ls.feature(types.TEXT_DOCUMENT_DID_OPEN)(_did_open)
+    ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)(_did_change)
+    ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)(_did_close)
+
+    ls.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix, code_actions.KIND_PREFIX], resolve_provider=True
+        ),
+    )(code_actions.code_action)
+    ls.feature(types.CODE_ACTION_RESOLVE)(code_actions.resolve_code_action)
+    ls.command(RUN_COMMAND)(code_actions.run_command)
+
+    ls.feature(RUN_REQUEST)(run.run)
+    ls.command(FEEDBACK_COMMAND)(run.feedback)
+
+    ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(inline.inline_completion)
+    return ls
+
+
+def _did_open(ls: HybridLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+    pass  # pygls keeps the text; registered so the client sends open/close
+
+
+def _did_change(ls: HybridLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    if ls.findings.follow_edits(uri, params.content_changes):
+        ls.publish_findings(ls.workspace.get_text_document(uri))
+
+
+def _did_close(ls: HybridLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    if ls.findings.forget(uri):
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+def _claim_stdout():
+    """Keep file descriptor 1 for the protocol alone: the protocol writes to a duplicate, and fd 1
+    (where native libraries such as llama.cpp may print) and `sys.stdout` now go to stderr."""
+    sys.stdout.flush()
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return protocol_out
+
+
+def serve(
+    transport: str = "stdio",
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    settings: Settings | None = None,
+    engine_factory: EngineFactory | None = None,
+) -> None:
+    """Run the server until the client exits: over stdio, or as a TCP server on host:port."""
+    ls = build_server(engine_factory=engine_factory, settings=settings)
+    if transport == "stdio":
+        ls.start_io(sys.stdin.buffer, _claim_stdout())
+    elif transport == "tcp":
+        if port is None:
+            raise ValueError("the tcp transport needs a port")
+        ls.start_tcp(host, port)
+    else:
+        raise ValueError(f"unknown transport {transport!r}; expected 'stdio' or 'tcp'")
