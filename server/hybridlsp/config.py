@@ -91,6 +91,9 @@ class BudgetSettings(_Model):
     monthly_cloud_usd: float = Field(0.0, ge=0, description="0 = no cap")
     daily_cloud_usd: float = Field(0.0, ge=0, description="0 = no cap")
     warn_fraction: float = Field(0.8, gt=0, le=1)
+    confirm_above_usd: float = Field(
+        0.0, ge=0, description="ask before sending a cloud request estimated above this; 0 = never ask"
+    )
 
 
 class OllamaSettings(_Model):
@@ -137,6 +140,16 @@ class LedgerSettings(_Model):
     )
 
 
+class TelemetrySettings(_Model):
+    enabled: bool = Field(False, description="export each request as OpenTelemetry spans and metrics")
+    endpoint: str = Field(
+        "", description="OTLP/HTTP collector base URL, e.g. http://collector:4318; empty = OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    include_prompts: bool = Field(False, description="also export prompt and answer text (off: sizes and costs only)")
+    user: str = Field("", description="who is spending, for per-person views; empty = your login name")
+    repository: str = Field("", description="for per-repository views; empty = the workspace folder's name")
+
+
 class Settings(_Model):
     tiers: TiersSettings = TiersSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
@@ -146,17 +159,21 @@ class Settings(_Model):
     dispatch: DispatchSettings = DispatchSettings()
     cache: CacheSettings = CacheSettings()
     ledger: LedgerSettings = LedgerSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     def tier(self, n: int) -> TierSettings:
         return getattr(self.tiers, f"tier{n}")
 
 
-# Keys a workspace file may not set: they decide where API keys are sent.
+# Keys a workspace file may not set: they decide where API keys, usage data or prompts are sent.
 CREDENTIAL_KEYS = (
     ("backends", "openai", "base_url"),
     ("backends", "openai", "api_key_env"),
     ("backends", "anthropic", "base_url"),
     ("backends", "anthropic", "api_key_env"),
+    ("telemetry", "enabled"),
+    ("telemetry", "endpoint"),
+    ("telemetry", "include_prompts"),
 )
 
 _CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")

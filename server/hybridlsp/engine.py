@@ -13,6 +13,7 @@ import logging
 import os
 import time
 import uuid
+from functools import partial
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -215,7 +216,7 @@ class Engine:
         from .context.secrets import contains_secret
 
         secret = await self._off(len(sent), contains_secret, sent, req.path)
-        spend = (self.ledger.month_cloud_spend(), self.ledger.day_cloud_spend())
+        spend = await asyncio.to_thread(lambda: (self.ledger.month_cloud_spend(), self.ledger.day_cloud_spend()))
         decision = self._route(req, tokens, prepared.git, secret, spend)
         notes = list(decision.notes) + list(prepared.notes)
 
@@ -234,7 +235,7 @@ class Engine:
             cache_key = _Cache.key(decision.model, messages)
             hit = self.cache.get(cache_key)
             if hit is not None:
-                return self._cache_hit(req, decision, hit, request_id, tokens, t0, on_text, notes)
+                return await self._cache_hit(req, decision, hit, request_id, tokens, t0, on_text, notes)
 
         def validate(text: str) -> str:
             return action.validate(text, ctx)
@@ -244,7 +245,7 @@ class Engine:
             on_text=on_text, on_reset=on_reset, input_tokens_estimate=tokens,
         )
         notes += result.notes
-        return self._finish(req, action, ctx, decision, result, request_id, tokens, t0, cache_key, notes)
+        return await self._finish(req, action, ctx, decision, result, request_id, tokens, t0, cache_key, notes)
 
     async def _condense(self, prepared, decision: Decision):
         """Summarize each chunk of a huge staged diff on the tier-1 chain, then combine."""
@@ -268,21 +269,21 @@ class Engine:
         notes = [f"staged diff condensed: {len(chunks)} chunk(s) summarized on tier 1, then combined"]
         return prepare.with_diff(prepared.context, combined), notes
 
-    def _price(self, backend: str, model: str, tier: int, inp: int, out: int, latency_ms: float) -> float:
+    def _price(self, backend: str, model: str, tier: int, inp: int, out: int, latency_ms: float) -> float | None:
+        """None when the model has no known price: the ledger shows it as unpriced, never as free."""
         from .ledger.prices import cost_usd
 
         hourly = self.settings.tier(tier).hourly_cost_usd if tier else 0.0
-        c = cost_usd(backend, model, inp, out, latency_s=latency_ms / 1000, hourly_cost_usd=hourly,
-                     overrides=self.settings.ledger.price_overrides)
-        return c or 0.0
+        return cost_usd(backend, model, inp, out, latency_s=latency_ms / 1000, hourly_cost_usd=hourly,
+                        overrides=self.settings.ledger.price_overrides)
 
-    def _baseline(self, inp: int, out: int) -> float:
+    def _baseline(self, inp: int, out: int) -> float | None:
         from .ledger.prices import baseline_cost
 
-        return baseline_cost(self.settings, inp, out) or 0.0
+        return baseline_cost(self.settings, inp, out)
 
-    def _finish(self, req, action, ctx, decision, result: DispatchResult, request_id, tokens, t0, cache_key,
-                notes) -> RunResult:
+    async def _finish(self, req, action, ctx, decision, result: DispatchResult, request_id, tokens, t0, cache_key,
+                      notes) -> RunResult:
         final = result._best if result.best_effort else result.attempts[-1]
         fallbacks: list[Fallback] = []
         prev = None
@@ -292,18 +293,19 @@ class Engine:
             prev = a
         final_cost = self._price(final.hop.backend, final.hop.model, final.hop.tier, final.input_tokens,
                                  final.output_tokens, final.latency_ms)
-        cost = final_cost  # what the user paid: the answer plus every hop that produced tokens
+        cost = final_cost or 0.0  # what the user paid: the answer plus every hop that produced tokens
+        writes = []
         for a in result.attempts:
             if a is final:
                 continue
             hop_cost = self._price(a.hop.backend, a.hop.model, a.hop.tier, a.input_tokens, a.output_tokens,
                                    a.latency_ms) if a.output_tokens else 0.0
-            cost += hop_cost
-            self.ledger.record_hop(
+            cost += hop_cost or 0.0
+            writes.append(partial(self.ledger.record_hop,
                 request_id, action=req.action, tier=a.hop.tier, backend=a.hop.backend, model=a.hop.model,
                 reason=a.reason, cost_usd=hop_cost, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
                 tokens_counted=a.usage_counted, latency_ms=a.latency_ms, ttft_ms=a.ttft_ms,
-            )
+            ))
         baseline = self._baseline(final.input_tokens or tokens, final.output_tokens)
         latency_ms = (time.perf_counter() - t0) * 1000
         text = sanitize(result.text)
@@ -314,24 +316,27 @@ class Engine:
             findings = [Finding(**f) for f in json.loads(text)["findings"]]
             text = review.render(json.loads(text)["findings"])
         outcome = "ok" if len(result.attempts) == 1 else "fallback"
-        self.ledger.record_request(
+        writes.append(partial(
+            self.ledger.record_request,
             action=req.action, tier=final.hop.tier, backend=final.hop.backend, model=final.hop.model,
             input_tokens=final.input_tokens, output_tokens=final.output_tokens, latency_ms=latency_ms,
             cost_usd=final_cost, baseline_cost_usd=baseline, outcome=outcome, request_id=request_id,
             ttft_ms=final.ttft_ms, tokens_counted=final.usage_counted, reason=fallbacks[-1].reason if fallbacks else "",
             validator="fail" if result.best_effort else "pass", path=req.path, workspace=req.workspace,
-        )
+        ))
+        # off the loop: another process writing the ledger can hold its lock for a while
+        await asyncio.to_thread(lambda: [w() for w in writes])
         if cache_key and not result.best_effort:
             self.cache.put(cache_key, {"text": result.text, "cost": cost, "hop": final.hop,
                                        "output_tokens": final.output_tokens, "input_tokens": final.input_tokens})
         return self._notify(req, RunResult(
             text=text, decision=decision,
-            usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline, 8)),
+            usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline or 0.0, 8)),
             fallbacks=fallbacks, request_id=request_id, backend=final.hop.backend, model=final.hop.model,
             tier=final.hop.tier, latency_ms=latency_ms, ttft_ms=final.ttft_ms, findings=findings, notes=notes,
         ))
 
-    def _cache_hit(self, req, decision, hit, request_id, tokens, t0, on_text, notes) -> RunResult:
+    async def _cache_hit(self, req, decision, hit, request_id, tokens, t0, on_text, notes) -> RunResult:
         text = sanitize(hit["text"])
         findings: list[Finding] = []
         if req.action == "review":
@@ -345,14 +350,16 @@ class Engine:
         hop = hit["hop"]
         latency_ms = (time.perf_counter() - t0) * 1000
         baseline = self._baseline(hit["input_tokens"] or tokens, hit["output_tokens"])
-        self.ledger.record_request(
+        await asyncio.to_thread(partial(
+            self.ledger.record_request,
             action=req.action, tier=hop.tier, backend=hop.backend, model=hop.model,
             input_tokens=hit["input_tokens"], output_tokens=hit["output_tokens"], latency_ms=latency_ms,
             cost_usd=0.0, baseline_cost_usd=baseline, outcome="cache-hit", request_id=request_id,
             saved_usd=hit["cost"], validator="pass", path=req.path, workspace=req.workspace,
-        )
+        ))
         return self._notify(req, RunResult(
-            text=text, decision=decision, usage=UsageReport(hit["input_tokens"], hit["output_tokens"], 0.0, baseline),
+            text=text, decision=decision,
+            usage=UsageReport(hit["input_tokens"], hit["output_tokens"], 0.0, baseline or 0.0),
             fallbacks=[], request_id=request_id, backend=hop.backend, model=hop.model, tier=hop.tier,
             latency_ms=latency_ms, ttft_ms=latency_ms, cached=True, findings=findings,
             notes=notes + [f"answered from cache (saved ${hit['cost']:.6f})"],

@@ -66,7 +66,7 @@ async def test_request_body_shape(backend, fake_ollama, request_, options, extra
     assert body["options"] == options
     for key, value in extra.items():
         assert body[key] == value
-    assert "format" in body or not extra
+    assert ("format" in body) == (request_.json_schema is not None)
     assert "authorization" not in sent.headers  # a local server never gets a key
 
 

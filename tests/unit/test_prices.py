@@ -104,7 +104,12 @@ def test_cost_of_an_attempt(backend, model, kwargs, expected):
         (LedgerSettings(), 10.0),  # the ledger section alone works too
         (settings_from_mapping({"ledger": {"baselineModel": "gpt-4o"}}), 12.5),
         (settings_from_mapping({"ledger": {"price_overrides": {"gpt-4.1": [1.0, 1.0]}}}), 2.0),
-        (settings_from_mapping({"ledger": {"baseline_model": "claude-3-5-haiku-latest", "baseline_provider": "anthropic"}}), 4.8),
+        (
+            settings_from_mapping(
+                {"ledger": {"baseline_model": "claude-3-5-haiku-latest", "baseline_provider": "anthropic"}}
+            ),
+            4.8,
+        ),
         (settings_from_mapping({"ledger": {"baseline_model": "nonexistent-model-xyz"}}), None),
     ],
 )

@@ -5,7 +5,7 @@ from .base import Backend, ChatRequest, Chunk, Health, Message, Usage
 from .embedded import EmbeddedBackend
 from .ollama import OllamaBackend
 from .openai import OpenAIBackend
-from .registry import create_backend, credentials_present, is_cloud, register, registered_names
+from .registry import create_backend, credentials_present, is_cloud, register, registered_names, unregister
 
 __all__ = [
     "Backend",
@@ -19,6 +19,7 @@ __all__ = [
     "AnthropicBackend",
     "EmbeddedBackend",
     "register",
+    "unregister",
     "create_backend",
     "is_cloud",
     "credentials_present",

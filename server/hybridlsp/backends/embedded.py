@@ -48,7 +48,9 @@ class EmbeddedBackend:
         cfg = settings.embedded
         self.model_path = Path(cfg.model_path).expanduser() if cfg.model_path else default_model_path()
         self.n_ctx = cfg.n_ctx
-        self.n_threads = cfg.threads or os.cpu_count() or 1
+        # Auto = half the cores, llama.cpp's own default: with every core, its threads spin against
+        # the editor and anything else busy, and a 135M model gets several times slower.
+        self.n_threads = cfg.threads or max(1, (os.cpu_count() or 1) // 2)
         self._llm: Any = None
         self._load_lock = threading.Lock()
         # llama.cpp keeps one KV cache per model: one generation at a time.
@@ -70,7 +72,11 @@ class EmbeddedBackend:
                 raise self._unavailable(f"llama_cpp does not import ({e})") from None
             try:
                 self._llm = llama_cpp.Llama(
-                    model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False
+                    model_path=str(self.model_path),
+                    n_ctx=self.n_ctx,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    verbose=False,
                 )
             except (ValueError, RuntimeError) as e:
                 raise self._unavailable(f"cannot load {self.model_path}: {e}") from None

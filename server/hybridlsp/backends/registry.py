@@ -19,7 +19,7 @@ from .embedded import EmbeddedBackend
 from .ollama import OllamaBackend
 from .openai import OpenAIBackend
 
-__all__ = ["register", "create_backend", "is_cloud", "credentials_present", "registered_names"]
+__all__ = ["register", "unregister", "create_backend", "is_cloud", "credentials_present", "registered_names"]
 
 # factory(settings, *, transport=None, env=None) -> Backend
 Factory = Callable[..., Backend]
@@ -40,6 +40,10 @@ def register(
 ) -> None:
     """Make a backend available by `name`. A cloud backend says where its key comes from."""
     _REGISTRY[name] = _Entry(factory, cloud, key_env)
+
+
+def unregister(name: str) -> None:
+    _REGISTRY.pop(name, None)
 
 
 def registered_names() -> tuple[str, ...]:

@@ -172,9 +172,9 @@ def _scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
                         found.append((*span, kind, rank))
             continue
         if isinstance(plugin, keyword.KeywordDetector):
-            if heuristic.is_indirect_reference(line):  # password = get_password()
+            values = list(plugin.analyze_string(line, denylist_regex_to_group=_keyword_rules(path, line)))
+            if values and heuristic.is_indirect_reference(line):  # password = get_password()
                 continue
-            values = plugin.analyze_string(line, denylist_regex_to_group=_keyword_rules(path, line))
         else:
             values = plugin.analyze_string(line)
         for value in values:

@@ -183,7 +183,7 @@ def format_report(report: Report) -> str:
         f"{'feedback':<10}{report.feedback_good} good  {report.feedback_bad} bad",
     ]
     if report.unpriced:
-        lines.append(f"{report.unpriced} prices unknown and left out of the sums (set ledger.price_overrides)")
+        lines.append(f"{'unpriced':<10}{report.unpriced} left out of the sums (price them in ledger.price_overrides)")
     return "\n".join(lines)
 
 

@@ -153,7 +153,7 @@ def result_markdown(action: str, doc: TextDocument, subject: Subject, result: Ru
     name = Path(doc.path).name if doc.path else doc.uri
     u = result.usage
     footer = (
-        f"*{_answered_by(result)} (tier {result.decision.tier}) - {u.input_tokens:,} in / {u.output_tokens:,} out tokens"
+        f"*{_answered_by(result)} (tier {result.tier}) - {u.input_tokens:,} in / {u.output_tokens:,} out tokens"
         f" - ${u.cost_usd:.4f} (all-cloud ${u.baseline_cost_usd:.4f}) - request {result.request_id}*"
     )
     return f"# {LABELS[action]}: {name} lines {subject.first + 1}-{subject.last + 1}\n\n{result.text.strip()}\n\n---\n{footer}\n"

@@ -66,8 +66,9 @@ def subject_of(doc: TextDocument, lines: tuple[str, ...], rng: types.Range | Non
     start = codec.position_from_client_units(lines, rng.start)
     stop = codec.position_from_client_units(lines, rng.end)
     if (start.line, start.character) != (stop.line, stop.character):
-        text = _slice(lines, start, stop)
-        return Subject(text, start.line, stop.line, rng.end)
+        # a selection that ends at column 0 holds none of its last line
+        last = stop.line - 1 if stop.character == 0 and stop.line > start.line else stop.line
+        return Subject(_slice(lines, start, stop), start.line, last, rng.end)
     if not lines:
         return Subject("", 0, 0, rng.end)
     block = enclosing_block(lines, start.line, doc.language_id or "") or paragraph(lines, start.line)
@@ -177,7 +178,7 @@ def result_to_json(result: RunResult, action: str) -> dict:
         },
         "fallbacks": [{"from": f.from_, "to": f.to, "reason": f.reason} for f in result.fallbacks],
         "request_id": result.request_id,
-        "answered_by": {"backend": result.backend, "model": result.model},
+        "answered_by": {"tier": result.tier, "backend": result.backend, "model": result.model},
         "latency_ms": result.latency_ms,
         "ttft_ms": result.ttft_ms,
         "cached": result.cached,

@@ -8,7 +8,9 @@ which closes the upstream stream:
 - `window/workDoneProgress/cancel` of the run's progress token (a callback on pygls' token future).
 
 Progress reports carry the *delta*: each `message` is the text streamed since the previous
-report, so a client appends them to rebuild the answer.
+report, so a client appends them to rebuild the answer. A report with an empty `message` means
+a fallback restarted the answer on another tier: discard what was appended so far. The streamed
+text is the model's raw output; the request's result carries the final, validated answer.
 """
 
 import asyncio
@@ -73,9 +75,13 @@ async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None,
         else:
             loop.call_soon_threadsafe(report, delta)
 
+    def on_reset(reason: str) -> None:
+        ls.log(f"hybridlsp: {reason}", types.MessageType.Info)
+        on_text("")
+
     outcome = "cancelled"
     try:
-        result = await ls.engine.run(req, on_text=on_text)
+        result = await ls.engine.run(req, on_text=on_text, on_reset=on_reset)
         outcome = f"done: {result.backend} {result.model}"
         return result
     except Exception as e:

