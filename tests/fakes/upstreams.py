@@ -111,7 +111,7 @@ class FakeUpstream:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> "FakeUpstream":
+    def start(self) -> FakeUpstream:
         self._thread.start()
         self._call(self._init_async())
         self.up()
@@ -123,7 +123,7 @@ class FakeUpstream:
         self._thread.join(timeout=5)
         self._loop.close()
 
-    def __enter__(self) -> "FakeUpstream":
+    def __enter__(self) -> FakeUpstream:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -283,7 +283,9 @@ class FakeUpstream:
             stopping.cancel()
             return
         if kind == "429":
-            await self._send_error(writer, 429, "Rate limit reached for requests", "rate", {"retry-after": fault.retry_after})
+            await self._send_error(
+                writer, 429, "Rate limit reached for requests", "rate", {"retry-after": fault.retry_after}
+            )
             return
         if kind == "400-context":
             await self._send_error(writer, 400, self.context_message, "context")
@@ -372,8 +374,14 @@ class FakeOllama(FakeUpstream):
         def tags() -> dict:
             return {
                 "models": [
-                    {"name": m, "model": m, "modified_at": "2025-01-01T00:00:00Z", "size": 4_700_000_000,
-                     "digest": "0" * 64, "details": {"format": "gguf", "family": "qwen2", "parameter_size": "7.6B"}}
+                    {
+                        "name": m,
+                        "model": m,
+                        "modified_at": "2025-01-01T00:00:00Z",
+                        "size": 4_700_000_000,
+                        "digest": "0" * 64,
+                        "details": {"format": "gguf", "family": "qwen2", "parameter_size": "7.6B"},
+                    }
                     for m in self.models
                 ]
             }
@@ -381,8 +389,14 @@ class FakeOllama(FakeUpstream):
         def ps() -> dict:
             return {
                 "models": [
-                    {"name": m, "model": m, "size": 5_000_000_000, "digest": "0" * 64,
-                     "expires_at": "2099-01-01T00:00:00Z", "size_vram": 5_000_000_000}
+                    {
+                        "name": m,
+                        "model": m,
+                        "size": 5_000_000_000,
+                        "digest": "0" * 64,
+                        "expires_at": "2099-01-01T00:00:00Z",
+                        "size_vram": 5_000_000_000,
+                    }
                     for m in self.loaded
                 ]
             }
@@ -393,16 +407,28 @@ class FakeOllama(FakeUpstream):
         return {"error": message}
 
     def _line(self, model: str, text: str, done: bool = False, **extra: Any) -> bytes:
-        obj = {"model": model, "created_at": "2025-01-01T00:00:00.000000Z",
-               "message": {"role": "assistant", "content": text}, "done": done, **extra}
+        obj = {
+            "model": model,
+            "created_at": "2025-01-01T00:00:00.000000Z",
+            "message": {"role": "assistant", "content": text},
+            "done": done,
+            **extra,
+        }
         return json.dumps(obj).encode() + b"\n"
 
     def stream_frames(self, req, pieces):
         model = (req.json or {}).get("model", "")
         final = self._line(
-            model, "", True, done_reason="stop", total_duration=1_000_000, load_duration=100_000,
-            prompt_eval_count=self.usage[0], prompt_eval_duration=200_000,
-            eval_count=self.usage[1], eval_duration=700_000,
+            model,
+            "",
+            True,
+            done_reason="stop",
+            total_duration=1_000_000,
+            load_duration=100_000,
+            prompt_eval_count=self.usage[0],
+            prompt_eval_duration=200_000,
+            eval_count=self.usage[1],
+            eval_duration=700_000,
         )
         return [], [self._line(model, p) for p in pieces], [final]
 
@@ -431,24 +457,46 @@ class FakeOpenAI(FakeUpstream):
         if self.expected_key is not None and sent != f"Bearer {self.expected_key}":
             # The real API echoes (part of) the wrong key; echo all of it so scrubbing is tested.
             shown = sent.removeprefix("Bearer ")
-            return 401, f"Incorrect API key provided: {shown}. You can find your API key at https://platform.openai.com/account/api-keys."
+            return (
+                401,
+                f"Incorrect API key provided: {shown}. You can find your API key at https://platform.openai.com/account/api-keys.",
+            )
         return None
 
     def get_routes(self) -> dict[str, Any]:
-        return {"/v1/models": lambda: {"object": "list", "data": [
-            {"id": m, "object": "model", "created": 1700000000, "owned_by": "system"} for m in self.models]}}
+        return {
+            "/v1/models": lambda: {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 1700000000, "owned_by": "system"} for m in self.models
+                ],
+            }
+        }
 
     def error_body(self, status: int, message: str, kind: str) -> dict:
         code = {"rate": "rate_limit_exceeded", "context": "context_length_exceeded", "auth": "invalid_api_key"}
         etype = {"rate": "requests", "status": "server_error" if status >= 500 else "invalid_request_error"}
-        return {"error": {"message": message, "type": etype.get(kind, "invalid_request_error"),
-                          "param": "messages" if kind == "context" else None, "code": code.get(kind)}}
+        return {
+            "error": {
+                "message": message,
+                "type": etype.get(kind, "invalid_request_error"),
+                "param": "messages" if kind == "context" else None,
+                "code": code.get(kind),
+            }
+        }
 
     def _chunk(self, model: str, delta: dict | None, finish: str | None = None, usage: dict | None = None) -> dict:
-        return {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1700000000, "model": model,
-                "system_fingerprint": "fp_fake",
-                "choices": [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-                "usage": usage}
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": model,
+            "system_fingerprint": "fp_fake",
+            "choices": []
+            if delta is None
+            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "usage": usage,
+        }
 
     def stream_frames(self, req, pieces):
         body = req.json or {}
@@ -458,9 +506,22 @@ class FakeOpenAI(FakeUpstream):
         after = [_sse(None, self._chunk(model, {}, "stop"))]
         if (body.get("stream_options") or {}).get("include_usage"):
             inp, out = self.usage
-            after.append(_sse(None, self._chunk(model, None, usage={
-                "prompt_tokens": inp, "completion_tokens": out, "total_tokens": inp + out,
-                "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}})))
+            after.append(
+                _sse(
+                    None,
+                    self._chunk(
+                        model,
+                        None,
+                        usage={
+                            "prompt_tokens": inp,
+                            "completion_tokens": out,
+                            "total_tokens": inp + out,
+                            "prompt_tokens_details": {"cached_tokens": 0},
+                            "completion_tokens_details": {"reasoning_tokens": 0},
+                        },
+                    ),
+                )
+            )
         after.append(_sse(None, "[DONE]"))
         return before, tokens, after
 
@@ -468,8 +529,17 @@ class FakeOpenAI(FakeUpstream):
         return b'data: {"id": "chatcmpl-fake", "choices": [{"delta": {"content": \n\n'
 
     def stream_error_frame(self) -> bytes:
-        return _sse(None, {"error": {"message": "The server had an error while processing your request.",
-                                     "type": "server_error", "param": None, "code": None}})
+        return _sse(
+            None,
+            {
+                "error": {
+                    "message": "The server had an error while processing your request.",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+        )
 
 
 class FakeAnthropic(FakeUpstream):
@@ -484,13 +554,27 @@ class FakeAnthropic(FakeUpstream):
         return None
 
     def get_routes(self) -> dict[str, Any]:
-        return {"/v1/models": lambda: {"data": [
-            {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"} for m in self.models],
-            "has_more": False, "first_id": None, "last_id": None}}
+        return {
+            "/v1/models": lambda: {
+                "data": [
+                    {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+                    for m in self.models
+                ],
+                "has_more": False,
+                "first_id": None,
+                "last_id": None,
+            }
+        }
 
     def error_body(self, status: int, message: str, kind: str) -> dict:
-        etype = {429: "rate_limit_error", 401: "authentication_error", 403: "permission_error",
-                 404: "not_found_error", 413: "request_too_large", 529: "overloaded_error"}
+        etype = {
+            429: "rate_limit_error",
+            401: "authentication_error",
+            403: "permission_error",
+            404: "not_found_error",
+            413: "request_too_large",
+            529: "overloaded_error",
+        }
         default = "api_error" if status >= 500 else "invalid_request_error"
         return {"type": "error", "error": {"type": etype.get(status, default), "message": message}}
 
@@ -498,22 +582,54 @@ class FakeAnthropic(FakeUpstream):
         body = req.json or {}
         tool = bool(body.get("tools"))
         inp, out = self.usage
-        start = {"type": "message_start", "message": {
-            "id": "msg_fake", "type": "message", "role": "assistant", "content": [], "model": body.get("model", ""),
-            "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": inp, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1}}}
-        block = ({"type": "tool_use", "id": "toolu_fake", "name": body["tools"][0]["name"], "input": {}}
-                 if tool else {"type": "text", "text": ""})
-        before = [_sse("message_start", start),
-                  _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
-                  _sse("ping", {"type": "ping"})]
-        delta = (lambda p: {"type": "input_json_delta", "partial_json": p}) if tool else (lambda p: {"type": "text_delta", "text": p})
-        tokens = [_sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta(p)}) for p in pieces]
-        after = [_sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                 _sse("message_delta", {"type": "message_delta",
-                                        "delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None},
-                                        "usage": {"output_tokens": out}}),
-                 _sse("message_stop", {"type": "message_stop"})]
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "msg_fake",
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": body.get("model", ""),
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": inp,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                    "output_tokens": 1,
+                },
+            },
+        }
+        block = (
+            {"type": "tool_use", "id": "toolu_fake", "name": body["tools"][0]["name"], "input": {}}
+            if tool
+            else {"type": "text", "text": ""}
+        )
+        before = [
+            _sse("message_start", start),
+            _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+            _sse("ping", {"type": "ping"}),
+        ]
+        delta = (
+            (lambda p: {"type": "input_json_delta", "partial_json": p})
+            if tool
+            else (lambda p: {"type": "text_delta", "text": p})
+        )
+        tokens = [
+            _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta(p)}) for p in pieces
+        ]
+        after = [
+            _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            _sse(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": out},
+                },
+            ),
+            _sse("message_stop", {"type": "message_stop"}),
+        ]
         return before, tokens, after
 
     def malformed_frame(self) -> bytes:

@@ -119,11 +119,16 @@ async def test_fault_maps_to_error_class(backend, fake_anthropic, fault, error):
 async def test_in_stream_error_event_maps_by_type(error_type, message, expected):
     events = [
         ("message_start", {"type": "message_start", "message": {"usage": {"input_tokens": 5, "output_tokens": 1}}}),
-        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}},
+        ),
         ("error", {"type": "error", "error": {"type": error_type, "message": message}}),
     ]
     sse = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
-    transport = httpx.MockTransport(lambda _r: httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"}))
+    transport = httpx.MockTransport(
+        lambda _r: httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"})
+    )
     backend = AnthropicBackend(settings_from_mapping({}), env={"ANTHROPIC_API_KEY": KEY}, transport=transport)
     with pytest.raises(expected) as info:
         await collect(backend.stream(REQUEST))

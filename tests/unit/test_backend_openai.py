@@ -66,7 +66,9 @@ async def test_request_body_and_headers(backend, fake_openai):
 
 async def test_json_schema_and_stop_are_sent(backend, fake_openai):
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
-    await collect(backend.stream(ChatRequest(model="m", messages=(Message("user", "x"),), json_schema=schema, stop=("END",))))
+    await collect(
+        backend.stream(ChatRequest(model="m", messages=(Message("user", "x"),), json_schema=schema, stop=("END",)))
+    )
     body = fake_openai.requests[0].json
     assert body["response_format"] == {
         "type": "json_schema",
@@ -78,19 +80,24 @@ async def test_json_schema_and_stop_are_sent(backend, fake_openai):
 async def test_official_api_gets_max_completion_tokens():
     """Through an injected transport: the real host is never contacted."""
     seen: list[httpx.Request] = []
-    sse = "".join(
-        f"data: {json.dumps(obj)}\n\n"
-        for obj in (
-            {"choices": [{"index": 0, "delta": {"content": "ok"}}]},
-            {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}},
+    sse = (
+        "".join(
+            f"data: {json.dumps(obj)}\n\n"
+            for obj in (
+                {"choices": [{"index": 0, "delta": {"content": "ok"}}]},
+                {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 1}},
+            )
         )
-    ) + "data: [DONE]\n\n"
+        + "data: [DONE]\n\n"
+    )
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"})
 
-    backend = OpenAIBackend(settings_from_mapping({}), env={"OPENAI_API_KEY": KEY}, transport=httpx.MockTransport(handler))
+    backend = OpenAIBackend(
+        settings_from_mapping({}), env={"OPENAI_API_KEY": KEY}, transport=httpx.MockTransport(handler)
+    )
     try:
         text, usage, _ = await collect(backend.stream(REQUEST))
     finally:
@@ -147,7 +154,9 @@ async def test_missing_key_says_how_to_fix_and_sends_nothing(fake_openai, env):
 
 
 async def test_key_variable_name_comes_from_settings(fake_openai):
-    settings = settings_from_mapping({"backends": {"openai": {"base_url": fake_openai.base_url, "api_key_env": "GROQ_KEY"}}})
+    settings = settings_from_mapping(
+        {"backends": {"openai": {"base_url": fake_openai.base_url, "api_key_env": "GROQ_KEY"}}}
+    )
     backend = OpenAIBackend(settings, env={"OPENAI_API_KEY": KEY})
     with pytest.raises(MissingCredentials, match="GROQ_KEY"):
         await collect(backend.stream(REQUEST))
@@ -237,3 +246,12 @@ async def test_health_without_key_says_how_to_fix(fake_openai):
     await backend.aclose()
     assert not health.reachable and "set OPENAI_API_KEY" in health.fixes[0]
     assert fake_openai.request_count == 0
+
+
+async def test_refused_connection_is_unavailable(fake_openai):
+    settings = settings_from_mapping({"backends": {"openai": {"base_url": fake_openai.closed_url + "/v1"}}})
+    backend = OpenAIBackend(settings, env={"OPENAI_API_KEY": KEY})
+    with pytest.raises(BackendUnavailable) as info:
+        await collect(backend.stream(REQUEST))
+    await backend.aclose()
+    assert "backends.openai.base_url" in info.value.fix and KEY not in str(info.value)

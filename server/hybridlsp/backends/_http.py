@@ -103,8 +103,14 @@ def _upstream_message(body: str) -> str:
 
 
 def error_for_message(
-    backend: str, status: int, message: str, secrets: tuple[str, ...] = (), *, retry_after: float | None = None,
-    auth_fix: str = FIX_AUTH, bad_request_fix: str = FIX_BAD_REQUEST,
+    backend: str,
+    status: int,
+    message: str,
+    secrets: tuple[str, ...] = (),
+    *,
+    retry_after: float | None = None,
+    auth_fix: str = FIX_AUTH,
+    bad_request_fix: str = FIX_BAD_REQUEST,
 ) -> BackendError:
     """Map an HTTP status (or the status an in-stream error event stands for) to one error class."""
     text = scrub(message, secrets)[:300]
@@ -201,15 +207,19 @@ class Upstream:
             raise BackendUnavailable(backend, f"invalid base URL {base_url!r}: {e}", unavailable_fix) from None
 
     def _transport_error(self, exc: httpx.HTTPError, started: bool) -> BackendError:
-        name = type(exc).__name__
+        name, text = type(exc).__name__, scrub(str(exc))
         if isinstance(exc, httpx.TimeoutException):
             what = "no data within the read timeout" if started else f"timed out ({name})"
             return BackendTimeout(self.backend, what, FIX_TIMEOUT)
         if started:
-            return StreamBroken(self.backend, f"stream cut half-way ({name}: {exc})", FIX_BROKEN)
+            return StreamBroken(self.backend, f"stream cut half-way ({name}: {text})", FIX_BROKEN)
         if isinstance(exc, httpx.ConnectError):
-            return BackendUnavailable(self.backend, f"cannot connect to {self.client.base_url} ({exc})", self.unavailable_fix)
-        return BackendUnavailable(self.backend, f"connection closed before an answer ({name}: {exc})", self.unavailable_fix)
+            return BackendUnavailable(
+                self.backend, f"cannot connect to {self.client.base_url} ({text})", self.unavailable_fix
+            )
+        return BackendUnavailable(
+            self.backend, f"connection closed before an answer ({name}: {text})", self.unavailable_fix
+        )
 
     @asynccontextmanager
     async def stream(

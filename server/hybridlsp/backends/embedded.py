@@ -9,7 +9,10 @@ stream sets a flag the worker checks between tokens, so generation stops within 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import io
+import logging
 import os
 import threading
 from pathlib import Path
@@ -70,17 +73,27 @@ class EmbeddedBackend:
                 import llama_cpp
             except ImportError as e:
                 raise self._unavailable(f"llama_cpp does not import ({e})") from None
+            # verbose=False would silence llama.cpp by pointing fd 1 at /dev/null during the load,
+            # swallowing whatever the LSP server writes to stdout meanwhile. So load verbosely with
+            # its log (printed to sys.stderr from Python) captured, then turn its logging down.
+            captured = io.StringIO()
             try:
-                self._llm = llama_cpp.Llama(
-                    model_path=str(self.model_path),
-                    n_ctx=self.n_ctx,
-                    n_threads=self.n_threads,
-                    n_threads_batch=self.n_threads,
-                    verbose=False,
-                )
+                with contextlib.redirect_stderr(captured):
+                    llm = llama_cpp.Llama(
+                        model_path=str(self.model_path),
+                        n_ctx=self.n_ctx,
+                        n_threads=self.n_threads,
+                        n_threads_batch=self.n_threads,
+                        verbose=True,
+                    )
             except (ValueError, RuntimeError) as e:
-                raise self._unavailable(f"cannot load {self.model_path}: {e}") from None
-            return self._llm
+                tail = " / ".join(captured.getvalue().strip().splitlines()[-2:])
+                raise self._unavailable(f"cannot load {self.model_path}: {e} {tail}".strip()) from None
+            finally:
+                logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)
+            llm.verbose = False
+            self._llm = llm
+            return llm
 
     def _count(self, llm: Any, text: str) -> int:
         return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)) if text else 0
@@ -148,7 +161,10 @@ class EmbeddedBackend:
         stop = threading.Event()
 
         def put(item: object) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone: nobody is listening any more
+                stop.set()
 
         worker = loop.run_in_executor(None, self._generate, llm, request, stop, put)
         try:
@@ -161,7 +177,8 @@ class EmbeddedBackend:
                 yield item
         finally:
             stop.set()
-            # Wait for the worker to notice (at most one token), so the model is free when we return.
+            # Wait for the worker to notice (one token; a prompt already being read is one llama.cpp
+            # call and finishes first), so the model is free again when we return.
             await asyncio.shield(worker)
 
     async def health(self) -> Health:

@@ -61,7 +61,7 @@ class OllamaBackend:
                 if not line.strip():
                     continue
                 data = load_json(self.name, line)
-                if "error" in data:  # Ollama reports failures after a 200 as an {"error": ...} line
+                if data.get("error"):  # Ollama reports failures after a 200 as an {"error": ...} line
                     raise error_for_message(self.name, 500, str(data["error"]))
                 text = (data.get("message") or {}).get("content") or ""
                 if text:

@@ -91,7 +91,7 @@ class OpenAIBackend:
                 if event[1].strip() == "[DONE]":
                     return
                 data = load_json(self.name, event[1])
-                if "error" in data:  # an error after the 200 arrives as a data event
+                if data.get("error"):  # an error after the 200 arrives as a data event
                     err = data["error"] if isinstance(data["error"], dict) else {"message": str(data["error"])}
                     status = 429 if err.get("code") == "rate_limit_exceeded" else 500
                     raise error_for_message(self.name, status, str(err.get("message", "")), (key,))
@@ -101,7 +101,9 @@ class OpenAIBackend:
                         yield Chunk(text=text)
                 usage = data.get("usage")
                 if usage:
-                    yield Chunk(usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)))
+                    yield Chunk(
+                        usage=Usage(int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+                    )
         raise StreamBroken(self.name, "stream ended before `data: [DONE]`", FIX_BROKEN)
 
     async def health(self) -> Health:

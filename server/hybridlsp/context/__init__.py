@@ -5,7 +5,6 @@ All of it blocks (git, tiktoken, tree-sitter); async callers run it off the even
 
 from .git import (
     EMPTY_TREE,
-    DiffChunk,
     DiffFile,
     DiffSummary,
     GitContext,
@@ -26,7 +25,6 @@ __all__ = [
     "COUNT_IS_ESTIMATE_NOTE",
     "EMPTY_TREE",
     "LANGUAGES",
-    "DiffChunk",
     "DiffFile",
     "DiffSummary",
     "GitContext",

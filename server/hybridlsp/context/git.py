@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from git import Repo
@@ -24,7 +24,6 @@ from .tokens import count_tokens, count_tokens_many, truncate_to_tokens
 
 __all__ = [
     "EMPTY_TREE",
-    "DiffChunk",
     "DiffFile",
     "DiffSummary",
     "GitContext",
@@ -51,8 +50,6 @@ _DIFF_OPTIONS = (
     "--src-prefix=a/",
     "--dst-prefix=b/",
 )
-# Diff headers are not translated, but git's other messages are; parse them in English.
-_GIT_ENV = {"LC_ALL": "C", "LANGUAGE": ""}
 
 _LOCK_FILES = frozenset(
     {
@@ -93,13 +90,6 @@ class DiffSummary:
 
 
 @dataclass(frozen=True)
-class DiffChunk:
-    text: str
-    tokens: int
-    paths: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
 class GitContext:
     """What the commit-message action needs to know about a repository."""
 
@@ -129,22 +119,27 @@ def _git(repo: Repo, *args: str, ok_codes: tuple[int, ...] = (0,)) -> str:
         with_exceptions=False,
         stdout_as_string=False,
         strip_newline_in_stdout=False,
-        env=_GIT_ENV,
-    )
+    )  # GitPython already runs git with LC_ALL=C, so messages are in English
     if status not in ok_codes:
         raise GitCommandError(["git", *args], status, err)
     return out.decode("utf-8", errors="replace")
 
 
+def _head_sha(repo: Repo) -> str | None:
+    # rev-parse rather than repo.head.commit: GitPython's object database would start a
+    # persistent `git cat-file` process per Repo, which a long-running server would leak.
+    return _git(repo, "rev-parse", "--verify", "-q", "HEAD", ok_codes=(0, 1)).strip() or None
+
+
 def _has_commits(repo: Repo) -> bool:
-    return repo.head.is_valid()
+    return _head_sha(repo) is not None
 
 
 def branch_name(repo: Repo) -> str:
     """The current branch, or "HEAD detached at <sha7>" like `git status` says."""
     if repo.head.is_detached:
-        return f"HEAD detached at {repo.head.commit.hexsha[:7]}"
-    return repo.head.reference.name  # also right on an unborn branch
+        return f"HEAD detached at {(_head_sha(repo) or '')[:7]}"
+    return repo.head.reference.name  # read from .git/HEAD: also right on an unborn branch
 
 
 def recent_subjects(repo: Repo, n: int = 10) -> list[str]:
@@ -164,7 +159,8 @@ def staged_diff(repo: Repo) -> DiffSummary:
 def file_diff(repo: Repo, path: str | os.PathLike[str]) -> DiffSummary:
     """One file's working-tree changes against HEAD (staged or not); an untracked file as added."""
     root = str(repo.working_tree_dir)
-    rel = os.path.relpath(Path(path).resolve(), Path(root).resolve()).replace(os.sep, "/")
+    target = Path(root, path)  # a relative path is taken from the repository root
+    rel = os.path.relpath(target.resolve(), Path(root).resolve()).replace(os.sep, "/")
     base = "HEAD" if _has_commits(repo) else EMPTY_TREE
     text = _git(repo, "diff", *_DIFF_OPTIONS, base, "--", rel)
     if not text and os.path.isfile(os.path.join(root, rel)) and not _git(repo, "ls-files", "--", rel):
@@ -409,56 +405,79 @@ def _runs(lines: list[str]) -> list[str]:
     return runs
 
 
+def _split_hunk(hunk: str, tokens: int, room: int) -> list[tuple[str, int]]:
+    """Cut a hunk over `room` tokens into pieces by lines, each repeating the @@ line.
+
+    Counting each of 60,000 lines costs far more than counting the hunk twice, so each piece is
+    sized in characters from the hunk's own chars-per-token ratio, then counted once (whole,
+    since a run may start with a space), and shrunk in the rare case it overshoots.
+    """
+    at_line, _, body = hunk.partition("\n")
+    at_line += "\n"
+    runs = _runs(_lines(body))
+    target_chars = max(1, int(room * len(hunk) / max(tokens, 1) * 0.9))
+    pieces: list[tuple[str, int]] = []
+    i = 0
+    while i < len(runs):
+        j, size = i + 1, len(runs[i])
+        while j < len(runs) and size + len(runs[j]) <= target_chars:
+            size += len(runs[j])
+            j += 1
+        text = at_line + "".join(runs[i:j])
+        n = count_tokens(text)
+        while n > room and j - i > 1:
+            j = i + max(1, (j - i) * room * 9 // (n * 10))
+            text = at_line + "".join(runs[i:j])
+            n = count_tokens(text)
+        if n > room:  # a single line longer than the budget
+            text, n = _fit(text, room)
+        pieces.append((text, n))
+        i = j
+    return pieces
+
+
 def _split_file(f: DiffFile, max_tokens: int) -> list[tuple[str, int]]:
     """Pieces of one too-big file patch, each repeating the file header, each <= max_tokens."""
     hunks_at = [m.start() for m in _HUNK_START.finditer(f.patch)]
     if not hunks_at:  # a header alone over budget (absurd path lengths): cut it
         return [_fit(f.patch, max_tokens)]
     header = f.patch[: hunks_at[0]]
-    header_tokens = count_tokens(header)
+    header_tokens = raw_header_tokens = count_tokens(header)
     if header_tokens > max_tokens // 4:
         header, header_tokens = _fit(header, max_tokens // 4)
     room = max_tokens - header_tokens
-    units: list[tuple[str, int, str]] = []  # hunks, or runs of lines of hunks too big for a piece
+    units: list[tuple[str, int]] = []  # hunks, or pieces of hunks too big for one
     hunks = [f.patch[a:b] for a, b in zip(hunks_at, hunks_at[1:] + [len(f.patch)])]
-    for hunk, n in zip(hunks, count_tokens_many(hunks)):
+    # One hunk: its tokens are the file's minus the header's (both cut before "@@"), no recount.
+    counts = [f.tokens - raw_header_tokens] if len(hunks) == 1 else count_tokens_many(hunks)
+    for hunk, n in zip(hunks, counts):
         if n <= room:
-            units.append((hunk, n, f.path))
-            continue
-        at_line, _, body = hunk.partition("\n")
-        at_line += "\n"
-        # Each unit repeats the hunk's @@ line; counted whole because a run may start with a space.
-        texts = [at_line + run for run in _runs(_lines(body))]
-        for text, m in zip(texts, count_tokens_many(texts)):
-            if m > room:  # one line longer than the budget
-                text, m = _fit(text, room)
-            units.append((text, m, f.path))
-    return [(header + c.text, header_tokens + c.tokens) for c in _pack(units, room)]
+            units.append((hunk, n))
+        else:
+            units += _split_hunk(hunk, n, room)
+    return [(header + text, header_tokens + n) for text, n in _pack(units, room)]
 
 
-def _pack(units: list[tuple[str, int, str]], limit: int) -> list[DiffChunk]:
-    """Greedy in-order packing of (text, tokens, path) units into chunks of <= `limit` tokens.
+def _pack(units: list[tuple[str, int]], limit: int) -> list[tuple[str, int]]:
+    """Greedy in-order packing of (text, tokens) units into groups of at most `limit` tokens.
 
-    Every unit starts a line with a non-space character, so a chunk's tokens are the sum.
+    Every unit starts a line with a non-space character, so a group's tokens are the sum.
     """
-    chunks: list[DiffChunk] = []
-    text: list[str] = []
-    paths: list[str] = []
+    groups: list[tuple[str, int]] = []
+    texts: list[str] = []
     n = 0
-    for t, m, path in units:
-        if text and n + m > limit:
-            chunks.append(DiffChunk("".join(text), n, paths))
-            text, paths, n = [], [], 0
-        text.append(t)
+    for text, m in units:
+        if texts and n + m > limit:
+            groups.append(("".join(texts), n))
+            texts, n = [], 0
+        texts.append(text)
         n += m
-        if not paths or paths[-1] != path:
-            paths.append(path)
-    if text:
-        chunks.append(DiffChunk("".join(text), n, paths))
-    return chunks
+    if texts:
+        groups.append(("".join(texts), n))
+    return groups
 
 
-def budget_diff(summary: DiffSummary, max_tokens: int) -> list[DiffChunk]:
+def budget_diff(summary: DiffSummary, max_tokens: int) -> list[str]:
     """Pack the kept patches into chunks of at most `max_tokens` tokens each, in diff order.
 
     A file that does not fit one chunk is split by hunks, a hunk that does not fit by lines,
@@ -468,12 +487,12 @@ def budget_diff(summary: DiffSummary, max_tokens: int) -> list[DiffChunk]:
     """
     if max_tokens < _MIN_BUDGET:
         raise ValueError(f"max_tokens must be at least {_MIN_BUDGET}, got {max_tokens}")
-    units: list[tuple[str, int, str]] = []
+    units: list[tuple[str, int]] = []
     for f in summary.files:
         if not f.patch:
             continue
         if f.tokens <= max_tokens:
-            units.append((f.patch, f.tokens, f.path))
+            units.append((f.patch, f.tokens))
         else:
-            units += [(text, n, f.path) for text, n in _split_file(f, max_tokens)]
-    return _pack(units, max_tokens)
+            units += _split_file(f, max_tokens)
+    return [text for text, _ in _pack(units, max_tokens)]

@@ -90,24 +90,30 @@ def _parser(language: str) -> tree_sitter.Parser | None:
     return parser
 
 
-def _count_errors(root: tree_sitter.Node) -> int:
-    # Only subtrees flagged has_error can hold ERROR/MISSING nodes, so the walk stays small.
-    count, stack = 0, [root]
+def _error_starts(root: tree_sitter.Node) -> list[int]:
+    """Start bytes of the ERROR and MISSING nodes under `root`."""
+    # Only subtrees flagged has_error can hold them, so the walk stays small.
+    starts, stack = [], [root]
     while stack:
         node = stack.pop()
         if node.is_error or node.is_missing:
-            count += 1
+            starts.append(node.start_byte)
         if node.has_error:
             stack.extend(node.children)
-    return count
+    return starts
+
+
+def _errors(code: str, language: str) -> list[int] | None:
+    parser = _parser(language)
+    if parser is None:
+        return None
+    return _error_starts(parser.parse(code.encode("utf-8", errors="surrogatepass")).root_node)
 
 
 def syntax_error_count(code: str, language: str) -> int | None:
     """Number of ERROR and MISSING nodes tree-sitter finds in `code`; None for unknown languages."""
-    parser = _parser(language)
-    if parser is None:
-        return None
-    return _count_errors(parser.parse(code.encode("utf-8", errors="surrogatepass")).root_node)
+    errors = _errors(code, language)
+    return None if errors is None else len(errors)
 
 
 def parses(code: str, language: str) -> bool | None:
@@ -124,12 +130,15 @@ def parses(code: str, language: str) -> bool | None:
 def parses_in_context(prefix: str, completion: str, suffix: str, language: str) -> bool | None:
     """True when inserting `completion` between `prefix` and `suffix` adds no syntax errors.
 
-    Compares the error count of the document with and without the completion, so a document
-    that was already broken (the usual case while typing) does not fail every completion.
+    The document without the completion is usually broken at the cursor (the user is mid-line),
+    so zero errors is not the bar. The completion passes when the document has no more errors
+    with it than without, and none of them starts inside the inserted text: a completion that
+    leaves a parenthesis open trades the cursor's error for its own, same count, and fails.
     """
-    before = syntax_error_count(prefix + suffix, language)
+    before = _errors(prefix + suffix, language)
     if before is None:
         return None
-    after = syntax_error_count(prefix + completion + suffix, language)
-    assert after is not None
-    return after <= before
+    after = _errors(prefix + completion + suffix, language) or []
+    start = len(prefix.encode("utf-8", errors="surrogatepass"))
+    end = start + len(completion.encode("utf-8", errors="surrogatepass"))
+    return len(after) <= len(before) and not any(start <= at < end for at in after)

@@ -102,7 +102,7 @@ def fallback_reasons(rows: list[Row]) -> Counter:
 
 @dataclass(frozen=True)
 class Complaint:
-    ts: str
+    ts: str  # when the complained-about answer was given
     action: str
     tier: int
     model: str
@@ -117,7 +117,7 @@ def complaints(rows: list[Row], feedback: list[Feedback]) -> list[Complaint]:
         if f.request_id in requests:
             last[f.request_id] = f
     bad = [
-        Complaint(f.ts, requests[i].action, requests[i].tier, requests[i].model, f.note)
+        Complaint(requests[i].ts, requests[i].action, requests[i].tier, requests[i].model, f.note)
         for i, f in last.items()
         if f.verdict == "bad"
     ]

@@ -27,8 +27,8 @@ SECTION = "hybridlsp"
 def _refuse(ls: "HybridLanguageServer", err: ConfigError) -> None:
     message = f"hybridlsp: {err}. The previous settings stay in force."
     logger.warning("%s", message)
-    ls.show(message, types.MessageType.Error)
     ls.log(message, types.MessageType.Warning)
+    ls.show(message, types.MessageType.Error)
 
 
 def _with_client_options(ls: "HybridLanguageServer", base: Settings, options) -> Settings | None:

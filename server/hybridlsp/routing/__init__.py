@@ -2,6 +2,7 @@
 
 from .difficulty import Estimate, Estimator, KeywordEstimator, get_estimator, register
 from .flags import parse_flag
+from .learned import LearnedEstimator  # importing it registers the "learned" estimator
 from .policy import build_chain, decide, is_local_only_path
 from .types import ACTIONS, Decision, GitSummary, Hop, RouteRequest
 
@@ -13,6 +14,7 @@ __all__ = [
     "GitSummary",
     "Hop",
     "KeywordEstimator",
+    "LearnedEstimator",
     "RouteRequest",
     "build_chain",
     "decide",

