@@ -17,10 +17,14 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Real editors used as test clients (Debian packages); needs root or sudo on Debian/Ubuntu.
+APT_TOOLS := nvim:neovim chromium:chromium
 editors:
-	@if ! command -v nvim >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim >/dev/null; \
-	  else echo "note: install neovim (apt-get install neovim) to run the real-editor tests"; fi; \
+	@missing=""; for pair in $(APT_TOOLS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing (apt)"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: apt-get install$$missing to run the real-editor and browser tests"; fi; \
 	fi
 
 demo: $(STAMP)

@@ -33,8 +33,20 @@ def _settings(workspace: str | None = None):
 
 def _engine(settings):
     from .engine import Engine
+    from .telemetry import install_telemetry
 
-    return Engine(settings)
+    engine = Engine(settings)
+    engine.exporter = install_telemetry(engine, settings)
+    return engine
+
+
+async def _confirm(message: str) -> bool:
+    """Ask on a terminal; without one, an expensive request is not sent to the cloud."""
+    if not sys.stdin.isatty():
+        print(f"hybridlsp: {message} -> not confirmed (no terminal), using tier 2", file=sys.stderr)
+        return False
+    answer = await asyncio.to_thread(input, f"{message} Send? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def describe(result) -> str:
@@ -52,6 +64,8 @@ def describe(result) -> str:
         + f"; cost ${result.usage.cost_usd:.6f} vs ${result.usage.baseline_cost_usd:.6f} all-cloud",
         f"  request {result.request_id}",
     ]
+    if result.budget is not None and result.budget.level != "ok":
+        lines.append(f"  budget: {result.budget.message}")
     return "\n".join(lines)
 
 
@@ -127,8 +141,11 @@ async def _run(engine, req, stream: bool):
             sys.stdout.write(f"\n[{why}]\n")
 
     try:
-        return await engine.run(req, on_text=on_text, on_reset=on_reset)
+        return await engine.run(req, on_text=on_text, on_reset=on_reset, confirm=_confirm)
     finally:
+        exporter = getattr(engine, "exporter", None)
+        if exporter is not None:
+            await asyncio.to_thread(exporter.shutdown)
         await engine.aclose()
 
 
@@ -207,13 +224,9 @@ def _since(value: str | None):
 
 
 def cmd_report(args) -> int:
-    from .ledger import Ledger, compute_report, format_report, report_json
+    from .report_cli import run_report
 
-    with Ledger() as ledger:
-        since = _since(args.since)
-        rep = compute_report(ledger.rows(since), ledger.feedback(since), since=since)
-    print(json.dumps(report_json(rep), indent=2) if args.json else format_report(rep))
-    return 0
+    return run_report(args)
 
 
 def cmd_export(args) -> int:
@@ -287,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="the article's metrics against its targets")
     s.add_argument("--since", help="ISO date")
     s.add_argument("--json", action="store_true")
+    from .report_cli import add_report_arguments
+
+    add_report_arguments(s)
     s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("export", help="write the ledger as JSONL in the article's log shape")

@@ -14,9 +14,9 @@ import os
 import time
 import uuid
 from functools import partial
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable
 
 from . import prepare
 from .actions import get_action
@@ -89,6 +89,7 @@ class RunResult:
     cached: bool = False
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    budget: object | None = None  # budget.BudgetStatus after this request
 
 
 def workspace_of(path: str) -> Path | None:
@@ -136,6 +137,7 @@ class Engine:
                  backends: dict | None = None):
         self.env = dict(os.environ) if env is None else env
         self.settings = settings
+        self._owns_ledger = ledger is None
         if ledger is None:
             from .ledger.store import Ledger
 
@@ -201,7 +203,10 @@ class Engine:
         return fn(*args)
 
     async def run(self, req: RunRequest, on_text: Callable[[str], None] | None = None,
-                  on_reset: Callable[[str], None] | None = None) -> RunResult:
+                  on_reset: Callable[[str], None] | None = None,
+                  confirm: Callable[[str], Awaitable[bool]] | None = None) -> RunResult:
+        """Run the request. `on_text` gets streamed deltas; `on_reset` is told when a fallback
+        starts over; `confirm` is asked before an unusually expensive cloud request."""
         action = get_action(req.action)
         t0 = time.perf_counter()
         _, _, clean_prompt = parse_flag(req.prompt)
@@ -229,6 +234,7 @@ class Engine:
             tokens = self.count_tokens(sent)
             decision = self._route(req, tokens, prepared.git, secret, spend)
 
+        decision = await self._confirm_cost(req, decision, confirm, secret, prepared, spend)
         request_id = uuid.uuid4().hex
         cache_key = None
         if action.cacheable and self.settings.cache.enabled:
@@ -326,6 +332,7 @@ class Engine:
         ))
         # off the loop: another process writing the ledger can hold its lock for a while
         await asyncio.to_thread(lambda: [w() for w in writes])
+        status = await self._budget_status()
         if cache_key and not result.best_effort:
             self.cache.put(cache_key, {"text": result.text, "cost": cost, "hop": final.hop,
                                        "output_tokens": final.output_tokens, "input_tokens": final.input_tokens})
@@ -334,6 +341,7 @@ class Engine:
             usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline or 0.0, 8)),
             fallbacks=fallbacks, request_id=request_id, backend=final.hop.backend, model=final.hop.model,
             tier=final.hop.tier, latency_ms=latency_ms, ttft_ms=final.ttft_ms, findings=findings, notes=notes,
+            budget=status,
         ))
 
     async def _cache_hit(self, req, decision, hit, request_id, tokens, t0, on_text, notes) -> RunResult:
@@ -365,14 +373,36 @@ class Engine:
             notes=notes + [f"answered from cache (saved ${hit['cost']:.6f})"],
         ))
 
+    async def _budget_status(self):
+        from .budget import budget_status
+
+        b = self.settings.budget
+        if not (b.monthly_cloud_usd or b.daily_cloud_usd):
+            return None
+        month, day = await asyncio.to_thread(lambda: (self.ledger.month_cloud_spend(), self.ledger.day_cloud_spend()))
+        return budget_status(self.settings, month, day)
+
+    async def _confirm_cost(self, req: RunRequest, decision: Decision, confirm, secret, prepared, spend) -> Decision:
+        """Ask before an unusually expensive cloud request; on 'no' the request goes to tier 2."""
+        from .backends.registry import is_cloud
+        from .budget import confirmation_message, estimate_cloud_cost, needs_confirmation
+
+        if confirm is None or not decision.chain or not is_cloud(decision.chain[0].backend):
+            return decision
+        est = estimate_cloud_cost(self.settings, decision.input_tokens, decision.max_output_tokens, tier=decision.tier)
+        if not needs_confirmation(self.settings, est):
+            return decision
+        if await confirm(confirmation_message(est, decision.model, decision.input_tokens, decision.max_output_tokens)):
+            return decision
+        return self._route(replace(req, tier=2), decision.input_tokens, prepared.git, secret, spend)
+
     def feedback(self, request_id: str, verdict: str, note: str = "") -> None:
         self.ledger.record_feedback(request_id, verdict, note)
 
     async def aclose(self) -> None:
         await self.pool.aclose()
-        close = getattr(self.ledger, "close", None)
-        if close:
-            close()
+        if self._owns_ledger:
+            self.ledger.close()
 
 
 __all__.append("HybridError")

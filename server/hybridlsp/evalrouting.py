@@ -27,16 +27,23 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 __all__ = [
+    "CPT_LEVELS",
     "Curve",
-    "EvalRow",
     "EvalReport",
-    "recovery_curve",
-    "read_eval_rows",
+    "EvalRow",
+    "Routed",
+    "add_eval_routing_parser",
+    "add_routing_options",
     "evaluate",
     "format_report",
+    "rank_key",
+    "read_eval_rows",
+    "recovery_curve",
     "render_svg",
+    "report_from_routed",
+    "route_rows",
+    "settings_for",
     "terminal_plot",
-    "add_eval_routing_parser",
 ]
 
 CPT_LEVELS = (0.5, 0.8, 0.95)

@@ -6,6 +6,7 @@ in the test's directory, and `HYBRIDLSP_CONFIG` names the tiers: tier 1 `model-a
 `model-b` on the fake Ollama, tier 3 `gpt-4.1` on the fake OpenAI.
 """
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -162,8 +163,13 @@ async def session(env: dict, capabilities: t.ClientCapabilities, root: Path, ini
             )
         )
         yield Session(client, root)
-        await client.shutdown_session()
     finally:
+        # also after a failed test: the client's stop() waits for the server to exit
+        try:
+            await asyncio.wait_for(client.shutdown_session(), 10)
+        except Exception:
+            if client._server is not None and client._server.returncode is None:
+                client._server.kill()
         await client.stop()
 
 

@@ -75,13 +75,13 @@ async def test_explain_opens_a_markdown_result_document(lsp, fake_ollama):
 
 
 async def test_explain_falls_back_to_a_message_where_documents_cannot_be_shown(server_env, repo, fake_ollama):
-    fake_ollama.answer = "Divides a by b."
+    fake_ollama.answer = "Divides a by b and returns the quotient."
     async with session(server_env, client_capabilities("neovim@v0.7"), repo) as lsp:
         uri = lsp.open(repo / "calc.py")
         action = await lsp.action(uri, "Explain", (4, 4))
         await lsp.client.code_action_resolve_async(action)
         assert lsp.client.shown_documents == []
-        assert any("Divides a by b." in m.message for m in lsp.client.messages)
+        assert any("Divides a by b and returns the quotient." in m.message for m in lsp.client.messages)
 
 
 async def test_review_publishes_diagnostics_with_quick_fixes(lsp, fake_ollama):
@@ -96,7 +96,7 @@ async def test_review_publishes_diagnostics_with_quick_fixes(lsp, fake_ollama):
     )
     uri = lsp.open(lsp.root / "calc.py")
     action = await lsp.action(uri, "Review", (4, 4))
-    published = lsp.client.wait_for_notification(t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    published = lsp.client.protocol.wait_for_notification_async(t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     resolved = await lsp.client.code_action_resolve_async(action)
     await published
     assert resolved.edit is None
@@ -114,7 +114,7 @@ async def test_review_publishes_diagnostics_with_quick_fixes(lsp, fake_ollama):
     assert [a for a in await lsp.actions(uri, (5, 0)) if a.kind == t.CodeActionKind.QuickFix] == []
 
     # a line inserted above moves the findings with their code
-    republished = lsp.client.wait_for_notification(t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    republished = lsp.client.protocol.wait_for_notification_async(t.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     lsp.client.text_document_did_change(
         t.DidChangeTextDocumentParams(
             t.VersionedTextDocumentIdentifier(uri=uri, version=2),

@@ -27,7 +27,7 @@ async def test_settings_change_and_an_invalid_value_is_refused(lsp):
     )
     await until_titles(lsp, uri, "Explain - local model-c")
 
-    shown = lsp.client.wait_for_notification(t.WINDOW_SHOW_MESSAGE)
+    shown = lsp.client.protocol.wait_for_notification_async(t.WINDOW_SHOW_MESSAGE)
     lsp.client.workspace_did_change_configuration(
         t.DidChangeConfigurationParams(settings={"hybridlsp": {"tiers": {"tier1": {"model": "model-d", "numCtx": 12}}}})
     )

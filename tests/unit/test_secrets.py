@@ -42,6 +42,9 @@ CORPUS = [
     ("connection-string", f'DATABASE_URL = "postgres://app:{DB_PASSWORD}@db.internal:5432/app"', DB_PASSWORD),
     ("connection-string", j("MONGO = 'mongodb+srv://svc:", "pa$$w0rd!x9", "@cluster0.example.net/db'"), "pa$$w0rd!x9"),
     ("secret-assignment", f'password = "{PASSWORD}"', PASSWORD),
+    # Pasted into a question: unquoted, mid-line.
+    ("secret-assignment", j("Why does this fail? AWS_SECRET_ACCESS_KEY=", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Wv2Lm5N", " in prod"),
+     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Wv2Lm5N"),
     ("high-entropy-string", 'SIGNING = "Xb8sQ2vL9mK4pR7tW1yZ3nC6fH0jD5gA8eU2iO"', "Xb8sQ2vL9mK4pR7tW1yZ3nC6fH0jD5gA8eU2iO"),
 ]
 
@@ -154,6 +157,9 @@ FALSE_POSITIVES = [
     ("main.go", "password := os.Getenv(\"PASSWORD\")"),
     (".env", "DB_PASSWORD=${VAULT_DB_PASSWORD}"),
     (".env", "TOKEN_TTL_SECONDS=3600"),
+    ("deploy.sh", 'PASSWORD=$1 SECRET_FILE=/run/secrets/db ./start.sh'),
+    ("ci.yml", "      GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}"),
+    ("x.py", "configure(PASSWORD=password)"),
     ("README.md", "Set OPENAI_API_KEY to your key (it starts with `sk-`)."),
 ]
 

@@ -44,6 +44,7 @@ class Receiver:
         self.metrics: list[ExportMetricsServiceRequest] = []
         self.raw: list[bytes] = []
         self.paths: list[str] = []
+        self.headers: list[dict] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -52,6 +53,7 @@ class Receiver:
                 if self.headers.get("content-encoding") == "gzip":
                     body = gzip.decompress(body)
                 outer.paths.append(self.path)
+                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                 outer.raw.append(body)
                 if self.path == "/v1/traces":
                     outer.traces.append(ExportTraceServiceRequest.FromString(body))
@@ -230,6 +232,22 @@ async def test_a_real_request_through_the_engine_is_exported(receiver, ledger):
     assert a["hybridlsp.fallback"] == 2 and a["hybridlsp.fallback_reasons"] == ["server-error", "server-error"]
     assert a["hybridlsp.cost_usd"] == pytest.approx(res.usage.cost_usd) and a["hybridlsp.cost_usd"] > 0
     assert a["hybridlsp.user"] == "bo" and a["hybridlsp.request_id"] == res.request_id
+
+
+def test_empty_endpoint_uses_the_standard_otel_environment(receiver, ledger, monkeypatch):
+    # how a team keeps its collector token out of settings files
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer team-collector-token")
+    settings = telemetry_settings("")
+    engine = Engine(settings, ledger=ledger, env={})
+    exporter = install_telemetry(engine, settings)
+    try:
+        observe(engine, *cloud_result())
+        exporter.flush()
+    finally:
+        exporter.shutdown()
+    assert {"/v1/traces", "/v1/metrics"} <= set(receiver.paths) and len(receiver.spans()) == 1
+    assert all(h["authorization"] == "Bearer team-collector-token" for h in receiver.headers)
 
 
 def test_unreachable_collector_never_breaks_a_request(ledger):

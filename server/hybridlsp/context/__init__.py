@@ -3,19 +3,17 @@
 All of it blocks (git, tiktoken, tree-sitter); async callers run it off the event loop.
 """
 
+from .chunks import budget_diff
+from .diff import DiffFile, DiffSummary, summarize_diff
 from .git import (
     EMPTY_TREE,
-    DiffFile,
-    DiffSummary,
     GitContext,
     branch_name,
-    budget_diff,
     file_diff,
     git_context,
     recent_subjects,
     repo_for,
     staged_diff,
-    summarize_diff,
 )
 from .secrets import SecretHit, contains_secret, find_secrets, redact
 from .syntax import LANGUAGES, language_for, parses, parses_in_context, syntax_error_count

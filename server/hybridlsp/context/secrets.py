@@ -19,6 +19,7 @@ SoftLayer (prefixes too generic to prefilter without flagging ordinary code).
 from __future__ import annotations
 
 import bisect
+import functools
 import posixpath
 import re
 from dataclasses import dataclass
@@ -57,29 +58,31 @@ class SecretHit:
     path: str = ""  # the file the line belongs to: the `path` argument, or the diff's file
 
 
-# (plugin, kind, rank): on overlapping findings the lowest rank names the kind.
-_PLUGINS: list[tuple[BasePlugin, str, int]] = [
-    (AWSKeyDetector(), "aws-key", 0),
-    (AzureStorageKeyDetector(), "azure-storage-key", 0),
-    (GitHubTokenDetector(), "github-token", 0),
-    (GitLabTokenDetector(), "gitlab-token", 0),
-    (JwtTokenDetector(), "jwt", 0),
-    (NpmDetector(), "npm-token", 0),
-    (OpenAIDetector(), "openai-key", 0),
-    (PrivateKeyDetector(), "private-key", 0),
-    (PypiTokenDetector(), "pypi-token", 0),
-    (SendGridDetector(), "sendgrid-key", 0),
-    (SlackDetector(), "slack-token", 0),
-    (SquareOAuthDetector(), "square-oauth-secret", 0),
-    (StripeDetector(), "stripe-key", 0),
-    (BasicAuthDetector(), "connection-string", 1),
-    (keyword.KeywordDetector(), "secret-assignment", 2),
-    (Base64HighEntropyString(), "high-entropy-string", 3),
-    (HexHighEntropyString(), "high-entropy-string", 3),
-]
+# Findings are (start, end, kind, rank); on overlapping findings the lowest rank names the kind.
 
+# detect-secrets' token detectors: (plugin, kind, rank, hints). A line is handed to a plugin only
+# if its lowercased text holds one of the hints, literals every one of the plugin's patterns
+# needs: most candidate lines then skip most plugins, which is where the time went.
+_TOKEN_PLUGINS: list[tuple[RegexBasedDetector, str, int, tuple[str, ...]]] = [
+    (AWSKeyDetector(), "aws-key", 0, ("akia", "asia", "abia", "acca", "a3t", "aws")),
+    (AzureStorageKeyDetector(), "azure-storage-key", 0, ("accountkey=",)),
+    (GitHubTokenDetector(), "github-token", 0, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    (GitLabTokenDetector(), "gitlab-token", 0, ("gl", "gr1348941")),
+    (JwtTokenDetector(), "jwt", 0, ("eyj",)),
+    (NpmDetector(), "npm-token", 0, ("_authtoken=",)),
+    (OpenAIDetector(), "openai-key", 0, ("t3blbkfj",)),
+    (PrivateKeyDetector(), "private-key", 0, ("private key", "putty-user-key-file")),
+    (PypiTokenDetector(), "pypi-token", 0, ("pypi-ag",)),
+    (SendGridDetector(), "sendgrid-key", 0, ("sg.",)),
+    (SlackDetector(), "slack-token", 0, ("xox", "hooks.slack.com")),
+    (SquareOAuthDetector(), "square-oauth-secret", 0, ("sq0csp-",)),
+    (StripeDetector(), "stripe-key", 0, ("k_live_",)),
+    (BasicAuthDetector(), "connection-string", 1, ("://",)),
+]
 # Detectors whose pattern includes context (`aws...key = "`, `://user:`) around group 1.
 _SECRET_IN_GROUP_1 = (AWSKeyDetector, BasicAuthDetector, NpmDetector)
+_KEYWORD = keyword.KeywordDetector()
+_ENTROPY_PLUGINS: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(), HexHighEntropyString()]
 
 # Ours, where detect-secrets has no detector. Group 1, when present, is the secret itself.
 _OWN: list[tuple[re.Pattern[str], str, int]] = [
@@ -87,11 +90,14 @@ _OWN: list[tuple[re.Pattern[str], str, int]] = [
     (re.compile(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}"), "openai-key", 0),
     # scheme://user:password@host, with any password characters (BasicAuth rejects $, ! ...).
     (re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]+:([^\s@/'\"]+)@[^\s/'\"]"), "connection-string", 1),
-    # KEY=value lines (.env, shell) for key names the keyword plugin does not know.
+    # NAME=value in env/shell style, anywhere in a line (a .env file, or pasted into a question):
+    # the keyword plugin needs quotes outside config files and does not know TOKEN names.
+    # No spaces around "=": that is what tells it from code like `API_KEY = settings.api_key`.
     (
         re.compile(
-            r"^[+\- ]?[ \t]*(?:export[ \t]+)?[A-Z0-9_]*(?:TOKEN|CREDENTIALS?|ACCESS_?KEY)[ \t]*="
-            r"[ \t]*[\"']?([^\s\"'#]{8,})"
+            r"(?<![A-Za-z0-9_])[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PWD|CREDENTIALS?"
+            r"|API_?KEY|ACCESS_?KEY|AUTH_?KEY|PRIVATE_?KEY|SECRET_?KEY)=[\"']?"
+            r"([^\s\"'#;,]{8,}?)[)\]}]*(?=[\s\"'#;,]|$)"  # closing brackets belong to code
         ),
         "secret-assignment",
         2,
@@ -120,6 +126,14 @@ _PEM_BLOCK = re.compile(
     r"(?:\r?\n[+\- ]?[ \t]*-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?"
 )
 
+# Keyword rule sets whose every pattern requires a quote character in the line.
+_QUOTED_RULES = (
+    keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
+    keyword.COMMON_C_DENYLIST_REGEX_TO_GROUP,
+    keyword.C_PLUS_PLUS_REGEX_TO_GROUP,
+)
+_QUOTE = re.compile("[\"'`]")
+
 _DIFF_HEADER = re.compile(rb"^diff --git ", re.MULTILINE)
 _ENV_LINE = re.compile(r"^[+\- ]?[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*=")
 # Values that name a secret rather than being one (`PASSWORD_FIELD = "password"`).
@@ -135,62 +149,72 @@ def _value_filtered(value: str) -> bool:
         or heuristic.is_prefixed_with_dollar_sign(value)
         or heuristic.is_not_alphanumeric_string(value)
         or value.lower() in _PLACEHOLDERS
-        or value.startswith("%(")
+        or value.startswith(("%(", "[REDACTED:"))  # a format placeholder; our own redaction
     )
 
 
-def _keyword_rules(path: str, line: str) -> dict:
-    # .env files and KEY=value lines allow unquoted values; detect-secrets keys rules by extension
-    # and has none for .env, so it would require quotes there.
+@functools.lru_cache(maxsize=256)
+def _rules_for_path(path: str) -> dict:
+    # detect-secrets keys its rules by extension and has none for .env, so it would require
+    # quotes there; .env files take the config-file rules, which allow unquoted values.
     base = posixpath.basename(path)
-    if base.startswith(".env") or base.endswith(".env") or _ENV_LINE.match(line):
+    if base.startswith(".env") or base.endswith(".env"):
         return keyword.CONFIG_DENYLIST_REGEX_TO_GROUP
     return keyword.REGEX_BY_FILETYPE.get(determine_file_type(path), keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
 
 
-def _all_spans(line: str, value: str) -> list[tuple[int, int]]:
-    spans, at = [], line.find(value)
-    while at >= 0:
-        spans.append((at, at + len(value)))
-        at = line.find(value, at + len(value))
-    return spans
+def _keyword_rules(path: str, line: str) -> dict:
+    # A KEY=value line is config-style wherever it appears (a shell script, a pasted snippet).
+    return keyword.CONFIG_DENYLIST_REGEX_TO_GROUP if _ENV_LINE.match(line) else _rules_for_path(path)
 
 
 def _scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
     """(start, end, kind, rank) for every secret in one line; columns index `line`."""
     found: list[tuple[int, int, str, int]] = []
-    for plugin, kind, rank in _PLUGINS:
-        if isinstance(plugin, RegexBasedDetector):
-            # analyze_string decides (JWT checks the token decodes); the spans come from the
-            # detector's own patterns because its yielded value can be a mere prefix group
-            # (GitHub yields "ghp"): redact the whole match unless group 1 is the secret.
-            if any(not _value_filtered(v) for v in plugin.analyze_string(line)):
-                in_group = isinstance(plugin, _SECRET_IN_GROUP_1)
-                for rx in plugin.denylist:
-                    for m in rx.finditer(line):
-                        span = m.span(1) if in_group and rx.groups and m.group(1) else m.span()
-                        found.append((*span, kind, rank))
+    low = line.lower()
+    for plugin, kind, rank, hints in _TOKEN_PLUGINS:
+        if not any(h in low for h in hints):
             continue
-        if isinstance(plugin, keyword.KeywordDetector):
-            values = list(plugin.analyze_string(line, denylist_regex_to_group=_keyword_rules(path, line)))
-            if values and heuristic.is_indirect_reference(line):  # password = get_password()
-                continue
-        else:
-            values = plugin.analyze_string(line)
-        for value in values:
-            if isinstance(plugin, HighEntropyStringsPlugin) and (
-                plugin.calculate_shannon_entropy(value) <= plugin.entropy_limit
-            ):
-                continue
-            if _value_filtered(value) or heuristic.is_likely_id_string(value, line, plugin):
-                continue
-            found += [(*span, kind, rank) for span in _all_spans(line, value)]
+        # analyze_string decides (JWT checks the token decodes); the spans come from the
+        # detector's own patterns because its yielded value can be a mere prefix group
+        # (GitHub yields "ghp"): redact the whole match unless group 1 is the secret.
+        if any(not _value_filtered(v) for v in plugin.analyze_string(line)):
+            in_group = isinstance(plugin, _SECRET_IN_GROUP_1)
+            for rx in plugin.denylist:
+                for m in rx.finditer(line):
+                    span = m.span(1) if in_group and rx.groups and m.group(1) else m.span()
+                    found.append((*span, kind, rank))
+
+    quoted = _QUOTE.search(line) is not None
+    rules = _keyword_rules(path, line)
+    if quoted or rules not in _QUOTED_RULES:  # else every pattern of `rules` would fail anyway
+        values = list(_KEYWORD.analyze_string(line, denylist_regex_to_group=rules))
+        if values and not heuristic.is_indirect_reference(line):  # password = get_password()
+            found += _value_spans(line, values, _KEYWORD, "secret-assignment", 2)
+    if quoted:  # the entropy plugins only look at quoted strings
+        for plugin in _ENTROPY_PLUGINS:
+            values = [v for v in plugin.analyze_string(line) if plugin.calculate_shannon_entropy(v) > plugin.entropy_limit]
+            found += _value_spans(line, values, plugin, "high-entropy-string", 3)
+
     for rx, kind, rank in _OWN:
         for m in rx.finditer(line):
             group = 1 if rx.groups else 0
             if not _value_filtered(m.group(group)):
                 found.append((*m.span(group), kind, rank))
     return found
+
+
+def _value_spans(line: str, values: list[str], plugin: BasePlugin, kind: str, rank: int) -> list[tuple[int, int, str, int]]:
+    """Every place each unfiltered value occurs in the line."""
+    out = []
+    for value in values:
+        if _value_filtered(value) or heuristic.is_likely_id_string(value, line, plugin):
+            continue
+        at = line.find(value)
+        while at >= 0:
+            out.append((at, at + len(value), kind, rank))
+            at = line.find(value, at + len(value))
+    return out
 
 
 def _merge(found: list[tuple[int, int, str, int]]) -> list[tuple[int, int, str]]:
@@ -222,9 +246,9 @@ def _diff_paths(data: bytes) -> tuple[list[int], list[str]]:
     offsets, paths = [], []
     for m in _DIFF_HEADER.finditer(data):
         eol = data.find(b"\n", m.end())
-        header = data[m.end() : eol if eol >= 0 else len(data)].decode("utf-8", "replace")
         offsets.append(m.start())
-        paths.append(header.rsplit(" b/", 1)[-1].strip('"'))
+        header = data[m.end() : eol if eol >= 0 else len(data)].decode("utf-8", "replace")
+        paths.append(header.rsplit(" b/", 1)[-1].strip('"'))  # "a/<old> b/<new>": the new path
     return offsets, paths
 
 
@@ -233,6 +257,10 @@ def _scan(text: str, path: str) -> list[_Finding]:
     data = text.encode("utf-8", "surrogatepass")
     low = data.lower()
     header_offsets, header_paths = _diff_paths(data) if b"diff --git " in data else ([], [])
+
+    def path_at(offset: int) -> str:  # in a diff, the file a byte offset belongs to
+        i = bisect.bisect_right(header_offsets, offset) - 1
+        return header_paths[i] if i >= 0 else path
 
     line_no, counted_to, last_start = 1, 0, -1
     for m in _CANDIDATE.finditer(low):
@@ -244,11 +272,7 @@ def _scan(text: str, path: str) -> list[_Finding]:
         counted_to = start
         end = data.find(b"\n", start)
         line = data[start : end if end >= 0 else len(data)].decode("utf-8", "surrogatepass")
-        line_path = path
-        if header_offsets:
-            i = bisect.bisect_right(header_offsets, start) - 1
-            if i >= 0:
-                line_path = header_paths[i]
+        line_path = path_at(start)
         for s, e, kind in _merge(_scan_line(line.rstrip("\r"), line_path)):
             findings.append(_Finding(line_no, s, line_no, e, kind, line_path))
 
@@ -257,7 +281,9 @@ def _scan(text: str, path: str) -> list[_Finding]:
             first = text.count("\n", 0, m.start()) + 1
             begin_col = m.start() - (text.rfind("\n", 0, m.start()) + 1)
             end_col = m.end() - (text.rfind("\n", 0, m.end()) + 1)
-            findings.append(_Finding(first, begin_col, first + m.group().count("\n"), end_col, "private-key", path))
+            last = first + m.group().count("\n")
+            where = path_at(len(text[: m.start()].encode("utf-8", "surrogatepass")))
+            findings.append(_Finding(first, begin_col, last, end_col, "private-key", where))
     return findings
 
 
