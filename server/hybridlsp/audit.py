@@ -94,6 +94,8 @@ def _row(obj: dict) -> AuditRow:
 def read_audit_rows(text: str, source: str = "<input>") -> list[AuditRow]:
     """JSONL if the first non-blank character is '{', else CSV with a header row."""
     rows: list[AuditRow] = []
+    if not text.strip():
+        raise ValueError(f"{source}: no prompts")
     if text.lstrip().startswith("{"):
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
@@ -235,6 +237,10 @@ def _excerpt(text: str, width: int = 72) -> str:
     return one if len(one) <= width else one[: width - 1] + "…"
 
 
+def _usd(x: float) -> str:
+    return f"${x:,.2f}" if abs(x) >= 1 else f"${x:.4f}"
+
+
 def format_audit(rep: AuditReport) -> str:
     n = rep.n
     lines = [
@@ -242,13 +248,13 @@ def format_audit(rep: AuditReport) -> str:
         "share per tier:  " + "   ".join(f"tier {t} {c / n:5.1%} ({c:,})" for t, c in rep.tier_counts.items()),
         "",
         f"estimated monthly cost ({rep.month_basis}):",
-        f"  before  ${rep.before_usd:,.2f}   each call at its own model"
+        f"  before  {_usd(rep.before_usd)}   each call at its own model"
         + (f" ({rep.baseline_rows:,} named none: priced as the baseline)" if rep.baseline_rows else ""),
-        f"  after   ${rep.after_usd:,.2f}   tier 3 on {rep.after_model}; local tiers $0 per token (hardware not counted)",
+        f"  after   {_usd(rep.after_usd)}   tier 3 on {rep.after_model}; local tiers $0 per token (hardware not counted)",
     ]
     if rep.before_usd > 0:
         saved = rep.before_usd - rep.after_usd
-        lines.append(f"  saving  ${saved:,.2f} a month ({saved / rep.before_usd:.0%})")
+        lines.append(f"  saving  {_usd(saved)} a month ({saved / rep.before_usd:.0%})")
     if rep.assumed_output:
         lines.append(f"  {rep.assumed_output:,} calls had no output_tokens: assumed (--output-tokens)")
     if rep.unpriced_before or rep.unpriced_after:

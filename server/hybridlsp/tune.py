@@ -347,7 +347,7 @@ def current_values(config: Path) -> dict[str, float]:
 
     data = tomllib.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
     r = settings_from_mapping(data, str(config)).routing
-    return {k.key: getattr(r, k.key) for k in KNOBS}
+    return {**{k.key: getattr(r, k.key) for k in KNOBS}, "difficulty": r.difficulty}
 
 
 def format_evidence(evidence: dict[tuple[str, str, int], Counts]) -> str:
@@ -361,6 +361,7 @@ def format_evidence(evidence: dict[tuple[str, str, int], Counts]) -> str:
 
 
 def cmd_tune(args) -> int:
+    from .config import data_dir
     from .ledger import Ledger
 
     config = user_file()
@@ -370,16 +371,25 @@ def cmd_tune(args) -> int:
     since = datetime.fromisoformat(args.since) if args.since else last_applied(config)
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    with Ledger(args.ledger) as ledger:
-        evidence = collect(ledger.rows(since), ledger.feedback(since))
-    print(f"evidence from the ledger{' since ' + since.isoformat() if since else ''}: "
-          f"{sum(c.requests for c in evidence.values()):,} requests")
+    path = Path(args.ledger) if args.ledger else data_dir() / "ledger.sqlite3"
+    evidence: dict = {}
+    if path.is_file():  # a dry run creates nothing, not even an empty ledger
+        with Ledger(path) as ledger:
+            evidence = collect(ledger.rows(since), ledger.feedback(since))
+    if not path.is_file():
+        print(f"no ledger yet at {path}: nothing recorded to learn from")
+    else:
+        print(f"evidence from {path}{' since ' + since.isoformat() if since else ''}: "
+              f"{sum(c.requests for c in evidence.values()):,} requests")
     if evidence:
         print(format_evidence(evidence))
-    proposals = propose(evidence, current_values(config))
+    values = current_values(config)
+    proposals = propose(evidence, values)
     print("\nproposed:" if any(p.moves for p in proposals) else "\nnothing to move:")
     for p in proposals:
         print(p.line())
+    if values["difficulty"] != "learned":
+        print(f"  (cloud_share_target steers only routing.difficulty = 'learned'; yours is '{values['difficulty']}')")
     if not args.apply:
         if any(p.moves for p in proposals):
             print(f"\ndry run: nothing written. tune --apply writes this to {config} (tune --revert undoes it)")

@@ -16,7 +16,7 @@ from typing import Union
 
 import pytest
 from lsprotocol import types as t
-from pygls.protocol import default_converter
+from pygls.protocol import JsonRPCResponseMessage, default_converter
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
@@ -102,7 +102,8 @@ def server_env(tmp_path: Path, fake_ollama, fake_openai) -> dict[str, str]:  # n
 
 def _converter():
     """lsprotocol 2025.0.0's client side reads any code action with a `command` field as a bare
-    Command; a CodeAction's `command` is an object, a Command's is a string."""
+    Command; a CodeAction's `command` is an object, a Command's is a string. (Real editors are
+    unaffected.)"""
     converter = default_converter()
 
     def structure(obj, _):
@@ -111,6 +112,8 @@ def _converter():
         return converter.structure(obj, t.CodeAction)
 
     converter.register_structure_hook(Union[t.Command, t.CodeAction], structure)
+    # and keep the results of custom requests (hybridlsp/run) as JSON objects, not namedtuples
+    converter.register_structure_hook(JsonRPCResponseMessage, lambda obj, cls: cls(**obj))
     return converter
 
 

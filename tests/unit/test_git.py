@@ -301,6 +301,13 @@ def test_file_diff_unchanged_untracked_and_unborn(repo_dir):
     assert "+n = 1" in summary.kept_text
 
 
+def test_file_diff_outside_the_repository_is_empty(repo_dir, tmp_path):
+    write(repo_dir / "a.py", "a = 1\n")
+    commit_all(repo_dir, "one")
+    outside = write(tmp_path / "elsewhere.py", "x = 1\n")
+    assert file_diff(repo_for(repo_dir), outside).files == []
+
+
 def test_git_context_collects_everything(repo_dir):
     write(repo_dir / "f.txt", "1\n")
     commit_all(repo_dir, "fix: first")

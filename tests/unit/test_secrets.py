@@ -32,23 +32,26 @@ VALUES = {
 OPENAI_PROJECT = j("sk-", "proj-", "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh3iJk6")
 PASSWORD = "Tr0ub4dor&3xyz"
 DB_PASSWORD = "S3cr3t-Passw0rd"
+AWS_SECRET = j("wJalrXUtnFEMI/K7MDENG/", "bPxRfiCYzq8Wv2Lm5N")
+RANDOM = "Xb8sQ2vL9mK4pR7tW1yZ3nC6fH0jD5gA8eU2iO"
 
 # (kind, line as it would appear in a source file, the value that must disappear)
 CORPUS = [
     *[(kind, f'CONFIG_VALUE = "{value}"', value) for kind, value in VALUES.items()],
     ("openai-key", f'client = OpenAI(api_key="{OPENAI_PROJECT}")', OPENAI_PROJECT),
-    ("aws-key", j('aws_secret_access_key = "', "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Wv2Lm5N", '"'),
-     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Wv2Lm5N"),
+    ("aws-key", f'aws_secret_access_key = "{AWS_SECRET}"', AWS_SECRET),
     ("connection-string", f'DATABASE_URL = "postgres://app:{DB_PASSWORD}@db.internal:5432/app"', DB_PASSWORD),
     ("connection-string", j("MONGO = 'mongodb+srv://svc:", "pa$$w0rd!x9", "@cluster0.example.net/db'"), "pa$$w0rd!x9"),
     ("secret-assignment", f'password = "{PASSWORD}"', PASSWORD),
     # Pasted into a question: unquoted, mid-line.
-    ("secret-assignment", j("Why does this fail? AWS_SECRET_ACCESS_KEY=", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Wv2Lm5N", " in prod"),
-     "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Wv2Lm5N"),
-    ("high-entropy-string", 'SIGNING = "Xb8sQ2vL9mK4pR7tW1yZ3nC6fH0jD5gA8eU2iO"', "Xb8sQ2vL9mK4pR7tW1yZ3nC6fH0jD5gA8eU2iO"),
+    ("secret-assignment", f"Why does this fail? AWS_SECRET_ACCESS_KEY={AWS_SECRET} in prod", AWS_SECRET),
+    ("high-entropy-string", f'SIGNING = "{RANDOM}"', RANDOM),
 ]
 
-PEM_BODY = ["MIIEpAIBAAKCAQEA1c2FyZW5vdGhlcmtleWhlcmVmb3JleGFtcGxlb25seWRv", "bm90dXNlaW5wcm9kdWN0aW9uMTIzNDU2Nzg5MGFiY2RlZg=="]
+PEM_BODY = [
+    "MIIEpAIBAAKCAQEA1c2FyZW5vdGhlcmtleWhlcmVmb3JleGFtcGxlb25seWRv",
+    "bm90dXNlaW5wcm9kdWN0aW9uMTIzNDU2Nzg5MGFiY2RlZg==",
+]
 PEM = "\n".join([j("-----BEGIN RSA ", "PRIVATE KEY-----"), *PEM_BODY, j("-----END RSA ", "PRIVATE KEY-----")])
 
 # .env lines: unquoted values, names the keyword plugin does not know (TOKEN)
@@ -96,7 +99,7 @@ def test_private_key_in_json_with_escaped_newlines():
     assert [(h.line_no, h.kind) for h in find_secrets(text, "sa.json")] == [(3, "private-key")]
     out = redact(text, "sa.json")
     assert all(part not in out for part in PEM_BODY)
-    assert '"x": 1' in out
+    assert '"private_key": "[REDACTED:private-key]\\n",' in out and '"x": 1' in out
 
 
 def staged_diff_text() -> tuple[str, dict[int, tuple[str, str]]]:
@@ -160,6 +163,8 @@ FALSE_POSITIVES = [
     ("deploy.sh", 'PASSWORD=$1 SECRET_FILE=/run/secrets/db ./start.sh'),
     ("ci.yml", "      GITHUB_TOKEN=${{ secrets.GITHUB_TOKEN }}"),
     ("x.py", "configure(PASSWORD=password)"),
+    ("x.py", 'line = f"GITHUB_TOKEN={values[name]}"'),
+    ("x.sh", "curl -u admin:<password>@example.com"),
     ("README.md", "Set OPENAI_API_KEY to your key (it starts with `sk-`)."),
 ]
 

@@ -123,6 +123,8 @@ def file_diff(repo: Repo, path: str | os.PathLike[str]) -> DiffSummary:
     root = str(repo.working_tree_dir)
     target = Path(root, path)  # a relative path is taken from the repository root
     rel = os.path.relpath(target.resolve(), Path(root).resolve()).replace(os.sep, "/")
+    if rel == ".." or rel.startswith("../"):
+        return summarize_diff("")  # outside this repository (e.g. through a symlink): no diff
     base = "HEAD" if _has_commits(repo) else EMPTY_TREE
     text = _git(repo, "diff", *_DIFF_OPTIONS, base, "--", rel)
     if not text and os.path.isfile(os.path.join(root, rel)) and not _git(repo, "ls-files", "--", rel):

@@ -9,7 +9,8 @@ lines/s, far too slow for a 100,000-line staged diff. So the scan has two stages
 2. only candidate lines go through detect-secrets' plugin classes, called directly
    (`analyze_string`, never `analyze_line`: that path may call `verify`, i.e. the network),
    plus its heuristic filters, plus our patterns for what it lacks (Anthropic keys, OpenAI
-   project keys, connection strings with any password characters, TOKEN= lines, PEM blocks).
+   project keys, connection strings with any password characters, unquoted NAME=value
+   assignments, whole PEM blocks).
 
 Hits carry the line and the kind, never the value. Plugins left out on purpose: IPPublic (an IP
 is not a credential), Twilio, Mailchimp, Telegram, Discord, Artifactory, Cloudant, IBM and
@@ -53,8 +54,13 @@ __all__ = ["SecretHit", "contains_secret", "find_secrets", "redact"]
 
 @dataclass(frozen=True)
 class SecretHit:
+    """A secret found on a line. Kinds: aws-key, azure-storage-key, github-token, gitlab-token,
+    jwt, npm-token, openai-key, anthropic-key, private-key, pypi-token, sendgrid-key,
+    slack-token, square-oauth-secret, stripe-key, connection-string, secret-assignment,
+    high-entropy-string."""
+
     line_no: int  # 1-based line of the scanned text
-    kind: str  # e.g. "aws-key", "private-key", "secret-assignment"
+    kind: str
     path: str = ""  # the file the line belongs to: the `path` argument, or the diff's file
 
 
@@ -123,7 +129,7 @@ _PEM_BLOCK = re.compile(
     r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
     r"(?:\\[nr]|[A-Za-z0-9+/=])*"
     r"(?:\r?\n(?:[+\- ]?[ \t]*\r?\n)?[+\- ]?[ \t]*(?:[A-Za-z0-9+/=]{16,}|[A-Za-z-]+: [^\n]*)[ \t]*(?=\r?\n|$))*"
-    r"(?:\r?\n[+\- ]?[ \t]*-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?"
+    r"(?:(?:\r?\n[+\- ]?[ \t]*)?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----)?"
 )
 
 # Keyword rule sets whose every pattern requires a quote character in the line.
@@ -149,7 +155,7 @@ def _value_filtered(value: str) -> bool:
         or heuristic.is_prefixed_with_dollar_sign(value)
         or heuristic.is_not_alphanumeric_string(value)
         or value.lower() in _PLACEHOLDERS
-        or value.startswith(("%(", "[REDACTED:"))  # a format placeholder; our own redaction
+        or value.startswith(("{", "<", "%(", "[REDACTED:"))  # placeholders; our own redaction
     )
 
 
@@ -160,7 +166,8 @@ def _rules_for_path(path: str) -> dict:
     base = posixpath.basename(path)
     if base.startswith(".env") or base.endswith(".env"):
         return keyword.CONFIG_DENYLIST_REGEX_TO_GROUP
-    return keyword.REGEX_BY_FILETYPE.get(determine_file_type(path), keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP)
+    default = keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+    return keyword.REGEX_BY_FILETYPE.get(determine_file_type(path), default)
 
 
 def _keyword_rules(path: str, line: str) -> dict:
@@ -193,7 +200,9 @@ def _scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
             found += _value_spans(line, values, _KEYWORD, "secret-assignment", 2)
     if quoted:  # the entropy plugins only look at quoted strings
         for plugin in _ENTROPY_PLUGINS:
-            values = [v for v in plugin.analyze_string(line) if plugin.calculate_shannon_entropy(v) > plugin.entropy_limit]
+            values = [
+                v for v in plugin.analyze_string(line) if plugin.calculate_shannon_entropy(v) > plugin.entropy_limit
+            ]
             found += _value_spans(line, values, plugin, "high-entropy-string", 3)
 
     for rx, kind, rank in _OWN:
@@ -204,7 +213,9 @@ def _scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
     return found
 
 
-def _value_spans(line: str, values: list[str], plugin: BasePlugin, kind: str, rank: int) -> list[tuple[int, int, str, int]]:
+def _value_spans(
+    line: str, values: list[str], plugin: BasePlugin, kind: str, rank: int
+) -> list[tuple[int, int, str, int]]:
     """Every place each unfiltered value occurs in the line."""
     out = []
     for value in values:
@@ -288,7 +299,7 @@ def _scan(text: str, path: str) -> list[_Finding]:
 
 
 def find_secrets(text: str, path: str = "") -> list[SecretHit]:
-    """Secrets in `text`, one hit per secret, sorted by line. Values are never returned.
+    """Secrets in `text`: one hit per line and kind, sorted by line. Values are never returned.
 
     `path` picks detect-secrets' per-filetype rules (e.g. `.env` allows unquoted values); in a
     unified diff each line uses its own file's path. Blocking: run big inputs off the event loop.

@@ -92,9 +92,10 @@ async def resolve_code_action(ls: "HybridLanguageServer", action: types.CodeActi
     return action
 
 
-async def run_command(ls: "HybridLanguageServer", *args) -> dict | None:
+async def run_command(ls, *args) -> dict | None:
     """`hybridlsp.run` (code action data as its one argument), for clients without resolve:
-    the edit goes through `workspace/applyEdit`; returns what `hybridlsp/run` would."""
+    the edit goes through `workspace/applyEdit`; returns what `hybridlsp/run` would.
+    (pygls resolves a command's annotations at call time: `ls` stays unannotated.)"""
     # pygls would keep a command running after `$/cancelRequest`; the protocol cancels this task
     msg_id = ls.protocol.msg_id
     if msg_id is not None:

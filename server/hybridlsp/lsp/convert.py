@@ -138,26 +138,13 @@ def range_to_json(rng: types.Range) -> dict:
 
 
 def range_from_json(obj: Any) -> types.Range | None:
-    """Accept a plain dict (code action data) or pygls' namedtuple view of custom-request params."""
     if obj is None:
         return None
-    obj = plain(obj)
     s, e = obj["start"], obj["end"]
     return types.Range(
         start=types.Position(int(s["line"]), int(s["character"])),
         end=types.Position(int(e["line"]), int(e["character"])),
     )
-
-
-def plain(obj: Any) -> Any:
-    """pygls hands custom-request params over as namedtuples; turn them back into dicts and lists."""
-    if hasattr(obj, "_asdict"):
-        return {k: plain(v) for k, v in obj._asdict().items()}
-    if isinstance(obj, dict):
-        return {k: plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    return obj
 
 
 def _finding_json(f: Finding) -> dict:

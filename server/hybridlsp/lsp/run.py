@@ -18,7 +18,7 @@ from pygls.workspace import TextDocument
 from ..engine import RunRequest
 from ..errors import HybridError
 from ..routing.types import ACTIONS
-from .convert import LABELS, Subject, plain, range_from_json, result_to_json, run_request
+from .convert import LABELS, Subject, range_from_json, result_to_json, run_request
 from .running import run_engine
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def request_from_params(
     ls: "HybridLanguageServer", params: Any
 ) -> tuple[RunRequest, TextDocument | None, Subject | None, dict]:
     """Validate `hybridlsp/run`-shaped params (also code action data) into an engine request."""
-    p = plain(params) if params is not None else {}
+    p = {} if params is None else params
     if not isinstance(p, dict):
         raise JsonRpcInvalidParams("hybridlsp/run expects an object of params")
     action = p.get("action")
@@ -85,9 +85,10 @@ async def run(ls: "HybridLanguageServer", params) -> dict:
     return result_to_json(result, req.action)
 
 
-def feedback(ls: "HybridLanguageServer", *args) -> dict:
-    """`hybridlsp.feedback` `{request_id, verdict: "good"|"bad", note?}`: recorded in the ledger."""
-    p = plain(args[0]) if len(args) == 1 else None
+def feedback(ls, *args) -> dict:
+    """`hybridlsp.feedback` `{request_id, verdict: "good"|"bad", note?}`: recorded in the ledger.
+    (pygls resolves a command's annotations at call time: `ls` stays unannotated.)"""
+    p = args[0] if len(args) == 1 else None
     if not isinstance(p, dict) or not p.get("request_id") or p.get("verdict") not in VERDICTS:
         raise JsonRpcInvalidParams('hybridlsp.feedback expects one argument {request_id, verdict: "good"|"bad", note?}')
     try:

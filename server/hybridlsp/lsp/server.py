@@ -13,7 +13,7 @@ from typing import Callable
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, default_converter
 from pygls.workspace import TextDocument
 
 from ..config import Settings
@@ -52,6 +52,15 @@ class _Protocol(LanguageServerProtocol):
             task.cancel()
 
 
+def _converter():
+    """pygls turns the params of methods it does not know (`hybridlsp/run`) into namedtuples,
+    renaming keys that are not identifiers; keep them as the JSON objects they are."""
+    converter = default_converter()
+    for cls in (JsonRPCRequestMessage, JsonRPCNotification):
+        converter.register_structure_hook(cls, lambda obj, cls: cls(**obj))
+    return converter
+
+
 class HybridLanguageServer(LanguageServer):
     def __init__(self, engine_factory: EngineFactory, settings: Settings | None = None):
         super().__init__(
@@ -59,6 +68,7 @@ class HybridLanguageServer(LanguageServer):
             _version(),
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             protocol_cls=_Protocol,
+            converter_factory=_converter,
         )
         self.engine_factory = engine_factory
         self.base_settings: Settings | None = settings  # files + environment (or given by the caller)

@@ -181,7 +181,9 @@ class LearnedEstimator:
         self.model = model
         self.cloud_share_target = cloud_share_target
         self.cloud_logit = model.logit_at_quantile(1 - cloud_share_target)
-        self.tier2_logit = model.logit_at_quantile(max(0.0, 1 - 2 * cloud_share_target))
+        # past half the prompts to the cloud, the tier-2 band takes all the rest
+        low = 1 - 2 * cloud_share_target
+        self.tier2_logit = model.logit_at_quantile(low) if low > 0 else -math.inf
 
     @property
     def thresholds(self) -> dict[int, float]:

@@ -62,6 +62,7 @@ local function run()
 end
 
 vim.api.nvim_create_autocmd("VimEnter", {
+  nested = true, -- so :edit runs the BufRead autocommands that set the filetype
   callback = function()
     local ok, err = pcall(run)
     if not ok then
