@@ -24,10 +24,10 @@ import io
 import json
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import Sequence
 
 from .evalrouting import EvalRow, Routed, add_routing_options, rank_key, route_rows, settings_for
 
@@ -67,7 +67,7 @@ def _ts_field(value) -> datetime | None:
         ts = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"ts must be an ISO 8601 time, not {value!r}") from None
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def _row(obj: dict) -> AuditRow:
@@ -250,7 +250,8 @@ def format_audit(rep: AuditReport) -> str:
         f"estimated monthly cost ({rep.month_basis}):",
         f"  before  {_usd(rep.before_usd)}   each call at its own model"
         + (f" ({rep.baseline_rows:,} named none: priced as the baseline)" if rep.baseline_rows else ""),
-        f"  after   {_usd(rep.after_usd)}   tier 3 on {rep.after_model}; local tiers $0 per token (hardware not counted)",
+        f"  after   {_usd(rep.after_usd)}   tier 3 on {rep.after_model}; "
+        "local tiers $0 per token (hardware not counted)",
     ]
     if rep.before_usd > 0:
         saved = rep.before_usd - rep.after_usd

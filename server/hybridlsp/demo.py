@@ -70,7 +70,10 @@ def _show(title: str, res: dict) -> None:
     for r in d.get("reasons", []):
         print(f"     because {r}")
     for f in res.get("fallbacks", []):
-        print(f"     fallback {f['from']} -> {f['to']}: {f['reason']}")
+        # pygls' client turns JSON objects into namedtuples, renaming the keyword "from" to "_0"
+        print(f"     fallback {f.get('from', f.get('_0'))} -> {f['to']}: {f['reason']}")
+    for n in res.get("notes", []):
+        print(f"     note: {n}")
     extra = res.get("latency_ms")
     lat = f"{extra:,.0f} ms, " if extra is not None else ""
     print(f"     {lat}tokens in {u['input_tokens']:,} / out {u['output_tokens']:,}; "
@@ -94,7 +97,6 @@ async def _main(root: Path) -> int:
         for title, action, rng in jobs:
             t0 = time.perf_counter()
             res = await client.run(action, uri, rng)
-            res = dict(res) if not isinstance(res, dict) else res
             res.setdefault("latency_ms", (time.perf_counter() - t0) * 1000)
             _show(title, res)
         msg_path = repo / ".git" / "COMMIT_EDITMSG"

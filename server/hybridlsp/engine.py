@@ -248,7 +248,7 @@ class Engine:
 
         result = await self.dispatcher.run(
             decision.chain, messages, validate=validate, json_schema=action.json_schema,
-            on_text=on_text, on_reset=on_reset, input_tokens_estimate=tokens,
+            action_cap=action.max_tokens, on_text=on_text, on_reset=on_reset, input_tokens_estimate=tokens,
         )
         notes += result.notes
         return await self._finish(req, action, ctx, decision, result, request_id, tokens, t0, cache_key, notes)

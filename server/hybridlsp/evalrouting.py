@@ -22,9 +22,9 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 __all__ = [
     "CPT_LEVELS",
@@ -451,7 +451,8 @@ def add_eval_routing_parser(subparsers) -> argparse.ArgumentParser:
         help="score routing on prompts with known per-tier answer quality",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
-    p.add_argument("file", help='JSONL {"id", "prompt", "action"?, "q": [q1, q2, q3] or [q_local, q_cloud]}; - for stdin')
+    p.add_argument("file", help='JSONL {"id", "prompt", "action"?, "q": [q1, q2, q3] or [q_local, q_cloud]}; '
+                                "- for stdin")
     p.add_argument("--svg", metavar="PATH", help="also write the curve as an SVG plot")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.add_argument("--no-plot", action="store_true", help="leave the terminal plot out")

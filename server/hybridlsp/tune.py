@@ -36,12 +36,11 @@ import hashlib
 import json
 import os
 import re
-import sys
 import tomllib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .errors import HybridError
 
@@ -74,17 +73,18 @@ class Knob:
     default: float
     tokens: bool  # a token threshold (else cloud_share_target)
 
+    # rounded, so 0.2 * 1.5 is the 0.3 a person would write
     @property
     def low(self) -> float:
-        return self.default * 0.5
+        return round(self.default * 0.5, 4)
 
     @property
     def high(self) -> float:
-        return self.default * 1.5
+        return round(self.default * 1.5, 4)
 
     @property
     def step(self) -> float:
-        return self.default * 0.25
+        return round(self.default * 0.25, 4)
 
     def stronger(self, value: float) -> float:
         """One step toward the stronger tier: a lower token threshold, a higher cloud share."""
@@ -206,7 +206,8 @@ def propose(evidence: dict[tuple[str, str, int], Counts], current: dict[str, flo
             out.append(Proposal(k, value, value, c, f"set outside tune's bounds {_fmt(k, k.low)}..{_fmt(k, k.high)}: "
                                                     "left as you set it"))
         elif c.requests < MIN_REQUESTS:
-            out.append(Proposal(k, value, value, c, f"{where}: {c.requests} requests, too few (< {MIN_REQUESTS}) to move"))
+            why = f"{where}: {c.requests} requests, too few (< {MIN_REQUESTS}) to move"
+            out.append(Proposal(k, value, value, c, why))
         elif c.rate >= HIGH:
             new = k.stronger(value)
             why = f"{seen} ({c.rate:.0%} >= {HIGH:.0%}): send more up"
@@ -272,9 +273,13 @@ def set_routing_values(text: str, values: dict[str, int | float]) -> str:
     new = "\n".join(lines) + "\n"
     hand = ", ".join(f"{k} = {_toml_value(v)}" for k, v in values.items())
     try:
-        before, after = tomllib.loads(text), tomllib.loads(new)
+        before = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise HybridError(f"the config file is not valid TOML ({e}); fix it, or set under [routing]: {hand}") from None
+    try:
+        after = tomllib.loads(new)
+    except tomllib.TOMLDecodeError:
+        after = None
     expect = dict(before)
     expect["routing"] = {**before.get("routing", {}), **values}
     if after != expect:
@@ -351,10 +356,15 @@ def current_values(config: Path) -> dict[str, float]:
 
 
 def format_evidence(evidence: dict[tuple[str, str, int], Counts]) -> str:
-    head = f"{'action':16}{'size':>5}{'tier':>5}{'requests':>10}{'escalated':>11}{'validator':>11}{'bad':>6}{'problems':>10}"
-    lines = [head]
+    lines = [f"{'action':16}{'size':>5}{'tier':>5}{'requests':>10}{'escalated':>11}{'validator':>11}{'bad':>6}"
+             f"{'problems':>10}"]
     order = {b: i for i, b in enumerate(_BUCKET_ORDER)}
-    for (action, bucket, tier), c in sorted(evidence.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 9), kv[0][2])):
+
+    def key(item):
+        (action, bucket, tier), _ = item
+        return action, order.get(bucket, 9), tier
+
+    for (action, bucket, tier), c in sorted(evidence.items(), key=key):
         lines.append(f"{action:16}{bucket:>5}{tier:>5}{c.requests:>10,}{c.escalated:>11,}{c.validator_failed:>11,}"
                      f"{c.bad:>6,}{c.rate:>10.0%}")
     return "\n".join(lines)

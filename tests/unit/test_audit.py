@@ -9,6 +9,7 @@ import pytest
 from hybridlsp.audit import AuditRow, add_audit_parser, audit, format_audit, read_audit_rows
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.routing import Estimate
+from datetime import UTC
 
 S = settings_from_mapping({"ledger": {"price_overrides": {"gpt-4.1": [2.0, 8.0], "big": [10.0, 30.0]}}})
 
@@ -77,9 +78,9 @@ def test_shares_and_cost_before_after():
 
 
 def test_month_from_timestamps_or_as_given():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    days = [datetime(2025, 3, d, tzinfo=timezone.utc) for d in (1, 2, 2, 3)]  # 4 calls over 2 days
+    days = [datetime(2025, 3, d, tzinfo=UTC) for d in (1, 2, 2, 3)]  # 4 calls over 2 days
     timed = [AuditRow(**{**r.__dict__, "ts": t}) for r, t in zip(rows(), days)]
     rep = audit(timed, S, estimator=TABLE, count_tokens=words)
     assert rep.calls_per_month == pytest.approx(60)
@@ -111,7 +112,9 @@ def test_boundary_prompts():
 def test_report_text_and_json():
     rep = audit(rows(), S, estimator=TABLE, count_tokens=words)
     text = format_audit(rep)
-    for expected in ("4 prompts", "tier 1 50.0% (2)", "before  $0.1000", "after   $0.0060", "saving  $0.0940 a month (94%)"):
+    expected_lines = ("4 prompts", "tier 1 50.0% (2)", "before  $0.1000", "after   $0.0060",
+                      "saving  $0.0940 a month (94%)")
+    for expected in expected_lines:
         assert expected in text
     data = rep.to_json()
     assert data["tier_shares"] == {"1": 0.5, "2": 0.25, "3": 0.25}

@@ -7,6 +7,7 @@ from .base import ActionContext, check_common
 
 name = "ask"
 json_schema = None
+max_tokens = None  # the answer's output budget (the tier's own cap applies too)
 cacheable = True
 
 SYSTEM = "Answer the request directly and concisely. Use Markdown only where it helps."

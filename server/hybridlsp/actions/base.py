@@ -36,6 +36,7 @@ class Action(Protocol):
     name: str
     json_schema: dict | None
     cacheable: bool
+    max_tokens: int | None  # output budget for this action; the tier's cap applies too
 
     def messages(self, ctx: ActionContext) -> list[Message]: ...
 

@@ -16,6 +16,11 @@ SUBJECT_MAX = 72
 SYSTEM = "You write git commit messages. Output only the commit message, nothing else."
 
 _PREFIX_RE = re.compile(r"^\s*(commit message|subject|message)\s*:\s*", re.IGNORECASE)
+# Echoes of the prompt or the diff, and chatter, are not a subject line.
+_NOT_A_SUBJECT_RE = re.compile(r"^(diff --git|index [0-9a-f]|@@|[-+]{3} |```|here is|here's|sure\b)", re.IGNORECASE)
+_WORD_RE = re.compile(r"[A-Za-z]{3,}")
+BODY_MAX_LINES = 12
+max_tokens = 160
 
 
 def messages(ctx: ActionContext) -> list[Message]:
@@ -46,9 +51,13 @@ def validate(answer: str, ctx: ActionContext) -> str:
         raise ValidationFailed(name, "no subject line")
     if len(subject) > SUBJECT_MAX:
         raise ValidationFailed(name, f"subject is {len(subject)} characters, more than {SUBJECT_MAX}")
+    if _NOT_A_SUBJECT_RE.match(subject) or not _WORD_RE.search(subject):
+        raise ValidationFailed(name, f"{subject[:40]!r} is not a subject line")
     body = lines[1:]
     while body and not body[0].strip():
         body.pop(0)
     # git's convention: subject, blank line, body; drop comment lines git would strip anyway
     body = [ln for ln in body if not ln.startswith("#")]
+    if len(body) > BODY_MAX_LINES:
+        raise ValidationFailed(name, f"body has {len(body)} lines, more than {BODY_MAX_LINES}")
     return subject + ("\n\n" + "\n".join(body).strip() if body else "")

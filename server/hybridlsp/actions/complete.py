@@ -8,6 +8,7 @@ from .base import ActionContext, check_common, sanitize, strip_fences
 
 name = "complete"
 json_schema = None
+max_tokens = 256  # the answer's output budget (the tier's own cap applies too)
 cacheable = False  # completions depend on every keystroke around them: never cached
 
 SYSTEM = (

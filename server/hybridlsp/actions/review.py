@@ -10,6 +10,7 @@ from ..errors import ValidationFailed
 from .base import ActionContext, check_common, sanitize, strip_fences
 
 name = "review"
+max_tokens = 800  # the answer's output budget (the tier's own cap applies too)
 cacheable = True
 SEVERITIES = ("error", "warning", "info", "hint")
 MAX_FINDINGS = 20

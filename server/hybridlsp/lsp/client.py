@@ -10,6 +10,15 @@ from pygls.lsp.client import LanguageClient
 __all__ = ["DemoClient"]
 
 
+def _plain(value):
+    """pygls hands back results of custom requests as namedtuples; the demo wants dicts."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 class DemoClient:
     """Start the server as a subprocess, open documents, run `hybridlsp/run` with streaming."""
 
@@ -64,7 +73,7 @@ class DemoClient:
             params["range"] = {"start": {"line": rng[0], "character": rng[1]}, "end": {"line": rng[2], "character": rng[3]}}
         if prompt:
             params["prompt"] = prompt
-        return await self.client.protocol.send_request_async("hybridlsp/run", params)
+        return _plain(await self.client.protocol.send_request_async("hybridlsp/run", params))
 
     async def stop(self) -> None:
         try:
