@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         s = _settings(name)
         reports[name] = (s, route_rows(rows, s))
     by_source = sorted(set(sources))
+    learned_all = report_from_routed(reports["learned"][1], reports["learned"][0])
     print(f"test split: {len(rows):,} prompts ({', '.join(f'{s} {sources.count(s):,}' for s in by_source)})")
-    print(f"gap: weak {report_from_routed(reports['learned'][1], reports['learned'][0]).quality_all_weak:.4f}"
-          f" -> strong {report_from_routed(reports['learned'][1], reports['learned'][0]).quality_all_cloud:.4f}\n")
+    print(f"mean quality: weak {learned_all.quality_all_weak:.4f}, strong {learned_all.quality_all_cloud:.4f}\n")
 
     head = f"{'':26}{'learned':>10}{'keywords':>10}{'random':>10}"
     print("recovered quality gap at a 20 % cloud share (share of strong calls), and APGR")
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label + ' at 20 %':26}" + "".join(f"{x:10.3f}" for x in cells_at) + f"{SHARE:10.3f}"
               + f"   learned/random {cells_at[0] / SHARE:.2f}x")
         print(f"{label + ' APGR':26}" + "".join(f"{x:10.3f}" for x in cells_apgr) + f"{0.5:10.3f}")
-    c_all = report_from_routed(*reversed(reports["learned"])).curve
+    c_all = learned_all.curve
     print("\nlearned, CPT(50/80/95 %): " + ", ".join(f"{c_all.cpt(lv):.1%}" for lv in (0.5, 0.8, 0.95)))
 
     print("\nas routed by the policy (routing.cloud_share_target = 0.2)")

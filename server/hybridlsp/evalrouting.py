@@ -1,9 +1,9 @@
 """`hybridlsp eval-routing FILE`: how well the router spends its expensive calls.
 
-FILE is JSONL, one prompt a line: {"id", "prompt", "action"?, "q": [q1, q2, q3]} where q holds the
-quality (0..1) of each tier's answer to that prompt, or [q_local, q_cloud] for two tiers (then
-tiers 1 and 2 both score q_local). Each prompt is routed by the policy as configured, with no
-model call. Reported:
+FILE is JSONL, one prompt a line: {"id", "prompt", "action"?, "q": [q1, q2, q3], "input_tokens"?}
+where q holds the quality (0..1) of each tier's answer to that prompt, or [q_local, q_cloud] for
+two tiers (then tiers 1 and 2 both score q_local); input_tokens, when absent, is counted. Each
+prompt is routed by the policy as configured, with no model call. Reported:
 
 - tier shares and cloud share, as routed;
 - quality kept: mean quality of the routed answers / mean quality of all-cloud answers, and the

@@ -1,0 +1,154 @@
+"""The command line, run in-process against fake upstreams on 127.0.0.1."""
+
+import json
+import subprocess
+
+import pytest
+
+from hybridlsp.cli import main
+from tests.fakes.upstreams import FakeOllama
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("HYBRIDLSP_HOME", str(h))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("HYBRIDLSP_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (h / "config.toml").write_text("[embedded]\nenabled = false\n")
+    return h
+
+
+@pytest.fixture
+def ollama(monkeypatch):
+    with FakeOllama(answer="Add the discount helper", models=("qwen2.5-coder:14b", "llama3.3:70b")) as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.url)
+        yield fake
+
+
+@pytest.fixture
+def key(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-" + "x" * 20)
+
+
+def test_route_without_key_says_why_cloud_was_not_chosen(home, capsys):
+    assert main(["route", "--json", "[cloud] Analyze the trade-offs"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["tier"] == 2 and "no API key for openai" in out["reasons"][-1]
+
+
+def test_route_json_article_examples(home, key, capsys):
+    cases = [
+        ("Summarize this meeting transcript: we agreed on dates", 1),
+        ("[heavy] Review this codebase for problems", 2),
+        ("[cloud] Analyze the trade-offs of sharding", 3),
+    ]
+    for prompt, tier in cases:
+        assert main(["route", "--json", prompt]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["tier"] == tier, prompt
+        assert out["reasons"] and out["input_tokens"] > 0
+
+
+def test_route_long_prompt_goes_to_cloud(home, key, capsys):
+    prompt = "word " * 15_000
+    assert main(["route", "--json", prompt]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["tier"] == 3 and "long-context" in out["reasons"][0]
+
+
+def test_route_text_output_shows_reasons_and_chain(home, capsys):
+    assert main(["route", "Translate this to German"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("tier 1: ollama qwen2.5-coder:14b") and "because task keyword 'translate'" in out
+    assert "chain: tier1:ollama" in out
+
+
+def test_route_jsonl_one_decision_per_line_and_bad_lines_reported(home, key, tmp_path, capsys):
+    f = tmp_path / "p.jsonl"
+    f.write_text(
+        json.dumps({"id": "a", "prompt": "Summarize this"}) + "\n"
+        + "not json\n"
+        + json.dumps({"id": "b", "prompt": "x", "action": "dance"}) + "\n"
+        + json.dumps({"id": "c", "prompt": "[cloud] Prove it", "action": "ask"}) + "\n"
+    )
+    assert main(["route", "--jsonl", str(f)]) == 0
+    cap = capsys.readouterr()
+    rows = [json.loads(line) for line in cap.out.splitlines()]
+    assert [(r["id"], r["tier"]) for r in rows] == [("a", 1), ("c", 3)]
+    assert {"id", "tier", "backend", "model", "reasons", "input_tokens"} <= set(rows[0])
+    assert "line 2: skipped" in cap.err and "line 3: skipped" in cap.err
+
+
+def _repo(path):
+    env = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@e.invalid", "GIT_COMMITTER_NAME": "T",
+           "GIT_COMMITTER_EMAIL": "t@e.invalid", "PATH": "/usr/bin:/bin"}
+    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "Start"]):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True)
+    (path / "a.py").write_text("x = 1\n")
+    subprocess.run(["git", "add", "a.py"], cwd=path, check=True)
+
+
+def test_commit_msg_hook_fills_the_file(home, ollama, tmp_path, capsys):
+    _repo(tmp_path)
+    msg = tmp_path / ".git" / "COMMIT_EDITMSG"
+    msg.write_text("# Please enter the commit message\n")
+    assert main(["commit-msg", "--hook", str(msg), "template"]) == 0
+    assert msg.read_text().startswith("Add the discount helper\n# Please enter")
+    assert "decision: tier 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("source,content", [("message", "my own message\n"), (None, "already written\n")])
+def test_commit_msg_hook_leaves_a_given_message_alone(home, ollama, tmp_path, source, content):
+    _repo(tmp_path)
+    msg = tmp_path / "MSG"
+    msg.write_text(content)
+    argv = ["commit-msg", "--hook", str(msg)] + ([source] if source else [])
+    assert main(argv) == 0
+    assert msg.read_text() == content and ollama.request_count == 0
+
+
+def test_commit_msg_nothing_staged_is_a_clear_error(home, ollama, tmp_path, capsys):
+    _repo(tmp_path)
+    subprocess.run(["git", "reset", "-q"], cwd=tmp_path, check=True)
+    assert main(["commit-msg"]) == 1
+    assert "nothing is staged" in capsys.readouterr().err
+
+
+def test_ask_streams_then_report_and_export(home, ollama, capsys):
+    assert main(["ask", "Summarize: tests pass"]) == 0
+    cap = capsys.readouterr()
+    assert cap.out.strip() == "Add the discount helper"
+    assert "cost $0.000000 vs $" in cap.err
+    assert main(["report", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert "tier1_share" in json.dumps(rep) or "tier-1" in json.dumps(rep)
+    assert main(["export", "--jsonl"]) == 0
+    line = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert {"timestamp", "tier", "model", "tokens", "task_type", "estimated_cost"} <= set(line)
+    assert line["task_type"] == "ask" and line["model"] == "qwen2.5-coder:14b"
+
+
+def test_ask_with_everything_down_is_a_clear_error(home, ollama, capsys):
+    ollama.down()
+    assert main(["ask", "hello"]) == 1
+    err = capsys.readouterr().err
+    assert "every tier failed" in err and "ollama" in err and "Traceback" not in err
+
+
+def test_doctor_reports_pulled_models_and_missing_key(home, ollama, capsys):
+    code = main(["doctor"])
+    out = capsys.readouterr().out
+    assert "tier 1: ollama qwen2.5-coder:14b: pulled" in out
+    assert "OPENAI_API_KEY is not set" in out
+    assert code == 0
+
+
+def test_invalid_setting_names_key_and_file(home, capsys):
+    (home / "config.toml").write_text("[routing]\nlong_context_tokens = -5\n")
+    assert main(["route", "hi"]) == 1
+    err = capsys.readouterr().err
+    assert "routing.long_context_tokens" in err and "config.toml" in err
