@@ -76,9 +76,10 @@ def test_every_command(nvim, editor_env, repo, tmp_path, scripted):
         {"file": str(commit), "cursor": [1, 0], "command": "HybridCommitMsg"},
         {"file": calc, "cursor": [5, 4], "command": "HybridExplain slowly", "cancel": True},
         {"command": "HybridReport"},
+        {"file": calc, "code_actions": [[4, 0], [6, 0]]},
     ]
     result = drive(nvim, editor_env, tmp_path, steps, expect_feedback=True)
-    explain, _, review, complete, commit_msg, cancelled, report = result["steps"]
+    explain, _, review, complete, commit_msg, cancelled, report, menu = result["steps"]
 
     # Explain: streamed into the window, then the final answer with its routing decision
     assert explain["status"] == "done" and explain["chunks"] >= 2
@@ -113,4 +114,10 @@ def test_every_command(nvim, editor_env, repo, tmp_path, scripted):
     # Report: the ledger's summary, with the requests above
     assert report["status"] == "done"
     assert re.search(r"hybridlsp usage \(all time\): [4-9] requests", report["window"]), report["window"]
-    assert result["version"] in ("0.7", "0.11")
+    assert not any("no corresponding" in m for m in result["notifications"]), result["notifications"]
+
+    # the editor's own code action menu shows the four actions with their routing decision
+    assert menu["done"]
+    titles = [t for t in menu["titles"] if re.match(r"(Complete|Explain|Review|Commit message) - ", t)]
+    assert len(titles) == 4, menu["titles"]
+    assert any(re.fullmatch(r"Explain - local model-a \(\d+ tokens\)", t) for t in titles), titles

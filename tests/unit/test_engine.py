@@ -319,3 +319,21 @@ async def test_feedback_lands_in_the_ledger(ollama, ledger):
     eng.feedback(res.request_id, "bad", "wrong")
     await eng.aclose()
     assert [f.verdict for f in ledger.feedback()] == ["bad"]
+
+
+@pytest.mark.embedded
+async def test_embedded_model_answers_when_ollama_is_down(ledger):
+    pytest.importorskip("llama_cpp", reason="the embedded extra is not installed")
+    with FakeOllama() as fake:
+        fake.down()
+        s = make_settings(fake, embedded={"enabled": True, "max_output_tokens": 24})
+        eng = engine_for(s, ledger, key=False)
+        chunks = []
+        res = await eng.run(RunRequest(action="ask", text="Summarize in one sentence: the tests pass."),
+                            on_text=chunks.append)
+        await eng.aclose()
+    assert res.tier == 0 and res.backend == "embedded" and res.text.strip()
+    assert "".join(chunks).strip() and res.usage.output_tokens > 0 and res.usage.cost_usd == 0
+    assert [f.reason for f in res.fallbacks] == ["unavailable", "circuit-open"] or \
+        [f.reason for f in res.fallbacks] == ["unavailable", "unavailable"]
+    assert [r.backend for r in ledger.rows() if r.kind == "request"] == ["embedded"]

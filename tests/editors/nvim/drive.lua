@@ -41,6 +41,24 @@ local function run()
     if step.cursor then
       vim.api.nvim_win_set_cursor(0, step.cursor)
     end
+    if step.code_actions then -- the editor's own code action menu, served by the same client
+      record.titles = {}
+      vim.ui.select = function(items, opts, on_choice)
+        for _, item in ipairs(items) do
+          table.insert(record.titles, opts.format_item(item))
+        end
+        on_choice(nil)
+      end
+      local r = step.code_actions
+      if vim.fn.has("nvim-0.8") == 1 then
+        vim.lsp.buf.code_action({ range = { start = r[1], ["end"] = r[2] } })
+      else
+        vim.lsp.buf.range_code_action(nil, r[1], r[2])
+      end
+      record.done = vim.wait(20000, function() return #record.titles > 0 end, 10)
+      table.insert(out.steps, record)
+      goto continue
+    end
     local before = runs.last
     vim.cmd(step.command)
     local current = runs.current

@@ -10,6 +10,7 @@ local LABELS = { complete = "Complete", explain = "Explain", review = "Review", 
 local SEVERITY = { error = 1, warning = 2, info = 3, hint = 4 } -- vim.diagnostic.severity
 local CLOUD = { openai = true, anthropic = true }
 local REQUEST_CANCELLED = -32800
+local TOKEN_PREFIX = "hybridlsp-nvim-"
 
 M.namespace = vim.api.nvim_create_namespace("hybridlsp")
 local seq = 0
@@ -114,6 +115,9 @@ end
 function M.on_progress(err, result, ctx, config)
   local run = result and M.runs[result.token]
   if not run then
+    if result and tostring(result.token):find(TOKEN_PREFIX, 1, true) == 1 then
+      return -- the end of a run cancelled here
+    end
     return vim.lsp.handlers["$/progress"](err, result, ctx, config)
   end
   local value = result.value or {}
@@ -172,7 +176,7 @@ function M.run(opts)
   local params = {
     action = opts.action,
     textDocument = { uri = vim.uri_from_bufnr(bufnr) },
-    workDoneToken = string.format("hybridlsp-nvim-%d-%d", vim.fn.getpid(), seq),
+    workDoneToken = string.format("%s%d-%d", TOKEN_PREFIX, vim.fn.getpid(), seq),
   }
   if opts.action ~= "commit-message" or opts.line1 then
     params.range = range_for(client, opts)
