@@ -313,6 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("doctor", help="check backends, models, keys and settings")
     s.set_defaults(fn=cmd_doctor)
 
+    from .audit import add_audit_parser
+    from .evalrouting import add_eval_routing_parser
+    from .tune import add_tune_parser
+
+    add_eval_routing_parser(sub)
+    add_audit_parser(sub)
+    add_tune_parser(sub)
+
     s = sub.add_parser("demo", help="the main job on a sample repository, through the language server")
     s.add_argument("--dir", help="where to create the sample repository (default: a temp dir)")
     s.set_defaults(fn=cmd_demo)

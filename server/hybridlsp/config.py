@@ -82,7 +82,7 @@ class RoutingSettings(_Model):
         "analyse the trade-offs", "trade-offs", "tradeoffs", "formal", "security audit",
         "threat model", "root cause",
     ]
-    difficulty: Literal["keywords", "learned", "none"] = Field(
+    difficulty: Literal["keywords", "learned", "hybrid", "none"] = Field(
         "keywords", description="the pluggable difficulty estimate for ask prompts"
     )
     cloud_share_target: float = Field(

@@ -17,9 +17,9 @@ _KEYWORD_DEF = re.compile(_MODIFIERS + r"(?:def|fn|func|function\*?|class|impl|i
 _ARROW_DEF = re.compile(r"(?:(?:export|const|let|var)\s+)+[\w$]+\s*=\s*(?:async\s+)?(?:function\b|\([^)]*\)\s*=>|[\w$]+\s*=>)")
 # C/Java/C++/C# style: `type name(args) {` or a return type and a name, brace maybe on the next line.
 _C_DEF = re.compile(
-    r"(?!(?:if|for|while|switch|catch|return|else|do|try|await|yield|new|throw|delete|case|sizeof)\b)"
+    r"(?!(?:if|for|while|switch|catch|return|else|do|try|await|yield|new|throw|delete|case|sizeof)\b)(?:"
     r"(?:[\w$<>\[\],\*&:~]+\s+)+\**[\w$:~]+\s*\([^;]*\)\s*(?:const\s*)?(?:noexcept\s*)?(?:throws\s+[\w.,\s]+)?\{?\s*$"
-    r"|[\w$]+\s*\([^;]*\)\s*\{\s*$"
+    r"|[\w$]+\s*\([^;]*\)\s*\{\s*$)"
 )
 _CLOSER = re.compile(r"[}\])]|end\b")
 _TRANSPARENT = re.compile(r"[}\]){#@]|end\b")  # lines at the margin that do not end a block

@@ -20,7 +20,7 @@ from pygls.protocol import JsonRPCResponseMessage, default_converter
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
-from tests.fakes.fixtures import fake_anthropic, fake_ollama, fake_openai  # noqa: F401
+from tests.fakes.fixtures import fake_ollama, fake_openai  # noqa: F401
 
 SERVER = [sys.executable, "-m", "hybridlsp", "serve"]
 EDITORS = ["neovim", "visual_studio_code"]

@@ -13,7 +13,7 @@ from pytest_lsp import client_capabilities
 from hybridlsp.ledger.store import Ledger
 
 from .conftest import SERVER, session
-from .test_run import explain, until
+from .test_run import explain
 
 
 async def _titles(lsp, uri: str) -> list[str]:

@@ -190,3 +190,14 @@ def test_long_context_wins_even_when_the_estimate_says_local():
     assert decide(req("Tell me about databases", tokens=100), shy).tier < 3
     d = decide(req("Tell me about databases", tokens=9000), shy)
     assert d.tier == 3 and "long-context" in d.reasons[0]
+
+
+def test_hybrid_estimator_keywords_first_then_learned():
+    from hybridlsp.config import settings_from_mapping
+    from hybridlsp.routing import get_estimator
+
+    est = get_estimator(settings_from_mapping({"routing": {"difficulty": "hybrid"}}))
+    kw = est.estimate("Summarize this transcript", "ask")
+    assert kw.tier == 1 and kw.reason.startswith("task keyword")
+    other = est.estimate("What is the boiling point of water at altitude?", "ask")
+    assert other is not None and other.reason.startswith("learned difficulty")

@@ -9,7 +9,6 @@ resolve. What each action does with its answer:
 """
 
 import asyncio
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
     from .server import HybridLanguageServer
 
 __all__ = ["code_action", "resolve_code_action", "run_command", "KIND_PREFIX"]
-
-logger = logging.getLogger(__name__)
 
 KIND_PREFIX = "refactor.hybridlsp"
 RUN_COMMAND = "hybridlsp.run"
@@ -68,18 +65,16 @@ def code_action(ls: "HybridLanguageServer", params: types.CodeActionParams) -> l
         if not _wanted(kind, only):
             continue
         req, _ = run_request(doc, action, params.range, lines=lines, workspace=workspace)
-        data = {"action": action, "textDocument": {"uri": doc.uri}, "range": range_to_json(params.range)}
-        ca = types.CodeAction(title="", kind=kind, data=data)
         try:
-            ca.title = title(action, ls.engine.preview(req))
-        except (HybridError, ValueError) as e:
-            ca.title = f"{LABELS[action]} - unavailable"
+            name, disabled = title(action, ls.engine.preview(req)), None
+        except HybridError as e:
             if not _can_disable(ls):
                 continue
-            ca.disabled = types.CodeActionDisabled(reason=str(e))
-        if not resolve:
-            ca.command = types.Command(title=ca.title, command=RUN_COMMAND, arguments=[data])
-        out.append(ca)
+            name, disabled = f"{LABELS[action]} - unavailable", types.CodeActionDisabled(reason=str(e))
+        # `data` has the shape of `hybridlsp/run` params: resolve and the command read it as such
+        data = {"action": action, "textDocument": {"uri": doc.uri}, "range": range_to_json(params.range)}
+        command = None if resolve else types.Command(title=name, command=RUN_COMMAND, arguments=[data])
+        out.append(types.CodeAction(title=name, kind=kind, data=data, disabled=disabled, command=command))
     return out
 
 
@@ -150,7 +145,7 @@ def _answered_by(result: RunResult) -> str:
     return f"{where(result.backend)} {result.backend} {result.model}"
 
 
-def result_markdown(action: str, doc: TextDocument, subject: Subject, result: RunResult) -> str:
+def _result_markdown(action: str, doc: TextDocument, subject: Subject, result: RunResult) -> str:
     name = Path(doc.path).name if doc.path else doc.uri
     u = result.usage
     footer = (
@@ -166,7 +161,7 @@ async def _show_result(ls: "HybridLanguageServer", action: str, doc: TextDocumen
     if window is not None and window.show_document is not None and window.show_document.support:
         path = data_dir() / "results" / f"{action}-{result.request_id}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(result_markdown(action, doc, subject, result), encoding="utf-8")
+        path.write_text(_result_markdown(action, doc, subject, result), encoding="utf-8")
         shown = await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(path)), take_focus=True))
         if shown is not None and shown.success:
             return

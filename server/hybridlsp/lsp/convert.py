@@ -1,6 +1,6 @@
 """Conversions between LSP shapes and the engine's: documents and ranges in, results out."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from lsprotocol import types
@@ -52,16 +52,13 @@ class Subject:
     insert_at: types.Position
 
 
-def _line_body(line: str) -> str:
-    return line.rstrip("\r\n")
-
-
 def subject_of(doc: TextDocument, lines: tuple[str, ...], rng: types.Range | None, action: str) -> Subject:
     """The selection; on an empty range the enclosing function (or paragraph); without a range the
     whole document. A completion only sees the text up to the cursor."""
     if rng is None:
-        end = types.Position(len(lines), 0)
-        return Subject("".join(lines), 0, max(len(lines) - 1, 0), end)
+        return Subject(doc.source, 0, max(len(lines) - 1, 0), types.Position(len(lines), 0))
+    if not lines:
+        return Subject("", 0, 0, rng.end)
     codec = doc.position_codec
     start = codec.position_from_client_units(lines, rng.start)
     stop = codec.position_from_client_units(lines, rng.end)
@@ -69,10 +66,7 @@ def subject_of(doc: TextDocument, lines: tuple[str, ...], rng: types.Range | Non
         # a selection that ends at column 0 holds none of its last line
         last = stop.line - 1 if stop.character == 0 and stop.line > start.line else stop.line
         return Subject(_slice(lines, start, stop), start.line, last, rng.end)
-    if not lines:
-        return Subject("", 0, 0, rng.end)
-    block = enclosing_block(lines, start.line, doc.language_id or "") or paragraph(lines, start.line)
-    first, last = block
+    first, last = enclosing_block(lines, start.line, doc.language_id or "") or paragraph(lines, start.line)
     if action == "complete":
         cursor = types.Position(start.line, start.character)
         return Subject(_slice(lines, types.Position(first, 0), cursor), first, start.line, rng.end)
@@ -147,22 +141,13 @@ def range_from_json(obj: Any) -> types.Range | None:
     )
 
 
-def _finding_json(f: Finding) -> dict:
-    return {"line": f.line, "end_line": f.end_line, "severity": f.severity, "message": f.message, "fix": f.fix}
-
-
 def result_to_json(result: RunResult, action: str) -> dict:
     """The `hybridlsp/run` result (see the README's protocol section)."""
     d = result.decision
     out = {
         "text": result.text,
         "decision": {"tier": d.tier, "backend": d.backend, "model": d.model, "reasons": list(d.reasons)},
-        "usage": {
-            "input_tokens": result.usage.input_tokens,
-            "output_tokens": result.usage.output_tokens,
-            "cost_usd": result.usage.cost_usd,
-            "baseline_cost_usd": result.usage.baseline_cost_usd,
-        },
+        "usage": asdict(result.usage),  # input_tokens, output_tokens, cost_usd, baseline_cost_usd
         "fallbacks": [{"from": f.from_, "to": f.to, "reason": f.reason} for f in result.fallbacks],
         "request_id": result.request_id,
         "answered_by": {"tier": result.tier, "backend": result.backend, "model": result.model},
@@ -172,7 +157,7 @@ def result_to_json(result: RunResult, action: str) -> dict:
         "notes": list(result.notes),
     }
     if action == "review":
-        out["findings"] = [_finding_json(f) for f in result.findings]
+        out["findings"] = [asdict(f) for f in result.findings]  # line, end_line, severity, message, fix
     return out
 
 
@@ -180,5 +165,5 @@ def finding_range(doc: TextDocument, lines: tuple[str, ...], f: Finding) -> type
     """Whole lines f.line..f.end_line, in the client's position units."""
     last = min(max(f.end_line, f.line), max(len(lines) - 1, 0))
     first = min(f.line, last)
-    width = doc.position_codec.client_num_units(_line_body(lines[last])) if lines else 0
+    width = doc.position_codec.client_num_units(lines[last].rstrip("\r\n")) if lines else 0
     return types.Range(start=types.Position(first, 0), end=types.Position(last, width))

@@ -24,13 +24,13 @@ from .running import run_engine
 if TYPE_CHECKING:
     from .server import HybridLanguageServer
 
-__all__ = ["run", "feedback", "request_from_params", "request_failed", "VERDICTS"]
+__all__ = ["run", "feedback", "request_from_params", "workspace_for", "VERDICTS"]
 
 VERDICTS = ("good", "bad")
 REQUEST_FAILED = -32803  # LSPErrorCodes.RequestFailed
 
 
-def request_failed(err: HybridError) -> JsonRpcException:
+def _request_failed(err: HybridError) -> JsonRpcException:
     return JsonRpcException(message=str(err), code=REQUEST_FAILED, data={"error": type(err).__name__})
 
 
@@ -81,7 +81,7 @@ async def run(ls: "HybridLanguageServer", params) -> dict:
     try:
         result = await run_engine(ls, req, token=p.get("workDoneToken"), title=f"hybridlsp: {LABELS[req.action]}")
     except HybridError as e:
-        raise request_failed(e) from None
+        raise _request_failed(e) from None
     return result_to_json(result, req.action)
 
 
@@ -94,5 +94,5 @@ def feedback(ls, *args) -> dict:
     try:
         ls.engine.feedback(str(p["request_id"]), p["verdict"], str(p.get("note") or ""))
     except HybridError as e:
-        raise request_failed(e) from None
+        raise _request_failed(e) from None
     return {"request_id": p["request_id"], "verdict": p["verdict"]}

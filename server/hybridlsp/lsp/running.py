@@ -46,12 +46,11 @@ async def server_progress_token(ls: "HybridLanguageServer") -> str | None:
 
 async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None, title: str = "hybridlsp") -> RunResult:
     """`engine.run` with its stream reported on `token` (when given), cancellable through it."""
+    if token is None:
+        return await ls.engine.run(req)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     progress = ls.work_done_progress
-    if token is None:
-        return await ls.engine.run(req)
-
     progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True))
     cancelled_by_client = progress.tokens[token]
 

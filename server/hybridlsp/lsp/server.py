@@ -5,7 +5,6 @@ Handlers live beside this module, one per responsibility (`code_actions`, `run`,
 """
 
 import asyncio
-import logging
 import os
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -22,8 +21,6 @@ from . import code_actions, inline, lifecycle, run
 from .findings import FindingsStore
 
 __all__ = ["HybridLanguageServer", "build_server", "serve", "RUN_REQUEST"]
-
-logger = logging.getLogger(__name__)
 
 RUN_REQUEST = "hybridlsp/run"
 RUN_COMMAND = code_actions.RUN_COMMAND
@@ -103,7 +100,6 @@ def build_server(engine_factory: EngineFactory | None = None, settings: Settings
     ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(lifecycle.did_change_configuration)
     ls.feature(types.SHUTDOWN)(lifecycle.shutdown)
 
-    ls.feature(types.TEXT_DOCUMENT_DID_OPEN)(_did_open)
     ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)(_did_change)
     ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)(_did_close)
 
@@ -121,10 +117,6 @@ def build_server(engine_factory: EngineFactory | None = None, settings: Settings
 
     ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(inline.inline_completion)
     return ls
-
-
-def _did_open(ls: HybridLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
-    pass  # pygls keeps the text; registered so the client sends open/close
 
 
 def _did_change(ls: HybridLanguageServer, params: types.DidChangeTextDocumentParams) -> None:

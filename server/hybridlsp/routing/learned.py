@@ -210,3 +210,25 @@ def _estimator(cloud_share_target: float) -> LearnedEstimator:
 
 # The policy asks for an estimator on every decision: build it once per target share.
 register("learned", lambda s: _estimator(s.routing.cloud_share_target))
+
+
+class HybridEstimator:
+    """The article's task keywords first (they name the task), the learned estimate for the rest."""
+
+    def __init__(self, keywords, learned: LearnedEstimator):
+        self.keywords = keywords
+        self.learned = learned
+
+    def estimate(self, text: str, action: str) -> Estimate | None:
+        return self.keywords.estimate(text, action) or self.learned.estimate(text, action)
+
+
+def _hybrid(s) -> HybridEstimator:
+    from .difficulty import KeywordEstimator
+
+    r = s.routing
+    return HybridEstimator(KeywordEstimator(r.tier1_keywords, r.tier2_keywords, r.tier3_keywords),
+                           _estimator(r.cloud_share_target))
+
+
+register("hybrid", _hybrid)

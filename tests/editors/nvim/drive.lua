@@ -14,6 +14,7 @@ local out = { version = tostring(vim.version().major) .. "." .. tostring(vim.ver
 vim.notify = function(msg) table.insert(out.notifications, msg) end
 
 local function finish()
+  out.messages = vim.api.nvim_exec("messages", true)
   local f = assert(io.open(plan.out, "w"))
   f:write(vim.fn.json_encode(out))
   f:close()
