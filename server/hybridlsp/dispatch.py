@@ -6,7 +6,9 @@ One timeout and retry policy for every backend lives here (backends never retry 
 - connection refused, timeout, context-length, broken stream, no key: the next hop at once;
 - an answer that fails the action's validator: the next hop (the article's "escalate when the local
   answer is low-confidence");
-- a backend that failed `failures_to_trip` times in a row is skipped for `cooldown_s`.
+- a backend that failed `failures_to_trip` times in a row is skipped for `cooldown_s`;
+- a hop the caller's `admit` hook refuses (the budget guard, for cloud hops) is skipped.
+When every hop fails, `AllTiersFailed.attempts` carries them, so the caller can record them.
 Cancellation propagates: closing the stream closes the upstream connection.
 """
 
@@ -16,7 +18,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Awaitable, Callable
 
 from .backends.base import ChatRequest, Message, Usage
 from .errors import (
@@ -195,6 +197,7 @@ class Dispatcher:
         on_text: Callable[[str], None] | None = None,
         on_reset: Callable[[str], None] | None = None,
         input_tokens_estimate: int = 0,
+        admit: Callable[[Hop, ChatRequest], Awaitable[str | None]] | None = None,
     ) -> DispatchResult:
         attempts: list[Attempt] = []
         best: Attempt | None = None
@@ -218,6 +221,11 @@ class Dispatcher:
                 notes.append(f"cloud tier skipped: {err}")
                 continue
             req = self._request(hop, messages, json_schema, action_cap)
+            refused = await admit(hop, req) if admit is not None else None
+            if refused:
+                attempts.append(Attempt(hop, "skipped", "budget", refused))
+                notes.append(refused)
+                continue
             if streamed and on_reset is not None:
                 on_reset(f"escalating to {hop.label}: {attempts[-1].reason}")
             streamed = False
@@ -250,7 +258,9 @@ class Dispatcher:
             res = DispatchResult(best.text, best.hop, attempts, best_effort=True, notes=notes)
             res._best = best
             return res
-        raise AllTiersFailed([(a.hop.label, a.detail or a.reason) for a in attempts])
+        failed = AllTiersFailed([(a.hop.label, a.detail or a.reason) for a in attempts])
+        failed.attempts = attempts
+        raise failed
 
 
 def _key_fix(settings, backend: str) -> str:

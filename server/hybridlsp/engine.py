@@ -20,9 +20,10 @@ from typing import Awaitable, Callable
 
 from . import prepare
 from .actions import get_action
-from .actions.base import sanitize
-from .dispatch import BackendPool, Breaker, Dispatcher, DispatchResult
-from .errors import HybridError
+from .actions.base import StreamSanitizer, sanitize
+from .budget_guard import BudgetGuard
+from .dispatch import Attempt, BackendPool, Breaker, Dispatcher, DispatchResult
+from .errors import AllTiersFailed, HybridError
 from .routing import RouteRequest, decide, parse_flag
 from .routing.types import Decision, GitSummary
 
@@ -151,6 +152,8 @@ class Engine:
 
         self.count_tokens = count_tokens
         self.dispatcher = Dispatcher(settings, self.pool, self.breaker, count_tokens)
+        # reservations against the cloud caps for requests in flight (see budget_guard)
+        self.budget_guard = BudgetGuard(lambda: self.settings, self._cloud_spend)
         # called with (request, result) after every answered request: telemetry exporters, status bars
         self.observers: list[Callable[[RunRequest, RunResult], None]] = []
 
@@ -174,6 +177,9 @@ class Engine:
     def cloud_available(self) -> bool:
         t3 = self.settings.tier(3).backend
         return t3 not in ("openai", "anthropic") or self.pool.has_credentials(t3)
+
+    async def _cloud_spend(self) -> tuple[float, float]:
+        return await asyncio.to_thread(lambda: (self.ledger.month_cloud_spend(), self.ledger.day_cloud_spend()))
 
     # ---- decision --------------------------------------------------------------------------
     def _route(self, req: RunRequest, input_tokens: int, git: GitSummary, secret: bool,
@@ -246,12 +252,37 @@ class Engine:
         def validate(text: str) -> str:
             return action.validate(text, ctx)
 
-        result = await self.dispatcher.run(
-            decision.chain, messages, validate=validate, json_schema=action.json_schema,
-            action_cap=action.max_tokens, on_text=on_text, on_reset=on_reset, input_tokens_estimate=tokens,
-        )
-        notes += result.notes
-        return await self._finish(req, action, ctx, decision, result, request_id, tokens, t0, cache_key, notes)
+        # Model output is data: escape sequences are stripped from the stream too, not only from
+        # the final answer, since the CLI prints deltas to a terminal as they come.
+        clean = StreamSanitizer()
+
+        def on_delta(delta: str) -> None:
+            out = clean.feed(delta)
+            if out:
+                on_text(out)
+
+        def on_restart(why: str) -> None:
+            clean.reset()
+            if on_reset is not None:
+                on_reset(why)
+
+        hold = self.budget_guard.hold(tokens)
+        try:
+            try:
+                result = await self.dispatcher.run(
+                    decision.chain, messages, validate=validate, json_schema=action.json_schema,
+                    action_cap=action.max_tokens, on_text=on_delta if on_text is not None else None,
+                    on_reset=on_restart, input_tokens_estimate=tokens, admit=hold.admit,
+                )
+            except AllTiersFailed as e:
+                await self._record_failure(req, request_id, getattr(e, "attempts", []), t0)
+                raise
+            if on_text is not None and (tail := clean.flush()):
+                on_text(tail)
+            notes += result.notes
+            return await self._finish(req, action, ctx, decision, result, request_id, tokens, t0, cache_key, notes)
+        finally:
+            hold.release()  # the request's real cost is in the ledger now (or it failed)
 
     async def _condense(self, prepared, decision: Decision):
         """Summarize each chunk of a huge staged diff on the tier-1 chain, then combine."""
@@ -304,14 +335,9 @@ class Engine:
         for a in result.attempts:
             if a is final:
                 continue
-            hop_cost = self._price(a.hop.backend, a.hop.model, a.hop.tier, a.input_tokens, a.output_tokens,
-                                   a.latency_ms) if a.output_tokens else 0.0
+            hop_cost, write = self._hop_write(req, request_id, a)
             cost += hop_cost or 0.0
-            writes.append(partial(self.ledger.record_hop,
-                request_id, action=req.action, tier=a.hop.tier, backend=a.hop.backend, model=a.hop.model,
-                reason=a.reason, cost_usd=hop_cost, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
-                tokens_counted=a.usage_counted, latency_ms=a.latency_ms, ttft_ms=a.ttft_ms,
-            ))
+            writes.append(write)
         baseline = self._baseline(final.input_tokens or tokens, final.output_tokens)
         latency_ms = (time.perf_counter() - t0) * 1000
         text = sanitize(result.text)
@@ -343,6 +369,35 @@ class Engine:
             tier=final.hop.tier, latency_ms=latency_ms, ttft_ms=final.ttft_ms, findings=findings, notes=notes,
             budget=status,
         ))
+
+    def _hop_write(self, req: RunRequest, request_id: str, a: Attempt):
+        """(the attempt's cost, the ledger write recording it as a hop of `request_id`)."""
+        hop_cost = self._price(a.hop.backend, a.hop.model, a.hop.tier, a.input_tokens, a.output_tokens,
+                               a.latency_ms) if a.output_tokens else 0.0
+        return hop_cost, partial(
+            self.ledger.record_hop,
+            request_id, action=req.action, tier=a.hop.tier, backend=a.hop.backend, model=a.hop.model,
+            reason=a.reason, cost_usd=hop_cost, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
+            tokens_counted=a.usage_counted, latency_ms=a.latency_ms, ttft_ms=a.ttft_ms,
+        )
+
+    async def _record_failure(self, req: RunRequest, request_id: str, attempts: list[Attempt], t0: float) -> None:
+        """Every tier failed: the earlier attempts as hops, the last one as the request, outcome error."""
+        if not attempts:
+            return
+        *earlier, last = attempts
+        writes = [self._hop_write(req, request_id, a)[1] for a in earlier]
+        writes.append(partial(
+            self.ledger.record_request,
+            action=req.action, tier=last.hop.tier, backend=last.hop.backend, model=last.hop.model,
+            input_tokens=last.input_tokens, output_tokens=0, latency_ms=(time.perf_counter() - t0) * 1000,
+            cost_usd=0.0, baseline_cost_usd=0.0, outcome="error", request_id=request_id, reason=last.reason,
+            path=req.path, workspace=req.workspace,
+        ))
+        try:
+            await asyncio.to_thread(lambda: [w() for w in writes])
+        except Exception:  # the user must see the backend's error, not a ledger one
+            log.exception("could not record the failed request in the ledger")
 
     async def _cache_hit(self, req, decision, hit, request_id, tokens, t0, on_text, notes) -> RunResult:
         text = sanitize(hit["text"])

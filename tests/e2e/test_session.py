@@ -37,6 +37,13 @@ async def test_settings_change_and_an_invalid_value_is_refused(lsp):
     assert any(title.startswith("Explain - local model-c ") for title in await _titles(lsp, uri))  # kept
 
 
+async def test_null_settings_are_pulled_with_workspace_configuration(lsp):
+    uri = lsp.open(lsp.root / "calc.py")
+    lsp.client.set_configuration({"tiers": {"tier2": {"model": "model-p"}}}, section="hybridlsp")
+    lsp.client.workspace_did_change_configuration(t.DidChangeConfigurationParams(settings=None))
+    await until_titles(lsp, uri, "Review - local model-p")
+
+
 async def until_titles(lsp, uri: str, prefix: str) -> None:
     for _ in range(200):
         if any(title.startswith(prefix) for title in await _titles(lsp, uri)):

@@ -21,8 +21,7 @@ MORE = "def triple(x):\n    # three times x\n"
 
 
 def _debian_nvim() -> str | None:
-    path = shutil.which("nvim", path="/usr/bin:/usr/local/bin")
-    return path
+    return shutil.which("nvim", path="/usr/bin:/usr/local/bin")  # not the venv's 0.11 shim
 
 
 def _pypi_nvim() -> str | None:
@@ -60,6 +59,7 @@ def drive(nvim: str, env: dict, tmp_path: Path, steps: list[dict], expect_feedba
     assert out.exists(), f"nvim wrote no result (exit {proc.returncode}): {proc.stderr[-2000:]}"
     result = json.loads(out.read_text())
     assert result["errors"] == [], result
+    assert result["messages"].strip() == "", result["messages"]  # no errors or deprecation warnings
     return result
 
 

@@ -13,7 +13,7 @@ from typing import Protocol
 from ..backends.base import Message
 from ..errors import ValidationFailed
 
-__all__ = ["ActionContext", "Action", "sanitize", "strip_fences", "check_common", "REFUSAL_RE"]
+__all__ = ["ActionContext", "Action", "sanitize", "StreamSanitizer", "strip_fences", "check_common", "REFUSAL_RE"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,37 @@ _CTRL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 def sanitize(text: str) -> str:
     text = text.replace("\r\n", "\n")
     return _CTRL_RE.sub("", _ANSI_RE.sub("", text))
+
+
+# The start of an escape sequence that the next delta may complete: ESC, a CSI without its final
+# byte, an OSC without its terminator (or with only the ESC of "ESC \\").
+_OPEN_RE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?)?\Z")
+
+
+class StreamSanitizer:
+    """`sanitize` for streamed deltas: a sequence split across two deltas is held back until it
+    is complete, so no half of one reaches a terminal or an editor's progress line."""
+
+    HOLD_MAX = 512  # longer than this and still open: not a sequence worth waiting for
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, delta: str) -> str:
+        text = self._pending + delta
+        self._pending = ""
+        m = _OPEN_RE.search(text)
+        if m and len(text) - m.start() <= self.HOLD_MAX:
+            text, self._pending = text[: m.start()], text[m.start() :]
+        return sanitize(text)
+
+    def flush(self) -> str:
+        text, self._pending = self._pending, ""
+        return sanitize(text)
+
+    def reset(self) -> None:
+        """A fallback restarts the answer: what was held belongs to the discarded one."""
+        self._pending = ""
 
 
 _FENCE_RE = re.compile(r"^\s*```[\w+-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)

@@ -1,14 +1,16 @@
--- Drive hybridlsp from headless Neovim (0.7): for each step of the plan, open a file, ask for the
--- code actions on a range, pick one by its title through vim.ui.select, and wait for its effect
--- (a window/showMessage, or the buffer being edited). Writes what happened to plan.out as JSON.
+-- Drive hybridlsp from headless Neovim (0.7 or 0.11): for each step of the plan, open a file, ask
+-- for the code actions on a range, pick one by its title through vim.ui.select, and wait for its
+-- effect. Writes what happened to plan.out as JSON.
 --
 -- HYBRIDLSP_NVIM_PLAN = {"cmd": [...], "root": "...", "out": "...",
 --   "steps": [{"file": "...", "action": "Explain", "start": [row, col], "end": [row, col],
---              "expect": "message" | "edit"}]}   (rows 1-based, columns 0-based: mark positions)
+--              "expect": "shown" | "edit"}]}   (rows 1-based, columns 0-based: mark positions)
+-- "shown": a window/showMessage (0.7 cannot show documents) or a result document opened by
+-- window/showDocument (0.11); "edit": the buffer was edited.
 
 vim.cmd("filetype on")
 local plan = vim.fn.json_decode(os.getenv("HYBRIDLSP_NVIM_PLAN"))
-local out = { steps = {}, messages = {}, errors = {} }
+local out = { version = tostring(vim.version().major) .. "." .. tostring(vim.version().minor), steps = {}, messages = {}, errors = {} }
 
 vim.lsp.handlers["window/showMessage"] = function(_, result)
   table.insert(out.messages, result.message)
@@ -19,6 +21,19 @@ local function finish()
   f:write(vim.fn.json_encode(out))
   f:close()
   vim.cmd("qa!")
+end
+
+local function request_code_actions(first, last)
+  if vim.lsp.buf.range_code_action then -- Neovim 0.7
+    vim.lsp.buf.range_code_action(nil, first, last)
+  else
+    vim.lsp.buf.code_action({ range = { start = first, ["end"] = last } })
+  end
+end
+
+local function shown_document()
+  local name = vim.api.nvim_buf_get_name(0)
+  return name:match("%.md$") and name or nil
 end
 
 local function run()
@@ -49,10 +64,15 @@ local function run()
     end
 
     local messages_before = #out.messages
-    vim.lsp.buf.range_code_action(nil, step.start, step["end"])
+    request_code_actions(step.start, step["end"])
     assert(vim.wait(20000, function() return picked end, 10), "no code actions arrived")
-    if step.expect == "message" then
-      record.done = vim.wait(30000, function() return #out.messages > messages_before end, 10)
+    if step.expect == "shown" then
+      record.done = vim.wait(30000, function()
+        return #out.messages > messages_before or shown_document() ~= nil
+      end, 10)
+      if shown_document() then
+        record.document = { name = shown_document(), lines = vim.api.nvim_buf_get_lines(0, 0, -1, false) }
+      end
     else
       record.done = vim.wait(30000, function() return vim.bo[bufnr].modified end, 10)
     end

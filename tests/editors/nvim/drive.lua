@@ -46,7 +46,7 @@ local function run()
       record.titles = {}
       vim.ui.select = function(items, opts, on_choice)
         for _, item in ipairs(items) do
-          table.insert(record.titles, opts.format_item(item))
+          table.insert(record.titles, (opts.format_item(item))) -- 0.7 also returns a gsub count
         end
         on_choice(nil)
       end

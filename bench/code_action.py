@@ -1,0 +1,77 @@
+"""[4] `textDocument/codeAction` latency on a 5,000-line file, p50 and p99.
+
+The file, the request mix (empty ranges and selections at random places) and the in-process
+handler timing are tests/e2e/bench_code_action.py's; here the round trip goes through the bare
+client of `_lsp` against `hybridlsp serve`, next to the floor of the same pipes: a request the
+server refuses at once, sent in the same rounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+from ._common import Result, pct, serve_command, server_env, temp_home
+from ._lsp import LspProcess
+
+REQUESTS = 1000
+WARMUP = 50
+GOAL_P99_MS = 10.0
+
+
+async def _round_trips(home: Path, text: str) -> tuple[list[float], list[float]]:
+    from pygls.protocol import default_converter
+
+    from tests.e2e.bench_code_action import CAPS, _params
+
+    conv = default_converter()
+    doc = home / "big.py"
+    doc.write_text(text)
+    server = await LspProcess.start(serve_command(), env=server_env(home), cwd=str(home))
+    try:
+        await server.initialize(str(home), conv.unstructure(CAPS))
+        server.open(doc.as_uri(), text)
+        rnd = random.Random(7)
+        actions, refused = [], []
+        for i in range(REQUESTS + WARMUP):
+            params = conv.unstructure(_params(rnd, i, doc.as_uri()))
+            took, msg = await server.request("textDocument/codeAction", params)
+            assert len(msg.get("result") or []) == 4, msg
+            took_refused, _ = await server.request("hybridlsp/run", {"action": "none"})
+            if i >= WARMUP:  # warm-up: imports, the tokenizer's first load
+                actions.append(took)
+                refused.append(took_refused)
+    finally:
+        await server.close()
+    return actions, refused
+
+
+def run() -> Result:
+    from tests.e2e.bench_code_action import LINES, handler_only, source
+
+    text = source()
+    with temp_home() as home:
+        actions, refused = asyncio.run(_round_trips(home, text))
+        handler = [t / 1000 for t in handler_only(REQUESTS, text, home)]  # it gives milliseconds
+    p50, p99 = pct(actions, 50) * 1e3, pct(actions, 99) * 1e3
+    rows = [("codeAction round trip over stdio", actions), ("floor: a request refused at once, same pipes", refused),
+            ("codeAction handler alone, in process", handler)]
+    raw = [
+        "| | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |",
+        "|---|---:|---:|---:|---:|",
+        *(f"| {name} | {pct(v, 50) * 1e3:.2f} | {pct(v, 90) * 1e3:.2f} | {pct(v, 99) * 1e3:.2f} | {max(v) * 1e3:.2f} |"
+          for name, v in rows),
+        f"{REQUESTS} requests after {WARMUP} warm-up, on a {LINES:,}-line Python file; four actions per answer, "
+        f"each title carrying its routing decision. Round trip / floor at p50: {p50 / (pct(refused, 50) * 1e3):.1f}x.",
+    ]
+    met = p99 < GOAL_P99_MS
+    figure = f"p50 {p50:.2f} ms, p99 {p99:.2f} ms round trip (handler alone p99 {pct(handler, 99) * 1e3:.2f} ms)"
+    limits = "" if met else (f"the handler alone takes {pct(handler, 99) * 1e3:.2f} ms at p99 and the bare round trip "
+                             f"{pct(refused, 99) * 1e3:.2f} ms: see which dominates above")
+    return Result(4, f"textDocument/codeAction on a {LINES:,}-line file", figure, f"p99 < {GOAL_P99_MS:g} ms", met, raw,
+                  limits)
+
+
+if __name__ == "__main__":
+    print(run().render())

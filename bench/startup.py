@@ -1,0 +1,169 @@
+"""[7] Start-up: process start to `initialize` answered, import time, idle RSS.
+
+Ours is what an editor runs (`hybridlsp serve`); the peer, in alternating runs, is the smallest
+pygls 2 server there is (`bench/_bare_server.py`: a LanguageServer and nothing else), which pays
+for the same interpreter, pygls and lsprotocol. The embedded model is never loaded here: it loads
+on first use. Import time is measured in fresh interpreters; `-X importtime` names what it costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from ._common import REPO, Result, median, serve_command, server_env, temp_home
+from ._lsp import LspProcess
+
+RUNS = 5
+GOAL_MS, GOAL_MB = 300.0, 60.0
+BARE = [sys.executable, str(REPO / "bench" / "_bare_server.py")]
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _start_once(cmd: list[str], env: dict, root: Path) -> tuple[float, float]:
+    """(seconds from spawn to the initialize response, idle RSS in MB after `initialized`)."""
+    server = await LspProcess.start(cmd, env=env, cwd=str(root))
+    try:
+        await server.initialize(str(root))
+        took = time.perf_counter() - server.started_at
+        await server.proc.stdin.drain()
+        await asyncio.sleep(0.5)  # idle: whatever `initialized` starts has settled
+        return took, rss_mb(server.proc.pid)
+    finally:
+        await server.close()
+
+
+async def _measure(home: Path) -> dict[str, list]:
+    env = server_env(home)
+    out = {"ours": [], "bare": [], "ours_rss": [], "bare_rss": []}
+    for i in range(RUNS + 1):
+        for name, cmd in (("ours", serve_command()), ("bare", BARE))[:: 1 if i % 2 else -1]:
+            took, rss = await _start_once(cmd, env, home)
+            if i:  # the first run of each warms the disk cache
+                out[name].append(took)
+                out[f"{name}_rss"].append(rss)
+    return out
+
+
+def import_seconds(module: str, runs: int = 3) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    return median([float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                        cwd=REPO).stdout) for _ in range(runs)])
+
+
+def parse_importtime(text: str) -> list[tuple[str, int, int, tuple[str, ...]]]:
+    """(module, self µs, cumulative µs, its importers outermost first) per `-X importtime` line."""
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("import time:") and "self [us]" not in line:
+            self_us, cum_us, name = line[len("import time:"):].split("|")
+            depth = (len(name) - len(name.lstrip()) - 1) // 2
+            rows.append((name.strip(), int(self_us), int(cum_us), depth))
+    out, stack = [], []
+    for name, self_us, cum_us, depth in reversed(rows):  # parents come after their children
+        del stack[depth:]
+        out.append((name, self_us, cum_us, tuple(stack)))
+        stack.append(name)
+    return out[::-1]
+
+
+def startup_imports(home: Path) -> list[tuple[str, int, int, tuple[str, ...]]]:
+    """What `hybridlsp serve` imports up to answering `initialize` (PYTHONPROFILEIMPORTTIME)."""
+    env = server_env(home) | {"PYTHONPROFILEIMPORTTIME": "1"}
+    log = home / "importtime.txt"
+
+    async def once():
+        with open(log, "w") as err:
+            server = await LspProcess.start(serve_command(), env=env, cwd=str(home), stderr=err)
+            try:
+                await server.initialize(str(home))
+            finally:
+                await server.close()
+
+    asyncio.run(once())
+    return parse_importtime(log.read_text())
+
+
+def offenders(rows, top: int = 8) -> tuple[list[tuple[str, float]], list[tuple[str, float, str]]]:
+    """(self time by top-level package, [(package, cumulative s, the module of ours that imports it)])."""
+    by_pkg: Counter = Counter()
+    cum: Counter = Counter()
+    who: dict[str, tuple[int, str]] = {}
+    for name, self_us, cum_us, parents in rows:
+        pkg = name.split(".")[0]
+        by_pkg[pkg] += self_us / 1e6
+        if pkg == "hybridlsp" or any(p.split(".")[0] == pkg for p in parents):
+            continue  # only the outermost import of each package counts
+        cum[pkg] += cum_us / 1e6
+        ours = [p for p in parents if p.startswith("hybridlsp")]
+        if cum_us > who.get(pkg, (-1, ""))[0]:
+            who[pkg] = (cum_us, ours[-1] if ours else (parents[-1] if parents else "-"))
+    heavy = [(p, s, who[p][1]) for p, s in cum.most_common(top)]
+    return by_pkg.most_common(top), heavy
+
+
+def run() -> Result:
+    with temp_home() as home:
+        out = asyncio.run(_measure(home))
+        rows = startup_imports(home)
+    ours, bare = median(out["ours"]), median(out["bare"])
+    ours_rss, bare_rss = median(out["ours_rss"]), median(out["bare_rss"])
+    imp = {m: import_seconds(m) for m in ("hybridlsp.lsp.server", "pygls.lsp.server", "lsprotocol.types")}
+    python_s = median([_timed_run([sys.executable, "-c", "pass"]) for _ in range(3)])
+    pkgs, heavy = offenders(rows)
+    total_import = sum(r[1] for r in rows) / 1e6
+    raw = [
+        "| | spawn -> initialize answered, median (ms) | runs (ms) | idle RSS, median (MB) |",
+        "|---|---:|---|---:|",
+        f"| hybridlsp serve | {ours * 1e3:.0f} | {', '.join(f'{t * 1e3:.0f}' for t in out['ours'])} | {ours_rss:.1f} |",
+        f"| bare pygls server (peer) | {bare * 1e3:.0f} | {', '.join(f'{t * 1e3:.0f}' for t in out['bare'])} "
+        f"| {bare_rss:.1f} |",
+        f"Ours / bare pygls: {ours / bare:.2f}x time, {ours_rss / bare_rss:.2f}x RSS. "
+        f"An empty interpreter (`python -c pass`) starts and exits in {python_s * 1e3:.0f} ms.",
+        "",
+        "Import time in a fresh interpreter (median of 3): "
+        + ", ".join(f"`{m}` {s * 1e3:.0f} ms" for m, s in imp.items()) + ".",
+        f"Everything `hybridlsp serve` imports before answering `initialize` (PYTHONPROFILEIMPORTTIME, which "
+        f"inflates it): {total_import * 1e3:.0f} ms. Self time by package: "
+        + ", ".join(f"{p} {s * 1e3:.0f} ms ({s / total_import:.0%})" for p, s in pkgs) + ".",
+        "Heaviest third-party imports (cumulative), and the module of ours that pulls each in: "
+        + "; ".join(f"{p} {s * 1e3:.0f} ms <- {who}" for p, s, who in heavy) + ".",
+    ]
+    met = ours * 1e3 < GOAL_MS and ours_rss < GOAL_MB
+    limits = ""
+    if not met:
+        missed = []
+        if ours * 1e3 >= GOAL_MS:
+            missed.append(
+                f"start-up: a bare pygls server, which imports nothing of ours, already needs {bare * 1e3:.0f} ms "
+                f"to answer `initialize` on this machine; `import lsprotocol.types` alone takes "
+                f"{imp['lsprotocol.types'] * 1e3:.0f} ms (it defines ~1,000 attrs classes at import), "
+                f"so {GOAL_MS:g} ms is below the floor of any pygls 2 server here; ours adds "
+                f"{(ours - bare) * 1e3:.0f} ms over it (top offenders above)")
+        if ours_rss >= GOAL_MB:
+            missed.append(f"RSS: the bare pygls server is {bare_rss:.1f} MB; ours adds {ours_rss - bare_rss:.1f} MB")
+        limits = "; ".join(missed)
+    figure = (f"initialize answered {ours * 1e3:.0f} ms after spawn ({ours / bare:.2f}x a bare pygls server's "
+              f"{bare * 1e3:.0f} ms); import {imp['hybridlsp.lsp.server'] * 1e3:.0f} ms; idle RSS {ours_rss:.1f} MB")
+    return Result(7, "Start-up", figure, f"< {GOAL_MS:g} ms to initialize, < {GOAL_MB:g} MB idle", met, raw, limits)
+
+
+def _timed_run(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - t0
+
+
+if __name__ == "__main__":
+    print(run().render())

@@ -1,0 +1,60 @@
+"""Print the README's "fault x backend -> behaviour" table from the table `test_faults.py` runs.
+
+    python -m tests.reliability.fault_table > docs/faults.md
+
+`test_fault_table_doc_is_current` fails when docs/faults.md and this output differ.
+"""
+
+from __future__ import annotations
+
+from .faults import BACKENDS, FAULTS, MAX_RETRIES, READ_TIMEOUT_S, RETRY_AFTER_MAX_S, WIRE, FaultCase, fix_phrase
+
+
+def _cell(case: FaultCase, backend: str) -> str:
+    n = f"{case.requests} request{'s' if case.requests != 1 else ''}"
+    if case.reason is None:
+        return f"answered, {n}"
+    return f"`{case.reason}` -> next tier, {n}"
+
+
+def _error(case: FaultCase) -> str:
+    if case.reason is None:
+        return "(answered)"
+    phrases = {fix_phrase(case, b) for b in BACKENDS}
+    if len(phrases) == 1:
+        return f'"{phrases.pop()}"'
+    return "; ".join(f'{b}: "{fix_phrase(case, b)}"' for b in BACKENDS)
+
+
+def markdown() -> str:
+    cases = len(FAULTS) * len(BACKENDS) * 2
+    lines = [
+        "## Faults: what happens when a model server misbehaves",
+        "",
+        f"Each cell is a test ({cases} in all, `tests/reliability/test_faults.py`): a real HTTP server on",
+        "127.0.0.1 speaking that backend's wire format misbehaves on purpose, and the request goes",
+        "through the whole engine. \"Next tier\" means the next hop of the request's fallback chain",
+        "answered; the ledger records the failed hop with the reason shown. \"Requests\" is what the",
+        "misbehaving server received, counted there: retries are bounded. The last column is the",
+        "fix the error names when no other tier is left; every such error also names the backend.",
+        "",
+        f"Settings for these figures: `dispatch.max_retries = {MAX_RETRIES}`, "
+        f"`dispatch.retry_after_max_s = {RETRY_AFTER_MAX_S}`, `dispatch.read_timeout_s = {READ_TIMEOUT_S}`.",
+        "",
+        "| fault | injected as | " + " | ".join(WIRE[b] for b in BACKENDS) + " | what the user sees | error's fix when nothing is left |",
+        "|---|---|" + "---|" * len(BACKENDS) + "---|---|",
+    ]
+    for case in FAULTS:
+        cells = " | ".join(_cell(case, b) for b in BACKENDS)
+        lines.append(f"| {case.name} | {case.how} | {cells} | {case.behaviour} | {_error(case)} |")
+    lines += [
+        "",
+        "A backend that fails `dispatch.failures_to_trip` times in a row (2) is skipped for",
+        "`dispatch.cooldown_s` (30 s) with the reason `circuit-open`, so a dead server costs one timeout,",
+        "not one per request.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

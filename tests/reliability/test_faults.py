@@ -1,0 +1,104 @@
+"""The fault matrix through `Engine.run`: every fault in `faults.FAULTS`, on each wire format.
+
+For each (fault, backend) two runs: with another tier left (the user gets its answer) and with
+nothing left (the user gets an error naming the backend and the fix). Both count the requests
+the faulty server received (retries are bounded) and read the ledger (the hop is recorded).
+"""
+
+import time
+
+import pytest
+
+from hybridlsp.engine import RunRequest
+from hybridlsp.errors import AllTiersFailed
+from tests.fakes.upstreams import FakeAnthropic, FakeOpenAI
+from tests.unit.test_engine import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
+
+from .faults import BACKENDS, FAULTS, MAX_RETRIES, READ_TIMEOUT_S, RETRY_AFTER_MAX_S, FaultCase, fix_phrase
+
+CLOUD = "Cloud says: " + GOOD
+RUN = {"done": 0}
+
+
+def _settings(backend: str, ollama, cloud):
+    dispatch = {"max_retries": MAX_RETRIES, "retry_after_max_s": RETRY_AFTER_MAX_S, "read_timeout_s": READ_TIMEOUT_S}
+    if backend == "ollama":
+        # tier 2 on the same model as tier 1 drops out of the chain: Ollama's next tier is the cloud
+        tiers = {"tier2": {"backend": "ollama", "model": "qwen2.5-coder:14b"}}
+        return make_settings(ollama, cloud, dispatch=dispatch, tiers=tiers)
+    return make_settings(ollama, cloud, dispatch=dispatch)
+
+
+def _request(backend: str) -> RunRequest:
+    # "Summarize" routes to tier 1 (Ollama first); tier=3 puts the cloud backend first
+    return RunRequest(action="ask", text="Summarize: the build is green.", tier=None if backend == "ollama" else 3)
+
+
+CASES = [pytest.param(case, backend, id=f"{backend}-{case.name}") for case in FAULTS for backend in BACKENDS]
+
+
+@pytest.mark.parametrize("nothing_left", [False, True], ids=["next-tier", "nothing-left"])
+@pytest.mark.parametrize("case,backend", CASES)
+async def test_fault(case: FaultCase, backend: str, nothing_left: bool, ledger, figures):  # noqa: F811
+    cloud_cls = FakeAnthropic if backend == "anthropic" else FakeOpenAI
+    with ByModel({"qwen2.5-coder:14b": GOOD, "llama3.3:70b": GOOD}) as ollama, cloud_cls(answer=CLOUD) as cloud:
+        faulty, rescuer = (ollama, cloud) if backend == "ollama" else (cloud, ollama)
+        if case.down:
+            faulty.down()
+        else:
+            faulty.inject(*case.faults)
+        if nothing_left:
+            rescuer.down()
+        eng = engine_for(_settings(backend, ollama, cloud), ledger)
+        resets: list[str] = []
+        t0 = time.monotonic()
+        try:
+            if nothing_left and case.reason is not None:
+                with pytest.raises(AllTiersFailed) as failed:
+                    await eng.run(_request(backend), on_reset=resets.append)
+                res = None
+            else:
+                res = await eng.run(_request(backend), on_reset=resets.append)
+        finally:
+            await eng.aclose()
+        elapsed = time.monotonic() - t0
+
+    assert faulty.request_count == case.requests  # bounded retries: no storm
+    assert elapsed >= case.min_wait_s
+    rows = ledger.rows()
+    hops = [(r.backend, r.reason) for r in rows if r.kind == "hop"]
+    (request_row,) = [r for r in rows if r.kind == "request"]
+
+    if case.reason is None:  # the fault is within limits: the same backend answers
+        assert res.backend == backend and res.fallbacks == [] and res.text.endswith(GOOD)
+        assert rescuer.request_count == 0 and hops == [] and request_row.outcome == "ok"
+    elif not nothing_left:
+        assert res.backend == rescuer.backend and res.text.endswith(GOOD)
+        assert [f.reason for f in res.fallbacks] == [case.reason]
+        assert rescuer.request_count == 1
+        assert hops == [(backend, case.reason)]
+        assert (request_row.backend, request_row.outcome, request_row.reason) == (rescuer.backend, "fallback", case.reason)
+        if case.name.startswith(("stream cut", "malformed", "in-stream")):
+            assert resets and "escalating" in resets[0]  # the editor is told to drop the partial text
+    else:
+        (mine,) = [msg for label, msg in failed.value.hops if f":{backend}/" in label]
+        assert mine.startswith(f"{backend}: ") and fix_phrase(case, backend) in mine, mine
+        assert fix_phrase(case, backend) in str(failed.value)
+        assert hops[0] == (backend, case.reason)  # the failed hop is in the ledger
+        assert request_row.outcome == "error" and request_row.reason == "unavailable"
+
+    RUN["done"] += 1
+    figures["fault matrix"] = (
+        f"{RUN['done']} of {len(FAULTS)} faults x {len(BACKENDS)} wire formats x 2 (next tier / nothing left)"
+        f" = {len(FAULTS) * len(BACKENDS) * 2} cases passed"
+    )
+
+
+def test_fault_table_doc_is_current():
+    """docs/faults.md (folded into the README) is generated from the table the tests above run."""
+    from pathlib import Path
+
+    from .fault_table import markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "faults.md"
+    assert doc.read_text(encoding="utf-8") == markdown(), "run: python -m tests.reliability.fault_table > docs/faults.md"
