@@ -86,19 +86,6 @@ def _profile_top(fn, calls: int, top: int = 3) -> list[tuple[str, float]]:
     return out
 
 
-def _estimator_diagnosis(engine, text: str) -> tuple[float, float]:
-    """The keyword estimate as shipped vs the same words as one alternation on the lowered head."""
-    from hybridlsp.routing.difficulty import HEAD_CHARS, get_estimator
-
-    est = get_estimator(engine.settings)
-    r = engine.settings.routing
-    words = [w.lower() for tier in (r.tier3_keywords, r.tier2_keywords, r.tier1_keywords)
-             for w in sorted(tier, key=len, reverse=True)]
-    one = re.compile(r"\b(?:" + "|".join(map(re.escape, words)) + r")\b")
-    t = best_of({"shipped": lambda: est.estimate(text, "ask"), "one": lambda: one.search(text[:HEAD_CHARS].lower())})
-    return t["shipped"], t["one"]
-
-
 def _candidate_diagnosis(text: str) -> tuple[float, float]:
     """The secret scan's stage-1 regex as one alternation vs its branches run one by one."""
     from hybridlsp.context import secrets
@@ -184,27 +171,42 @@ def run() -> Result:
 
 
 def _diagnose(engine, texts: dict[int, str], ratios: dict[int, float]) -> str:
+    """Where route's time goes beyond counting: at the smallest size that misses, and at the largest."""
     from hybridlsp.cli import _route_one
+    from hybridlsp.context.secrets import contains_secret
+    from hybridlsp.engine import RunRequest
+    from hybridlsp.routing.difficulty import get_estimator
+    from hybridlsp.routing.types import GitSummary
 
-    small, large = texts[100], texts[max(texts)]
     notes = []
-    top = _profile_top(lambda: _route_one(engine, small, "ask"), 300)
-    notes.append("profile of route at 100 tokens (share of time): "
-                 + "; ".join(f"{where} {share:.0%}" for where, share in top))
-    shipped, one = _estimator_diagnosis(engine, small)
+    for n in sorted({min(n for n in ratios if ratios[n] > GOAL), max(texts)}):
+        text = texts[n]
+        tokens = engine.count_tokens(text)
+        req = RunRequest(action="ask", text=text)
+        est = get_estimator(engine.settings)
+        t = best_of({
+            "route": lambda: _route_one(engine, text, "ask"),
+            "count": lambda: engine.count_tokens(text),
+            "secret scan": lambda: contains_secret(text),
+            "difficulty estimate": lambda: est.estimate(text, "ask") if est else None,
+            "decide": lambda: engine._route(req, tokens, GitSummary(), False),
+        }, blocks=3)
+        parts = {
+            "secret scan": t["secret scan"],
+            "difficulty estimate": t["difficulty estimate"],
+            "rest of the decision": max(0.0, t["decide"] - t["difficulty estimate"]),
+        }
+        over = t["route"] - t["count"]
+        shares = ", ".join(f"{k} {v * 1e6:,.1f} µs ({v / over:.0%})" for k, v in parts.items())
+        top = _profile_top(lambda: _route_one(engine, text, "ask"), max(3, int(0.3 / max(t["route"], 1e-6))))
+        notes.append(f"at {n:,} tokens route costs {over * 1e6:,.1f} µs more than counting: {shares}; cProfile's top "
+                     "(own time): " + "; ".join(f"{where} {share:.0%}" for where, share in top))
+    whole, split = _candidate_diagnosis(texts[max(texts)])
     notes.append(
-        f"the keyword difficulty estimate (routing/difficulty.py `KeywordEstimator`) takes {shipped * 1e6:.0f} µs "
-        f"on the 400-character head: its regex gives every keyword its own named group under IGNORECASE, which "
-        f"stops `re` from using its literal-prefix scan; the same words as one alternation on the lowered head "
-        f"take {one * 1e6:.1f} µs here ({shipped / one:.0f}x less), with the tier looked up from the matched word")
-    top = _profile_top(lambda: _route_one(engine, large, "ask"), 3)
-    notes.append("profile at 100,000 tokens: " + "; ".join(f"{where} {share:.0%}" for where, share in top))
-    whole, split = _candidate_diagnosis(large)
-    notes.append(
-        f"at 100,000 tokens the secret scan (context/secrets.py) runs in series with counting: its stage-1 "
-        f"candidate regex alone takes {whole * 1e3:.1f} ms as one alternation, {split * 1e3:.1f} ms as its "
-        f"branches run one by one (each then gets `re`'s literal scan); counting and scanning could also "
-        f"overlap (tiktoken releases the GIL), making the cost max(count, scan) instead of the sum")
+        f"the secret scan runs after counting, not beside it; its stage-1 candidate regex (context/secrets.py "
+        f"`_CANDIDATE`) takes {whole * 1e3:.1f} ms on the largest text as one alternation and {split * 1e3:.1f} ms "
+        f"as its branches run one by one (each then gets `re`'s literal-prefix scan); tiktoken releases the GIL, "
+        f"so counting on a worker thread while the scan runs would make the cost max(count, scan), not the sum")
     return " | ".join(notes)
 
 

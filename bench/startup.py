@@ -139,6 +139,9 @@ def run() -> Result:
         + ", ".join(f"{p} {s * 1e3:.0f} ms ({s / total_import:.0%})" for p, s in pkgs) + ".",
         "Heaviest third-party imports (cumulative), and the module of ours that pulls each in: "
         + "; ".join(f"{p} {s * 1e3:.0f} ms <- {who}" for p, s, who in heavy) + ".",
+        "Our own slowest modules (self time): " + ", ".join(
+            f"{name} {self_us / 1e3:.0f} ms" for name, self_us, _, _ in
+            sorted((r for r in rows if r[0].startswith("hybridlsp")), key=lambda r: -r[1])[:8]) + ".",
     ]
     met = ours * 1e3 < GOAL_MS and ours_rss < GOAL_MB
     limits = ""

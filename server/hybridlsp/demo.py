@@ -70,8 +70,7 @@ def _show(title: str, res: dict) -> None:
     for r in d.get("reasons", []):
         print(f"     because {r}")
     for f in res.get("fallbacks", []):
-        # pygls' client turns JSON objects into namedtuples, renaming the keyword "from" to "_0"
-        print(f"     fallback {f.get('from', f.get('_0'))} -> {f['to']}: {f['reason']}")
+        print(f"     fallback {f['from']} -> {f['to']}: {f['reason']}")
     for n in res.get("notes", []):
         print(f"     note: {n}")
     extra = res.get("latency_ms")

@@ -47,6 +47,7 @@ class RunRequest:
     prompt: str = ""  # an extra instruction from the user (may start with a tier flag)
     tier: int | None = None  # explicit per-request tier
     workspace: str = ""  # repository / workspace root, for git context
+    local_only: bool = False  # never the cloud, not even as a fallback (inline completion)
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class Engine:
                 action=req.action, text=routed_text, input_tokens=input_tokens, path=req.path,
                 language=req.language, git=git, tier_override=req.tier, contains_secret=secret,
                 month_cloud_spend_usd=spend[0], day_cloud_spend_usd=spend[1],
-                cloud_available=self.cloud_available(),
+                cloud_available=self.cloud_available(), local_only=req.local_only,
             ),
             self.settings,
         )

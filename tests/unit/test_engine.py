@@ -337,3 +337,12 @@ async def test_embedded_model_answers_when_ollama_is_down(ledger):
     assert [f.reason for f in res.fallbacks] == ["unavailable", "circuit-open"] or \
         [f.reason for f in res.fallbacks] == ["unavailable", "unavailable"]
     assert [r.backend for r in ledger.rows() if r.kind == "request"] == ["embedded"]
+
+
+async def test_local_only_request_does_not_escalate_to_cloud(openai, ledger):
+    with ByModel({"qwen2.5-coder:14b": "    return (x *\n", "llama3.3:70b": "    return (x *\n"}) as fake:
+        eng = engine_for(make_settings(fake, openai), ledger)
+        res = await eng.run(RunRequest(action="complete", text="def f(x):\n", language="python", path="f.py",
+                                       document="def f(x):\n", tier=1, local_only=True))
+        await eng.aclose()
+    assert openai.request_count == 0 and res.tier in (1, 2) and any("low confidence" in n for n in res.notes)

@@ -186,3 +186,10 @@ def test_difficulty_estimator_is_pluggable():
 def test_unknown_action_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown action"):
         decide(req(action="dance"), S)
+
+
+def test_local_only_request_never_has_a_cloud_hop():
+    d = decide(req(action="complete", text="x", tier_override=1, local_only=True), S)
+    assert d.tier == 1 and all(h.backend not in ("openai", "anthropic") for h in d.chain)
+    d = decide(req(text="[cloud] x", local_only=True), S)
+    assert d.tier == 2 and "local-only" in d.reasons[-1]

@@ -14,7 +14,10 @@ function serverCommand(): string[] {
   return vscode.workspace.getConfiguration(SECTION).get<string[]>("server.command", ["hybridlsp", "serve"]);
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<void> {
+/** What activate returns: read by tests that drive the extension in a real workbench. */
+export interface Api { statusText(): string }
+
+export async function activate(context: vscode.ExtensionContext): Promise<Api> {
   const output = vscode.window.createOutputChannel("hybridlsp");
   const keys = declaredKeys(context.extension.packageJSON);
   const settings = () => explicitSettings(keys, (k) => vscode.workspace.getConfiguration(SECTION).inspect(k));
@@ -47,6 +50,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   registerActions(context, client, status, output, serverCommand);
   await client.start();
   void status.refresh();
+  return { statusText: () => status.text() };
 }
 
 export async function deactivate(): Promise<void> {

@@ -6,17 +6,17 @@ from typing import Callable
 
 from lsprotocol import types as t
 from pygls.lsp.client import LanguageClient
+from pygls.protocol import JsonRPCResponseMessage, default_converter
 
 __all__ = ["DemoClient"]
 
 
-def _plain(value):
-    """pygls hands back results of custom requests as namedtuples; the demo wants dicts."""
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+def _converter():
+    """Keep results of custom requests (hybridlsp/run) as JSON objects: pygls would make them
+    namedtuples, renaming keys that are Python keywords ("from")."""
+    converter = default_converter()
+    converter.register_structure_hook(JsonRPCResponseMessage, lambda obj, cls: cls(**obj))
+    return converter
 
 
 class DemoClient:
@@ -24,7 +24,7 @@ class DemoClient:
 
     def __init__(self, root: Path, on_progress: Callable[[str, str], None] | None = None):
         self.root = root
-        self.client = LanguageClient("hybridlsp-demo", "0.1")
+        self.client = LanguageClient("hybridlsp-demo", "0.1", converter_factory=_converter)
         self._on_progress = on_progress
         self._n = 0
 
@@ -73,7 +73,7 @@ class DemoClient:
             params["range"] = {"start": {"line": rng[0], "character": rng[1]}, "end": {"line": rng[2], "character": rng[3]}}
         if prompt:
             params["prompt"] = prompt
-        return _plain(await self.client.protocol.send_request_async("hybridlsp/run", params))
+        return await self.client.protocol.send_request_async("hybridlsp/run", params)
 
     async def stop(self) -> None:
         try:

@@ -2,6 +2,7 @@
 request for the same document cancels the one still waiting or running."""
 
 import asyncio
+import dataclasses
 import logging
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ async def inline_completion(
         req, _ = run_request(
             doc, "complete", types.Range(start=at, end=at), tier=1, workspace=workspace_for(ls, doc.path or "")
         )
+        req = dataclasses.replace(req, local_only=True)  # inline completion never reaches the cloud
         try:
             result = await ls.engine.run(req)
         except HybridError as e:

@@ -136,6 +136,11 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
             reasons.append(f"{why} -> local tiers only")
 
     allow_cloud = not private
+    if req.local_only:
+        allow_cloud = False
+        if _tier_is_cloud(settings, tier):
+            tier = 2
+            reasons.append("local-only request -> tier 2")
     if allow_cloud:
         b = settings.budget
         over = None

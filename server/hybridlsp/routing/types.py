@@ -31,6 +31,7 @@ class RouteRequest:
     month_cloud_spend_usd: float = 0.0
     day_cloud_spend_usd: float = 0.0
     cloud_available: bool = True  # a key is configured for the tier-3 backend
+    local_only: bool = False  # the caller never wants the cloud (inline completion)
 
 
 @dataclass(frozen=True)
