@@ -44,7 +44,9 @@ class Result:
 
     @property
     def verdict(self) -> str:
-        return {True: "met", False: "MISSED", None: "not measured"}[self.met]
+        if self.met is None:
+            return "not measured" if self.limits else "no goal"
+        return "met" if self.met else "MISSED"
 
     def render(self) -> str:
         lines = [f"[{self.number}] {self.title}: {self.figure}", f"    goal {self.goal}: {self.verdict}"]

@@ -43,6 +43,7 @@ class RunRequest:
     document: str | None = None  # the whole document, for surrounding context
     start_line: int = 0  # 0-based line of `text` in `document`
     end_line: int = 0
+    end_char: int | None = None  # where `text` ends on end_line; None: at the end of that line
     language: str = ""
     prompt: str = ""  # an extra instruction from the user (may start with a tier flag)
     tier: int | None = None  # explicit per-request tier

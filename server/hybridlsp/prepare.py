@@ -45,6 +45,9 @@ def _slices(req, text: str) -> tuple[str, str]:
     lines = req.document.splitlines(keepends=True)
     before = lines[max(0, req.start_line - PREFIX_LINES): req.start_line]
     after = lines[req.end_line + 1: req.end_line + 1 + SUFFIX_LINES]
+    if req.end_char is not None and req.end_line < len(lines):
+        # the rest of the cursor's line belongs after the completion, not nowhere
+        after.insert(0, lines[req.end_line][req.end_char:])
     return "".join(before), "".join(after)
 
 

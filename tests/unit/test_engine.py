@@ -346,3 +346,14 @@ async def test_local_only_request_does_not_escalate_to_cloud(openai, ledger):
                                        document="def f(x):\n", tier=1, local_only=True))
         await eng.aclose()
     assert openai.request_count == 0 and res.tier in (1, 2) and any("low confidence" in n for n in res.notes)
+
+
+async def test_completion_sees_the_rest_of_the_cursor_line(ollama, ledger):
+    ollama.answers["qwen2.5-coder:14b"] = "x * 2"
+    doc = "def f(x):\n    return  + 1\n"
+    eng = engine_for(make_settings(ollama), ledger)
+    await eng.run(RunRequest(action="complete", text="def f(x):\n    return ", language="python", path="f.py",
+                             document=doc, start_line=0, end_line=1, end_char=11))
+    await eng.aclose()
+    sent = ollama.requests[-1].json["messages"][-1]["content"]
+    assert "Code after the cursor (do not repeat it):\n + 1" in sent

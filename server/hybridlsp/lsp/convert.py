@@ -100,9 +100,15 @@ def run_request(
         return RunRequest(action=action, text=prompt, prompt=prompt, tier=tier, workspace=workspace), None
     lines = doc.lines if lines is None else lines
     subject = subject_of(doc, lines, rng, action)
+    end_char = None
+    if action == "complete" and rng is not None and lines:
+        end = doc.position_codec.position_from_client_units(lines, rng.end)
+        if end.line == subject.last:  # a selection ending at column 0 ends on the line before
+            end_char = end.character
     req = RunRequest(
         action=action,
         text=prompt if action == "ask" else subject.text,
+        end_char=end_char,
         path=doc.path or "",
         document=doc.source,
         start_line=subject.first,
