@@ -36,7 +36,13 @@ test: $(STAMP) editors
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not embedded and not editor"
 
-bench: $(STAMP)
+# the `bench` extra (LiteLLM, the peer of the overhead benchmark) only for benchmarks
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[embedded,test,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
 
 clean:

@@ -5,6 +5,7 @@ An invalid client setting is refused whole: a `window/showMessage` names the key
 `window/logMessage` records it, and the previous settings stay in force.
 """
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +53,17 @@ def initialize(ls: "HybridLanguageServer", params: types.InitializeParams) -> No
             ls.log(note, types.MessageType.Info)
     ls.settings = _with_client_options(ls, ls.base_settings, params.initialization_options) or ls.base_settings
     ls.engine = ls.engine_factory(ls.settings)
+    _install_telemetry(ls)
+
+
+def _install_telemetry(ls: "HybridLanguageServer") -> None:
+    from ..telemetry import install_telemetry
+
+    try:
+        ls.exporter = install_telemetry(ls.engine, ls.settings)
+    except ConfigError as e:
+        ls.exporter = None
+        _refuse(ls, e)
 
 
 async def did_change_configuration(ls: "HybridLanguageServer", params: types.DidChangeConfigurationParams) -> None:
@@ -80,5 +92,8 @@ def _can_pull(ls: "HybridLanguageServer") -> bool:
 async def shutdown(ls: "HybridLanguageServer", params) -> None:
     for task in list(ls.inline_tasks.values()):
         task.cancel()
+    exporter = getattr(ls, "exporter", None)
+    if exporter is not None:
+        await asyncio.to_thread(exporter.shutdown)  # flushes; may take a few seconds
     if ls.engine is not None:
         await ls.engine.aclose()

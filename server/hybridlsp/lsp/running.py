@@ -44,10 +44,39 @@ async def server_progress_token(ls: "HybridLanguageServer") -> str | None:
     return token
 
 
+async def _confirm(ls: "HybridLanguageServer", message: str) -> bool:
+    """Ask before an unusually expensive cloud request; no answer means no."""
+    send = types.MessageActionItem(title="Send")
+    try:
+        choice = await ls.window_show_message_request_async(
+            types.ShowMessageRequestParams(type=types.MessageType.Warning, message=message,
+                                           actions=[send, types.MessageActionItem(title="Use tier 2")])
+        )
+    except Exception as e:  # a client without showMessageRequest: keep the money
+        logger.info("confirmation not possible: %s", e)
+        return False
+    return choice is not None and choice.title == send.title
+
+
+def _say_budget(ls: "HybridLanguageServer", result: RunResult) -> None:
+    if result.budget is None:
+        return
+    rose = ls.budget_watch.update(result.budget)
+    if rose is not None:
+        kind = types.MessageType.Warning if rose.level == "warn" else types.MessageType.Error
+        ls.show(rose.message, kind)
+
+
+async def _run(ls: "HybridLanguageServer", req: RunRequest, **kw) -> RunResult:
+    result = await ls.engine.run(req, confirm=lambda m: _confirm(ls, m), **kw)
+    _say_budget(ls, result)
+    return result
+
+
 async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None, title: str = "hybridlsp") -> RunResult:
     """`engine.run` with its stream reported on `token` (when given), cancellable through it."""
     if token is None:
-        return await ls.engine.run(req)
+        return await _run(ls, req)
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     progress = ls.work_done_progress
@@ -80,7 +109,7 @@ async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None,
 
     outcome = "cancelled"
     try:
-        result = await ls.engine.run(req, on_text=on_text, on_reset=on_reset)
+        result = await _run(ls, req, on_text=on_text, on_reset=on_reset)
         outcome = f"done: {result.backend} {result.model}"
         return result
     except Exception as e:

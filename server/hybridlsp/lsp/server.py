@@ -15,6 +15,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, default_converter
 from pygls.workspace import TextDocument
 
+from ..budget import BudgetWatch
 from ..config import Settings
 from ..engine import Engine
 from . import code_actions, inline, lifecycle, run
@@ -74,6 +75,8 @@ class HybridLanguageServer(LanguageServer):
         self.findings = FindingsStore()
         self.inline_tasks: dict[str, asyncio.Task] = {}
         self.command_tasks: dict[object, asyncio.Task] = {}
+        self.budget_watch = BudgetWatch()  # says each budget warning once
+        self.exporter = None  # telemetry, when enabled
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))

@@ -1,0 +1,129 @@
+"""Run the benchmarks and write bench/RESULTS.md.
+
+    .venv/bin/python -m bench                 # all nine, then bench/RESULTS.md
+    .venv/bin/python -m bench ttft cost       # some of them, printed only
+    .venv/bin/python -m bench.ttft            # one, printed only
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from datetime import datetime, timezone
+
+from ._common import REPO, Result
+
+# In the issue's order: module name under bench/, and its number.
+BENCHMARKS = ["routing", "overhead", "ttft", "code_action", "cancellation", "concurrency", "startup", "embedded",
+              "cost"]
+COMMAND = "make bench"
+RESULTS = REPO / "bench" / "RESULTS.md"
+
+
+def machine() -> dict[str, str]:
+    cpu = "unknown"
+    mem = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+        with open("/proc/meminfo") as fh:
+            kb = next(int(line.split()[1]) for line in fh if line.startswith("MemTotal"))
+            mem = f"{kb / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    return {"cores": str(os.cpu_count()), "cpu": cpu, "memory": mem,
+            "python": platform.python_version(), "os": platform.platform()}
+
+
+def commit() -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    sha = git("rev-parse", "--short", "HEAD") or "unknown"
+    return sha + (" with uncommitted changes" if git("status", "--porcelain") else "")
+
+
+def run_one(name: str) -> Result:
+    module = importlib.import_module(f"bench.{name}")
+    t0 = time.perf_counter()
+    try:
+        result = module.run()
+    except Exception as e:  # one broken benchmark must not hide the others
+        number = BENCHMARKS.index(name) + 1
+        tb = traceback.format_exc().strip().splitlines()
+        result = Result(number, name, f"failed to run: {type(e).__name__}: {e}", "-", False,
+                        raw=["```", *tb[-12:], "```"], limits="the benchmark itself failed (traceback above)")
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def render(results: list[Result], info: dict[str, str], started: datetime, load: tuple, took: float) -> str:
+    missed = [r for r in results if r.met is False or (r.met is None and r.limits)]
+    out = [
+        "# Benchmark results",
+        "",
+        f"Measured {started:%Y-%m-%d %H:%M} UTC on {info['cpu']} ({info['cores']} cores, {info['memory']}), "
+        f"Python {info['python']}, {info['os']}; commit {commit()}.",
+        f"Load average when the run started: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min) "
+        f"on {info['cores']} cores, and {os.getloadavg()[0]:.2f} at the end: other work shared the machine, "
+        "which is why each figure is a ratio against a floor or a peer measured in the same run.",
+        "",
+        f"Reproduce: `{COMMAND}` (it installs the `bench` extra, then runs `.venv/bin/python -m bench`); "
+        "one benchmark: `.venv/bin/python -m bench.NAME` (e.g. `bench.ttft`). "
+        f"This run took {took:.0f} s. Only 127.0.0.1 is contacted: the upstreams are tests/fakes' servers.",
+        "",
+        "## Summary",
+        "",
+        "| # | benchmark | measured in this run | goal | verdict |",
+        "|---:|---|---|---|---|",
+        *(f"| {r.number} | {r.title} | {r.figure} | {r.goal} | {'**MISSED**' if r.met is False else r.verdict} |"
+          for r in results),
+        "",
+    ]
+    if missed:
+        out += ["## Goals missed, and what limits each", ""]
+        out += [f"- **[{r.number}] {r.title}** ({r.goal}): {r.limits}" for r in missed]
+        out.append("")
+    out += ["## Details", ""]
+    for name, r in zip(BENCHMARKS, results):
+        doc = (importlib.import_module(f"bench.{name}").__doc__ or "").strip().split("\n", 1)
+        out += [f"### {r.number}. {r.title}", ""]
+        if len(doc) > 1:
+            out += [doc[1].strip(), ""]
+        out += [f"**{r.figure}** - goal {r.goal}: {r.verdict} ({r.seconds:.0f} s; `python -m bench.{name}`)", ""]
+        out += r.raw + [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help=f"run only these ({', '.join(BENCHMARKS)}); RESULTS.md is written only for a full run")
+    args = p.parse_args(argv)
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        p.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    names = args.names or BENCHMARKS
+    started, load, t0 = datetime.now(timezone.utc), os.getloadavg(), time.perf_counter()
+    results = []
+    for name in names:
+        print(f"--- {name} ...", file=sys.stderr, flush=True)
+        results.append(run_one(name))
+        print(results[-1].render(), flush=True)
+    took = time.perf_counter() - t0
+    if not args.names:
+        RESULTS.write_text(render(results, machine(), started, load, took), encoding="utf-8")
+        print(f"wrote {RESULTS.relative_to(REPO)} ({took:.0f} s)")
+    missed = [r.number for r in results if r.met is False]
+    print(f"{len(results)} benchmarks in {took:.0f} s; goals missed: {', '.join(map(str, missed)) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
