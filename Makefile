@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # llama-cpp-python compiles from source on first install (~11 min on 2 cores; pip caches the wheel)
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench editors clean
+.PHONY: install demo test test-fast bench editors vscode code-server clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -17,20 +17,36 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Real editors used as test clients (Debian packages); needs root or sudo on Debian/Ubuntu.
-APT_TOOLS := nvim:neovim chromium:chromium
+APT_TOOLS := nvim:neovim chromium:chromium emacs:emacs-nox
+APT_PACKAGES := elpa-eglot
 editors:
 	@missing=""; for pair in $(APT_TOOLS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	for pkg in $(APT_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then echo "installing$$missing (apt)"; apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "note: apt-get install$$missing to run the real-editor and browser tests"; fi; \
 	fi
 
+# The VS Code extension, all from npm: type-check, esbuild bundle, node --test unit tests, .vsix
+VSCODE := editor-clients/vscode
+vscode:
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd $(VSCODE) && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
+	    npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent check; \
+	elif [ "$$HYBRIDLSP_REQUIRE_EDITORS" = 1 ]; then echo "npm (Node 20+) is missing" >&2; exit 1; \
+	else echo "note: install Node 20+ with npm to build and test the VS Code extension"; fi
+
+# code-server and Node 24 from npm, for the workbench test (once: ~2-3 min, ~790 MB)
+code-server:
+	@sh $(VSCODE)/scripts/install-code-server.sh $(VENV)/editors || \
+	  { [ "$$HYBRIDLSP_REQUIRE_EDITORS" != 1 ] && echo "note: code-server not installed: its test skips"; }
+
 demo: $(STAMP)
 	$(BIN)/hybridlsp demo
 
-test: $(STAMP) editors
+test: $(STAMP) editors vscode code-server
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: $(STAMP)

@@ -88,7 +88,9 @@ def render(results: list[Result], info: dict[str, str], started: datetime, load:
     ]
     if missed:
         out += ["## Goals missed, and what limits each", ""]
-        out += [f"- **[{r.number}] {r.title}** ({r.goal}): {r.limits}" for r in missed]
+        for r in missed:
+            out.append(f"- **[{r.number}] {r.title}** (goal {r.goal}):")
+            out += [f"  - {point}" for point in r.limits.splitlines()]
         out.append("")
     out += ["## Details", ""]
     for name, r in zip(BENCHMARKS, results):

@@ -9,21 +9,20 @@ import socket
 import statistics
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 __all__ = [
     "REPO",
-    "Result",
-    "pct",
-    "ms",
-    "temp_home",
-    "loopback_only",
-    "server_env",
     "SERVER_CONFIG",
+    "Result",
+    "loopback_only",
+    "median",
+    "pct",
     "serve_command",
+    "server_env",
+    "temp_home",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,7 +38,7 @@ class Result:
     goal: str
     met: bool | None  # None: could not be measured here (the reason is in `limits`)
     raw: list[str] = field(default_factory=list)  # Markdown lines: the numbers the figure comes from
-    limits: str = ""  # what limits a missed goal, with the evidence
+    limits: str = ""  # what limits a missed goal, with the evidence; one point a line
     seconds: float = 0.0
 
     @property
@@ -52,7 +51,7 @@ class Result:
         lines = [f"[{self.number}] {self.title}: {self.figure}", f"    goal {self.goal}: {self.verdict}"]
         lines += [f"    {r}" for r in self.raw]
         if self.limits:
-            lines.append(f"    limited by: {self.limits}")
+            lines += ["    limited by:", *(f"      - {point}" for point in self.limits.splitlines())]
         return "\n".join(lines)
 
 
@@ -65,15 +64,8 @@ def pct(values: list[float], p: float) -> float:
     return s[k]
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms"
-
-
 def median(values: list[float]) -> float:
     return statistics.median(values)
-
-
-__all__.append("median")
 
 
 @contextlib.contextmanager
@@ -178,11 +170,3 @@ def serve_command() -> list[str]:
     script = Path(sys.executable).with_name("hybridlsp")
     return [str(script), "serve"] if script.exists() else [sys.executable, "-m", "hybridlsp", "serve"]
 
-
-def timed(fn, *args) -> float:
-    t0 = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - t0
-
-
-__all__.append("timed")

@@ -199,15 +199,17 @@ def _diagnose(engine, texts: dict[int, str], ratios: dict[int, float]) -> str:
         over = t["route"] - t["count"]
         shares = ", ".join(f"{k} {v * 1e6:,.1f} µs ({v / over:.0%})" for k, v in parts.items())
         top = _profile_top(lambda: _route_one(engine, text, "ask"), max(3, int(0.3 / max(t["route"], 1e-6))))
-        notes.append(f"at {n:,} tokens route costs {over * 1e6:,.1f} µs more than counting: {shares}; cProfile's top "
-                     "(own time): " + "; ".join(f"{where} {share:.0%}" for where, share in top))
+        budget = (GOAL - 1) * t["count"]
+        notes.append(f"at {n:,} tokens route costs {over * 1e6:,.1f} µs more than counting ({t['count'] * 1e6:,.1f} µs, "
+                     f"so the goal leaves {budget * 1e6:,.1f} µs): {shares}; cProfile's top (own time): "
+                     + "; ".join(f"{where} {share:.0%}" for where, share in top))
     whole, split = _candidate_diagnosis(texts[max(texts)])
     notes.append(
         f"the secret scan runs after counting, not beside it; its stage-1 candidate regex (context/secrets.py "
         f"`_CANDIDATE`) takes {whole * 1e3:.1f} ms on the largest text as one alternation and {split * 1e3:.1f} ms "
         f"as its branches run one by one (each then gets `re`'s literal-prefix scan); tiktoken releases the GIL, "
         f"so counting on a worker thread while the scan runs would make the cost max(count, scan), not the sum")
-    return " | ".join(notes)
+    return "\n".join(notes)
 
 
 if __name__ == "__main__":

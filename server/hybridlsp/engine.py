@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from functools import partial
@@ -33,6 +34,20 @@ log = logging.getLogger(__name__)
 
 # Off the event loop above this many characters: tiktoken and the secret scan are CPU-bound.
 _OFFLOAD_CHARS = 20_000
+
+# Lone UTF-16 surrogates: an editor may send them (a JSON "\udc80" escape), and Python makes them of
+# undecodable bytes on stdin and in file names. No backend, and no ledger hash, can encode them.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(req: "RunRequest") -> "RunRequest":
+    """`req` with every lone surrogate replaced by U+FFFD."""
+    fields = {}
+    for name in ("text", "document", "prompt", "path", "workspace"):
+        value = getattr(req, name)
+        if value and _SURROGATE_RE.search(value):
+            fields[name] = _SURROGATE_RE.sub("\ufffd", value)
+    return replace(req, **fields) if fields else req
 
 
 @dataclass(frozen=True)
@@ -217,6 +232,7 @@ class Engine:
         starts over; `confirm` is asked before an unusually expensive cloud request."""
         action = get_action(req.action)
         t0 = time.perf_counter()
+        req = await self._off(len(req.document or "") + len(req.text), _encodable, req)
         _, _, clean_prompt = parse_flag(req.prompt)
         clean_text = req.text
         if req.action == "ask" and not req.prompt:

@@ -8,7 +8,9 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -20,7 +22,7 @@ from tests.fakes.upstreams import free_port
 from .conftest import CLIENTS, ROOT, require
 from .scripted import ANSWERS
 
-pytestmark = pytest.mark.editor
+pytestmark = [pytest.mark.editor, pytest.mark.timeout(300)]
 
 VSCODE = CLIENTS / "vscode"
 DRIVER = Path(__file__).parent / "vscode" / "driver"
@@ -58,13 +60,15 @@ def _wait_http(url: str, seconds: float) -> None:
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    """Stop `proc` and what it started (it leads its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+    except ProcessLookupError:
+        pass
 
 
 def test_the_extension_runs_the_actions_in_code_server(tools, editor_env, repo, tmp_path, scripted):
@@ -77,6 +81,11 @@ def test_the_extension_runs_the_actions_in_code_server(tools, editor_env, repo, 
     driver = tmp_path / "driver.vsix"
     subprocess.run([tools["vsce"], "package", "--no-dependencies", "--allow-missing-repository", "--skip-license",
                     "-o", str(driver)], cwd=DRIVER, env=env, check=True, capture_output=True, timeout=120)
+    # the workbench resolves the login shell's environment, whose PATH lacks our venv: name the
+    # server's command in the user's settings, as a user with hybridlsp in a venv would
+    (data / "User").mkdir(parents=True)
+    (data / "User" / "settings.json").write_text(json.dumps(
+        {"hybridlsp.server.command": [str(Path(sys.executable).parent / "hybridlsp"), "serve"]}))
     common = ["--extensions-dir", str(extensions), "--user-data-dir", str(data)]
     subprocess.run([tools["code_server"], *common, "--install-extension", tools["vsix"],
                     "--install-extension", str(driver)], env=env, check=True, capture_output=True, timeout=180)
@@ -86,7 +95,7 @@ def test_the_extension_runs_the_actions_in_code_server(tools, editor_env, repo, 
     server = subprocess.Popen(
         [tools["code_server"], *common, "--auth", "none", "--disable-telemetry", "--disable-update-check",
          "--disable-workspace-trust", "--bind-addr", f"127.0.0.1:{port}", str(repo)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     browser = None
     try:
@@ -94,7 +103,7 @@ def test_the_extension_runs_the_actions_in_code_server(tools, editor_env, repo, 
         browser = subprocess.Popen(
             [tools["chromium"], "--headless=new", "--no-sandbox", "--disable-gpu", f"--user-data-dir={chrome}",
              "--no-first-run", f"http://127.0.0.1:{port}/?folder={repo}"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         end = time.monotonic() + 150
         while not out.exists() and time.monotonic() < end:
@@ -111,6 +120,8 @@ def test_the_extension_runs_the_actions_in_code_server(tools, editor_env, repo, 
     titles = [t for t in result["titles"] if re.match(r"(Complete|Explain|Review|Commit message) - ", t)]
     assert len(titles) == 4 and any(re.fullmatch(r"Explain - local model-a \(\d+ tokens\)", t) for t in titles), result["titles"]
     assert any(ANSWERS["explain"] in doc and "local ollama model-a (tier 1)" in doc for doc in result["explain"])
+    assert result["cancelled"]["status"] == "cancelled" and result["cancelled"]["chunks"] >= 2  # streamed, then stopped
+    assert scripted.disconnected.wait(5), "the upstream stream was not closed"
     assert result["diagnostics"] == [{"line": 4, "message": "b may be zero", "source": "hybridlsp"}]
     assert result["complete"] == "def triple(x):\n    # three times x\n    return 3 * x\n"
     assert result["commit"] == ANSWERS["commit-message"]

@@ -39,6 +39,18 @@ class NoAnswer(AssertionError):
     pass
 
 
+def _client_result(msg: dict) -> Any:
+    """What a well-behaved editor answers to a request from the server."""
+    method = msg["method"]
+    if method == "window/showDocument":
+        return {"success": True}
+    if method == "workspace/applyEdit":
+        return {"applied": True}
+    if method == "workspace/configuration":
+        return [None for _ in (msg.get("params") or {}).get("items", [])]
+    return None  # workDoneProgress/create, showMessageRequest (no choice), ...
+
+
 class Wire:
     def __init__(self, proc: asyncio.subprocess.Process):
         self.proc = proc
@@ -132,7 +144,7 @@ class Wire:
             msg = json.loads(await out.readexactly(length))
             if "method" in msg and "id" in msg:  # a request from the server
                 self.server_requests.append(msg)
-                self._send({"jsonrpc": "2.0", "id": msg["id"], "result": None})
+                self._send({"jsonrpc": "2.0", "id": msg["id"], "result": _client_result(msg)})
             elif "method" in msg:
                 self.notifications.append(msg)
             else:

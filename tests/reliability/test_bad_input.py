@@ -13,7 +13,7 @@ import json
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.conftest import repo, server_env  # noqa: F401
@@ -187,7 +187,9 @@ def _send(live: Live, op) -> None:
             SAMPLES.setdefault(method, reply["error"].get("message", "")[:160])
 
 
-@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
+# No shrinking: a failing sequence is at most six messages, readable as it is, and shrinking a
+# live-server test can outlast the suite's timeout.
+@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, phases=[Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])
 @given(sequence=st.lists(ops, min_size=1, max_size=6))
@@ -205,3 +207,127 @@ def test_server_survives_hostile_editor_input(live, sequence, figures):
     if INTERNAL:
         figures["internal errors (-32603) by method"] = "; ".join(
             f"{m}: {n} (e.g. {SAMPLES[m]!r})" for m, n in INTERNAL.most_common())
+
+
+# ---- the edges of a session, and sizes ---------------------------------------------------------
+
+
+def _open(wire: Wire, uri: str, text: str, language: str = "python") -> None:
+    wire.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": language, "version": 1,
+                                                          "text": text}})
+
+
+async def _canary_answers(wire: Wire, uri: str) -> None:
+    actions = await wire.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": POINT,
+                                                             "context": {"diagnostics": []}})
+    assert len(actions["result"]) == 4, actions
+    res = await wire.request("hybridlsp/run", {"action": "explain", "textDocument": {"uri": uri}, "range": POINT})
+    assert res["result"]["text"] == ANSWER, res
+
+
+async def test_before_initialize_and_garbage_frames_then_a_normal_session(server_env, repo, fake_ollama):  # noqa: F811
+    fake_ollama.answer = ANSWER
+    wire = await Wire.start(server_env)
+    uri = (repo / "calc.py").as_uri()
+    point = {"textDocument": {"uri": uri}, "range": POINT, "context": {"diagnostics": []}}
+    try:
+        for method, params in [("textDocument/codeAction", point), ("hybridlsp/run", {"action": "ask", "prompt": "hi"}),
+                               ("foo/bar", {}), ("textDocument/inlineCompletion", {
+                                   "textDocument": {"uri": uri}, "position": POINT["start"],
+                                   "context": {"triggerKind": 1}})]:
+            reply = await wire.request(method, params, timeout=10)  # answered, whatever the answer
+            assert "result" in reply or "error" in reply
+        for garbage in (b"\xff\xfe not json", b"[1, 2, 3]", b"null", b'{"no": "jsonrpc"}',
+                        b'{"jsonrpc": "1.0", "id": 99, "method": "initialize"}',
+                        b'{"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": '
+                        b'{"uri": "file:///x.py", "languageId": "python", "version": 1, "text": "a\xff\xfe b"}}}'):
+            wire.send_raw(garbage)
+        init = await wire.initialize(repo.as_uri())
+        assert init["result"]["capabilities"]["codeActionProvider"]["resolveProvider"] is True
+        _open(wire, uri, CANARY)
+        await _canary_answers(wire, uri)
+        assert wire.alive
+    finally:
+        assert await wire.close() == 0
+
+
+async def test_ten_megabyte_documents_and_a_burst_of_changes(server_env, repo, fake_ollama, figures):  # noqa: F811
+    fake_ollama.answer = ANSWER
+    line = "value_%07d = %d  # \x00 \x1b[31m \udc80 \U0001f600 generated-looking content\n"
+    big = "".join(line % (i, i) for i in range(150_000))
+    assert len(big.encode("utf-8", "surrogatepass")) > 10_000_000
+    wire = await Wire.start(server_env)
+    try:
+        await wire.initialize(repo.as_uri())
+        big_uri = (repo / "big.py").as_uri()
+        _open(wire, big_uri, big)
+        end = {"start": {"line": 149_998, "character": 0}, "end": {"line": 149_999, "character": 10}}
+        actions = await wire.request("textDocument/codeAction", {"textDocument": {"uri": big_uri}, "range": end,
+                                                                 "context": {"diagnostics": []}}, timeout=60)
+        assert len(actions["result"]) == 4
+        res = await wire.request("hybridlsp/run", {"action": "explain", "textDocument": {"uri": big_uri},
+                                                   "range": end}, timeout=60)
+        assert res.get("result", {}).get("text") == ANSWER, res
+        # the whole 10 MB as the subject: answered (by a tier or with an error), not hung
+        whole = await wire.request("hybridlsp/run", {"action": "explain", "textDocument": {"uri": big_uri}},
+                                   timeout=120)
+        assert "result" in whole or "error" in whole
+
+        # 500 incremental changes in a row, then the server's copy must be exactly ours
+        small_uri = (repo / "burst.py").as_uri()
+        text = "def f():\n    return 1\n"
+        _open(wire, small_uri, text)
+        for version in range(2, 502):
+            lines = text.split("\n")
+            row = version % (len(lines) - 1)
+            col = version % (len(lines[row]) + 1)
+            piece = f"x{version}" + ("\n" if version % 7 == 0 else "")
+            wire.notify("textDocument/didChange", {
+                "textDocument": {"uri": small_uri, "version": version},
+                "contentChanges": [{"range": {"start": {"line": row, "character": col},
+                                              "end": {"line": row, "character": col}}, "text": piece}]})
+            lines[row] = lines[row][:col] + piece + lines[row][col:]
+            text = "\n".join(lines)
+        res = await wire.request("hybridlsp/run", {"action": "explain", "textDocument": {"uri": small_uri}})
+        assert res["result"]["text"] == ANSWER
+        assert text in fake_ollama.requests[-1].json["messages"][-1]["content"]
+        assert wire.alive
+        figures["big documents"] = (f"{len(big.encode('utf-8', 'surrogatepass')) / 1e6:.1f} MB document opened, "
+                                    "code actions and runs answered; 500 didChange in a burst applied exactly")
+    finally:
+        assert await wire.close() == 0
+
+
+@pytest.mark.xfail(strict=True, reason="pygls drops a request whose params do not fit the method's types "
+                   "(io_.run_async logs the JsonRpcInvalidParams and answers nothing): the editor waits forever. "
+                   "Fix in lsp/server.py _Protocol: answer such a request with its InvalidParams error.")
+async def test_requests_with_params_of_the_wrong_shape_get_an_error(server_env, repo):  # noqa: F811
+    wire = await Wire.start(server_env)
+    uri = (repo / "calc.py").as_uri()
+    try:
+        await wire.initialize(repo.as_uri())
+        bad = [{"textDocument": {"uri": uri}, "range": {"start": {"line": -1, "character": 0},
+                                                        "end": {"line": 0, "character": 0}}, "context": {"diagnostics": []}},
+               {"textDocument": {"uri": uri}, "context": {"diagnostics": []}},
+               {"textDocument": uri, "range": POINT, "context": {"diagnostics": []}}]
+        replies = await asyncio.gather(*(wire.request("textDocument/codeAction", p, timeout=3) for p in bad),
+                                       return_exceptions=True)
+        assert all(isinstance(r, dict) and "error" in r for r in replies), replies
+    finally:
+        await wire.close()
+
+
+@pytest.mark.xfail(strict=True, reason="pygls ignores requests after shutdown without answering (the spec says: "
+                   "error InvalidRequest); the editor waits forever. Fix in lsp/server.py _Protocol.handle_message.")
+async def test_requests_after_shutdown_get_an_error(server_env, repo):  # noqa: F811
+    wire = await Wire.start(server_env)
+    try:
+        await wire.initialize(repo.as_uri())
+        assert "result" in await wire.request("shutdown", None)
+        reply = await wire.request("textDocument/codeAction", {
+            "textDocument": {"uri": (repo / "calc.py").as_uri()}, "range": POINT, "context": {"diagnostics": []}},
+            timeout=3)
+        assert reply.get("error", {}).get("code") == -32600, reply
+    finally:
+        wire.notify("exit", None)
+        await wire.close()

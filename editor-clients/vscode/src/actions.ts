@@ -18,17 +18,23 @@ const SEVERITY: Record<string, vscode.DiagnosticSeverity> = {
   hint: vscode.DiagnosticSeverity.Hint,
 };
 
+export interface RunState { action: Action; status: "running" | "done" | "cancelled" | "error"; chunks: number }
+
+/** Registers the commands; returns the state of the last run (for tests driving a workbench). */
 export function registerActions(context: vscode.ExtensionContext, client: LanguageClient, status: StatusBar,
-  output: vscode.OutputChannel, serverCommand: () => string[]): void {
+  output: vscode.OutputChannel, serverCommand: () => string[]): () => RunState | undefined {
   const diagnostics = vscode.languages.createDiagnosticCollection("hybridlsp");
   let seq = 0;
   let running: vscode.CancellationTokenSource | undefined;
   let last: RunResult | undefined;
+  let state: RunState | undefined;
 
-  async function run(action: Action, uri: vscode.Uri, selection: vscode.Range | undefined, lineLength: number):
-    Promise<RunResult | undefined> {
+  async function run(action: Action, uri: vscode.Uri, selection: vscode.Range | undefined, lineLength: number,
+    prompt = ""): Promise<RunResult | undefined> {
     const token = `hybridlsp-vscode-${process.pid}-${++seq}`;
-    const params = { ...runParams(action, uri.toString(), selection, lineLength), workDoneToken: token };
+    const params = { ...runParams(action, uri.toString(), selection, lineLength, prompt), workDoneToken: token };
+    const run: RunState = { action, status: "running", chunks: 0 };
+    state = run;
     return vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `hybridlsp: ${ACTIONS[action]}`, cancellable: true },
       async (progress, cancel) => {
@@ -39,15 +45,18 @@ export function registerActions(context: vscode.ExtensionContext, client: Langua
         const streamed = client.onProgress(WorkDoneProgress.type, token, (value) => {
           if (value.kind !== "report" || typeof value.message !== "string") return;
           text = value.message === "" ? "" : text + value.message; // "" : a fallback restarted it
+          run.chunks += 1;
           progress.report({ message: tail(text) });
         });
         try {
           const result = await client.sendRequest<RunResult>("hybridlsp/run", params, source.token);
           last = result;
+          run.status = "done";
           status.update(result);
           output.appendLine(`hybridlsp: ${ACTIONS[action]} by ${result.decision.model} (${result.decision.reasons.join("; ")})`);
           return result;
         } catch (e) {
+          run.status = source.token.isCancellationRequested ? "cancelled" : "error";
           if (source.token.isCancellationRequested) {
             output.appendLine(`hybridlsp: ${ACTIONS[action]} cancelled`);
           } else {
@@ -62,14 +71,16 @@ export function registerActions(context: vscode.ExtensionContext, client: Langua
     );
   }
 
-  async function onEditor(action: Action): Promise<void> {
+  /** `args.prompt` (from a keybinding's args, say) says what to focus on or write. */
+  async function onEditor(action: Action, args?: { prompt?: string }): Promise<void> {
     const editor = vscode.window.activeTextEditor;
     if (!editor) {
       void vscode.window.showWarningMessage("hybridlsp: open a file first");
       return;
     }
     const sel = editor.selection;
-    const result = await run(action, editor.document.uri, sel, editor.document.lineAt(sel.end.line).text.length);
+    const lineLength = editor.document.lineAt(sel.end.line).text.length;
+    const result = await run(action, editor.document.uri, sel, lineLength, args?.prompt ?? "");
     if (!result) return;
     const doc = editor.document;
     if (action === "complete") {
@@ -153,9 +164,9 @@ export function registerActions(context: vscode.ExtensionContext, client: Langua
 
   context.subscriptions.push(
     diagnostics,
-    vscode.commands.registerCommand("hybridlsp.explain", () => onEditor("explain")),
-    vscode.commands.registerCommand("hybridlsp.review", () => onEditor("review")),
-    vscode.commands.registerCommand("hybridlsp.complete", () => onEditor("complete")),
+    vscode.commands.registerCommand("hybridlsp.explain", (args) => onEditor("explain", args)),
+    vscode.commands.registerCommand("hybridlsp.review", (args) => onEditor("review", args)),
+    vscode.commands.registerCommand("hybridlsp.complete", (args) => onEditor("complete", args)),
     vscode.commands.registerCommand("hybridlsp.commitMessage", commitMessage),
     vscode.commands.registerCommand("hybridlsp.cancel", () => running?.cancel()),
     vscode.commands.registerCommand("hybridlsp.report", report),
@@ -163,4 +174,5 @@ export function registerActions(context: vscode.ExtensionContext, client: Langua
     vscode.commands.registerCommand("hybridlsp.setApiKey", setApiKey),
     vscode.commands.registerCommand("hybridlsp.showOutput", () => output.show()),
   );
+  return () => state;
 }

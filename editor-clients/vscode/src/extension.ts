@@ -3,7 +3,7 @@
 import { spawn } from "node:child_process";
 import * as vscode from "vscode";
 import { DidChangeConfigurationNotification, LanguageClient } from "vscode-languageclient/node";
-import { registerActions } from "./actions";
+import { RunState, registerActions } from "./actions";
 import { serverEnv } from "./keys";
 import { SECTION, declaredKeys, explicitSettings } from "./settings";
 import { StatusBar } from "./status";
@@ -15,7 +15,7 @@ function serverCommand(): string[] {
 }
 
 /** What activate returns: read by tests that drive the extension in a real workbench. */
-export interface Api { statusText(): string }
+export interface Api { statusText(): string; lastRun(): RunState | undefined }
 
 export async function activate(context: vscode.ExtensionContext): Promise<Api> {
   const output = vscode.window.createOutputChannel("hybridlsp");
@@ -25,7 +25,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Api> {
   // a function, so that a restart (after storing an API key) reads the environment again
   const start = async () => {
     const [command, ...args] = serverCommand();
-    return spawn(command, args, { env: await serverEnv(context.secrets, process.env) });
+    const child = spawn(command, args, { env: await serverEnv(context.secrets, process.env) });
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", resolve);
+      child.once("error", (e) => reject(new Error(`could not start ${[command, ...args].join(" ")} (${e.message}): ` +
+        "pip install hybridlsp, or set hybridlsp.server.command")));
+    });
+    return child;
   };
   client = new LanguageClient("hybridlsp", "hybridlsp", start, {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
@@ -47,10 +53,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Api> {
 
   const status = new StatusBar(serverCommand, output);
   context.subscriptions.push(status);
-  registerActions(context, client, status, output, serverCommand);
-  await client.start();
-  void status.refresh();
-  return { statusText: () => status.text() };
+  const lastRun = registerActions(context, client, status, output, serverCommand);
+  // commands stay available (and say what is wrong) even when the server cannot start
+  client.start().then(() => status.refresh(), (e: Error) => {
+    output.appendLine(`hybridlsp: ${e.message}`);
+    void vscode.window.showErrorMessage(`hybridlsp: ${e.message}`);
+  });
+  return { statusText: () => status.text(), lastRun };
 }
 
 export async function deactivate(): Promise<void> {

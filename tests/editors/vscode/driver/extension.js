@@ -36,6 +36,13 @@ async function drive(out) {
 
   await vscode.window.showTextDocument(editor.document);
   vscode.window.activeTextEditor.selection = new vscode.Selection(3, 0, 6, 0);
+  // a slow answer streams into the progress notification; cancel it half-way
+  const slow = vscode.commands.executeCommand("hybridlsp.explain", { prompt: "slowly" });
+  await until("streamed text", () => api.lastRun() && api.lastRun().chunks >= 2);
+  await vscode.commands.executeCommand("hybridlsp.cancel");
+  await slow;
+  out.cancelled = api.lastRun();
+
   await vscode.commands.executeCommand("hybridlsp.review");
   out.diagnostics = vscode.languages.getDiagnostics(calc)
     .map((d) => ({ line: d.range.start.line, message: d.message, source: d.source }));
