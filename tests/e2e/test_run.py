@@ -70,6 +70,9 @@ async def test_review_result_carries_findings_and_tier_override(lsp, fake_ollama
     assert res["decision"]["tier"] == 3 and res["answered_by"]["model"] == "gpt-4.1"
     assert res["findings"] == [{"line": 4, "end_line": 4, "severity": "warning", "message": "b may be 0", "fix": None}]
     assert fake_ollama.request_count == 0
+    # published as diagnostics too, like the Review code action
+    (diag,) = lsp.client.diagnostics[uri]
+    assert diag.source == "hybridlsp" and diag.range.start.line == 4 and "b may be 0" in diag.message
 
 
 async def test_ask_needs_no_document(lsp, fake_ollama):
@@ -180,3 +183,10 @@ async def test_cancelling_the_run_command_closes_the_upstream(server_env, repo, 
         cancelled_at = time.monotonic()
         lsp.cancel("cmd-1")
         await _assert_upstream_closed(fake_ollama, cancelled_at, task)
+
+
+async def test_commit_message_needs_no_document(lsp, fake_ollama):
+    fake_ollama.answer = "Add double helper"
+    res = await lsp.run({"action": "commit-message"})
+    assert res["text"] == "Add double helper"
+    assert "+def double(x):" in fake_ollama.requests[-1].json["messages"][-1]["content"]

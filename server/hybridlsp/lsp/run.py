@@ -59,7 +59,7 @@ def request_from_params(
         raise JsonRpcInvalidParams(f"tier must be 1, 2 or 3, not {tier!r}")
     prompt = p.get("prompt") or ""
     uri = (p.get("textDocument") or {}).get("uri")
-    if uri is None and action != "ask":
+    if uri is None and action not in ("ask", "commit-message"):  # both can run on the workspace alone
         raise JsonRpcInvalidParams(f"{action} needs textDocument.uri")
     if action == "ask" and not prompt:
         raise JsonRpcInvalidParams("ask needs a prompt")
@@ -77,11 +77,15 @@ def request_from_params(
 
 async def run(ls: "HybridLanguageServer", params) -> dict:
     """`hybridlsp/run`: an async request handler, so `$/cancelRequest` cancels the engine task."""
-    req, _, _, p = request_from_params(ls, params)
+    req, doc, _, p = request_from_params(ls, params)
     try:
         result = await run_engine(ls, req, token=p.get("workDoneToken"), title=f"hybridlsp: {LABELS[req.action]}")
     except HybridError as e:
         raise _request_failed(e) from None
+    if req.action == "review" and doc is not None:
+        # the same diagnostics and quick fixes as the Review code action
+        ls.findings.replace(doc.uri, result.findings)
+        ls.publish_findings(doc)
     return result_to_json(result, req.action)
 
 
