@@ -90,7 +90,8 @@ class LspProcess:
 
     # -- session ---------------------------------------------------------------------------------
 
-    async def initialize(self, root: str, capabilities: dict | None = None, timeout: float = 60.0) -> tuple[float, dict]:
+    async def initialize(self, root: str, capabilities: dict | None = None,
+                         timeout: float = 60.0) -> tuple[float, dict]:
         from pathlib import Path
 
         uri = Path(root).as_uri()

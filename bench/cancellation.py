@@ -91,7 +91,8 @@ def run() -> Result:
         "| | p50 (ms) | p90 (ms) | max (ms) |",
         "|---|---:|---:|---:|",
         *(f"| {name} | {pct(v, 50) * 1e3:.2f} | {pct(v, 90) * 1e3:.2f} | {max(v) * 1e3:.2f} |"
-          for name, v in (("$/cancelRequest -> upstream closed", ours), ("floor: client closes its own stream", floor))),
+          for name, v in (("$/cancelRequest -> upstream closed", ours),
+                          ("floor: client closes its own stream", floor))),
         f"{ROUNDS} rounds; each checked: the request answers RequestCancelled and no fallback request follows. "
         f"Ours / floor at p50: {pct(ours, 50) / pct(floor, 50):.1f}x.",
     ]

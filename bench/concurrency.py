@@ -1,10 +1,10 @@
 """[6] Concurrency: 100 simultaneous `hybridlsp/run` requests against an upstream that takes 100 ms.
 
 A fake Ollama on 127.0.0.1, in a process of its own, streams each answer as 9 tokens and a final
-line, 10 ms apart: 100 ms a request. All 100 requests (each with a workDoneToken, each a distinct prompt) are written to
-the server at once; the wall time runs from the first write to the last answer read. The floor,
-in the same rounds: 100 simultaneous httpx streams straight to the same fake, with a body of the
-same shape and size as the server's.
+line, 10 ms apart: 100 ms a request. All 100 requests (each with a workDoneToken and a distinct
+prompt) are written to the server at once; the wall time runs from the first write to the last
+answer read. The floor, in the same rounds: 100 simultaneous httpx streams straight to the same
+fake, with a body of the same shape and size as the server's. Server CPU comes from /proc.
 """
 
 from __future__ import annotations
@@ -127,7 +127,8 @@ def run() -> Result:
         f"**{ratio:.2f}x** |",
         f"| floor: {N} direct streams to the fake | {floor * 1e3:.1f} | "
         f"{', '.join(f'{w * 1e3:.0f}' for w in out['floor'])} | {floor / UPSTREAM_S:.2f}x |",
-        f"| {N} x hybridlsp/run without workDoneToken (no streaming to the client) | {median(out['no_stream']) * 1e3:.1f} | "
+        f"| {N} x hybridlsp/run without workDoneToken (no streaming to the client) | "
+        f"{median(out['no_stream']) * 1e3:.1f} | "
         f"{', '.join(f'{w * 1e3:.0f}' for w in out['no_stream'])} | {median(out['no_stream']) / UPSTREAM_S:.2f}x |",
         "",
         f"CPU used per batch of {N} (median of rounds, /proc): the server {server_cpu * 1e3:.0f} ms "
@@ -151,7 +152,8 @@ def run() -> Result:
         f"with {median(out['floor_cpu']) / N * 1e3:.2f} ms of client CPU a request; 1.3x would need the server "
         f"to spend about 1 ms of CPU a request",
     ])
-    figure = f"{N} requests in {ours * 1e3:.0f} ms = {ratio:.2f}x the upstream's 100 ms (direct floor {floor / UPSTREAM_S:.2f}x)"
+    figure = (f"{N} requests in {ours * 1e3:.0f} ms = {ratio:.2f}x the upstream's 100 ms "
+              f"(direct floor {floor / UPSTREAM_S:.2f}x)")
     return Result(6, f"Concurrency: {N} simultaneous hybridlsp/run", figure, f"<= {GOAL}x", met, raw, limits)
 
 

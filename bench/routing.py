@@ -200,8 +200,9 @@ def _diagnose(engine, texts: dict[int, str], ratios: dict[int, float]) -> str:
         shares = ", ".join(f"{k} {v * 1e6:,.1f} µs ({v / over:.0%})" for k, v in parts.items())
         top = _profile_top(lambda: _route_one(engine, text, "ask"), max(3, int(0.3 / max(t["route"], 1e-6))))
         budget = (GOAL - 1) * t["count"]
-        notes.append(f"at {n:,} tokens route costs {over * 1e6:,.1f} µs more than counting ({t['count'] * 1e6:,.1f} µs, "
-                     f"so the goal leaves {budget * 1e6:,.1f} µs): {shares}; cProfile's top (own time): "
+        notes.append(f"at {n:,} tokens route costs {over * 1e6:,.1f} µs more than counting "
+                     f"({t['count'] * 1e6:,.1f} µs, so the goal leaves {budget * 1e6:,.1f} µs): {shares}; "
+                     "cProfile's top (own time): "
                      + "; ".join(f"{where} {share:.0%}" for where, share in top))
     whole, split = _candidate_diagnosis(texts[max(texts)])
     notes.append(

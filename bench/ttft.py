@@ -171,7 +171,8 @@ async def _measure(fake, home: Path) -> dict[str, list]:
                 out["refused"].append(await refused_round_trip(server))
             await server.close()
             server = None
-            settings = settings_from_mapping(tomllib.loads(SERVER_CONFIG) | {"backends": {"ollama": {"host": fake.url}}})
+            config = tomllib.loads(SERVER_CONFIG) | {"backends": {"ollama": {"host": fake.url}}}
+            settings = settings_from_mapping(config)
             engine = Engine(settings, env={})
             for i in range(WARMUP):
                 await engine_ttft(engine, root, -1 - i)

@@ -255,6 +255,14 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_install_hook(args) -> int:
+    from .hook import install_hook, uninstall_hook
+
+    for line in (uninstall_hook if args.uninstall else install_hook)(Path.cwd()):
+        print(f"hybridlsp: {line}")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
@@ -296,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("source", nargs="?", default=None, help="(hook mode) git's message source")
     s.add_argument("sha", nargs="?", default=None, help=argparse.SUPPRESS)
     s.set_defaults(fn=cmd_commit_msg)
+
+    s = sub.add_parser("install-hook", help="install the prepare-commit-msg hook in this repository")
+    s.add_argument("--uninstall", action="store_true", help="remove it (and restore a chained hook)")
+    s.set_defaults(fn=cmd_install_hook)
 
     s = sub.add_parser("report", help="the article's metrics against its targets")
     s.add_argument("--since", help="ISO date")

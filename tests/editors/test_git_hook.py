@@ -3,6 +3,7 @@ without -m gets the message from a loopback model; -m and amends are left alone;
 idempotent, chains an existing hook, and --uninstall restores it."""
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ INSTALL = CLIENTS / "git-hook" / "install.sh"
 
 
 def install(repo: Path, env: dict, *args: str) -> str:
+    """`hybridlsp install-hook`, through the editor-clients wrapper script."""
+    env = {**env, "HYBRIDLSP": str(Path(sys.executable).with_name("hybridlsp"))}
     proc = subprocess.run(["sh", str(INSTALL), *args], cwd=repo, env=env, capture_output=True, text=True, check=True)
     return proc.stdout
 
