@@ -99,8 +99,18 @@ def render(results: list[Result], info: dict[str, str], started: datetime, load:
         if len(doc) > 1:
             out += [doc[1].strip(), ""]
         out += [f"**{r.figure}** - goal {r.goal}: {r.verdict} ({r.seconds:.0f} s; `python -m bench.{name}`)", ""]
-        out += r.raw + [""]
+        out += _blank_after_tables(r.raw) + [""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _blank_after_tables(lines: list[str]) -> list[str]:
+    """A text line right after a Markdown table would be read as one more row: separate them."""
+    out = []
+    for line in lines:
+        if out and out[-1].startswith("|") and line and not line.startswith("|"):
+            out.append("")
+        out.append(line)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -116,7 +116,8 @@ class Wire:
                 self.notify("exit", None)
                 await asyncio.wait_for(self.proc.wait(), timeout)
             except (NoAnswer, asyncio.TimeoutError, ConnectionError):
-                self.proc.kill()
+                if self.proc.returncode is None:
+                    self.proc.kill()
                 await self.proc.wait()
         for task in self._tasks:
             task.cancel()

@@ -330,4 +330,5 @@ async def test_requests_after_shutdown_get_an_error(server_env, repo):  # noqa: 
         assert reply.get("error", {}).get("code") == -32600, reply
     finally:
         wire.notify("exit", None)
+        await asyncio.wait_for(wire.proc.wait(), 10)
         await wire.close()

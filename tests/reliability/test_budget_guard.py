@@ -1,0 +1,95 @@
+"""Concurrent cloud requests cannot together overshoot the monthly cap by more than one request.
+
+Without reservations each of 50 requests started together reads the same recorded spend, and all
+50 go to the cloud. With `budget_guard` each reserves its most expensive outcome before its cloud
+hop; the ones that do not fit go on to tier 2 with the reason "budget".
+"""
+
+import asyncio
+
+import pytest
+
+from hybridlsp.engine import RunRequest
+from tests.fakes.upstreams import Fault, FakeOpenAI
+from tests.unit.test_engine import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
+
+CONCURRENT = 50
+PRICE = [10.0, 30.0]  # USD per million input / output tokens
+USAGE = (60, 64)  # what the fake cloud reports per request: input tokens, a full output budget
+MAX_OUT = 64
+ONE_REQUEST = (USAGE[0] * PRICE[0] + USAGE[1] * PRICE[1]) / 1e6  # $0.00252
+CAP = 20 * ONE_REQUEST + ONE_REQUEST / 2  # room for 20.5 requests
+
+
+def _settings(ollama, cloud, cap=CAP):
+    return make_settings(
+        ollama, cloud,
+        budget={"monthly_cloud_usd": cap},
+        ledger={"price_overrides": {"gpt-4.1": PRICE}},
+        tiers={"tier3": {"backend": "openai", "model": "gpt-4.1", "max_output_tokens": MAX_OUT}},
+        cache={"enabled": False},
+    )
+
+
+@pytest.fixture
+def ollama():
+    with ByModel({"qwen2.5-coder:14b": GOOD, "llama3.3:70b": GOOD}) as fake:
+        yield fake
+
+
+async def test_fifty_concurrent_cloud_requests_stay_within_one_request_of_the_cap(ollama, ledger, figures):  # noqa: F811
+    # a slow stream (~0.3 s) keeps all 50 in flight at once
+    with FakeOpenAI(answer="Cloud says: " + GOOD, usage=USAGE, token_delay=0.02) as cloud:
+        eng = engine_for(_settings(ollama, cloud), ledger)
+        reqs = [RunRequest(action="ask", text=f"[cloud] Analyze the trade-offs of design {i}") for i in range(CONCURRENT)]
+        results = await asyncio.gather(*(eng.run(r) for r in reqs))
+        reserved_after = eng.budget_guard.reserved_usd
+        await eng.aclose()
+    spend = ledger.month_cloud_spend()
+    costs = [r.cost_usd for r in ledger.rows() if r.kind == "request" and r.backend == "openai"]
+    on_cloud = [r for r in results if r.tier == 3]
+    degraded = [r for r in results if r.tier != 3]
+    overshoot = max(0.0, spend - CAP)
+
+    assert cloud.request_count == len(on_cloud) == len(costs) > 0
+    assert degraded and all(r.tier == 2 and [f.reason for f in r.fallbacks] == ["budget"] for r in degraded)
+    assert all(any("monthly cloud budget" in n for n in r.notes) for r in degraded)
+    assert overshoot <= max(costs), f"spent ${spend:.5f} against a ${CAP:.5f} cap"
+    assert reserved_after == 0.0
+    hops = [r for r in ledger.rows() if r.kind == "hop"]
+    assert len(hops) == len(degraded) and {h.reason for h in hops} == {"budget"}
+    figures["budget guard"] = (
+        f"{CONCURRENT} concurrent [cloud] requests, cap ${CAP:.5f} (~{CAP / ONE_REQUEST:.1f} requests): "
+        f"{len(on_cloud)} went to the cloud, {len(degraded)} to tier 2 (reason budget); spent ${spend:.5f}, "
+        f"overshoot ${overshoot:.5f} (one request costs ${max(costs):.5f})"
+    )
+
+
+async def test_reservations_are_released_when_the_cloud_fails_or_the_request_is_cancelled(ollama, ledger):  # noqa: F811
+    with FakeOpenAI(answer=GOOD, usage=USAGE) as cloud:
+        eng = engine_for(_settings(ollama, cloud, cap=1.0), ledger)
+        cloud.inject("500", "500")
+        res = await eng.run(RunRequest(action="ask", text="[cloud] Analyze the trade-offs", tier=3))
+        assert res.tier == 2 and eng.budget_guard.reserved_usd == 0.0
+        cloud.inject(Fault("drip", delay=0.2))
+        started = asyncio.Event()
+        task = asyncio.create_task(eng.run(RunRequest(action="ask", text="[cloud] Analyze it", tier=3),
+                                           on_text=lambda t: started.set()))
+        await asyncio.wait_for(started.wait(), 5)
+        assert eng.budget_guard.reserved_usd > 0  # held while the cloud streams
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert eng.budget_guard.reserved_usd == 0.0
+        await eng.aclose()
+
+
+async def test_a_request_that_cannot_fit_goes_local_even_when_nothing_is_spent(ollama, ledger):  # noqa: F811
+    """A cap smaller than one request's most expensive outcome: routing sees $0 spent, the guard
+    sees the reservation would pass the cap."""
+    with FakeOpenAI(answer=GOOD, usage=USAGE) as cloud:
+        eng = engine_for(_settings(ollama, cloud, cap=ONE_REQUEST / 4), ledger)
+        res = await eng.run(RunRequest(action="ask", text="[cloud] Analyze the trade-offs", tier=3))
+        await eng.aclose()
+    assert res.tier == 2 and cloud.request_count == 0
+    assert res.fallbacks[0].reason == "budget" and "would pass it" in " ".join(res.notes)
