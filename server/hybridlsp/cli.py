@@ -346,15 +346,18 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         stream=sys.stderr,  # stdout is the protocol channel in `serve`
     )
+    from .actions.base import sanitize
+
     try:
         return args.fn(args) or 0
     except HybridError as e:
-        print(f"hybridlsp: {e}", file=sys.stderr)
+        # an upstream's error text is in the message: it is data, like a model's answer
+        print(f"hybridlsp: {sanitize(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     except (OSError, ValueError) as e:
-        print(f"hybridlsp: {e}", file=sys.stderr)
+        print(f"hybridlsp: {sanitize(str(e))}", file=sys.stderr)
         return 1
 
 

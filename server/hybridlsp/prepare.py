@@ -60,7 +60,8 @@ def build_context(req, text: str, prompt: str, settings) -> Prepared:
         text = req.document
     prefix, suffix = _slices(req, text) if req.action == "complete" else ("", "")
     where = req.workspace or (str(Path(req.path).parent) if req.path else "")
-    repo = g.repo_for(where) if where else None
+    # only review and commit-message read git: the others skip opening the repository
+    repo = g.repo_for(where) if where and req.action in ("review", "commit-message") else None
     base = dict(text=text, prompt=prompt, language=req.language, path=req.path, prefix=prefix, suffix=suffix,
                 start_line=req.start_line)
 

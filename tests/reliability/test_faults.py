@@ -11,6 +11,8 @@ import pytest
 
 from hybridlsp.engine import RunRequest
 from hybridlsp.errors import AllTiersFailed
+from tests.e2e.conftest import repo, server_env  # noqa: F401
+from tests.fakes.fixtures import fake_ollama, fake_openai  # noqa: F401
 from tests.fakes.upstreams import FakeAnthropic, FakeOpenAI
 from tests.unit.test_engine import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
 
@@ -102,3 +104,40 @@ def test_fault_table_doc_is_current():
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "faults.md"
     assert doc.read_text(encoding="utf-8") == markdown(), "run: python -m tests.reliability.fault_table > docs/faults.md"
+
+
+async def test_language_server_stays_up_through_an_outage(server_env, repo, fake_ollama, fake_openai):  # noqa: F811
+    """Every backend down: `hybridlsp/run` fails with a message naming the backend and the fix, the
+    ledger records it, and once the backends are back the same server answers."""
+    from pathlib import Path
+
+    from hybridlsp.ledger.store import Ledger
+
+    from .lspwire import Wire
+
+    fake_ollama.answer = GOOD
+    wire = await Wire.start(server_env)
+    try:
+        await wire.initialize(repo.as_uri())
+        uri = (repo / "calc.py").as_uri()
+        wire.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                              "text": (repo / "calc.py").read_text()}})
+        params = {"action": "explain", "textDocument": {"uri": uri},
+                  "range": {"start": {"line": 4, "character": 4}, "end": {"line": 4, "character": 4}}}
+        fake_ollama.down()
+        fake_openai.down()
+        failed = await wire.request("hybridlsp/run", params)
+        message = failed["error"]["message"]
+        assert failed["error"]["code"] == -32803 and "ollama: cannot connect" in message
+        assert "start Ollama (`ollama serve`) or set OLLAMA_HOST" in message and "openai: cannot connect" in message
+        fake_ollama.up()
+        fake_openai.up()
+        answered = await wire.request("hybridlsp/run", params)
+        # Ollama's circuit is open for dispatch.cooldown_s after two failures: the cloud answers
+        assert answered["result"]["answered_by"]["backend"] == "openai" and wire.alive
+        assert [f["reason"] for f in answered["result"]["fallbacks"]] == ["circuit-open", "circuit-open"]
+    finally:
+        assert await wire.close() == 0
+    with Ledger(Path(server_env["HYBRIDLSP_HOME"]) / "ledger.sqlite3") as ledger:
+        outcomes = [r.outcome for r in ledger.rows() if r.kind == "request"]
+    assert outcomes[0] == "error" and outcomes[1] in ("ok", "fallback")

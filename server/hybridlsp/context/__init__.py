@@ -2,22 +2,10 @@
 
 All of it blocks (git, tiktoken, tree-sitter); async callers run it off the event loop.
 """
+# Names load on first use (PEP 562): GitPython and detect-secrets cost ~80 ms of start-up that
+# a server answering `initialize` should not pay.
 
-from .chunks import budget_diff
-from .diff import DiffFile, DiffSummary, summarize_diff
-from .git import (
-    EMPTY_TREE,
-    GitContext,
-    branch_name,
-    file_diff,
-    git_context,
-    recent_subjects,
-    repo_for,
-    staged_diff,
-)
-from .secrets import SecretHit, contains_secret, find_secrets, redact
-from .syntax import LANGUAGES, language_for, parses, parses_in_context, syntax_error_count
-from .tokens import COUNT_IS_ESTIMATE_NOTE, count_tokens, count_tokens_many, truncate_to_tokens
+from importlib import import_module
 
 __all__ = [
     "COUNT_IS_ESTIMATE_NOTE",
@@ -46,3 +34,45 @@ __all__ = [
     "syntax_error_count",
     "truncate_to_tokens",
 ]
+
+_WHERE = {
+    "budget_diff": "chunks",
+    "DiffFile": "diff",
+    "DiffSummary": "diff",
+    "summarize_diff": "diff",
+    "EMPTY_TREE": "git",
+    "GitContext": "git",
+    "branch_name": "git",
+    "file_diff": "git",
+    "git_context": "git",
+    "recent_subjects": "git",
+    "repo_for": "git",
+    "staged_diff": "git",
+    "SecretHit": "secrets",
+    "contains_secret": "secrets",
+    "find_secrets": "secrets",
+    "redact": "secrets",
+    "LANGUAGES": "syntax",
+    "language_for": "syntax",
+    "parses": "syntax",
+    "parses_in_context": "syntax",
+    "syntax_error_count": "syntax",
+    "COUNT_IS_ESTIMATE_NOTE": "tokens",
+    "count_tokens": "tokens",
+    "count_tokens_many": "tokens",
+    "truncate_to_tokens": "tokens",
+}
+
+
+def __getattr__(name: str):
+    try:
+        module = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

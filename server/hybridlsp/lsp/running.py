@@ -8,7 +8,8 @@ which closes the upstream stream:
 - `window/workDoneProgress/cancel` of the run's progress token (a callback on pygls' token future).
 
 Progress reports carry the *delta*: each `message` is the text streamed since the previous
-report, so a client appends them to rebuild the answer. A report with an empty `message` means
+report, so a client appends them to rebuild the answer (the first at once, then at most one report
+every 20 ms). A report with an empty `message` means
 a fallback restarted the answer on another tier: discard what was appended so far. The streamed
 text is the model's raw output; the request's result carries the final, validated answer.
 """
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["run_engine", "server_progress_token"]
 
 logger = logging.getLogger(__name__)
+
+COALESCE_S = 0.02  # at most one progress report per 20 ms after the first
 
 
 async def server_progress_token(ls: "HybridLanguageServer") -> str | None:
@@ -89,23 +92,55 @@ async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None,
 
     cancelled_by_client.add_done_callback(cancel_run)
 
-    def report(delta: str) -> None:
-        progress.report(token, types.WorkDoneProgressReport(message=delta))
+    # The first delta goes out at once (time to first token); later ones are gathered into one
+    # report every COALESCE_S, so a fast stream does not cost a notification per token.
+    pending: list[str] = []
+    flush_at: list[asyncio.TimerHandle] = []
+    sent_first = False
 
-    def on_text(delta: str) -> None:
+    def flush() -> None:
+        flush_at.clear()
+        if pending:
+            text = "".join(pending)
+            pending.clear()
+            progress.report(token, types.WorkDoneProgressReport(message=text))
+
+    def report(delta: str) -> None:
+        nonlocal sent_first
+        if not sent_first:
+            sent_first = True
+            progress.report(token, types.WorkDoneProgressReport(message=delta))
+            return
+        pending.append(delta)
+        if not flush_at:
+            flush_at.append(loop.call_later(COALESCE_S, flush))
+
+    def restart() -> None:
+        nonlocal sent_first
+        for handle in flush_at:
+            handle.cancel()
+        flush_at.clear()
+        pending.clear()  # what was not sent yet belongs to the answer being discarded
+        progress.report(token, types.WorkDoneProgressReport(message=""))
+        sent_first = False
+
+    def in_loop(fn, *args) -> None:
         # the embedded backend may stream from a worker thread
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            report(delta)
+            fn(*args)
         else:
-            loop.call_soon_threadsafe(report, delta)
+            loop.call_soon_threadsafe(fn, *args)
+
+    def on_text(delta: str) -> None:
+        in_loop(report, delta)
 
     def on_reset(reason: str) -> None:
         ls.log(f"hybridlsp: {reason}", types.MessageType.Info)
-        on_text("")
+        in_loop(restart)
 
     outcome = "cancelled"
     try:
@@ -116,5 +151,8 @@ async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None,
         outcome = f"failed: {e}"
         raise
     finally:
+        for handle in flush_at:
+            handle.cancel()
+        flush()  # the tail of the stream, before the end of progress
         progress.tokens.pop(token, None)
         progress.end(token, types.WorkDoneProgressEnd(message=outcome))
