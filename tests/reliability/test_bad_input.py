@@ -9,7 +9,6 @@ sequence, a real answer through `hybridlsp/run`).
 """
 
 import asyncio
-import json
 from collections import Counter
 
 import pytest
@@ -19,7 +18,7 @@ from hypothesis import strategies as st
 from tests.e2e.conftest import repo, server_env  # noqa: F401
 from tests.fakes.fixtures import fake_ollama, fake_openai  # noqa: F401
 
-from .lspwire import Background, NoAnswer, Wire
+from .lspwire import Background, Wire
 
 MAX_EXAMPLES = 250
 CANARY = "def divide(a, b):\n    result = a / b\n    return result\n"
@@ -177,7 +176,7 @@ def _send(live: Live, op) -> None:
     if kind == "notify":
         live.notify(method, params)
         return
-    reply = live.request(method, params)  # NoAnswer fails the example
+    reply = live.request(method, params)  # lspwire.NoAnswer fails the example
     STATS["requests"] += 1
     STATS["errors" if "error" in reply else "results"] += 1
     if "error" in reply:
@@ -292,8 +291,11 @@ async def test_ten_megabyte_documents_and_a_burst_of_changes(server_env, repo, f
         assert res["result"]["text"] == ANSWER
         assert text in fake_ollama.requests[-1].json["messages"][-1]["content"]
         assert wire.alive
+        ended = (f"answered by {whole['result']['answered_by']['backend']}" if "result" in whole
+                 else f"refused: {whole['error']['message'][:90]}")
         figures["big documents"] = (f"{len(big.encode('utf-8', 'surrogatepass')) / 1e6:.1f} MB document opened, "
-                                    "code actions and runs answered; 500 didChange in a burst applied exactly")
+                                    f"code actions and a run on a range answered; the whole document as the subject "
+                                    f"{ended}; 500 didChange in a burst applied exactly")
     finally:
         assert await wire.close() == 0
 

@@ -83,7 +83,6 @@ async def test_keys_reach_only_their_own_provider_and_no_log_ledger_or_message(t
         said.append(str(refused.value))
         await wrong.aclose()
         assert any("401" in msg for _, msg in refused.value.hops)
-        assert any(WRONG_KEY in r.body.decode() for r in openai.requests[-1:]) is False
 
     for fake, header, key in ((openai, "authorization", OPENAI_KEY), (anthropic, "x-api-key", ANTHROPIC_KEY)):
         own = [r for r in fake.requests if r.headers.get(header, "").endswith(key)]

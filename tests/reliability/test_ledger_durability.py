@@ -6,7 +6,6 @@ in the file (no committed row lost), the survivors' rows are all there, `PRAGMA 
 says ok, the ledger opens and takes writes again, and the report counts and sums what is there.
 """
 
-import os
 import signal
 import sqlite3
 import subprocess

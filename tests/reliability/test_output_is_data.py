@@ -13,14 +13,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from hybridlsp.actions.base import StreamSanitizer, sanitize
 from tests.e2e.conftest import CONFIG, git, repo, server_env  # noqa: F401
 from tests.fakes.fixtures import fake_ollama, fake_openai  # noqa: F401
 
 from .answering import AnsweringOllama
 from .lspwire import Wire
 
-ROOT = Path(__file__).resolve().parents[2]
 ESC = "\x1b"
 # An OSC with a space inside, so the fake streams it in two pieces: the stream sanitizer must hold it.
 HOSTILE = (f"Result: {ESC}[31mred{ESC}[0m {ESC}]52;c;ZWNobyBvd25lZA=={ESC}\\ {ESC}]0;owned window\x07 {ESC}[2J"
@@ -33,6 +35,22 @@ HOSTILE_COMMIT = (f"Fix {ESC}[1mthe{ESC}[0m parser{ESC}]0;t\x07\n\nKeep $(touch 
 def _clean(text: str) -> list[str]:
     """The control characters and escape sequences left in `text` (tab and newline are fine)."""
     return [repr(c) for c in text if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]
+
+
+FRAGMENTS = [ESC, "[", "]", "\\", "\x07", "\x9b", "31m", "0;", "52;c;", "2J", "8;;", "m", ";", "\r", "\n", "\x00", "a", " "]
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(pieces=st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=3)), max_size=40),
+       cuts=st.lists(st.integers(0, 200), max_size=12))
+def test_a_streamed_answer_is_cleaned_exactly_like_the_whole(pieces, cuts):
+    """However the stream splits an escape sequence, the terminal sees what `sanitize` of the
+    whole answer gives: no fragment of a sequence gets through between two deltas."""
+    text = "".join(pieces)
+    bounds = sorted({min(c, len(text)) for c in cuts} | {0, len(text)})
+    clean = StreamSanitizer()
+    out = "".join(clean.feed(text[a:b]) for a, b in zip(bounds, bounds[1:])) + clean.flush()
+    assert out == sanitize(text)
 
 
 @pytest.fixture
