@@ -176,6 +176,7 @@ class Settings(_Model):
 
 # Keys a workspace file may not set: they decide where API keys, usage data or prompts are sent.
 CREDENTIAL_KEYS = (
+    ("backends", "ollama", "host"),  # where local prompts (secrets included) go
     ("backends", "openai", "base_url"),
     ("backends", "openai", "api_key_env"),
     ("backends", "anthropic", "base_url"),

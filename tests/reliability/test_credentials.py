@@ -256,10 +256,6 @@ async def test_language_server_keeps_keys_out_of_progress_messages_logs_and_erro
     assert not _leaks(_everything_said(wire, *replies))
 
 
-@pytest.mark.xfail(strict=True, reason="lsp/lifecycle.initialize falls back to Settings() when load_settings "
-                   "fails: one invalid key in a workspace file discards the user's own config and environment "
-                   "(tiers, budget caps, OPENAI_BASE_URL), so requests go to the default cloud host. "
-                   "Fix: on a workspace-file error, load the other layers without it.")
 async def test_an_invalid_workspace_file_does_not_discard_the_users_own_config(tmp_path):
     with FakeOllama() as ollama, FakeOpenAI(expected_key=OPENAI_KEY) as openai, \
             FakeAnthropic(expected_key=ANTHROPIC_KEY) as anthropic, FakeOpenAI() as evil:
@@ -282,10 +278,6 @@ async def test_an_invalid_workspace_file_does_not_discard_the_users_own_config(t
     assert any(t.startswith("Explain - local model-a ") for t in titles), titles  # the user's tier 1
 
 
-@pytest.mark.xfail(strict=True, reason="config.CREDENTIAL_KEYS protects the cloud base URLs and key variables, "
-                   "not backends.ollama.host: a cloned repository's .hybridlsp.toml can send every local-tier "
-                   "prompt, including those the secret gate kept off the cloud, to a host of its choosing. "
-                   "Fix: add ('backends', 'ollama', 'host') to CREDENTIAL_KEYS (OLLAMA_HOST still sets it).")
 async def test_a_workspace_file_cannot_send_local_prompts_to_another_host(tmp_path):
     with FakeOllama() as ollama, FakeOllama() as evil, FakeOpenAI(expected_key=OPENAI_KEY) as openai, \
             FakeAnthropic() as anthropic:

@@ -95,7 +95,7 @@ _OWN: list[tuple[re.Pattern[str], str, int]] = [
     (re.compile(r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{20,}"), "anthropic-key", 0),
     (re.compile(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}"), "openai-key", 0),
     # scheme://user:password@host, with any password characters (BasicAuth rejects $, ! ...).
-    (re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]+:([^\s@/'\"]+)@[^\s/'\"]"), "connection-string", 1),
+    (re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:([^\s@/'\"]+)@[^\s/'\"]"), "connection-string", 1),
     # NAME=value in env/shell style, anywhere in a line (a .env file, or pasted into a question):
     # the keyword plugin needs quotes outside config files and does not know TOKEN names.
     # No spaces around "=": that is what tells it from code like `API_KEY = settings.api_key`.

@@ -48,7 +48,12 @@ def initialize(ls: "HybridLanguageServer", params: types.InitializeParams) -> No
             ls.base_settings, notes = load_settings(Path(root) if root else None)
         except ConfigError as e:
             _refuse(ls, e)
-            ls.base_settings, notes = Settings(), []
+            # keep the user's own file and environment: only the broken layer is dropped
+            try:
+                ls.base_settings, notes = load_settings(None)
+                notes.append("the workspace's .hybridlsp.toml was ignored: it is invalid")
+            except ConfigError:
+                ls.base_settings, notes = Settings(), []
         for note in notes:
             ls.log(note, types.MessageType.Info)
     ls.settings = _with_client_options(ls, ls.base_settings, params.initialization_options) or ls.base_settings
