@@ -9,6 +9,7 @@ resolve. What each action does with its answer:
 """
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,12 +20,24 @@ from pygls.workspace import TextDocument
 from ..config import data_dir
 from ..engine import RunResult
 from ..errors import HybridError
-from .convert import DOCUMENT_ACTIONS, LABELS, Subject, range_to_json, result_to_json, run_request, title, where
+from .convert import (
+    DOCUMENT_ACTIONS,
+    LABELS,
+    Subject,
+    range_to_json,
+    readable_document,
+    result_to_json,
+    run_request,
+    title,
+    where,
+)
 from .run import request_from_params, workspace_for
 from .running import run_engine, server_progress_token
 
 if TYPE_CHECKING:
     from .server import HybridLanguageServer
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["code_action", "resolve_code_action", "run_command", "KIND_PREFIX"]
 
@@ -54,10 +67,13 @@ def code_action(ls: "HybridLanguageServer", params: types.CodeActionParams) -> l
     """Quick fixes from the last review, then the four actions titled with their decision."""
     if ls.engine is None:
         return []
-    doc = ls.workspace.get_text_document(params.text_document.uri)
+    doc, why = readable_document(ls.workspace, params.text_document.uri)
+    if doc is None:  # neither open nor readable on disk: nothing to offer
+        logger.info("codeAction: %s", why)
+        return []
+    lines = doc.lines
     only = params.context.only
     out = [a for a in ls.findings.quick_fixes(doc, params.range) if _wanted(a.kind, only)]
-    lines = doc.lines
     workspace = workspace_for(ls, doc.path or "")
     resolve = _can_resolve(ls)
     for action in DOCUMENT_ACTIONS:
@@ -117,7 +133,11 @@ async def _perform(ls: "HybridLanguageServer", params) -> tuple[str, RunResult |
     return req.action, result, await _deliver(ls, req.action, doc, subject, result)
 
 
-async def _deliver(ls: "HybridLanguageServer", action: str, doc: TextDocument, subject: Subject, result: RunResult):
+async def _deliver(ls: "HybridLanguageServer", action: str, doc: TextDocument | None, subject: Subject | None,
+                   result: RunResult):
+    if doc is None:  # a commit message run on the workspace alone: nowhere to put it but a message
+        ls.show(f"hybridlsp: {LABELS[action]}: {result.text}", types.MessageType.Info)
+        return None
     if action == "complete":
         return _insert(doc.uri, subject.insert_at, result.text)
     if action == "review":

@@ -52,6 +52,17 @@ class Subject:
     insert_at: types.Position
 
 
+def readable_document(workspace, uri: str) -> tuple[TextDocument | None, str]:
+    """The document and "" , or None and why: an unopened URI is read from disk, which can fail
+    (no such file, a name too long, a NUL in the path, bytes that are not text)."""
+    try:
+        doc = workspace.get_text_document(uri)
+        doc.lines
+    except (OSError, ValueError) as e:  # UnicodeDecodeError is a ValueError
+        return None, f"{uri} cannot be read: {e}"
+    return doc, ""
+
+
 def subject_of(doc: TextDocument, lines: tuple[str, ...], rng: types.Range | None, action: str) -> Subject:
     """The selection; on an empty range the enclosing function (or paragraph); without a range the
     whole document. A completion only sees the text up to the cursor."""

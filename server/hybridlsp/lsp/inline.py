@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ..errors import HybridError
-from .convert import run_request
+from .convert import readable_document, run_request
 from .run import workspace_for
 
 if TYPE_CHECKING:
@@ -36,7 +36,10 @@ async def inline_completion(
         await asyncio.sleep(DEBOUNCE_S)
         if ls.engine is None:
             return _EMPTY
-        doc = ls.workspace.get_text_document(uri)
+        doc, why = readable_document(ls.workspace, uri)
+        if doc is None:
+            logger.info("inline completion: %s", why)
+            return _EMPTY
         at = params.position
         req, _ = run_request(
             doc, "complete", types.Range(start=at, end=at), tier=1, workspace=workspace_for(ls, doc.path or "")

@@ -8,7 +8,7 @@ ttft_ms, cached, notes}` plus `findings` for `review`. With a `workDoneToken` th
 `$/progress` reports whose `message` is the delta since the previous report.
 """
 
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING, Any
 
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
@@ -18,7 +18,7 @@ from pygls.workspace import TextDocument
 from ..engine import RunRequest
 from ..errors import HybridError
 from ..routing.types import ACTIONS
-from .convert import LABELS, Subject, range_from_json, result_to_json, run_request
+from .convert import LABELS, Subject, range_from_json, readable_document, result_to_json, run_request
 from .running import run_engine
 
 if TYPE_CHECKING:
@@ -58,17 +58,26 @@ def request_from_params(
     if tier is not None and tier not in (1, 2, 3):
         raise JsonRpcInvalidParams(f"tier must be 1, 2 or 3, not {tier!r}")
     prompt = p.get("prompt") or ""
-    uri = (p.get("textDocument") or {}).get("uri")
+    if not isinstance(prompt, str):
+        raise JsonRpcInvalidParams("prompt must be a string")
+    text_document = p.get("textDocument") or {}
+    uri = text_document.get("uri") if isinstance(text_document, dict) else None
+    if uri is not None and not isinstance(uri, str) or (text_document and uri is None):
+        raise JsonRpcInvalidParams("textDocument must be {uri: string}")
     if uri is None and action not in ("ask", "commit-message"):  # both can run on the workspace alone
         raise JsonRpcInvalidParams(f"{action} needs textDocument.uri")
     if action == "ask" and not prompt:
         raise JsonRpcInvalidParams("ask needs a prompt")
-    doc = ls.workspace.get_text_document(uri) if uri else None
+    doc = None
+    if uri:
+        doc, why = readable_document(ls.workspace, uri)
+        if doc is None:
+            raise JsonRpcInvalidParams(why)
     try:
         rng = range_from_json(p.get("range"))
     except (KeyError, TypeError, ValueError) as e:
         raise JsonRpcInvalidParams(f"range is not an LSP range: {e}") from None
-    if doc is not None and doc.path and not Path(doc.path).exists() and doc.version is None:
+    if doc is not None and doc.path and not os.path.exists(doc.path) and doc.version is None:
         raise JsonRpcInvalidParams(f"{uri} is neither open nor on disk")
     workspace = workspace_for(ls, doc.path or "") if doc is not None else (ls.workspace.root_path or "")
     req, subject = run_request(doc, action, rng, prompt=prompt, tier=tier, workspace=workspace)
