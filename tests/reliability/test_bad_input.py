@@ -300,9 +300,6 @@ async def test_ten_megabyte_documents_and_a_burst_of_changes(server_env, repo, f
         assert await wire.close() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="pygls drops a request whose params do not fit the method's types "
-                   "(io_.run_async logs the JsonRpcInvalidParams and answers nothing): the editor waits forever. "
-                   "Fix in lsp/server.py _Protocol: answer such a request with its InvalidParams error.")
 async def test_requests_with_params_of_the_wrong_shape_get_an_error(server_env, repo):  # noqa: F811
     wire = await Wire.start(server_env)
     uri = (repo / "calc.py").as_uri()
@@ -319,8 +316,6 @@ async def test_requests_with_params_of_the_wrong_shape_get_an_error(server_env, 
         await wire.close()
 
 
-@pytest.mark.xfail(strict=True, reason="pygls ignores requests after shutdown without answering (the spec says: "
-                   "error InvalidRequest); the editor waits forever. Fix in lsp/server.py _Protocol.handle_message.")
 async def test_requests_after_shutdown_get_an_error(server_env, repo):  # noqa: F811
     wire = await Wire.start(server_env)
     try:

@@ -11,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, default_converter
 from pygls.workspace import TextDocument
@@ -38,10 +39,30 @@ def _version() -> str:
 
 
 class _Protocol(LanguageServerProtocol):
-    """pygls 2 answers `$/cancelRequest` of a `workspace/executeCommand` but leaves the command's
-    task running; cancel the task too, so a command's model call stops like a request's."""
+    """Three places where pygls 2 leaves an editor waiting, closed here:
+    - `$/cancelRequest` of a `workspace/executeCommand` is answered but the command's task keeps
+      running: cancel the task too, so a command's model call stops like a request's;
+    - a request whose params do not fit its method's types is dropped unanswered: answer it with
+      InvalidParams;
+    - requests after `shutdown` are ignored: the spec says they error with InvalidRequest."""
 
     _server: "HybridLanguageServer"
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "jsonrpc" in data and "id" in data and "method" in data:
+                self._send_response(data["id"], None, exc.to_response_error())
+            raise
+
+    def handle_message(self, message):
+        method = getattr(message, "method", None)
+        if self._shutdown and method is not None and method != types.EXIT and getattr(message, "id", None) is not None:
+            error = JsonRpcInvalidRequest("the server is shutting down: no more requests")
+            self._send_response(message.id, None, error.to_response_error())
+            return
+        super().handle_message(message)
 
     def _handle_cancel_notification(self, msg_id):
         super()._handle_cancel_notification(msg_id)
