@@ -195,6 +195,10 @@ class Engine:
         t3 = self.settings.tier(3).backend
         return t3 not in ("openai", "anthropic") or self.pool.has_credentials(t3)
 
+    def _has_caps(self) -> bool:
+        b = self.settings.budget
+        return bool(b.monthly_cloud_usd or b.daily_cloud_usd)
+
     async def _cloud_spend(self) -> tuple[float, float]:
         return await asyncio.to_thread(lambda: (self.ledger.month_cloud_spend(), self.ledger.day_cloud_spend()))
 
@@ -237,15 +241,23 @@ class Engine:
         clean_text = req.text
         if req.action == "ask" and not req.prompt:
             clean_text = parse_flag(req.text)[2]
-        prepared = await asyncio.to_thread(prepare.build_context, req, clean_text, clean_prompt, self.settings)
+        args = (req, clean_text, clean_prompt, self.settings)
+        if req.action in ("review", "commit-message") or len(req.document or "") > _OFFLOAD_CHARS:
+            prepared = await asyncio.to_thread(prepare.build_context, *args)  # GitPython blocks
+        else:
+            prepared = prepare.build_context(*args)
         ctx = prepared.context
         messages = action.messages(ctx)
         sent = "\n".join(m.content for m in messages)
-        tokens = await self._off(len(sent), self.count_tokens, sent)
         from .context.secrets import contains_secret
 
-        secret = await self._off(len(sent), contains_secret, sent, req.path)
-        spend = await asyncio.to_thread(lambda: (self.ledger.month_cloud_spend(), self.ledger.day_cloud_spend()))
+        if len(sent) > _OFFLOAD_CHARS:
+            # tiktoken releases the GIL: count and scan side by side, off the loop
+            tokens, secret = await asyncio.gather(asyncio.to_thread(self.count_tokens, sent),
+                                                  asyncio.to_thread(contains_secret, sent, req.path))
+        else:
+            tokens, secret = self.count_tokens(sent), contains_secret(sent, req.path)
+        spend = await self._cloud_spend() if self._has_caps() else (0.0, 0.0)
         decision = self._route(req, tokens, prepared.git, secret, spend)
         notes = list(decision.notes) + list(prepared.notes)
 
