@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -87,8 +88,21 @@ def _route_one(engine, prompt: str, action: str):
     from .routing.types import GitSummary
 
     req = RunRequest(action=action, text=prompt)
-    tokens = engine.count_tokens(prompt)
-    return engine._route(req, tokens, GitSummary(), contains_secret(prompt))
+    if len(prompt) > 20_000:
+        # tiktoken releases the GIL: count in a thread while this one scans for secrets
+        counting = _pool().submit(engine.count_tokens, prompt)
+        secret = contains_secret(prompt)
+        tokens = counting.result()
+    else:
+        tokens, secret = engine.count_tokens(prompt), contains_secret(prompt)
+    return engine._route(req, tokens, GitSummary(), secret)
+
+
+@functools.lru_cache(maxsize=1)
+def _pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="hybridlsp-count")
 
 
 def cmd_route(args) -> int:

@@ -102,8 +102,13 @@ def test_fault_table_doc_is_current():
 
     from .fault_table import markdown
 
-    doc = Path(__file__).resolve().parents[2] / "docs" / "faults.md"
-    assert doc.read_text(encoding="utf-8") == markdown(), "run: python -m tests.reliability.fault_table > docs/faults.md"
+    root = Path(__file__).resolve().parents[2]
+    table = markdown()
+    assert (root / "docs" / "faults.md").read_text(encoding="utf-8") == table, \
+        "run: python -m tests.reliability.fault_table > docs/faults.md"
+    rows = [line for line in table.splitlines() if line.startswith("| ")]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert all(row in readme for row in rows), "copy docs/faults.md's table into the README"
 
 
 async def test_language_server_stays_up_through_an_outage(server_env, repo, fake_ollama, fake_openai):  # noqa: F811

@@ -112,15 +112,20 @@ _OWN: list[tuple[re.Pattern[str], str, int]] = [
 
 # Stage 1, run on text.encode().lower(): ASCII-only lowercasing keeps byte offsets, and factoring
 # the alternatives by first letter keeps the regex engine's scan fast (measured 4x over (?i)).
-_CANDIDATE = re.compile(
-    rb"a(?:kia|sia|bia|cca|3t[a-z0-9]|ccountkey=|ccount_?key|ccess_?key|pi_?key|uth_?key)"
-    rb"|://[^\s/@]*:[^\s/@]*@"
-    rb"|g(?:h[pousr]_|l(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-|r1348941)"
-    rb"|eyj|_authtoken|s(?:k-|k_live_|q0csp-|g\.|ecret|ervice_?key)|rk_live_|pypi-ag"
-    rb"|xox[abposr]-|hooks\.slack\.com"
-    rb"|p(?:rivate key|utty-user-key-file|ass|wd|riv(?:ate)?_?key)"
-    rb"|d(?:b|atabase)_?key|client_?key|contrase|credential|token[a-z0-9_]*[ \t]*="
-    rb"|[\"'`][a-z0-9+/=_-]{20,}"
+# Each branch runs as its own pass: a lone pattern gets `re`'s literal-prefix search, which made
+# the whole stage 2.3x faster than one alternation (15.1 -> 6.6 ms on 480 KB, bench/routing.py).
+_CANDIDATES = tuple(
+    re.compile(branch)
+    for branch in (
+        rb"a(?:kia|sia|bia|cca|3t[a-z0-9]|ccountkey=|ccount_?key|ccess_?key|pi_?key|uth_?key)",
+        rb"://[^\s/@]*:[^\s/@]*@",
+        rb"g(?:h[pousr]_|l(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-|r1348941)",
+        rb"eyj|_authtoken|s(?:k-|k_live_|q0csp-|g\.|ecret|ervice_?key)|rk_live_|pypi-ag",
+        rb"xox[abposr]-|hooks\.slack\.com",
+        rb"p(?:rivate key|utty-user-key-file|ass|wd|riv(?:ate)?_?key)",
+        rb"d(?:b|atabase)_?key|client_?key|contrase|credential|token[a-z0-9_]*[ \t]*=",
+        rb"[\"'`][a-z0-9+/=_-]{20,}",
+    )
 )
 
 # A PEM private key, with its body: following base64 or header lines, or on the same line with
@@ -273,12 +278,10 @@ def _scan(text: str, path: str) -> list[_Finding]:
         i = bisect.bisect_right(header_offsets, offset) - 1
         return header_paths[i] if i >= 0 else path
 
-    line_no, counted_to, last_start = 1, 0, -1
-    for m in _CANDIDATE.finditer(low):
-        start = data.rfind(b"\n", 0, m.start()) + 1
-        if start == last_start:
-            continue  # another trigger on a line already scanned
-        last_start = start
+    # the start of every line with a trigger, each line once, in order
+    starts = sorted({data.rfind(b"\n", 0, m.start()) + 1 for rx in _CANDIDATES for m in rx.finditer(low)})
+    line_no, counted_to = 1, 0
+    for start in starts:
         line_no += data.count(b"\n", counted_to, start)
         counted_to = start
         end = data.find(b"\n", start)
