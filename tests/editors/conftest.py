@@ -6,11 +6,13 @@ HYBRIDLSP_REQUIRE_EDITORS=1 (CI) a missing editor fails them instead.
 """
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests import support
+from tests.support import git  # noqa: F401  (test_git_hook imports it from here)
 
 from .scripted import ScriptedOllama
 
@@ -39,25 +41,6 @@ read_timeout_s = 20.0
 max_retries = 0
 """
 
-CALC = '''import os
-
-
-def divide(a, b):
-    result = a / b
-    return result
-
-
-def greet(name):
-    return "hello " + name
-'''
-
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.com",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.com",
-}
-
 
 def require(tool: str | None, what: str, how: str) -> str:
     """`tool` (a path), or skip (fail under HYBRIDLSP_REQUIRE_EDITORS=1) saying how to get `what`."""
@@ -69,12 +52,6 @@ def require(tool: str | None, what: str, how: str) -> str:
     pytest.skip(reason)
 
 
-def git(repo: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["git", *args], cwd=repo, env={**(env or os.environ), **GIT_ENV}, check=True, capture_output=True, text=True
-    )
-
-
 @pytest.fixture
 def scripted():
     with ScriptedOllama() as fake:
@@ -84,31 +61,16 @@ def scripted():
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git repository with `calc.py` committed, then changed and staged."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    (root / "calc.py").write_text(CALC)
-    git(root, "add", "calc.py")
-    git(root, "commit", "-q", "-m", "Add calc")
-    (root / "calc.py").write_text(CALC + "\n\ndef double(x):\n    return 2 * x\n")
-    git(root, "add", "calc.py")
-    return root
+    return support.make_repo(tmp_path)
 
 
 @pytest.fixture
 def editor_env(tmp_path: Path, scripted) -> dict[str, str]:
     """The environment for an editor and the server it starts: the fake upstream, a private
     ledger, no user config, and XDG dirs (editor state) inside the test's directory."""
-    config = tmp_path / "hybridlsp.toml"
-    config.write_text(CONFIG)
-    home = tmp_path / "home"
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_", "OLLAMA_", "HYBRIDLSP_"))}
     xdg = tmp_path / "xdg"
+    env = support.server_env(tmp_path, CONFIG, OLLAMA_HOST=scripted.url)
     env.update(
-        OLLAMA_HOST=scripted.url,
-        HYBRIDLSP_HOME=str(home),
-        HYBRIDLSP_CONFIG=str(config),
         HOME=str(tmp_path / "userhome"),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         **{f"XDG_{d}_HOME": str(xdg / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},

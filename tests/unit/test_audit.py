@@ -8,22 +8,13 @@ import pytest
 
 from hybridlsp.audit import AuditRow, add_audit_parser, audit, format_audit, read_audit_rows
 from hybridlsp.config import settings_from_mapping
-from hybridlsp.routing import Estimate
 from datetime import UTC
+from tests.support import TableEstimator
 
 S = settings_from_mapping({"ledger": {"price_overrides": {"gpt-4.1": [2.0, 8.0], "big": [10.0, 30.0]}}})
 
 
-class Table:
-    def __init__(self, table):
-        self.table = table
-
-    def estimate(self, text, action):
-        tier, score = self.table[text]
-        return Estimate(tier, score, f"table -> tier {tier}")
-
-
-TABLE = Table({"hard": (3, 0.9), "middling": (2, 0.6), "easy": (1, 0.2), "hopeless": (1, 0.1)})
+TABLE = TableEstimator({"hard": (3, 0.9), "middling": (2, 0.6), "easy": (1, 0.2), "hopeless": (1, 0.1)})
 
 
 def rows(**kw):

@@ -18,7 +18,7 @@ from hybridlsp.evalrouting import (
     render_svg,
     terminal_plot,
 )
-from hybridlsp.routing import Estimate
+from tests.support import TableEstimator
 
 # ---- the curve ------------------------------------------------------------------------------
 
@@ -127,24 +127,13 @@ def test_bad_rows_name_the_line(bad, message):
 
 # ---- the report -------------------------------------------------------------------------------
 
-class Table:
-    """A fake estimator: tier and score looked up by prompt."""
-
-    def __init__(self, table):
-        self.table = table
-
-    def estimate(self, text, action):
-        tier, score = self.table[text]
-        return Estimate(tier, score, f"table -> tier {tier}")
-
-
 TINY = [
     EvalRow("1", "hard", (0.0, 0.5, 1.0), input_tokens=10),
     EvalRow("2", "middling", (0.5, 1.0, 1.0), input_tokens=10),
     EvalRow("3", "easy", (1.0, 1.0, 1.0), input_tokens=10),
     EvalRow("4", "hopeless", (0.0, 0.0, 0.0), input_tokens=10),
 ]
-TABLE = Table({"hard": (3, 0.9), "middling": (2, 0.6), "easy": (1, 0.2), "hopeless": (1, 0.1)})
+TABLE = TableEstimator({"hard": (3, 0.9), "middling": (2, 0.6), "easy": (1, 0.2), "hopeless": (1, 0.1)})
 
 
 def test_report_on_a_hand_computed_file():
@@ -165,7 +154,7 @@ def test_report_on_a_hand_computed_file():
 
 def test_flags_and_actions_rank_by_decided_tier():
     rows = [EvalRow("1", "[cloud] easy", (0, 1), input_tokens=5), EvalRow("2", "hard", (0, 0), input_tokens=5)]
-    rep = evaluate(rows, Settings(), Table({"easy": (1, 0.1), "hard": (2, 0.9)}))
+    rep = evaluate(rows, Settings(), TableEstimator({"easy": (1, 0.1), "hard": (2, 0.9)}))
     assert [r.tier for r in rep.routed] == [3, 2]
     assert rep.routed[0].score is None  # the flag decided; the estimator was not asked
     assert rep.curve.at(0.5) == pytest.approx(1.0)  # the flagged prompt is ranked first
@@ -173,7 +162,7 @@ def test_flags_and_actions_rank_by_decided_tier():
 
 def test_unrecoverable_file_still_reports_shares():
     rows = [EvalRow("1", "easy", (1, 1), input_tokens=5)]
-    rep = evaluate(rows, Settings(), Table({"easy": (1, 0.1)}))
+    rep = evaluate(rows, Settings(), TableEstimator({"easy": (1, 0.1)}))
     assert rep.curve is None and "no gap" in rep.curve_error
     assert "no recovery curve" in format_report(rep)
     assert rep.to_json()["curve_error"]
