@@ -83,7 +83,9 @@ class RoutingSettings(_Model):
         "threat model", "root cause",
     ]
     difficulty: Literal["keywords", "learned", "hybrid", "none"] = Field(
-        "keywords", description="the pluggable difficulty estimate for ask prompts"
+        "hybrid",
+        description="the pluggable difficulty estimate for ask prompts: hybrid = the article's task "
+        "keywords first, the learned estimate for prompts no keyword names",
     )
     cloud_share_target: float = Field(
         0.2,

@@ -1,6 +1,6 @@
-"""Ollama backend against a real HTTP fake on 127.0.0.1."""
+"""Ollama backend against a real HTTP fake on 127.0.0.1.
+Fault classes and closing the upstream, the same for every backend: test_backend_contract.py."""
 
-import asyncio
 import time
 
 import pytest
@@ -10,10 +10,7 @@ from hybridlsp.errors import (
     BackendTimeout,
     BackendUnavailable,
     BadRequest,
-    ContextLengthExceeded,
     RateLimited,
-    ServerError,
-    StreamBroken,
 )
 from tests.fakes import Fault
 from tests.fakes.fixtures import collect, fake_ollama, settings_for  # noqa: F401
@@ -76,31 +73,6 @@ async def test_num_ctx_is_the_same_on_every_call(backend, fake_ollama):
     assert [r.json["options"]["num_ctx"] for r in fake_ollama.requests] == [8192, 8192]
 
 
-@pytest.mark.parametrize(
-    "fault, error",
-    [
-        ("close", BackendUnavailable),
-        ("hang", BackendTimeout),
-        ("429", RateLimited),
-        ("500", ServerError),
-        ("503", ServerError),
-        ("400-context", ContextLengthExceeded),
-        ("404", BadRequest),
-        ("cut", StreamBroken),
-        ("malformed", StreamBroken),
-        ("stream-error", ServerError),
-    ],
-)
-async def test_fault_maps_to_error_class(backend, fake_ollama, fault, error):
-    fake_ollama.answer = "one two three four five six"
-    fake_ollama.inject(fault)
-    with pytest.raises(error) as info:
-        await collect(backend.stream(REQUEST))
-    assert type(info.value) is error
-    assert info.value.backend == "ollama" and info.value.fix
-    assert fake_ollama.request_count == 1  # the backend never retries on its own
-
-
 async def test_missing_model_says_how_to_pull(backend, fake_ollama):
     fake_ollama.inject("404")
     with pytest.raises(BadRequest, match="ollama pull"):
@@ -130,36 +102,6 @@ async def test_refused_then_back(backend, fake_ollama):
     fake_ollama.up()
     text, _, _ = await collect(backend.stream(REQUEST))
     assert text == fake_ollama.answer
-
-
-async def test_aclose_closes_upstream_within_50ms(backend, fake_ollama):
-    fake_ollama.answer = "tok " * 200
-    fake_ollama.inject(Fault("drip", delay=0.02))
-    stream = backend.stream(REQUEST)
-    await stream.__anext__()
-    closed_at = time.monotonic()
-    await stream.aclose()
-    assert await fake_ollama.wait_disconnected(1.0)
-    assert fake_ollama.disconnected_at - closed_at < 0.05
-
-
-async def test_cancelled_task_closes_upstream_within_50ms(backend, fake_ollama):
-    fake_ollama.answer = "tok " * 200
-    fake_ollama.inject(Fault("drip", delay=0.02))
-    first = asyncio.Event()
-
-    async def consume():
-        async for _ in backend.stream(REQUEST):
-            first.set()
-
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(first.wait(), 2.0)
-    cancelled_at = time.monotonic()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert await fake_ollama.wait_disconnected(1.0)
-    assert fake_ollama.disconnected_at - cancelled_at < 0.05
 
 
 async def test_health_lists_pulled_and_loaded_models(backend, fake_ollama):

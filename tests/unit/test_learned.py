@@ -61,9 +61,9 @@ def test_wrong_feature_version_says_to_retrain():
         LearnedModel.from_json({"feature_version": FEATURE_VERSION + 1})
 
 
-def test_default_settings_keep_keywords_and_validate_share():
+def test_default_settings_use_hybrid_and_validate_share():
     s = settings_from_mapping({})
-    assert s.routing.difficulty == "keywords" and s.routing.cloud_share_target == 0.2
+    assert s.routing.difficulty == "hybrid" and s.routing.cloud_share_target == 0.2
     for bad in (0, 1, -0.1, 1.5):
         with pytest.raises(ConfigError, match="cloud_share_target"):
             settings_from_mapping({"routing": {"cloud_share_target": bad}})

@@ -11,6 +11,7 @@ def req(action="ask", text="hello", tokens=50, **kw):
 
 
 S = Settings()
+KW = settings_from_mapping({"routing": {"difficulty": "keywords"}})  # the article's rules alone
 
 
 @pytest.mark.parametrize(
@@ -63,12 +64,17 @@ def test_article_examples(text, tokens, tier):
     ],
 )
 def test_ask_task_classes(text, tier):
-    assert decide(req(text=text), S).tier == tier
+    assert decide(req(text=text), KW).tier == tier
 
 
 def test_keyword_beyond_head_is_ignored():
     text = "hello " * 200 + "prove it"
-    assert decide(req(text=text), S).tier == 1
+    assert decide(req(text=text), KW).tier == 1
+
+
+def test_default_estimate_is_keywords_then_learned():
+    assert decide(req(text="Summarize this log"), S).reasons[0].startswith("task keyword 'summarize'")
+    assert decide(req(text="What's the capital of France?"), S).reasons[0].startswith("learned difficulty")
 
 
 @pytest.mark.parametrize(

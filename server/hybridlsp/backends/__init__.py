@@ -1,7 +1,7 @@
 """Backends: one small interface (`base`), four implementations, and a registry by name."""
 # Names load on first use (PEP 562): httpx and llama_cpp are not needed to answer `initialize`.
 
-from importlib import import_module
+from .._lazy import lazy_names
 
 __all__ = [
     "Backend",
@@ -42,15 +42,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
-    try:
-        module = _WHERE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, __all__)

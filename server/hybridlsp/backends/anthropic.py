@@ -7,14 +7,14 @@ we need to close the stream ourselves so a cancelled request stops upstream gene
 
 from __future__ import annotations
 
-import os
 from typing import AsyncIterator, Mapping
 
 import httpx
 
 from ..config import Settings
-from ..errors import BackendError, MissingCredentials, StreamBroken
-from ._http import FIX_BROKEN, SSEDecoder, Upstream, error_for_message, load_json
+from ..errors import BackendError, StreamBroken
+from ._cloud import ApiKey, cloud_upstream
+from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json
 from .base import ChatRequest, Chunk, Health, Usage
 
 __all__ = ["AnthropicBackend"]
@@ -49,25 +49,11 @@ class AnthropicBackend:
         self.base_url = cfg.base_url
         self.key_env = cfg.api_key_env
         self.version = cfg.version
-        self._env = env  # None: os.environ, read at each request so a key set later is picked up
-        self._fix_key = (
-            f"set {self.key_env} in the environment your editor starts hybridlsp from, "
-            "or route this tier to a local backend"
-        )
-        self._http = Upstream(
-            self.name,
-            cfg.base_url,
-            settings,
-            unavailable_fix=f"check the network, or backends.anthropic.base_url (now {cfg.base_url})",
-            auth_fix=f"check the key in {self.key_env}",
-            transport=transport,
-        )
+        self._key = ApiKey(self.name, self.key_env, env)
+        self._http = cloud_upstream(self.name, cfg.base_url, self.key_env, settings, transport)
 
     def _headers(self) -> tuple[dict[str, str], str]:
-        env = os.environ if self._env is None else self._env
-        key = (env.get(self.key_env) or "").strip()
-        if not key:
-            raise MissingCredentials(self.name, f"no API key in ${self.key_env}", self._fix_key)
+        key = self._key.get()
         return {"x-api-key": key, "anthropic-version": self.version}, key
 
     def _body(self, request: ChatRequest) -> dict:

@@ -7,14 +7,14 @@ we need to close the stream ourselves so a cancelled request stops upstream gene
 
 from __future__ import annotations
 
-import os
 from typing import AsyncIterator, Mapping
 
 import httpx
 
 from ..config import Settings
-from ..errors import BackendError, MissingCredentials, StreamBroken
-from ._http import FIX_BROKEN, SSEDecoder, Upstream, error_for_message, load_json
+from ..errors import BackendError, StreamBroken
+from ._cloud import ApiKey, cloud_upstream
+from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json
 from .base import ChatRequest, Chunk, Health, Usage
 
 __all__ = ["OpenAIBackend"]
@@ -34,31 +34,13 @@ class OpenAIBackend:
         cfg = settings.backends.openai
         self.base_url = cfg.base_url
         self.key_env = cfg.api_key_env
-        self._env = env  # None: os.environ, read at each request so a key set later is picked up
-        self._fix_key = (
-            f"set {self.key_env} in the environment your editor starts hybridlsp from, "
-            "or route this tier to a local backend"
-        )
-        self._http = Upstream(
-            self.name,
-            cfg.base_url,
-            settings,
-            unavailable_fix=f"check the network, or backends.openai.base_url (now {cfg.base_url})",
-            auth_fix=f"check the key in {self.key_env}",
-            transport=transport,
-        )
+        self._key = ApiKey(self.name, self.key_env, env)
+        self._http = cloud_upstream(self.name, cfg.base_url, self.key_env, settings, transport)
         # OpenAI's own API wants max_completion_tokens (newer models refuse max_tokens);
         # most compatible servers (vLLM, llama.cpp, LM Studio) only know max_tokens.
         self._max_tokens_field = (
             "max_completion_tokens" if httpx.URL(cfg.base_url).host == "api.openai.com" else "max_tokens"
         )
-
-    def _key(self) -> str:
-        env = os.environ if self._env is None else self._env
-        key = (env.get(self.key_env) or "").strip()
-        if not key:
-            raise MissingCredentials(self.name, f"no API key in ${self.key_env}", self._fix_key)
-        return key
 
     def _body(self, request: ChatRequest) -> dict:
         body: dict = {
@@ -80,7 +62,7 @@ class OpenAIBackend:
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
-        key = self._key()
+        key = self._key.get()
         headers = {"authorization": f"Bearer {key}"}
         decoder = SSEDecoder()
         async with self._http.stream("/chat/completions", self._body(request), headers, (key,)) as response:
@@ -108,7 +90,7 @@ class OpenAIBackend:
 
     async def health(self) -> Health:
         try:
-            key = self._key()
+            key = self._key.get()
             listing = await self._http.get_json("/models", {"authorization": f"Bearer {key}"}, (key,))
         except BackendError as e:
             return Health(reachable=False, detail=e.detail, fixes=(e.fix,) if e.fix else ())

@@ -5,7 +5,7 @@ All of it blocks (git, tiktoken, tree-sitter); async callers run it off the even
 # Names load on first use (PEP 562): GitPython and detect-secrets cost ~80 ms of start-up that
 # a server answering `initialize` should not pay.
 
-from importlib import import_module
+from .._lazy import lazy_names
 
 __all__ = [
     "COUNT_IS_ESTIMATE_NOTE",
@@ -64,15 +64,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
-    try:
-        module = _WHERE[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_names(__name__, _WHERE, __all__)
