@@ -132,6 +132,10 @@ class Dispatcher:
         cap = self.settings.embedded.max_output_tokens if hop.tier == 0 else self.settings.tier(hop.tier).max_output_tokens
         return min(cap, action_cap) if action_cap else cap
 
+    def _window(self, hop: Hop) -> int:
+        """The hop's context window in tokens (our estimate's units)."""
+        return self.settings.embedded.n_ctx if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
+
     def _request(self, hop: Hop, messages: list[Message], json_schema, action_cap) -> ChatRequest:
         num_ctx = None if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
         return ChatRequest(
@@ -198,6 +202,7 @@ class Dispatcher:
         on_reset: Callable[[str], None] | None = None,
         input_tokens_estimate: int = 0,
         admit: Callable[[Hop, ChatRequest], Awaitable[str | None]] | None = None,
+        on_attempt: Callable[[Hop], None] | None = None,
     ) -> DispatchResult:
         attempts: list[Attempt] = []
         best: Attempt | None = None
@@ -220,6 +225,12 @@ class Dispatcher:
                 attempts.append(Attempt(hop, "skipped", err.reason, str(err)))
                 notes.append(f"cloud tier skipped: {err}")
                 continue
+            window = self._window(hop)
+            if input_tokens_estimate > window:
+                # the model would truncate the prompt (Ollama does so silently) or refuse it: not sent
+                why = f"{input_tokens_estimate:,} tokens do not fit {hop.model}'s {window:,}-token window; not sent"
+                attempts.append(Attempt(hop, "skipped", "context-length", why))
+                continue
             req = self._request(hop, messages, json_schema, action_cap)
             refused = await admit(hop, req) if admit is not None else None
             if refused:
@@ -230,6 +241,8 @@ class Dispatcher:
                 on_reset(f"escalating to {hop.label}: {attempts[-1].reason}")
             streamed = False
             t0 = time.perf_counter()
+            if on_attempt is not None:
+                on_attempt(hop)
             try:
                 att = await self._try_hop(hop, req, text_sink, on_reset)
             except BackendError as e:

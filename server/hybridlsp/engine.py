@@ -286,9 +286,16 @@ class Engine:
         # the final answer, since the CLI prints deltas to a terminal as they come.
         clean = StreamSanitizer()
 
+        # what is in flight, so a cancelled request is still recorded with what it used
+        current: dict = {"hop": None, "parts": []}
+
+        def on_attempt(hop) -> None:
+            current["hop"], current["parts"] = hop, []
+
         def on_delta(delta: str) -> None:
+            current["parts"].append(delta)
             out = clean.feed(delta)
-            if out:
+            if out and on_text is not None:
                 on_text(out)
 
         def on_restart(why: str) -> None:
@@ -301,9 +308,12 @@ class Engine:
             try:
                 result = await self.dispatcher.run(
                     decision.chain, messages, validate=validate, json_schema=action.json_schema,
-                    action_cap=action.max_tokens, on_text=on_delta if on_text is not None else None,
-                    on_reset=on_restart, input_tokens_estimate=tokens, admit=hold.admit,
+                    action_cap=action.max_tokens, on_text=on_delta,
+                    on_reset=on_restart, input_tokens_estimate=tokens, admit=hold.admit, on_attempt=on_attempt,
                 )
+            except asyncio.CancelledError:
+                self._record_cancelled(req, request_id, current, tokens, t0)
+                raise
             except AllTiersFailed as e:
                 await self._record_failure(req, request_id, getattr(e, "attempts", []), t0)
                 raise
@@ -313,6 +323,25 @@ class Engine:
             return await self._finish(req, action, ctx, decision, result, request_id, tokens, t0, cache_key, notes)
         finally:
             hold.release()  # the request's real cost is in the ledger now (or it failed)
+
+    def _record_cancelled(self, req: RunRequest, request_id: str, current: dict, tokens: int, t0: float) -> None:
+        """A cancelled request used the input and whatever streamed before the cancel: a cloud
+        provider bills that, so the ledger (and the budget) must see it."""
+        hop = current["hop"]
+        if hop is None:
+            return
+        out = self.count_tokens("".join(current["parts"]))
+        latency_ms = (time.perf_counter() - t0) * 1000
+        try:
+            self.ledger.record_request(
+                action=req.action, tier=hop.tier, backend=hop.backend, model=hop.model, input_tokens=tokens,
+                output_tokens=out, latency_ms=latency_ms,
+                cost_usd=self._price(hop.backend, hop.model, hop.tier, tokens, out, latency_ms),
+                baseline_cost_usd=self._baseline(tokens, out), outcome="cancelled", request_id=request_id,
+                tokens_counted=True, reason="cancelled", path=req.path, workspace=req.workspace,
+            )
+        except Exception:  # recording must never turn a cancel into another error
+            log.exception("could not record a cancelled request")
 
     async def _condense(self, prepared, decision: Decision):
         """Summarize each chunk of a huge staged diff on the tier-1 chain, then combine."""

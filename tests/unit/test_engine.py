@@ -357,3 +357,29 @@ async def test_completion_sees_the_rest_of_the_cursor_line(ollama, ledger):
     await eng.aclose()
     sent = ollama.requests[-1].json["messages"][-1]["content"]
     assert "Code after the cursor (do not repeat it):\n + 1" in sent
+
+
+async def test_cancelled_cloud_request_is_recorded_with_what_it_used(openai, ledger):
+    openai.inject(Fault("drip", delay=0.2))
+    with FakeOllama() as fake:
+        eng = engine_for(make_settings(fake, openai), ledger)
+        got_first = asyncio.Event()
+        task = asyncio.create_task(eng.run(RunRequest(action="ask", text="[cloud] Analyze the trade-offs"),
+                                           on_text=lambda t: got_first.set()))
+        await asyncio.wait_for(got_first.wait(), 5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await eng.aclose()
+    (row,) = [r for r in ledger.rows() if r.kind == "request"]
+    assert (row.outcome, row.backend, row.tier) == ("cancelled", "openai", 3)
+    assert row.input_tokens > 0 and row.output_tokens >= 1 and row.cost_usd > 0
+
+
+async def test_prompt_larger_than_a_local_window_is_not_sent_there(ollama, ledger):
+    s = make_settings(ollama, tiers={"tier1": {"backend": "ollama", "model": "qwen2.5-coder:14b", "num_ctx": 512}})
+    eng = engine_for(s, ledger, key=False)
+    res = await eng.run(RunRequest(action="ask", text="Summarize: " + "word " * 700))
+    await eng.aclose()
+    assert res.tier == 2 and res.fallbacks[0].reason == "context-length"
+    assert [r.json["model"] for r in ollama.requests] == ["llama3.3:70b"]
