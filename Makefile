@@ -18,7 +18,7 @@ install: $(STAMP)
 
 # Real editors used as test clients (Debian packages); needs root or sudo on Debian/Ubuntu.
 APT_TOOLS := nvim:neovim chromium:chromium emacs:emacs-nox
-APT_PACKAGES := elpa-eglot
+APT_PACKAGES := elpa-eglot elpa-lsp-mode
 editors:
 	@missing=""; for pair in $(APT_TOOLS); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \

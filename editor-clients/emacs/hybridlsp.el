@@ -15,6 +15,9 @@
 ;;
 ;; Uses a few of eglot's internal position helpers (eglot--pos-to-lsp-position and
 ;; eglot--lsp-position-to-point), as most eglot extensions do.
+;;
+;; For lsp-mode, hybridlsp-lsp.el adds its own transport (the `hybridlsp--request' methods...
+;; below) and the same commands work in buffers lsp-mode manages.
 
 ;;; Code:
 
@@ -65,6 +68,49 @@ With magit, set `git-commit-major-mode' to this mode.")
 (defvar-local hybridlsp--findings nil "The last review's findings in this buffer.")
 
 (cl-defstruct hybridlsp--run action token server buffer params status (text "") result (chunks 0))
+
+;;; The transport: eglot here, lsp-mode in hybridlsp-lsp.el.  Objects are plists, arrays vectors.
+
+(defvar hybridlsp-server-functions (list #'eglot-current-server)
+  "Functions that return the current buffer's hybridlsp connection, or nil.
+The first non-nil answer wins; hybridlsp-lsp.el adds lsp-mode's.")
+
+(defun hybridlsp--server ()
+  (or (run-hook-with-args-until-success 'hybridlsp-server-functions)
+      (user-error "hybridlsp: no hybridlsp server in this buffer; M-x eglot (or M-x lsp) first")))
+
+(cl-defgeneric hybridlsp--request (server method params on-success on-error)
+  "Send request METHOD (a keyword) with PARAMS to SERVER, without a timeout.
+Call ON-SUCCESS with the result or ON-ERROR with the error object.")
+
+(cl-defmethod hybridlsp--request ((server eglot-lsp-server) method params on-success on-error)
+  (jsonrpc-async-request server method params :success-fn on-success :error-fn on-error
+                         ;; deferred: sent once eglot has told the server about pending edits
+                         :deferred method :timeout nil))
+
+(cl-defgeneric hybridlsp--notify (server method params)
+  "Send notification METHOD (a keyword) with PARAMS to SERVER.")
+
+(cl-defmethod hybridlsp--notify ((server eglot-lsp-server) method params)
+  (jsonrpc-notify server method params))
+
+(cl-defgeneric hybridlsp--document (server)
+  "The current buffer's TextDocumentIdentifier for SERVER.")
+
+(cl-defmethod hybridlsp--document ((_server eglot-lsp-server))
+  (eglot--TextDocumentIdentifier))
+
+(cl-defgeneric hybridlsp--position (server pos)
+  "Buffer position POS as an LSP Position for SERVER.")
+
+(cl-defmethod hybridlsp--position ((_server eglot-lsp-server) pos)
+  (eglot--pos-to-lsp-position pos))
+
+(cl-defgeneric hybridlsp--point (server lsp-pos)
+  "The current buffer's position at LSP-POS, an LSP Position from SERVER.")
+
+(cl-defmethod hybridlsp--point ((_server eglot-lsp-server) lsp-pos)
+  (eglot--lsp-position-to-point lsp-pos))
 
 ;;;###autoload
 (defun hybridlsp-setup ()
@@ -131,9 +177,9 @@ With magit, set `git-commit-major-mode' to this mode.")
 
 ;;; Streaming
 
-(cl-defmethod eglot-handle-notification :around
-  (_server (_method (eql $/progress)) &key token value &allow-other-keys)
-  "Feed the reports of our runs to *hybridlsp*; leave the others to eglot."
+(defun hybridlsp--progress (token value)
+  "Feed a `$/progress' VALUE for TOKEN to its run's *hybridlsp*.
+Non-nil when the token is ours (a run's, or a cancelled run's end)."
   (let ((run (gethash token hybridlsp--runs)))
     (cond (run
            (let ((message (plist-get value :message)))
@@ -142,9 +188,15 @@ With magit, set `git-commit-major-mode' to this mode.")
                    (setf (hybridlsp--run-text run) "") ; a fallback restarts the answer
                  (cl-incf (hybridlsp--run-chunks run))
                  (setf (hybridlsp--run-text run) (concat (hybridlsp--run-text run) message)))
-               (hybridlsp--show (hybridlsp--run-text run)))))
-          ((string-prefix-p "hybridlsp-emacs-" (format "%s" token))) ; the end of a cancelled run
-          (t (cl-call-next-method)))))
+               (hybridlsp--show (hybridlsp--run-text run))))
+           t)
+          ((string-prefix-p "hybridlsp-emacs-" (format "%s" token))))))
+
+(cl-defmethod eglot-handle-notification :around
+  (_server (_method (eql $/progress)) &key token value &allow-other-keys)
+  "Feed the reports of our runs to *hybridlsp*; leave the others to eglot."
+  (unless (hybridlsp--progress token value)
+    (cl-call-next-method)))
 
 ;;; Actions
 
@@ -155,21 +207,21 @@ With magit, set `git-commit-major-mode' to this mode.")
   (setq hybridlsp-last run)
   (run-hooks 'hybridlsp-done-hook))
 
-(defun hybridlsp--range (action)
-  "The LSP range for ACTION: the region, else an empty range.
+(defun hybridlsp--range (server action)
+  "The LSP range for ACTION on SERVER: the region, else an empty range.
 Empty at point (the server takes the enclosing function), or for a
 completion at the end of point's line."
   (cond ((use-region-p)
-         (list :start (eglot--pos-to-lsp-position (region-beginning))
-               :end (eglot--pos-to-lsp-position (region-end))))
-        (t (let ((pos (eglot--pos-to-lsp-position
-                       (if (equal action "complete") (line-end-position) (point)))))
+         (list :start (hybridlsp--position server (region-beginning))
+               :end (hybridlsp--position server (region-end))))
+        (t (let ((pos (hybridlsp--position
+                       server (if (equal action "complete") (line-end-position) (point)))))
              (list :start pos :end pos)))))
 
 (defun hybridlsp--insert (run lsp-pos text)
   (with-current-buffer (hybridlsp--run-buffer run)
     (save-excursion
-      (goto-char (eglot--lsp-position-to-point lsp-pos))
+      (goto-char (hybridlsp--point (hybridlsp--run-server run) lsp-pos))
       (insert text))))
 
 (defun hybridlsp--commit-buffer-p (buffer)
@@ -231,35 +283,31 @@ completion at the end of point's line."
 (defun hybridlsp-run (action &optional prompt)
   "Run ACTION on the region or at point, with PROMPT if given.
 ACTION is complete, explain, review or commit-message."
-  (let* ((server (or (eglot-current-server)
-                     (user-error "hybridlsp: no eglot server in this buffer; M-x eglot first")))
+  (let* ((server (hybridlsp--server))
          (token (format "hybridlsp-emacs-%d-%d" (emacs-pid) (cl-incf hybridlsp--seq)))
          (params (append (list :action action
-                               :textDocument (eglot--TextDocumentIdentifier)
+                               :textDocument (hybridlsp--document server)
                                :workDoneToken token)
                          (unless (and (equal action "commit-message") (not (use-region-p)))
-                           (list :range (hybridlsp--range action)))
+                           (list :range (hybridlsp--range server action)))
                          (and prompt (not (string-empty-p prompt)) (list :prompt prompt))))
          (run (make-hybridlsp--run :action action :token token :server server
                                    :buffer (current-buffer) :params params :status 'running)))
     (hybridlsp--output (cdr (assoc action hybridlsp--labels)))
     (puthash token run hybridlsp--runs)
     (setq hybridlsp--current run)
-    (jsonrpc-async-request
+    (hybridlsp--request
      server :hybridlsp/run params
-     :success-fn (lambda (result)
-                   (when (eq (hybridlsp--run-status run) 'running)
-                     (setf (hybridlsp--run-result run) result)
-                     (hybridlsp--deliver run result)
-                     (hybridlsp--done run 'done)))
-     :error-fn (lambda (err)
-                 (when (eq (hybridlsp--run-status run) 'running)
-                   (hybridlsp--show (hybridlsp--run-text run)
-                                    (list (format "failed: %s" (plist-get err :message))))
-                   (hybridlsp--done run 'error)))
-     ;; deferred: sent once eglot has told the server about pending edits
-     :deferred :hybridlsp/run
-     :timeout nil)
+     (lambda (result)
+       (when (eq (hybridlsp--run-status run) 'running)
+         (setf (hybridlsp--run-result run) result)
+         (hybridlsp--deliver run result)
+         (hybridlsp--done run 'done)))
+     (lambda (err)
+       (when (eq (hybridlsp--run-status run) 'running)
+         (hybridlsp--show (hybridlsp--run-text run)
+                          (list (format "failed: %s" (plist-get err :message))))
+         (hybridlsp--done run 'error))))
     run))
 
 (defun hybridlsp-cancel ()
@@ -267,8 +315,8 @@ ACTION is complete, explain, review or commit-message."
   (interactive)
   (let ((run hybridlsp--current))
     (when (and run (eq (hybridlsp--run-status run) 'running))
-      (jsonrpc-notify (hybridlsp--run-server run) :window/workDoneProgress/cancel
-                      (list :token (hybridlsp--run-token run)))
+      (hybridlsp--notify (hybridlsp--run-server run) :window/workDoneProgress/cancel
+                         (list :token (hybridlsp--run-token run)))
       (hybridlsp--show (hybridlsp--run-text run) '("cancelled"))
       (hybridlsp--done run 'cancelled))))
 
@@ -307,13 +355,13 @@ At the top of COMMIT_EDITMSG, else shown in *hybridlsp*."
   (interactive (list (completing-read "Verdict: " '("good" "bad") nil t) (read-string "Note: ")))
   (let ((result (and hybridlsp-last (hybridlsp--run-result hybridlsp-last))))
     (unless result (user-error "hybridlsp: no finished answer to rate yet"))
-    (jsonrpc-async-request
+    (hybridlsp--request
      (hybridlsp--run-server hybridlsp-last) :workspace/executeCommand
      (list :command "hybridlsp.feedback"
            :arguments (vector (append (list :request_id (plist-get result :request_id) :verdict verdict)
                                       (and note (not (string-empty-p note)) (list :note note)))))
-     :success-fn (lambda (_) (message "hybridlsp: recorded '%s'" verdict))
-     :error-fn (lambda (err) (message "hybridlsp: feedback failed: %s" (plist-get err :message))))))
+     (lambda (_) (message "hybridlsp: recorded '%s'" verdict))
+     (lambda (err) (message "hybridlsp: feedback failed: %s" (plist-get err :message))))))
 
 (defun hybridlsp--report-command ()
   (or hybridlsp-report-command
