@@ -86,15 +86,13 @@ def request_from_params(
 
 async def run(ls: "HybridLanguageServer", params) -> dict:
     """`hybridlsp/run`: an async request handler, so `$/cancelRequest` cancels the engine task."""
-    req, doc, _, p = request_from_params(ls, params)
+    req, _, _, p = request_from_params(ls, params)
     try:
         result = await run_engine(ls, req, token=p.get("workDoneToken"), title=f"hybridlsp: {LABELS[req.action]}")
     except HybridError as e:
         raise _request_failed(e) from None
-    if req.action == "review" and doc is not None:
-        # the same diagnostics and quick fixes as the Review code action
-        ls.findings.replace(doc.uri, result.findings)
-        ls.publish_findings(doc)
+    # review findings come back in the result; the client shows them (the editor clients set their
+    # own diagnostics), while the Review code action publishes them as the server's diagnostics
     return result_to_json(result, req.action)
 
 
