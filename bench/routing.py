@@ -86,41 +86,6 @@ def _profile_top(fn, calls: int, top: int = 3) -> list[tuple[str, float]]:
     return out
 
 
-def _candidate_diagnosis(text: str) -> tuple[float, float]:
-    """The secret scan's stage-1 regex as one alternation vs its branches run one by one."""
-    from hybridlsp.context import secrets
-
-    low = text.encode("utf-8", "surrogatepass").lower()
-    whole = secrets._CANDIDATE
-    branches = [re.compile(b) for b in _top_level_branches(whole.pattern)]
-    t = best_of({
-        "whole": lambda: sum(1 for _ in whole.finditer(low)),
-        "split": lambda: sum(1 for rx in branches for _ in rx.finditer(low)),
-    }, blocks=3)
-    return t["whole"], t["split"]
-
-
-def _top_level_branches(pattern: bytes) -> list[bytes]:
-    out, cur, depth, i = [], b"", 0, 0
-    while i < len(pattern):
-        c = pattern[i:i + 1]
-        if c == b"\\":
-            cur += pattern[i:i + 2]
-            i += 2
-            continue
-        if c in b"([":
-            depth += 1
-        elif c in b")]":
-            depth -= 1
-        if c == b"|" and depth == 0:
-            out.append(cur)
-            cur = b""
-        else:
-            cur += c
-        i += 1
-    return out + [cur]
-
-
 def run() -> Result:
     from hybridlsp.cli import _route_one
     from hybridlsp.context.secrets import contains_secret
@@ -204,12 +169,6 @@ def _diagnose(engine, texts: dict[int, str], ratios: dict[int, float]) -> str:
                      f"({t['count'] * 1e6:,.1f} µs, so the goal leaves {budget * 1e6:,.1f} µs): {shares}; "
                      "cProfile's top (own time): "
                      + "; ".join(f"{where} {share:.0%}" for where, share in top))
-    whole, split = _candidate_diagnosis(texts[max(texts)])
-    notes.append(
-        f"the secret scan runs after counting, not beside it; its stage-1 candidate regex (context/secrets.py "
-        f"`_CANDIDATE`) takes {whole * 1e3:.1f} ms on the largest text as one alternation and {split * 1e3:.1f} ms "
-        f"as its branches run one by one (each then gets `re`'s literal-prefix scan); tiktoken releases the GIL, "
-        f"so counting on a worker thread while the scan runs would make the cost max(count, scan), not the sum")
     return "\n".join(notes)
 
 
