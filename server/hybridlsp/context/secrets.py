@@ -127,6 +127,9 @@ _CANDIDATES = tuple(
         rb"[\"'`][a-z0-9+/=_-]{20,}",
     )
 )
+# On a short text the eight passes cost more in call overhead than they save: one alternation.
+_CANDIDATE_ONE = (re.compile(b"|".join(rx.pattern for rx in _CANDIDATES)),)
+_ONE_PASS_BELOW = 4096  # bytes
 
 # A PEM private key, with its body: following base64 or header lines, or on the same line with
 # JSON-escaped newlines (service-account files). A diff prefix (+, -, space) may start each line.
@@ -279,7 +282,8 @@ def _scan(text: str, path: str) -> list[_Finding]:
         return header_paths[i] if i >= 0 else path
 
     # the start of every line with a trigger, each line once, in order
-    starts = sorted({data.rfind(b"\n", 0, m.start()) + 1 for rx in _CANDIDATES for m in rx.finditer(low)})
+    passes = _CANDIDATE_ONE if len(low) < _ONE_PASS_BELOW else _CANDIDATES
+    starts = sorted({data.rfind(b"\n", 0, m.start()) + 1 for rx in passes for m in rx.finditer(low)})
     line_no, counted_to = 1, 0
     for start in starts:
         line_no += data.count(b"\n", counted_to, start)
