@@ -53,14 +53,16 @@ def _drive(emacs: str, env: dict[str, str], plan: dict) -> dict:
     return result
 
 
-def test_eglot_runs_the_actions(emacs, editor_env, repo, tmp_path, scripted):
+def _action_plan(repo, tmp_path, out: str, **client) -> dict:
+    """The same five steps for either client: explain, review, complete, commit message, cancel."""
     (repo / "more.py").write_text("def triple(x):\n    # three times x\n")
     commit = repo / ".git" / "COMMIT_EDITMSG"
     commit.write_text("\n# Please enter the commit message for your changes.\n")
     calc = str(repo / "calc.py")
-    plan = {
+    return {
         "plugin": str(CLIENTS / "emacs"),
-        "out": str(tmp_path / "emacs-result.json"),
+        "out": str(tmp_path / out),
+        **client,
         "steps": [
             {"file": calc, "line": 5, "command": "hybridlsp-explain"},
             {"file": calc, "region": [4, 6], "command": "hybridlsp-review"},
@@ -69,7 +71,9 @@ def test_eglot_runs_the_actions(emacs, editor_env, repo, tmp_path, scripted):
             {"file": calc, "line": 5, "command": "hybridlsp-explain", "args": ["slowly"], "cancel": True},
         ],
     }
-    result = _drive(emacs, editor_env, plan)
+
+
+def _check_actions(result: dict, repo, scripted) -> None:
     explain, review, complete, commit_msg, cancelled = result["steps"]
 
     assert explain["mode"] == "python-mode" and explain["status"] == "done"
@@ -88,13 +92,17 @@ def test_eglot_runs_the_actions(emacs, editor_env, repo, tmp_path, scripted):
 
     assert commit_msg["mode"] == "hybridlsp-commit-mode" and commit_msg["status"] == "done"
     assert commit_msg["text"].startswith(ANSWERS["commit-message"] + "\n\n# Please enter")
-    commit_request = next(r for r in reversed(scripted.requests) if "git commit messages" in r.body.decode())
-    assert "def double(x):" in commit_request.body.decode()
 
     assert cancelled["status"] == "cancelled" and cancelled["chunks"] >= 2
     assert cancelled["output"].rstrip().endswith("cancelled")
     assert scripted.disconnected.wait(5), "the upstream stream was not closed"
 
+
+def test_eglot_runs_the_actions(emacs, editor_env, repo, tmp_path, scripted):
+    result = _drive(emacs, editor_env, _action_plan(repo, tmp_path, "emacs-result.json"))
+    _check_actions(result, repo, scripted)
+    commit_request = next(r for r in reversed(scripted.requests) if "git commit messages" in r.body.decode())
+    assert "def double(x):" in commit_request.body.decode()
     assert re.search(r"hybridlsp usage \(all time\): [4-9] requests", result["report"]), result["report"]
 
 
@@ -124,49 +132,11 @@ def test_lsp_client_byte_compiles_without_warnings(lsp_emacs, tmp_path):
 def test_lsp_mode_runs_the_actions(lsp_emacs, editor_env, repo, tmp_path, scripted):
     """lsp-mode starts `python -m hybridlsp serve` (the venv's interpreter) as an add-on client,
     and the same commands run through `hybridlsp/run` on lsp-mode's connection."""
-    (repo / "more.py").write_text("def triple(x):\n    # three times x\n")
-    commit = repo / ".git" / "COMMIT_EDITMSG"
-    commit.write_text("\n# Please enter the commit message for your changes.\n")
-    calc = str(repo / "calc.py")
     state = tmp_path / "lsp-state"
     state.mkdir()
-    plan = {
-        "plugin": str(CLIENTS / "emacs"),
-        "out": str(tmp_path / "emacs-lsp-result.json"),
-        "client": "lsp-mode",
-        "state": str(state),
-        "command": SERVER,
-        "steps": [
-            {"file": calc, "line": 5, "command": "hybridlsp-explain"},
-            {"file": calc, "region": [4, 6], "command": "hybridlsp-review"},
-            {"file": str(repo / "more.py"), "line": 2, "command": "hybridlsp-complete"},
-            {"file": str(commit), "line": 1, "command": "hybridlsp-commit-message"},
-            {"file": calc, "line": 5, "command": "hybridlsp-explain", "args": ["slowly"], "cancel": True},
-        ],
-    }
+    plan = _action_plan(repo, tmp_path, "emacs-lsp-result.json", client="lsp-mode", state=str(state), command=SERVER)
     result = _drive(lsp_emacs, editor_env, plan)
-    explain, review, complete, commit_msg, cancelled = result["steps"]
-
-    assert explain["mode"] == "python-mode" and explain["status"] == "done"
-    assert explain["chunks"] >= 2  # streamed through $/progress
-    assert ANSWERS["explain"] in explain["output"]
-    assert re.search(r"local ollama model-\w \(tier \d\)", explain["output"])
-    assert explain["result"]["decision"]["backend"] == "ollama"
-    assert explain["text"] == (repo / "calc.py").read_text()
-
-    assert review["status"] == "done"
-    assert [(f["line"], f["severity"], f["message"]) for f in review["findings"]] == [(4, "warning", "b may be zero")]
-    assert "- line 5 warning: b may be zero" in review["output"]
-
-    assert complete["status"] == "done"
-    assert complete["text"] == "def triple(x):\n    # three times x\n    return 3 * x\n"
-
-    assert commit_msg["mode"] == "hybridlsp-commit-mode" and commit_msg["status"] == "done"
-    assert commit_msg["text"].startswith(ANSWERS["commit-message"] + "\n\n# Please enter")
-
-    assert cancelled["status"] == "cancelled" and cancelled["chunks"] >= 2
-    assert cancelled["output"].rstrip().endswith("cancelled")
-    assert scripted.disconnected.wait(5), "the upstream stream was not closed"
+    _check_actions(result, repo, scripted)
 
     # one server process for all the buffers (the commit message's too)
     assert len(set(re.findall(r"Connected to \[hybridlsp:(\d+)", result["messages"]))) == 1, result["messages"]
