@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+CLIENT_REPLY_TIMEOUT_S = 10.0  # window/showDocument, workspace/applyEdit
+
 __all__ = ["code_action", "resolve_code_action", "run_command", "KIND_PREFIX"]
 
 KIND_PREFIX = "refactor.hybridlsp"
@@ -114,7 +116,13 @@ async def run_command(ls, *args) -> dict | None:
     try:
         action, result, edit = await _perform(ls, args[0] if args else None)
         if edit is not None:
-            await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label="hybridlsp"))
+            try:
+                await asyncio.wait_for(
+                    ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label="hybridlsp")),
+                    CLIENT_REPLY_TIMEOUT_S,
+                )
+            except asyncio.TimeoutError:
+                logger.warning("the client did not answer workspace/applyEdit within %.0f s", CLIENT_REPLY_TIMEOUT_S)
         return None if result is None else result_to_json(result, action)
     finally:
         ls.command_tasks.pop(msg_id, None)
@@ -182,7 +190,13 @@ async def _show_result(ls: "HybridLanguageServer", action: str, doc: TextDocumen
         path = data_dir() / "results" / f"{action}-{result.request_id}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_result_markdown(action, doc, subject, result), encoding="utf-8")
-        shown = await ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(path)), take_focus=True))
+        try:  # a client that never answers must not hold the request forever
+            shown = await asyncio.wait_for(
+                ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(path)), take_focus=True)),
+                CLIENT_REPLY_TIMEOUT_S,
+            )
+        except asyncio.TimeoutError:
+            shown = None
         if shown is not None and shown.success:
             return
     ls.show(f"{LABELS[action]} ({_answered_by(result)}):\n{result.text.strip()}", types.MessageType.Info)

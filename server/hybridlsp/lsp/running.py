@@ -31,6 +31,7 @@ __all__ = ["run_engine", "server_progress_token"]
 logger = logging.getLogger(__name__)
 
 COALESCE_S = 0.02  # at most one progress report per 20 ms after the first
+CONFIRM_TIMEOUT_S = 120.0  # a person deciding; no answer by then means no
 
 
 async def server_progress_token(ls: "HybridLanguageServer") -> str | None:
@@ -51,11 +52,14 @@ async def _confirm(ls: "HybridLanguageServer", message: str) -> bool:
     """Ask before an unusually expensive cloud request; no answer means no."""
     send = types.MessageActionItem(title="Send")
     try:
-        choice = await ls.window_show_message_request_async(
-            types.ShowMessageRequestParams(type=types.MessageType.Warning, message=message,
-                                           actions=[send, types.MessageActionItem(title="Use tier 2")])
+        choice = await asyncio.wait_for(
+            ls.window_show_message_request_async(
+                types.ShowMessageRequestParams(type=types.MessageType.Warning, message=message,
+                                               actions=[send, types.MessageActionItem(title="Use tier 2")])
+            ),
+            CONFIRM_TIMEOUT_S,
         )
-    except Exception as e:  # a client without showMessageRequest: keep the money
+    except Exception as e:  # no answer in time, or a client without showMessageRequest: keep the money
         logger.info("confirmation not possible: %s", e)
         return False
     return choice is not None and choice.title == send.title
