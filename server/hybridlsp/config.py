@@ -265,6 +265,28 @@ def _strip_credentials(data: dict, source: str) -> tuple[dict, list[str]]:
     return data, ignored
 
 
+def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]]:
+    """A workspace file may tighten the user's privacy and budget, never loosen them: it adds
+    local-only globs (it cannot remove the user's) and lowers cloud caps (it cannot raise or lift
+    them)."""
+    notes = []
+    globs = list(merged.routing.local_only_globs)
+    missing = [g for g in user.routing.local_only_globs if g not in globs]
+    if missing:
+        notes.append(f"routing.local_only_globs keeps your {', '.join(missing)}")
+        merged = merged.model_copy(update={"routing": merged.routing.model_copy(
+            update={"local_only_globs": globs + missing})})
+    caps = {}
+    for key in ("monthly_cloud_usd", "daily_cloud_usd"):
+        mine, theirs = getattr(user.budget, key), getattr(merged.budget, key)
+        if mine and (not theirs or theirs > mine):  # 0 means no cap
+            caps[key] = mine
+            notes.append(f"budget.{key} stays at your {mine:g}")
+    if caps:
+        merged = merged.model_copy(update={"budget": merged.budget.model_copy(update=caps)})
+    return merged, notes
+
+
 def user_config_path() -> Path:
     from platformdirs import user_config_dir
 
@@ -296,7 +318,10 @@ def load_settings(workspace: Path | None = None, env: dict | None = None) -> tup
             data, ignored = _strip_credentials(_read_toml(ws_file), str(ws_file))
             for key in ignored:
                 notes.append(f"{ws_file}: '{key}' ignored: only your user config or environment may set it")
+            before = settings
             settings = merge_settings(settings, data, str(ws_file))
+            settings, kept = _only_tighter(before, settings)
+            notes += [f"{ws_file}: {k}" for k in kept]
     explicit = env.get("HYBRIDLSP_CONFIG")
     if explicit:
         p = Path(explicit)

@@ -293,3 +293,22 @@ async def test_a_workspace_file_cannot_send_local_prompts_to_another_host(tmp_pa
             await eng.run(RunRequest(action="ask", text="[cloud] check DB_PASSWORD=" + OTHER_SECRET))
             await eng.aclose()
     assert evil.request_count == 0 and ollama.request_count == 1
+
+
+def test_a_workspace_file_tightens_privacy_and_budget_but_never_loosens_them(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        '[routing]\nlocal_only_globs = ["*.secret.py"]\n[budget]\nmonthly_cloud_usd = 10.0\ndaily_cloud_usd = 2.0\n')
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / ".hybridlsp.toml").write_text(
+        '[routing]\nlocal_only_globs = ["*.internal.py"]\n[budget]\nmonthly_cloud_usd = 1000.0\ndaily_cloud_usd = 1.0\n')
+    settings, notes = load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
+    assert settings.routing.local_only_globs == ["*.internal.py", "*.secret.py"]
+    assert settings.budget.monthly_cloud_usd == 10.0  # not raised
+    assert settings.budget.daily_cloud_usd == 1.0  # lowered: allowed
+    assert any("monthly_cloud_usd stays at your 10" in n for n in notes)
+    (ws / ".hybridlsp.toml").write_text('[budget]\nmonthly_cloud_usd = 0.0\n')  # 0 would lift the cap
+    settings, _ = load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
+    assert settings.budget.monthly_cloud_usd == 10.0
