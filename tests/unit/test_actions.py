@@ -182,3 +182,10 @@ def test_sanitize_strips_escapes_and_controls(raw, clean):
 def test_unknown_action_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown action 'dance'"):
         get_action("dance")
+
+
+def test_review_schema_bounds_what_a_constrained_model_can_write():
+    # a grammar built from this schema (llama.cpp, Ollama `format`) stops a rambling small model
+    findings = get_action("review").json_schema["properties"]["findings"]
+    item = findings["items"]["properties"]
+    assert findings["maxItems"] == 20 and item["message"]["maxLength"] == 200 and item["fix"]["maxLength"] == 300

@@ -20,14 +20,16 @@ json_schema = {
     "properties": {
         "findings": {
             "type": "array",
+            "maxItems": MAX_FINDINGS,
             "items": {
                 "type": "object",
                 "properties": {
                     "line": {"type": "integer"},
                     "end_line": {"type": "integer"},
                     "severity": {"type": "string", "enum": list(SEVERITIES[:3])},
-                    "message": {"type": "string"},
-                    "fix": {"type": "string"},
+                    # bounded, so a grammar-constrained small model cannot ramble past its budget
+                    "message": {"type": "string", "maxLength": 200},
+                    "fix": {"type": "string", "maxLength": 300},
                 },
                 "required": ["line", "severity", "message"],
             },
