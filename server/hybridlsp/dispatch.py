@@ -54,17 +54,18 @@ class Attempt:
 
 @dataclass
 class DispatchResult:
-    text: str
-    hop: Hop
+    answer: Attempt  # the attempt whose text is the result
     attempts: list[Attempt]
-    best_effort: bool = False  # every hop failed; this is the last answer that failed validation
+    best_effort: bool = False  # every hop failed; `answer` is the last one that failed validation
     notes: list[str] = field(default_factory=list)
 
     @property
-    def final(self) -> Attempt:
-        return self.attempts[-1] if not self.best_effort else self._best
+    def text(self) -> str:
+        return self.answer.text
 
-    _best: Attempt | None = None
+    @property
+    def hop(self) -> Hop:
+        return self.answer.hop
 
 
 class Breaker:
@@ -162,7 +163,7 @@ class Dispatcher:
                     usage = chunk.usage
         return "".join(parts), usage
 
-    async def _try_hop(self, hop: Hop, req: ChatRequest, on_text, on_reset) -> Attempt:
+    async def _try_hop(self, hop: Hop, req: ChatRequest, on_text) -> Attempt:
         d = self.settings.dispatch
         backend = self.pool.get(hop.backend)
         attempt = Attempt(hop=hop, outcome="failed", input_tokens=0)
@@ -244,7 +245,7 @@ class Dispatcher:
             if on_attempt is not None:
                 on_attempt(hop)
             try:
-                att = await self._try_hop(hop, req, text_sink, on_reset)
+                att = await self._try_hop(hop, req, text_sink)
             except BackendError as e:
                 if e.reason in _HEALTH_FAILURES:
                     self.breaker.failure(key)
@@ -263,14 +264,12 @@ class Dispatcher:
                 continue
             att.outcome = "ok"
             attempts.append(att)
-            return DispatchResult(att.text, hop, attempts, notes=notes)
+            return DispatchResult(att, attempts, notes=notes)
 
         if best is not None:
             # Nothing passed its check: give the last real answer, marked, rather than nothing.
             notes.append(f"low confidence: every tier's answer failed the check ({best.detail})")
-            res = DispatchResult(best.text, best.hop, attempts, best_effort=True, notes=notes)
-            res._best = best
-            return res
+            return DispatchResult(best, attempts, best_effort=True, notes=notes)
         failed = AllTiersFailed([(a.hop.label, a.detail or a.reason) for a in attempts])
         failed.attempts = attempts
         raise failed

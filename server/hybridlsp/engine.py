@@ -119,6 +119,14 @@ def workspace_of(path: str) -> Path | None:
     return None
 
 
+def _review_view(validated: str) -> tuple[str, list[Finding]]:
+    """A validated review answer (JSON) as the Markdown shown and the findings for diagnostics."""
+    from .actions import review
+
+    raw = json.loads(validated)["findings"]
+    return review.render(raw), [Finding(**f) for f in raw]
+
+
 class _Cache:
     """Exact-match answer cache: (model, prompt hash) -> answer, with a time limit."""
 
@@ -380,7 +388,7 @@ class Engine:
 
     async def _finish(self, req, action, ctx, decision, result: DispatchResult, request_id, tokens, t0, cache_key,
                       notes) -> RunResult:
-        final = result._best if result.best_effort else result.attempts[-1]
+        final = result.answer
         fallbacks: list[Fallback] = []
         prev = None
         for a in result.attempts:
@@ -402,10 +410,7 @@ class Engine:
         text = sanitize(result.text)
         findings: list[Finding] = []
         if req.action == "review" and not result.best_effort:
-            from .actions import review
-
-            findings = [Finding(**f) for f in json.loads(text)["findings"]]
-            text = review.render(json.loads(text)["findings"])
+            text, findings = _review_view(text)
         outcome = "ok" if len(result.attempts) == 1 else "fallback"
         writes.append(partial(
             self.ledger.record_request,
@@ -462,11 +467,7 @@ class Engine:
         text = sanitize(hit["text"])
         findings: list[Finding] = []
         if req.action == "review":
-            from .actions import review
-
-            raw = json.loads(text)["findings"]
-            findings = [Finding(**f) for f in raw]
-            text = review.render(raw)
+            text, findings = _review_view(text)
         if on_text is not None:
             on_text(text)
         hop = hit["hop"]
@@ -490,10 +491,9 @@ class Engine:
     async def _budget_status(self):
         from .budget import budget_status
 
-        b = self.settings.budget
-        if not (b.monthly_cloud_usd or b.daily_cloud_usd):
+        if not self._has_caps():
             return None
-        month, day = await asyncio.to_thread(lambda: (self.ledger.month_cloud_spend(), self.ledger.day_cloud_spend()))
+        month, day = await self._cloud_spend()
         return budget_status(self.settings, month, day)
 
     async def _confirm_cost(self, req: RunRequest, decision: Decision, confirm, secret, prepared, spend) -> Decision:
