@@ -13,6 +13,9 @@
     │   ├── AuthError               HTTP 401/403
     │   └── BadRequest              any other 4xx
     ├── ValidationFailed            an answer came back but fails the action's validator
+    ├── NotARepository              a git action outside a repository
+    ├── NothingStaged               a commit message with nothing staged
+    ├── UnknownRequest              feedback for a request the ledger does not hold
     ├── PrivacyBlocked              private text and no local tier could take it
     ├── BudgetExceeded              the cloud budget is spent and nothing else may take it
     └── AllTiersFailed              every hop of the chain failed (carries the hops)
@@ -36,6 +39,9 @@ __all__ = [
     "AuthError",
     "BadRequest",
     "ValidationFailed",
+    "NotARepository",
+    "NothingStaged",
+    "UnknownRequest",
     "PrivacyBlocked",
     "BudgetExceeded",
     "AllTiersFailed",
@@ -120,6 +126,25 @@ class ValidationFailed(HybridError):
         self.action = action
         self.problem = problem
         super().__init__(f"{action} answer rejected: {problem}")
+
+
+class NotARepository(HybridError):
+    def __init__(self, where: str):
+        super().__init__(f"{where or 'this folder'} is not inside a git repository")
+
+
+class NothingStaged(HybridError):
+    def __init__(self):
+        super().__init__("nothing is staged: stage your changes with `git add` first")
+
+
+class UnknownRequest(HybridError, LookupError):
+    def __init__(self, request_id: str, path):
+        self.request_id = request_id
+        super().__init__(
+            f"no request {request_id!r} in the ledger at {path}: "
+            "feedback needs the request_id that came back with the answer"
+        )
 
 
 class PrivacyBlocked(HybridError):

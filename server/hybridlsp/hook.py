@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import HybridError
+from .errors import NotARepository
 
 __all__ = ["install_hook", "uninstall_hook", "MARKER"]
 
@@ -24,7 +24,7 @@ def _hooks_dir(cwd: Path) -> Path:
         out = subprocess.run(["git", "rev-parse", "--git-path", "hooks"], cwd=cwd, capture_output=True,
                              text=True, check=True).stdout.strip()
     except (subprocess.CalledProcessError, FileNotFoundError):
-        raise HybridError(f"{cwd} is not inside a git repository") from None
+        raise NotARepository(str(cwd)) from None
     return (cwd / out).resolve()  # follows core.hooksPath
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .actions.base import ActionContext
-from .errors import HybridError
+from .errors import NotARepository, NothingStaged
 from .routing.types import Decision, GitSummary
 
 __all__ = ["Prepared", "build_context", "capacity", "diff_chunks", "with_diff", "NothingStaged", "NotARepository"]
@@ -19,16 +19,6 @@ SUFFIX_LINES = 20
 FILE_DIFF_TOKENS = 2000  # the file's own diff is context for review, not the subject
 CHUNK_TOKENS = 1500  # per map step when condensing a huge staged diff; fits the embedded model too
 MAX_CHUNKS = 8
-
-
-class NothingStaged(HybridError):
-    def __init__(self):
-        super().__init__("nothing is staged: stage your changes with `git add` first")
-
-
-class NotARepository(HybridError):
-    def __init__(self, where: str):
-        super().__init__(f"{where or 'this folder'} is not inside a git repository")
 
 
 @dataclass

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..config import data_dir
-from ..errors import HybridError
+from ..errors import UnknownRequest
 from .prices import LOCAL_BACKENDS
 from .records import OUTCOMES, VALIDATOR_VERDICTS, VERDICTS, Feedback, Row, size_bucket
 
@@ -96,15 +96,6 @@ def m002_feedback(db: sqlite3.Connection) -> None:
 def m003_hash_key(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     db.execute("INSERT INTO meta VALUES ('hash_key', ?)", (secrets.token_hex(16),))
-
-
-class UnknownRequest(HybridError, LookupError):
-    def __init__(self, request_id: str, path: Path):
-        self.request_id = request_id
-        super().__init__(
-            f"no request {request_id!r} in the ledger at {path}: "
-            "feedback needs the request_id that came back with the answer"
-        )
 
 
 def _utc(now: datetime | None) -> datetime:
