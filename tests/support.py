@@ -80,6 +80,6 @@ class TableEstimator:
     def __init__(self, table: dict[str, tuple[int, float]]):
         self.table = table
 
-    def estimate(self, text, action):
+    def estimate(self, text, action, head=None):
         tier, score = self.table[text]
         return Estimate(tier, score, f"table -> tier {tier}")

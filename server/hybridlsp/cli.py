@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import logging
 import os
@@ -72,66 +71,26 @@ def describe(result) -> str:
 
 # ---- route ----------------------------------------------------------------------------------
 
-def _decision_json(d, rid=None) -> dict:
-    out = {"tier": d.tier, "backend": d.backend, "model": d.model, "reasons": list(d.reasons),
-           "input_tokens": d.input_tokens, "private": d.private, "chain": [h.label for h in d.chain]}
-    if d.notes:
-        out["notes"] = list(d.notes)
-    if rid is not None:
-        out = {"id": rid, **out}
-    return out
-
-
-def _route_one(engine, prompt: str, action: str):
-    from .context.secrets import contains_secret
-    from .engine import RunRequest
-    from .routing.types import GitSummary
-
-    req = RunRequest(action=action, text=prompt)
-    if len(prompt) > 20_000:
-        # tiktoken releases the GIL: count in a thread while this one scans for secrets
-        counting = _pool().submit(engine.count_tokens, prompt)
-        secret = contains_secret(prompt)
-        tokens = counting.result()
-    else:
-        tokens, secret = engine.count_tokens(prompt), contains_secret(prompt)
-    return engine._route(req, tokens, GitSummary(), secret)
-
-
-@functools.lru_cache(maxsize=1)
-def _pool():
-    from concurrent.futures import ThreadPoolExecutor
-
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="hybridlsp-count")
-
-
 def cmd_route(args) -> int:
-    from .routing import ACTIONS
+    from .routemany import route_jsonl
 
     engine = _engine(_settings())
     if args.jsonl:
         fh = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")
         with fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                    prompt, action = row["prompt"], row.get("action", "ask")
-                    if action not in ACTIONS:
-                        raise ValueError(f"unknown action {action!r}")
-                except (ValueError, KeyError, TypeError) as e:
-                    print(f"hybridlsp: line {n}: skipped: {e}", file=sys.stderr)
-                    continue
-                d = _route_one(engine, prompt, action)
-                sys.stdout.write(json.dumps(_decision_json(d, row.get("id", n))) + "\n")
+            route_jsonl(engine, fh, sys.stdout.write, lambda m: print(f"hybridlsp: {m}", file=sys.stderr))
         return 0
     if args.prompt is None:
         print("hybridlsp route: give a PROMPT, '-' for stdin, or --jsonl FILE", file=sys.stderr)
         return 2
-    d = _route_one(engine, _read_arg(args.prompt), args.action)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .routemany import decision_json, route_one
+
+    with ThreadPoolExecutor(1, thread_name_prefix="hybridlsp-count") as pool:
+        d = route_one(engine, _read_arg(args.prompt), args.action, pool)
     if args.json:
-        print(json.dumps(_decision_json(d)))
+        print(json.dumps(decision_json(d)))
     else:
         print(f"tier {d.tier}: {d.backend} {d.model} ({d.input_tokens:,} tokens, estimated)")
         for r in d.reasons:

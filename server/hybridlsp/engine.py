@@ -17,6 +17,7 @@ import uuid
 from functools import partial
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Awaitable, Callable
 
 from . import prepare
@@ -212,14 +213,15 @@ class Engine:
 
     # ---- decision --------------------------------------------------------------------------
     def _route(self, req: RunRequest, input_tokens: int, git: GitSummary, secret: bool,
-               spend: tuple[float, float] = (0.0, 0.0)) -> Decision:
+               spend: tuple[float, float] = (0.0, 0.0), head: Sequence[int] | None = None) -> Decision:
+        """`head`: the routed text's first token ids, if the caller has encoded it (`routemany`)."""
         routed_text = req.prompt or req.text
         return decide(
             RouteRequest(
                 action=req.action, text=routed_text, input_tokens=input_tokens, path=req.path,
                 language=req.language, git=git, tier_override=req.tier, contains_secret=secret,
                 month_cloud_spend_usd=spend[0], day_cloud_spend_usd=spend[1],
-                cloud_available=self.cloud_available(), local_only=req.local_only,
+                cloud_available=self.cloud_available(), local_only=req.local_only, head_tokens=head,
             ),
             self.settings,
         )

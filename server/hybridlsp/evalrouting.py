@@ -212,8 +212,8 @@ class _Recording:
         self.inner = inner
         self.last = None
 
-    def estimate(self, text: str, action: str):
-        self.last = self.inner.estimate(text, action)
+    def estimate(self, text: str, action: str, head=None):
+        self.last = self.inner.estimate(text, action, head)
         return self.last
 
 

@@ -12,14 +12,16 @@ import pytest
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.errors import ConfigError
 from hybridlsp.routing import Estimate, LearnedEstimator, RouteRequest, decide, get_estimator
+from hybridlsp.context.tokens import counts_and_heads, head_tokens, n_vocab
 from hybridlsp.routing.learned import (
+    BIGRAM_BUCKETS,
     FEATURE_VERSION,
+    HEAD_TOKENS,
     WEIGHTS_PATH,
     LearnedModel,
     calibration_quantiles,
     features,
     load_model,
-    tokens,
 )
 
 
@@ -52,7 +54,8 @@ def test_estimate_is_well_formed(text):
 def test_shipped_weights_are_small_and_current():
     assert WEIGHTS_PATH.stat().st_size < 2_000_000
     m = load_model()
-    assert len(m.weights) == m.dim and m.dim & (m.dim - 1) == 0
+    assert len(m.unigrams) == m.n_vocab == n_vocab() and len(m.bigrams) == BIGRAM_BUCKETS
+    assert sum(1 for w in m.unigrams if w) > 1000 and sum(1 for w in m.bigrams if w) > 1000
     assert list(m.quantiles) == sorted(m.quantiles) and len(m.quantiles) >= 101
 
 
@@ -71,20 +74,46 @@ def test_default_settings_use_hybrid_and_validate_share():
 
 # ---- determinism ----------------------------------------------------------------------------
 
-def test_tokens_fold_numbers_and_read_only_the_head():
-    assert tokens("Add 12 and 7.5!") == ["add", "0", "and", "0", ".", "0", "!"]
-    assert tokens("a " * 600) == ["a"] * 500  # MAX_CHARS = 1000
+def test_reads_only_the_head():
+    m = load_model()
+    task = "Which of these is a prime number? " * 20
+    assert len(head_tokens(task, HEAD_TOKENS + 1)) > HEAD_TOKENS
+    assert m.logit(task) == m.logit(task + " Now write a long essay on quantum gravity." * 50)
+    assert m.logit("Prove it.") != m.logit("Prove it. Then tell me a joke about regex.")
+
+
+def test_logit_is_the_linear_model_over_the_features():
+    m = load_model()
+    weights = list(m.unigrams) + list(m.bigrams)
+    for text in ["Solve for x: 3x + 5 = 20.", "Which of these countries borders France?\nA. Spain", "é " * 300]:
+        head = head_tokens(text, HEAD_TOKENS)
+        f = features(head, m.n_vocab)
+        assert set(head) <= f and len(set(head)) < len(f) <= len(set(head)) + len(set(zip(head, head[1:])))
+        expected = m.bias + m.scale * sum(weights[i] for i in f) / len(f) ** 0.5
+        assert m.logit(text) == pytest.approx(expected, rel=1e-12)
+    assert m.logit("") == m.bias
+
+
+def test_given_token_ids_decide_as_encoding_the_text():
+    # route --jsonl passes the ids from the pass that counts; the estimate must not change
+    est = get_estimator(learned())
+    texts = ["Explain monads to a Go programmer.", "x" * 9000, "Integrate x^2 e^x dx. " * 40, ""]
+    counts, heads = counts_and_heads(texts, HEAD_TOKENS)
+    for text, head, n in zip(texts, heads, counts):
+        assert est.estimate(text, "ask", head) == est.estimate(text, "ask")
+        assert decide(req(text, n, head_tokens=head), learned()) == decide(req(text, n), learned())
 
 
 def test_features_do_not_depend_on_the_process():
-    # crc32, not hash(): the same buckets whatever PYTHONHASHSEED is
-    code = "from hybridlsp.routing.learned import features; print(sorted(features('Why does my regex loop?', 65536)))"
+    # arithmetic on token ids, not hash(): the same buckets whatever PYTHONHASHSEED is
+    code = ("from hybridlsp.routing.learned import features, head_of; "
+            "print(sorted(features(head_of('Why does my regex loop?'), 100277)))")
     outs = {
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                        env={**os.environ, "PYTHONHASHSEED": seed}).stdout
         for seed in ("1", "2")
     }
-    assert outs == {str(sorted(features("Why does my regex loop?", 65536))) + "\n"}
+    assert len(outs) == 1 and len(outs.pop()) > 20
 
 
 def test_same_prompt_same_score():
@@ -108,7 +137,7 @@ def synthetic(seed, n):
 
 
 def model_for(logits):
-    return ByNumber(dim=2, bias=0.0, scale=1.0, weights=array("h", [0, 0]),
+    return ByNumber(n_vocab=1, bias=0.0, scale=1.0, unigrams=array("h", [0]), bigrams=array("h", [0]),
                     quantiles=tuple(calibration_quantiles(logits, 201)))
 
 

@@ -178,7 +178,7 @@ def test_thresholds_live_in_settings():
 
 def test_difficulty_estimator_is_pluggable():
     class Always3:
-        def estimate(self, text, action):
+        def estimate(self, text, action, head=None):
             from hybridlsp.routing import Estimate
 
             return Estimate(3, 0.9, "learned: hard")

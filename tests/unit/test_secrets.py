@@ -10,6 +10,7 @@ import time
 import pytest
 
 from hybridlsp.context import contains_secret, find_secrets, redact
+from hybridlsp.context.secrets import contains_secret_many
 
 
 def j(*parts: str) -> str:
@@ -239,3 +240,52 @@ def test_fast_path_on_a_100k_line_diff_beats_scan_line():
         slow = len(sample) / (time.perf_counter() - start)
     # Measured ~70-140x on 2 busy cores; 10x leaves room for noise.
     assert fast > 10 * slow, f"fast path {fast:,.0f} lines/s vs scan_line {slow:,.0f} lines/s"
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+PROSE = [
+    "Describe a vivid and unique character, using strong imagery and creative language.",
+    "Write a persuasive essay about passage of time in Asia, and keep the secret ending.",  # candidates, clean
+    "Résumé: naïve café owner in Zürich — 東京 and 🙂 emoji, and a lone surrogate \ud800 too.",
+    "def tokenize(text):\n    return text.split()\n",
+    "",
+    "\n",
+    "\nline after a newline",
+    "trailing newline\n",
+]
+# Texts that end partway through a candidate prefix, and texts that would finish it: joined with
+# no separator these pairs would read as secrets.
+HALVES = ["my key starts with sk", "prefix sk-", "AKIA", "ends with gh", "xox", '"', "postgres://app:x",
+          j("-", "proj-", OPENAI_PROJECT[8:]), OPENAI_PROJECT[3:], "b-123456789012-1234567890123-abc", "@db/app"]
+BATCH_POOL = [
+    *[line for _, line, _ in CORPUS + ENV_FILE],
+    *[f"\n{line}\n" for _, line, _ in CORPUS[:4]],
+    f"Can you fix this?\n{PEM}\nThanks",
+    PEM.replace("\n", "\\n"),
+    *[line for _, line in FALSE_POSITIVES],
+    *CODE_LINES,
+    *PROSE,
+    *HALVES,
+]
+
+
+@pytest.mark.parametrize("path", ["", "settings.py", "config/.env"])
+def test_contains_secret_many_matches_contains_secret(path):
+    rng = random.Random(11)
+    expected_all = []
+    for _ in range(150):
+        texts = rng.choices(BATCH_POOL, k=rng.randint(1, 25))
+        expected = [contains_secret(t, path) for t in texts]
+        assert contains_secret_many(texts, path) == expected, texts
+        expected_all += expected
+    assert 0.1 < sum(expected_all) / len(expected_all) < 0.9  # the lists mix secrets and clean text
+
+
+def test_contains_secret_many_edges():
+    secret = CORPUS[0][1]
+    assert contains_secret_many([]) == []
+    assert contains_secret_many([secret, "hello", "", "world", secret]) == [True, False, False, False, True]
+    assert contains_secret_many(["", secret, ""]) == [False, True, False]
+    assert contains_secret_many([PEM]) == [True] and contains_secret_many(["a", PEM]) == [False, True]
+    assert contains_secret_many(["prefix sk-", OPENAI_PROJECT[3:]]) == [False, False]

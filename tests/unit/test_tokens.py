@@ -113,3 +113,21 @@ def test_truncate_property(text, n):
 
 def test_estimate_note_is_for_users():
     assert "estimate" in COUNT_IS_ESTIMATE_NOTE.lower()
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 128, 100_000])
+@pytest.mark.parametrize("text", ["", "x", TRICKY, TRICKY * 3000, "a" * 70_000, "word " * 20_000])
+def test_head_tokens_are_the_first_ids_of_the_whole_encoding(text, n):
+    from hybridlsp.context.tokens import head_tokens
+
+    assert head_tokens(text, n) == ENC.encode_ordinary(text)[:n]
+
+
+def test_counts_and_heads_come_from_one_encoding():
+    from hybridlsp.context.tokens import counts_and_heads
+
+    texts = ["", "a", TRICKY, TRICKY * 3000, "x = 1\n" * 40000, "é" * 10]  # the two big ones go to threads
+    counts, heads = counts_and_heads(texts, 50)
+    assert counts == [reference(t) for t in texts]
+    assert heads == [ENC.encode_ordinary(t)[:50] for t in texts]
+    assert counts_and_heads([], 5) == ([], [])

@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from detect_secrets.filters import heuristic
@@ -49,7 +51,7 @@ from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
 from detect_secrets.util.filetype import determine_file_type
 
-__all__ = ["SecretHit", "contains_secret", "find_secrets", "redact"]
+__all__ = ["SecretHit", "contains_secret", "contains_secret_many", "find_secrets", "redact"]
 
 
 @dataclass(frozen=True)
@@ -117,12 +119,15 @@ _OWN: list[tuple[re.Pattern[str], str, int]] = [
 _CANDIDATES = tuple(
     re.compile(branch)
     for branch in (
-        rb"a(?:kia|sia|bia|cca|3t[a-z0-9]|ccountkey=|ccount_?key|ccess_?key|pi_?key|uth_?key)",
+        # AWS key ids are the prefix and 16 more: "Asia" or "acca" in prose is not a candidate
+        rb"a(?:kia|sia|bia|cca|3t[a-z0-9])[a-z0-9]{16}|a(?:ccountkey=|ccount_?key|ccess_?key|pi_?key|uth_?key)",
         rb"://[^\s/@]*:[^\s/@]*@",
         rb"g(?:h[pousr]_|l(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-|r1348941)",
         rb"eyj|_authtoken|s(?:k-|k_live_|q0csp-|g\.|ecret|ervice_?key)|rk_live_|pypi-ag",
         rb"xox[abposr]-|hooks\.slack\.com",
-        rb"p(?:rivate key|utty-user-key-file|ass|wd|riv(?:ate)?_?key)",
+        # detect-secrets' keywords with "pass" are password, passwd and (db|database|key)_?pass:
+        # a bare "pass" (passage, passed) is not one
+        rb"p(?:rivate key|utty-user-key-file|ass(?:word|wd)|wd|riv(?:ate)?_?key)|(?:db|database|key)_?pass",
         rb"d(?:b|atabase)_?key|client_?key|contrase|credential|token[a-z0-9_]*[ \t]*=",
         rb"[\"'`][a-z0-9+/=_-]{20,}",
     )
@@ -130,6 +135,24 @@ _CANDIDATES = tuple(
 # On a short text the eight passes cost more in call overhead than they save: one alternation.
 _CANDIDATE_ONE = (re.compile(b"|".join(rx.pattern for rx in _CANDIDATES)),)
 _ONE_PASS_BELOW = 4096  # bytes
+
+
+def _top_level_branches(pattern: bytes) -> list[bytes]:
+    """`a|b(?:c|d)` -> [`a`, `b(?:c|d)`]. A split inside a group would not compile: no pattern
+    above holds an escaped parenthesis or one in a class."""
+    branches, depth, start = [], 0, 0
+    for i, c in enumerate(pattern):
+        depth += (c == ord("(")) - (c == ord(")"))
+        if c == ord("|") and depth == 0:
+            branches.append(pattern[start:i])
+            start = i + 1
+    return [*branches, pattern[start:]]
+
+
+# For batches (`contains_secret_many`): three passes above are alternations with no literal
+# prefix; split at their top-level "|", all but the quoted-string pass get the literal-prefix
+# search back: stage 1 over 2,000 joined prompts (690 KB) 24 -> 12 ms.
+_CANDIDATE_BRANCHES = tuple(re.compile(b) for rx in _CANDIDATES for b in _top_level_branches(rx.pattern))
 
 # A PEM private key, with its body: following base64 or header lines, or on the same line with
 # JSON-escaped newlines (service-account files). A diff prefix (+, -, space) may start each line.
@@ -318,6 +341,22 @@ def find_secrets(text: str, path: str = "") -> list[SecretHit]:
 
 def contains_secret(text: str, path: str = "") -> bool:
     return bool(_scan(text, path))
+
+
+def contains_secret_many(texts: Sequence[str], path: str = "") -> list[bool]:
+    """`[contains_secret(t, path) for t in texts]`, with stage 1 run once over all of them.
+
+    Only texts with a candidate go through `_scan`. On 2,000 prompts of ~350 chars: 17 us a text
+    against 23, of which 11 are `_scan` on the 5% with a candidate (prose "pass", "secret", "Asia").
+    """
+    data = [t.encode("utf-8", "surrogatepass") for t in texts]
+    # No candidate pattern can match a newline (literals, `[^\s/@]`, `[a-z0-9...]`, `[ \t]`), so
+    # no match spans two texts and each text keeps the matches it would have alone.
+    low = b"\n".join(data).lower()
+    offsets = list(itertools.accumulate((len(d) + 1 for d in data[:-1]), initial=0))
+    hit = {bisect.bisect_right(offsets, m.start()) - 1 for rx in _CANDIDATE_BRANCHES for m in rx.finditer(low)}
+    # `_scan`'s PEM check needs "PRIVATE KEY", which lowercased is a candidate ("p(?:rivate key").
+    return [i in hit and contains_secret(text, path) for i, text in enumerate(texts)]
 
 
 def redact(text: str, path: str = "") -> str:

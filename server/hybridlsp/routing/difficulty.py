@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from collections.abc import Sequence
 from typing import Callable, Protocol
 
 __all__ = ["Estimate", "Estimator", "KeywordEstimator", "register", "get_estimator", "HEAD_CHARS"]
@@ -26,7 +27,8 @@ class Estimate:
 
 
 class Estimator(Protocol):
-    def estimate(self, text: str, action: str) -> Estimate | None: ...
+    # head: the text's first token ids, when the caller has them (an estimate may read them)
+    def estimate(self, text: str, action: str, head: Sequence[int] | None = None) -> Estimate | None: ...
 
 
 _WORD_RE = re.compile(r"[a-z0-9][a-z0-9'\-]*")
@@ -58,9 +60,11 @@ class KeywordEstimator:
     def __init__(self, tier1: list[str], tier2: list[str], tier3: list[str]):
         self._index = _phrases(tuple(tier1), tuple(tier2), tuple(tier3))
 
-    def estimate(self, text: str, action: str) -> Estimate | None:
+    def estimate(self, text: str, action: str, head: Sequence[int] | None = None) -> Estimate | None:
         words = _WORD_RE.findall(text[:HEAD_CHARS].lower())
         index = self._index
+        if index.keys().isdisjoint(words):  # most prompts: one set operation, in C
+            return None
         for i, word in enumerate(words):
             candidates = index.get(word)
             if candidates is None:

@@ -14,6 +14,7 @@ then the gates that can only lower a cloud decision:
 from __future__ import annotations
 
 from fnmatch import fnmatch
+from functools import lru_cache
 from pathlib import PurePath
 
 from .difficulty import Estimator, get_estimator
@@ -61,10 +62,14 @@ def _action_tier(req: RouteRequest, r, estimator: Estimator | None, text: str) -
             return 2, f"staged diff {_n(size)} tokens > {_n(r.commit_tier2_tokens)} -> tier 2"
         return 1, f"staged diff {_n(size)} tokens -> tier 1"
     # ask
-    est = estimator.estimate(text, a) if estimator is not None else None
+    # the estimate sees the text as sent; the caller's token ids are of that text (no flag reached here)
+    est = estimator.estimate(text, a, req.head_tokens) if estimator is not None else None
     if est is not None:
         return est.tier, est.reason
     return r.default_tier, f"no harder task recognised -> default tier {r.default_tier}"
+
+
+_hop = lru_cache(maxsize=256)(Hop)  # hops are frozen values: one object per (tier, backend, model)
 
 
 def build_chain(tier: int, settings, *, allow_cloud: bool) -> tuple[Hop, ...]:
@@ -84,9 +89,9 @@ def build_chain(tier: int, settings, *, allow_cloud: bool) -> tuple[Hop, ...]:
         if key in seen:
             continue
         seen.add(key)
-        hops.append(Hop(t, ts.backend, ts.model))
+        hops.append(_hop(t, ts.backend, ts.model))
     if settings.embedded.enabled:
-        hops.append(Hop(0, "embedded", "SmolLM2-135M-Instruct"))
+        hops.append(_hop(0, "embedded", "SmolLM2-135M-Instruct"))
     return tuple(hops)
 
 

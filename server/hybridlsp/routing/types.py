@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 __all__ = ["ACTIONS", "RouteRequest", "Hop", "Decision", "GitSummary"]
 
@@ -32,6 +34,7 @@ class RouteRequest:
     day_cloud_spend_usd: float = 0.0
     cloud_available: bool = True  # a key is configured for the tier-3 backend
     local_only: bool = False  # the caller never wants the cloud (inline completion)
+    head_tokens: Sequence[int] | None = None  # text's first token ids, if the caller encoded it
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class Hop:
     backend: str
     model: str
 
-    @property
+    @cached_property
     def label(self) -> str:
         return f"tier{self.tier}:{self.backend}/{self.model}" if self.tier else f"embedded/{self.model}"
 
