@@ -10,13 +10,14 @@ GPT-4 as the cloud tier) and scores each router with the same code as that comma
 "Recovered at 20 %": the share of the weak-to-strong quality gap recovered when the router's top
 20 % of prompts go to the strong model (a random router recovers 20 %). "As routed": the policy
 with routing.cloud_share_target = 0.2, to check that the calibration holds on unseen prompts.
-Also times a decision, against counting the prompt's tokens.
+Also times the estimates, against counting the prompt's tokens.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -27,11 +28,36 @@ sys.path.insert(0, str(REPO / "training"))
 from routellm import load_rows  # noqa: E402
 
 from hybridlsp.config import settings_from_mapping  # noqa: E402
-from hybridlsp.context.tokens import count_tokens, count_tokens_many  # noqa: E402
-from hybridlsp.evalrouting import EvalRow, render_svg, report_from_routed, route_rows  # noqa: E402
-from hybridlsp.routing import RouteRequest, decide, get_estimator  # noqa: E402
+from hybridlsp.context.tokens import count_tokens, count_tokens_many, counts_and_heads  # noqa: E402
+from hybridlsp.evalrouting import (  # noqa: E402
+    EvalRow,
+    rank_key,
+    recovery_curve,
+    render_svg,
+    report_from_routed,
+    route_rows,
+)
+from hybridlsp.routing import get_estimator  # noqa: E402
+from hybridlsp.routing.learned import HEAD_TOKENS  # noqa: E402
 
 SHARE = 0.2
+RESAMPLES = 1000
+
+
+def bootstrap_at_share(routed, resamples: int = RESAMPLES, seed: int = 7) -> tuple[float, float]:
+    """95 % percentile interval of the gap recovered at SHARE, resampling the test prompts."""
+    keys = [rank_key(r) for r in routed]
+    weak = [r.row.quality(1) for r in routed]
+    strong = [r.row.quality(3) for r in routed]
+    rng, n, out = random.Random(seed), len(routed), []
+    for _ in range(resamples):
+        idx = [rng.randrange(n) for _ in range(n)]
+        try:
+            out.append(recovery_curve([keys[i] for i in idx], [weak[i] for i in idx], [strong[i] for i in idx]).at(SHARE))
+        except ValueError:  # a resample with no gap between the tiers
+            continue
+    out.sort()
+    return out[int(0.025 * len(out))], out[int(0.975 * len(out)) - 1]
 
 
 def test_rows(data_dir: Path) -> tuple[list[EvalRow], list[str]]:
@@ -94,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
               + f"   learned/random {cells_at[0] / SHARE:.2f}x")
         print(f"{label + ' APGR':26}" + "".join(f"{x:10.3f}" for x in cells_apgr) + f"{0.5:10.3f}")
     c_all = learned_all.curve
+    lo, hi = bootstrap_at_share(reports["learned"][1])
+    print(f"\nlearned at 20 %, 95 % bootstrap interval over the test prompts ({RESAMPLES:,} resamples): "
+          f"{lo:.3f}-{hi:.3f} ({lo / SHARE:.2f}x-{hi / SHARE:.2f}x random)")
     print("\nlearned, CPT(50/80/95 %): " + ", ".join(f"{c_all.cpt(lv):.1%}" for lv in (0.5, 0.8, 0.95)))
 
     print("\nas routed by the policy (routing.cloud_share_target = 0.2)")
@@ -112,22 +141,19 @@ def main(argv: list[str] | None = None) -> int:
     texts = [r.prompt for r in rows[:2000]]
     learned = get_estimator(reports["learned"][0])
     keywords = get_estimator(reports["keywords"][0])
-    s = reports["learned"][0]
     count_tokens(texts[0])  # load the tokenizer outside the timing
-    est_l = _us_per_call(lambda t: learned.estimate(t, "ask"), texts)
+    _, heads = counts_and_heads(texts, HEAD_TOKENS)
+    pairs = list(zip(texts, heads))
+    est_ids = _us_per_call(lambda th: learned.estimate(th[0], "ask", th[1]), pairs)
+    est_text = _us_per_call(lambda t: learned.estimate(t, "ask"), texts)
     est_k = _us_per_call(lambda t: keywords.estimate(t, "ask"), texts)
-    dec = _us_per_call(lambda t: decide(RouteRequest("ask", t, 100), s), texts)
     tok = _us_per_call(count_tokens, texts)
-    worst = max(texts, key=len)
-    est_worst = _us_per_call(lambda t: learned.estimate(t, "ask"), [worst] * 200)
-    print(f"\nper decision on {len(texts):,} test prompts (mean {sum(map(len, texts)) / len(texts):,.0f} chars), "
-          "best of 3:")
-    print(f"  learned estimate        {est_l:8.1f} us   (longest prompt, {len(worst):,} chars: {est_worst:.1f} us)")
-    print(f"  keyword estimate        {est_k:8.1f} us")
-    print(f"  decide(), learned       {dec:8.1f} us")
-    print(f"  count_tokens            {tok:8.1f} us")
-    print(f"  route 2,000 prompts: decide + count {(dec + tok) * 2000 / 1e6:.3f} s vs count alone "
-          f"{tok * 2000 / 1e6:.3f} s ({(dec + tok) / tok:.2f}x)")
+    print(f"\nper prompt on {len(texts):,} test prompts (mean {sum(map(len, texts)) / len(texts):,.0f} chars), best of 3:")
+    print(f"  learned estimate, from the count's token ids   {est_ids:8.1f} us")
+    print(f"  learned estimate, encoding the head itself     {est_text:8.1f} us")
+    print(f"  keyword estimate                               {est_k:8.1f} us")
+    print(f"  count_tokens                                   {tok:8.1f} us")
+    print("  the whole `route --jsonl` path against counting: python -m bench.route_jsonl")
     return 0
 
 

@@ -3,9 +3,9 @@
 A JSONL file is routed in chunks, each step done for the whole chunk at once: one tiktoken pass per
 prompt gives both its count and the token ids the learned estimate reads
 (`context.tokens.counts_and_heads`), and one secret prefilter runs over the chunk
-(`context.secrets.contains_secret_many`). While the policy decides one chunk, the next is encoded on
-a second thread: tiktoken releases the GIL, so on two cores the count and the decisions overlap.
-Deciding 2,000 prompts takes a little longer than counting their tokens (bench/route_jsonl.py).
+(`context.secrets.contains_secret_many`). Encoding the next chunk on a second thread while this
+one is decided was measured and gained nothing: between two short encodes the counting thread
+waits for the GIL, which the deciding thread holds (bench/route_jsonl.py has the figures).
 """
 
 from __future__ import annotations
@@ -83,25 +83,17 @@ def route_jsonl(engine, lines: Iterable[str], write: Callable[[str], object],
     A bad line is reported through `warn` and skipped; the others are still decided. Returns the
     number of decisions written.
     """
-    def encode(rows):
-        return rows, counts_and_heads([p for _, p, _ in rows], HEAD_TOKENS)
-
     done = 0
-    with ThreadPoolExecutor(1, thread_name_prefix="hybridlsp-count") as pool:
-        parsed = (_parse(c, warn) for c in _chunks(lines, chunk))
-        pending = pool.submit(encode, next(parsed, []))
-        while True:
-            rows, (counts, heads) = pending.result()
-            following = next(parsed, None)
-            pending = pool.submit(encode, following) if following is not None else None
-            secrets = contains_secret_many([p for _, p, _ in rows])
-            out = []
-            for (rid, prompt, action), tokens, head, secret in zip(rows, counts, heads, secrets):
-                d = engine._route(RunRequest(action=action, text=prompt), tokens, GitSummary(), secret, head=head)
-                out.append(json.dumps(decision_json(d, rid)) + "\n")
-            if out:
-                write("".join(out))
-                done += len(out)
-            if pending is None:
-                break
+    for numbered in _chunks(lines, chunk):
+        rows = _parse(numbered, warn)
+        prompts = [p for _, p, _ in rows]
+        counts, heads = counts_and_heads(prompts, HEAD_TOKENS)
+        secrets = contains_secret_many(prompts)
+        out = []
+        for (rid, prompt, action), tokens, head, secret in zip(rows, counts, heads, secrets):
+            d = engine._route(RunRequest(action=action, text=prompt), tokens, GitSummary(), secret, head=head)
+            out.append(json.dumps(decision_json(d, rid)) + "\n")
+        if out:
+            write("".join(out))
+            done += len(out)
     return done

@@ -11,7 +11,7 @@ Features: the distinct token ids (cl100k, `context.tokens`) among the prompt's f
 each present feature weighted 1/sqrt(count). Token ids, not words, because a decision has to count
 the prompt's tokens anyway: the features come from that same encoding (`route --jsonl` takes the
 ids from the pass that counts), so the estimate costs set and map operations over at most 128
-small ints, about 15 us, not a second pass over the text. Word n-grams measured the same in
+small ints, about 20 us, not a second pass over the text. Word n-grams measured the same in
 cross-validation and cost ~50 us (the measurements are in the training script).
 
 Tiers, calibrated. The shipped file holds quantiles of the model's logit on prompts it was not
@@ -171,6 +171,12 @@ class LearnedEstimator:
         # past half the prompts to the cloud, the tier-2 band takes all the rest
         low = 1 - 2 * cloud_share_target
         self.tier2_logit = model.logit_at_quantile(low) if low > 0 else -math.inf
+        t, t2, t3 = cloud_share_target, _sigmoid(self.tier2_logit), _sigmoid(self.cloud_logit)
+        self._bands = {  # each decision formats only its score
+            3: f">= cloud threshold {t3:.3f} (top {t:.0%}) -> tier 3",
+            2: f">= tier-2 threshold {t2:.3f} (next {t:.0%}) -> tier 2",
+            1: f"< tier-2 threshold {t2:.3f} -> tier 1",
+        }
 
     @property
     def thresholds(self) -> dict[int, float]:
@@ -181,14 +187,8 @@ class LearnedEstimator:
         """`head`: the text's first token ids, when the caller has encoded it already."""
         z = self.model.logit(text) if head is None else self.model.logit_of_head(head)
         score = _sigmoid(z)
-        t = self.cloud_share_target
-        if z >= self.cloud_logit:
-            tier, band = 3, f">= cloud threshold {_sigmoid(self.cloud_logit):.3f} (top {t:.0%})"
-        elif z >= self.tier2_logit:
-            tier, band = 2, f">= tier-2 threshold {_sigmoid(self.tier2_logit):.3f} (next {t:.0%})"
-        else:
-            tier, band = 1, f"< tier-2 threshold {_sigmoid(self.tier2_logit):.3f}"
-        return Estimate(tier=tier, score=score, reason=f"learned difficulty {score:.3f} {band} -> tier {tier}")
+        tier = 3 if z >= self.cloud_logit else 2 if z >= self.tier2_logit else 1
+        return Estimate(tier, score, f"learned difficulty {score:.3f} {self._bands[tier]}")
 
 
 @lru_cache(maxsize=16)
