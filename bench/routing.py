@@ -1,6 +1,6 @@
 """[1] The routing decision against tiktoken counting the same text, 10 to 100,000 tokens.
 
-Ours is the `hybridlsp route` path (`cli._route_one`): count the tokens, scan for secrets, decide.
+Ours is the `hybridlsp route` path (`routemany.route_one`): count the tokens, scan for secrets, decide.
 The floor is `count_tokens` alone on the same text: a decision has to know the size, so counting
 is the least any router does. The texts are the Python standard library's own source (code and
 docstrings), cut to exactly N tokens. Each side runs in alternating blocks; each figure is the
@@ -16,10 +16,12 @@ import pstats
 import re
 import sysconfig
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ._common import Result
 
 SIZES = (10, 100, 1_000, 10_000, 100_000)
+_POOL = ThreadPoolExecutor(1)  # as `hybridlsp route` has: a big prompt is counted beside its secret scan
 GOAL = 1.2
 BLOCKS = 7
 BLOCK_S = 0.04  # seconds of work per block and side, at least one call
@@ -87,7 +89,7 @@ def _profile_top(fn, calls: int, top: int = 3) -> list[tuple[str, float]]:
 
 
 def run() -> Result:
-    from hybridlsp.cli import _route_one
+    from hybridlsp.routemany import route_one
     from hybridlsp.context.secrets import contains_secret
     from hybridlsp.context.tokens import count_tokens, truncate_to_tokens
     from hybridlsp.engine import RunRequest
@@ -102,7 +104,7 @@ def run() -> Result:
         req = RunRequest(action="ask", text=text)
         t = best_of({
             "count": lambda: count_tokens(text),
-            "route": lambda: _route_one(engine, text, "ask"),
+            "route": lambda: route_one(engine, text, "ask", _POOL),
             "secrets": lambda: contains_secret(text),
             "decide": lambda: engine._route(req, tokens, GitSummary(), False),
         })
@@ -137,7 +139,7 @@ def run() -> Result:
 
 def _diagnose(engine, texts: dict[int, str], ratios: dict[int, float]) -> str:
     """Where route's time goes beyond counting: at the smallest size that misses, and at the largest."""
-    from hybridlsp.cli import _route_one
+    from hybridlsp.routemany import route_one
     from hybridlsp.context.secrets import contains_secret
     from hybridlsp.engine import RunRequest
     from hybridlsp.routing.difficulty import get_estimator
@@ -150,7 +152,7 @@ def _diagnose(engine, texts: dict[int, str], ratios: dict[int, float]) -> str:
         req = RunRequest(action="ask", text=text)
         est = get_estimator(engine.settings)
         t = best_of({
-            "route": lambda: _route_one(engine, text, "ask"),
+            "route": lambda: route_one(engine, text, "ask", _POOL),
             "count": lambda: engine.count_tokens(text),
             "secret scan": lambda: contains_secret(text),
             "difficulty estimate": lambda: est.estimate(text, "ask") if est else None,
@@ -163,7 +165,7 @@ def _diagnose(engine, texts: dict[int, str], ratios: dict[int, float]) -> str:
         }
         over = t["route"] - t["count"]
         shares = ", ".join(f"{k} {v * 1e6:,.1f} µs ({v / over:.0%})" for k, v in parts.items())
-        top = _profile_top(lambda: _route_one(engine, text, "ask"), max(3, int(0.3 / max(t["route"], 1e-6))))
+        top = _profile_top(lambda: route_one(engine, text, "ask", _POOL), max(3, int(0.3 / max(t["route"], 1e-6))))
         budget = (GOAL - 1) * t["count"]
         notes.append(f"at {n:,} tokens route costs {over * 1e6:,.1f} µs more than counting "
                      f"({t['count'] * 1e6:,.1f} µs, so the goal leaves {budget * 1e6:,.1f} µs): {shares}; "

@@ -18,8 +18,11 @@ __all__ = [
     "branch_name",
     "budget_diff",
     "contains_secret",
+    "contains_secret_many",
     "count_tokens",
     "count_tokens_many",
+    "counts_and_heads",
+    "head_tokens",
     "file_diff",
     "find_secrets",
     "git_context",
@@ -50,6 +53,7 @@ _WHERE = {
     "staged_diff": "git",
     "SecretHit": "secrets",
     "contains_secret": "secrets",
+    "contains_secret_many": "secrets",
     "find_secrets": "secrets",
     "redact": "secrets",
     "LANGUAGES": "syntax",
@@ -60,6 +64,8 @@ _WHERE = {
     "COUNT_IS_ESTIMATE_NOTE": "tokens",
     "count_tokens": "tokens",
     "count_tokens_many": "tokens",
+    "counts_and_heads": "tokens",
+    "head_tokens": "tokens",
     "truncate_to_tokens": "tokens",
 }
 

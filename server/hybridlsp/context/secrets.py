@@ -120,15 +120,15 @@ _CANDIDATES = tuple(
     re.compile(branch)
     for branch in (
         # AWS key ids are the prefix and 16 more: "Asia" or "acca" in prose is not a candidate
-        rb"a(?:kia|sia|bia|cca|3t[a-z0-9])[a-z0-9]{16}|a(?:ccountkey=|ccount_?key|ccess_?key|pi_?key|uth_?key)",
+        rb"a(?:(?:kia|sia|bia|cca|3t[a-z0-9])[a-z0-9]{16}|ccountkey=|ccount_?key|ccess_?key|pi_?key|uth_?key)",
         rb"://[^\s/@]*:[^\s/@]*@",
         rb"g(?:h[pousr]_|l(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-|r1348941)",
         rb"eyj|_authtoken|s(?:k-|k_live_|q0csp-|g\.|ecret|ervice_?key)|rk_live_|pypi-ag",
         rb"xox[abposr]-|hooks\.slack\.com",
-        # detect-secrets' keywords with "pass" are password, passwd and (db|database|key)_?pass:
-        # a bare "pass" (passage, passed) is not one
-        rb"p(?:rivate key|utty-user-key-file|ass(?:word|wd)|wd|riv(?:ate)?_?key)|(?:db|database|key)_?pass",
-        rb"d(?:b|atabase)_?key|client_?key|contrase|credential|token[a-z0-9_]*[ \t]*=",
+        # detect-secrets' keywords with "pass" are password, passwd and (db|database|key)_?pass (in
+        # the next pass): a bare "pass" (passage, passed) is not one
+        rb"p(?:rivate key|utty-user-key-file|ass(?:word|wd)|wd|riv(?:ate)?_?key)",
+        rb"d(?:b|atabase)_?(?:key|pass)|key_?pass|client_?key|contrase|credential|token[a-z0-9_]*[ \t]*=",
         rb"[\"'`][a-z0-9+/=_-]{20,}",
     )
 )
