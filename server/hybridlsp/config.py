@@ -19,6 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
+from .routing.types import CLOUD_BACKENDS
 
 __all__ = [
     "Settings",
@@ -267,9 +268,19 @@ def _strip_credentials(data: dict, source: str) -> tuple[dict, list[str]]:
 
 def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]]:
     """A workspace file may tighten the user's privacy and budget, never loosen them: it adds
-    local-only globs (it cannot remove the user's) and lowers cloud caps (it cannot raise or lift
-    them)."""
+    local-only globs (it cannot remove the user's), lowers cloud caps (it cannot raise or lift
+    them), and may pick another model for a local tier but cannot move a tier the user keeps local
+    to a cloud backend (that would send all of that tier's code out, billed to the user's key)."""
     notes = []
+    tiers = {}
+    for n in (1, 2, 3):
+        mine, theirs = user.tier(n), merged.tier(n)
+        if mine.backend not in CLOUD_BACKENDS and theirs.backend in CLOUD_BACKENDS:
+            tiers[f"tier{n}"] = mine
+            notes.append(f"tiers.tier{n} stays on your local {mine.backend} {mine.model}: "
+                         "a workspace file cannot send a local tier to the cloud")
+    if tiers:
+        merged = merged.model_copy(update={"tiers": merged.tiers.model_copy(update=tiers)})
     globs = list(merged.routing.local_only_globs)
     missing = [g for g in user.routing.local_only_globs if g not in globs]
     if missing:

@@ -29,7 +29,7 @@ from .errors import (
     ServerError,
     ValidationFailed,
 )
-from .routing.types import Hop
+from .routing.types import CLOUD_BACKENDS, Hop
 
 __all__ = ["Attempt", "DispatchResult", "Breaker", "BackendPool", "Dispatcher"]
 
@@ -221,7 +221,7 @@ class Dispatcher:
             if not self.breaker.allow(key):
                 attempts.append(Attempt(hop, "skipped", "circuit-open", f"{hop.backend} failed recently; skipped during its cool-down"))
                 continue
-            if hop.backend in ("openai", "anthropic") and not self.pool.has_credentials(hop.backend):
+            if hop.backend in CLOUD_BACKENDS and not self.pool.has_credentials(hop.backend):
                 err = MissingCredentials(hop.backend, "no API key", _key_fix(self.settings, hop.backend))
                 attempts.append(Attempt(hop, "skipped", err.reason, str(err)))
                 notes.append(f"cloud tier skipped: {err}")

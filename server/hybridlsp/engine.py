@@ -27,7 +27,7 @@ from .budget_guard import BudgetGuard
 from .dispatch import Attempt, BackendPool, Breaker, Dispatcher, DispatchResult
 from .errors import AllTiersFailed, HybridError
 from .routing import RouteRequest, decide, parse_flag
-from .routing.types import Decision, GitSummary
+from .routing.types import CLOUD_BACKENDS, Decision, GitSummary
 
 __all__ = ["RunRequest", "RunResult", "UsageReport", "Fallback", "Finding", "Engine", "workspace_of"]
 
@@ -202,7 +202,7 @@ class Engine:
 
     def cloud_available(self) -> bool:
         t3 = self.settings.tier(3).backend
-        return t3 not in ("openai", "anthropic") or self.pool.has_credentials(t3)
+        return t3 not in CLOUD_BACKENDS or self.pool.has_credentials(t3)
 
     def _has_caps(self) -> bool:
         b = self.settings.budget

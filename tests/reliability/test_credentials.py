@@ -312,3 +312,24 @@ def test_a_workspace_file_tightens_privacy_and_budget_but_never_loosens_them(tmp
     (ws / ".hybridlsp.toml").write_text('[budget]\nmonthly_cloud_usd = 0.0\n')  # 0 would lift the cap
     settings, _ = load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
     assert settings.budget.monthly_cloud_usd == 10.0
+
+
+def test_a_workspace_file_cannot_move_a_local_tier_to_the_cloud(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / ".hybridlsp.toml").write_text(
+        '[tiers.tier1]\nbackend = "anthropic"\nmodel = "claude-opus-4-1"\n'
+        '[tiers.tier2]\nmodel = "qwen2.5-coder:32b"\n'  # another local model: allowed
+        '[tiers.tier3]\nmodel = "gpt-4.1-mini"\n')  # the cloud tier's model: allowed, within the caps
+    settings, notes = load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
+    assert (settings.tier(1).backend, settings.tier(1).model) == ("ollama", "qwen2.5-coder:14b")
+    assert (settings.tier(2).backend, settings.tier(2).model) == ("ollama", "qwen2.5-coder:32b")
+    assert settings.tier(3).model == "gpt-4.1-mini"
+    assert any("tiers.tier1 stays on your local ollama qwen2.5-coder:14b" in n for n in notes)
+    # a user who chose a cloud tier 1 keeps the workspace's say over its model
+    (home / "config.toml").write_text('[tiers.tier1]\nbackend = "openai"\nmodel = "gpt-4.1-nano"\n')
+    (ws / ".hybridlsp.toml").write_text('[tiers.tier1]\nbackend = "openai"\nmodel = "gpt-4.1-mini"\n')
+    settings, notes = load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
+    assert settings.tier(1).model == "gpt-4.1-mini" and not any("tiers.tier1" in n for n in notes)

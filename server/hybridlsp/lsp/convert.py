@@ -7,7 +7,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from ..engine import Finding, RunRequest, RunResult
-from ..routing.types import Decision
+from ..routing.types import CLOUD_BACKENDS, Decision
 from ..textutil import enclosing_block, paragraph
 
 __all__ = [
@@ -39,7 +39,6 @@ SEVERITY = {
     "info": types.DiagnosticSeverity.Information,
     "hint": types.DiagnosticSeverity.Hint,
 }
-_CLOUD_BACKENDS = ("openai", "anthropic")
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ def run_request(
 
 
 def where(backend: str) -> str:
-    return "cloud" if backend in _CLOUD_BACKENDS else "local"
+    return "cloud" if backend in CLOUD_BACKENDS else "local"
 
 
 def title(action: str, decision: Decision) -> str:

@@ -19,7 +19,7 @@ from pathlib import PurePath
 
 from .difficulty import Estimator, get_estimator
 from .flags import parse_flag
-from .types import ACTIONS, Decision, Hop, RouteRequest
+from .types import ACTIONS, CLOUD_BACKENDS, Decision, Hop, RouteRequest
 
 __all__ = ["decide", "build_chain", "is_local_only_path"]
 
@@ -83,7 +83,7 @@ def build_chain(tier: int, settings, *, allow_cloud: bool) -> tuple[Hop, ...]:
     seen = set()
     for t in order:
         ts = settings.tier(t)
-        if ts.backend in ("openai", "anthropic") and not allow_cloud:
+        if ts.backend in CLOUD_BACKENDS and not allow_cloud:
             continue
         key = (ts.backend, ts.model)
         if key in seen:
@@ -96,7 +96,7 @@ def build_chain(tier: int, settings, *, allow_cloud: bool) -> tuple[Hop, ...]:
 
 
 def _tier_is_cloud(settings, tier: int) -> bool:
-    return settings.tier(tier).backend in ("openai", "anthropic")
+    return settings.tier(tier).backend in CLOUD_BACKENDS
 
 
 def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _UNSET) -> Decision:

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-__all__ = ["ACTIONS", "RouteRequest", "Hop", "Decision", "GitSummary"]
+__all__ = ["ACTIONS", "CLOUD_BACKENDS", "RouteRequest", "Hop", "Decision", "GitSummary"]
 
 ACTIONS = ("complete", "explain", "review", "commit-message", "ask")
+CLOUD_BACKENDS = ("openai", "anthropic")  # the other backends run on this machine or the team's own
 
 
 @dataclass(frozen=True)
