@@ -10,6 +10,7 @@ waits for the GIL, which the deciding thread holds (bench/route_jsonl.py has the
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -83,6 +84,10 @@ def route_jsonl(engine, lines: Iterable[str], write: Callable[[str], object],
     A bad line is reported through `warn` and skipped; the others are still decided. Returns the
     number of decisions written.
     """
+    # What is alive now (the tokenizer's ranks, the weights, the settings) lives as long as the
+    # process: the cyclic collector need not scan it again while the file is routed, which cut
+    # ~25 % of the time a decision takes (bench/route_jsonl.py).
+    gc.freeze()
     done = 0
     for numbered in _chunks(lines, chunk):
         rows = _parse(numbered, warn)

@@ -1,6 +1,9 @@
 """The tier policy, rule by rule, as tables of cases."""
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from hybridlsp.config import Settings, settings_from_mapping
 from hybridlsp.routing import GitSummary, RouteRequest, decide, parse_flag
@@ -199,3 +202,31 @@ def test_local_only_request_never_has_a_cloud_hop():
     assert d.tier == 1 and all(h.backend not in ("openai", "anthropic") for h in d.chain)
     d = decide(req(text="[cloud] x", local_only=True), S)
     assert d.tier == 2 and "local-only" in d.reasons[-1]
+
+
+def _keywords_by_regex_alone(est, text):
+    """The keyword scan without its quick test: the reference the quick test must never contradict."""
+    from hybridlsp.routing.difficulty import HEAD_CHARS, _WORD_RE
+
+    words = _WORD_RE.findall(text[:HEAD_CHARS].lower())
+    for i, word in enumerate(words):
+        for phrase, tier in est._index.get(word, ()):
+            if len(phrase) == 1 or tuple(words[i:i + len(phrase)]) == phrase:
+                return tier, " ".join(phrase)
+    return None
+
+
+@hyp_settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(
+    ["explain", "Explain", "EXPLAIN", "summarize", "step-by-step", "step", "-prove", "prove's", "x", "proof",
+     "translate2", "analyze", " ", "\n", "-", "'", "é", "İ", "K", "—", ",", "(", "2", "trade-offs", "design",
+     "architecture", "formal", "in", "of", "the"]), max_size=40))
+def test_keyword_quick_test_never_hides_a_keyword(parts):
+    from hybridlsp.routing.difficulty import KeywordEstimator
+
+    r = Settings().routing
+    est = KeywordEstimator(r.tier1_keywords + ["step-by-step", "x-ray"], r.tier2_keywords, r.tier3_keywords)
+    text = "".join(parts)
+    got = est.estimate(text, "ask")
+    want = _keywords_by_regex_alone(est, text)
+    assert (got.tier, got.reason.split("'")[1]) == want if want else got is None

@@ -32,6 +32,8 @@ class Estimator(Protocol):
 
 
 _WORD_RE = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+_RUN_RE = re.compile(r"[a-z0-9]+")
+_CUT = bytes(c if chr(c).isascii() and (chr(c).islower() or chr(c).isdigit()) else 32 for c in range(256))
 
 
 @lru_cache(maxsize=32)
@@ -59,12 +61,22 @@ class KeywordEstimator:
 
     def __init__(self, tier1: list[str], tier2: list[str], tier3: list[str]):
         self._index = _phrases(tuple(tier1), tuple(tier2), tuple(tier3))
+        # For the quick test below: each phrase's longest run of [a-z0-9] ("depth" for "in depth").
+        # A phrase is found only where all its runs are, so looking for one, the least common, is enough.
+        self._runs = frozenset(
+            max((run for word in phrase for run in _RUN_RE.findall(word)), key=len).encode()
+            for candidates in self._index.values() for phrase, _ in candidates
+        )
 
     def estimate(self, text: str, action: str, head: Sequence[int] | None = None) -> Estimate | None:
-        words = _WORD_RE.findall(text[:HEAD_CHARS].lower())
-        index = self._index
-        if index.keys().isdisjoint(words):  # most prompts: one set operation, in C
+        head_text = text[:HEAD_CHARS].lower()
+        # Quick test, all in C: cut the head at every byte outside [a-z0-9] (each word of a phrase
+        # is then one or more whole runs) and look for a phrase's run. Most prompts have none:
+        # ~3 us instead of ~7 us for the word regex.
+        if self._runs.isdisjoint(head_text.encode("ascii", "replace").translate(_CUT).split()):
             return None
+        words = _WORD_RE.findall(head_text)
+        index = self._index
         for i, word in enumerate(words):
             candidates = index.get(word)
             if candidates is None:

@@ -213,11 +213,16 @@ class HybridEstimator:
 
 
 def _hybrid(s) -> HybridEstimator:
+    r = s.routing
+    return _hybrid_for(tuple(r.tier1_keywords), tuple(r.tier2_keywords), tuple(r.tier3_keywords),
+                       r.cloud_share_target)
+
+
+@lru_cache(maxsize=16)  # the policy asks on every decision: one estimator per configuration
+def _hybrid_for(t1: tuple[str, ...], t2: tuple[str, ...], t3: tuple[str, ...], share: float) -> HybridEstimator:
     from .difficulty import KeywordEstimator
 
-    r = s.routing
-    return HybridEstimator(KeywordEstimator(r.tier1_keywords, r.tier2_keywords, r.tier3_keywords),
-                           _estimator(r.cloud_share_target))
+    return HybridEstimator(KeywordEstimator(list(t1), list(t2), list(t3)), _estimator(share))
 
 
 register("hybrid", _hybrid)

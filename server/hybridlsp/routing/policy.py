@@ -69,29 +69,33 @@ def _action_tier(req: RouteRequest, r, estimator: Estimator | None, text: str) -
     return r.default_tier, f"no harder task recognised -> default tier {r.default_tier}"
 
 
-_hop = lru_cache(maxsize=256)(Hop)  # hops are frozen values: one object per (tier, backend, model)
-
-
 def build_chain(tier: int, settings, *, allow_cloud: bool) -> tuple[Hop, ...]:
     """The decided tier, then escalation upwards, then the local tiers downwards, then embedded.
 
     Escalating first is the article's fallback chain (low confidence -> bigger model); going down
     after the cloud is its always-available local fallback for people who hit rate limits.
     """
+    t1, t2, t3 = settings.tier(1), settings.tier(2), settings.tier(3)
+    return _chain(tier, allow_cloud, (t1.backend, t1.model), (t2.backend, t2.model), (t3.backend, t3.model),
+                  settings.embedded.enabled)
+
+
+@lru_cache(maxsize=256)  # a handful of distinct chains per configuration; every decision needs one
+def _chain(tier: int, allow_cloud: bool, *spec) -> tuple[Hop, ...]:
+    *tiers, embedded = spec
     order = [tier] + [t for t in (1, 2, 3) if t > tier] + [t for t in (3, 2, 1) if t < tier]
     hops: list[Hop] = []
     seen = set()
     for t in order:
-        ts = settings.tier(t)
-        if ts.backend in CLOUD_BACKENDS and not allow_cloud:
+        backend, model = tiers[t - 1]
+        if backend in CLOUD_BACKENDS and not allow_cloud:
             continue
-        key = (ts.backend, ts.model)
-        if key in seen:
+        if (backend, model) in seen:
             continue
-        seen.add(key)
-        hops.append(_hop(t, ts.backend, ts.model))
-    if settings.embedded.enabled:
-        hops.append(_hop(0, "embedded", "SmolLM2-135M-Instruct"))
+        seen.add((backend, model))
+        hops.append(Hop(t, backend, model))
+    if embedded:
+        hops.append(Hop(0, "embedded", "SmolLM2-135M-Instruct"))
     return tuple(hops)
 
 
