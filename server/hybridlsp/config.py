@@ -142,6 +142,8 @@ class DispatchSettings(_Model):
 class CacheSettings(_Model):
     enabled: bool = True
     ttl_s: float = Field(3600.0, ge=0)
+    persist: bool = Field(True, description="share answers between processes in answers.sqlite3 beside the "
+                                            "ledger (never answers to private requests)")
 
 
 class LedgerSettings(_Model):

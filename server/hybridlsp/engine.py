@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import os
@@ -23,11 +22,12 @@ from typing import Awaitable, Callable
 from . import prepare
 from .actions import get_action
 from .actions.base import StreamSanitizer, sanitize
+from .answers import AnswerCache, AnswerStore, answer_key
 from .budget_guard import BudgetGuard
 from .dispatch import Attempt, BackendPool, Breaker, Dispatcher, DispatchResult
 from .errors import AllTiersFailed, HybridError
 from .routing import RouteRequest, decide, parse_flag
-from .routing.types import CLOUD_BACKENDS, Decision, GitSummary
+from .routing.types import CLOUD_BACKENDS, Decision, GitSummary, Hop
 
 __all__ = ["RunRequest", "RunResult", "UsageReport", "Fallback", "Finding", "Engine", "workspace_of"]
 
@@ -128,35 +128,6 @@ def _review_view(validated: str) -> tuple[str, list[Finding]]:
     return review.render(raw), [Finding(**f) for f in raw]
 
 
-class _Cache:
-    """Exact-match answer cache: (model, prompt hash) -> answer, with a time limit."""
-
-    def __init__(self, ttl_s: float, clock=time.monotonic, max_entries: int = 512):
-        self.ttl = ttl_s
-        self.clock = clock
-        self.max = max_entries
-        self._d: dict[str, tuple[float, dict]] = {}
-
-    @staticmethod
-    def key(model: str, messages) -> str:
-        h = hashlib.sha256(model.encode())
-        for m in messages:
-            h.update(b"\x00" + m.role.encode() + b"\x00" + m.content.encode())
-        return h.hexdigest()
-
-    def get(self, key: str) -> dict | None:
-        hit = self._d.get(key)
-        if hit is None or self.clock() - hit[0] > self.ttl:
-            self._d.pop(key, None)
-            return None
-        return hit[1]
-
-    def put(self, key: str, value: dict) -> None:
-        if len(self._d) >= self.max:
-            self._d.pop(next(iter(self._d)))
-        self._d[key] = (self.clock(), value)
-
-
 class Engine:
     """Owns settings, backends and the ledger for one process."""
 
@@ -173,7 +144,7 @@ class Engine:
         self.pool = BackendPool(settings, self.env, transports=transports, overrides=backends)
         d = settings.dispatch
         self.breaker = Breaker(d.failures_to_trip, d.cooldown_s)
-        self.cache = _Cache(settings.cache.ttl_s)
+        self.cache = AnswerCache(settings.cache.ttl_s, self._answer_store(settings))
         from .context.tokens import count_tokens
 
         self.count_tokens = count_tokens
@@ -191,6 +162,13 @@ class Engine:
                 log.exception("observer failed")
         return result
 
+    def _answer_store(self, settings) -> AnswerStore | None:
+        """The shared answer file beside the ledger; none for an in-memory ledger (tests, benches)."""
+        path = getattr(self.ledger, "path", None)
+        if not settings.cache.persist or path is None or str(path) == ":memory:":
+            return None
+        return AnswerStore(Path(path).parent / "answers.sqlite3")
+
     # ---- settings -------------------------------------------------------------------------
     def update_settings(self, settings) -> None:
         self.settings = settings
@@ -199,6 +177,9 @@ class Engine:
         self.breaker.trip = settings.dispatch.failures_to_trip
         self.breaker.cooldown = settings.dispatch.cooldown_s
         self.cache.ttl = settings.cache.ttl_s
+        if not settings.cache.persist and self.cache.store is not None:
+            self.cache.store.close()
+            self.cache.store = None
 
     def cloud_available(self) -> bool:
         t3 = self.settings.tier(3).backend
@@ -284,8 +265,8 @@ class Engine:
         request_id = uuid.uuid4().hex
         cache_key = None
         if action.cacheable and self.settings.cache.enabled:
-            cache_key = _Cache.key(decision.model, messages)
-            hit = self.cache.get(cache_key)
+            cache_key = answer_key(decision.model, messages)
+            hit = await asyncio.to_thread(self.cache.get, cache_key)  # may read the shared file
             if hit is not None:
                 return await self._cache_hit(req, decision, hit, request_id, tokens, t0, on_text, notes)
 
@@ -426,8 +407,11 @@ class Engine:
         await asyncio.to_thread(lambda: [w() for w in writes])
         status = await self._budget_status()
         if cache_key and not result.best_effort:
-            self.cache.put(cache_key, {"text": result.text, "cost": cost, "hop": final.hop,
-                                       "output_tokens": final.output_tokens, "input_tokens": final.input_tokens})
+            hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
+            await asyncio.to_thread(partial(
+                self.cache.put, cache_key, {"text": result.text, "cost": cost, "hop": hop,
+                                            "output_tokens": final.output_tokens, "input_tokens": final.input_tokens},
+                private=decision.private))
         return self._notify(req, RunResult(
             text=text, decision=decision,
             usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline or 0.0, 8)),
@@ -472,7 +456,7 @@ class Engine:
             text, findings = _review_view(text)
         if on_text is not None:
             on_text(text)
-        hop = hit["hop"]
+        hop = Hop(**hit["hop"])
         latency_ms = (time.perf_counter() - t0) * 1000
         baseline = self._baseline(hit["input_tokens"] or tokens, hit["output_tokens"])
         await asyncio.to_thread(partial(
@@ -517,6 +501,8 @@ class Engine:
 
     async def aclose(self) -> None:
         await self.pool.aclose()
+        if self.cache.store is not None:
+            self.cache.store.close()
         if self._owns_ledger:
             self.ledger.close()
 

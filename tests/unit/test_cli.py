@@ -101,6 +101,18 @@ def test_commit_msg_hook_fills_the_file(home, ollama, tmp_path, capsys):
     assert "decision: tier 1" in capsys.readouterr().err
 
 
+def test_a_retried_commit_gets_its_message_from_the_first_attempt(home, ollama, tmp_path, capsys):
+    # each hook run is a new process: the repeat is answered from answers.sqlite3, not the model
+    _repo(tmp_path)
+    for _ in range(2):
+        msg = tmp_path / ".git" / "COMMIT_EDITMSG"
+        msg.write_text("# Please enter the commit message\n")
+        assert main(["commit-msg", "--hook", str(msg), "template"]) == 0
+        assert msg.read_text().startswith("Add the discount helper\n")
+    assert ollama.request_count == 1
+    assert "answered from cache" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("source,content", [("message", "my own message\n"), (None, "already written\n")])
 def test_commit_msg_hook_leaves_a_given_message_alone(home, ollama, tmp_path, source, content):
     _repo(tmp_path)

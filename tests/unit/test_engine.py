@@ -199,6 +199,63 @@ async def test_cache_answers_repeats_at_zero_cost(ollama, ledger):
     assert sorted(outcomes) == ["cache-hit", "ok"]
 
 
+async def test_cache_is_shared_with_the_next_process(ollama, ledger, tmp_path):
+    # the CLI and the git hook start a new process per request: a second engine on the same data
+    # directory answers a repeat from answers.sqlite3, at no cost
+    req = RunRequest(action="explain", text="def f(x):\n    return x * 2\n", language="python")
+    first = engine_for(make_settings(ollama), ledger)
+    a = await first.run(req)
+    await first.aclose()
+    assert (tmp_path / "answers.sqlite3").is_file()
+    second = engine_for(make_settings(ollama), ledger)
+    b = await second.run(req)
+    await second.aclose()
+    assert not a.cached and b.cached and b.text == a.text and ollama.request_count == 1
+    assert (b.backend, b.model, b.tier) == (a.backend, a.model, a.tier) and b.usage.cost_usd == 0.0
+    # the file holds the answer under a hash of the request, never the prompt
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("answers.sqlite3*"))
+    assert a.text.encode() in raw and b"return x * 2" not in raw
+
+
+async def test_private_answers_are_never_written_to_the_shared_file(ollama, ledger):
+    req = RunRequest(action="ask", text="What does DB_PASSWORD=Sup3rS3cretValue99 unlock?")
+    first = engine_for(make_settings(ollama), ledger)
+    a = await first.run(req)
+    again = await first.run(req)  # the same process still remembers it
+    await first.aclose()
+    assert a.decision.private and again.cached
+    second = engine_for(make_settings(ollama), ledger)
+    b = await second.run(req)
+    await second.aclose()
+    assert not b.cached and ollama.request_count == 2
+
+
+async def test_shared_cache_can_be_turned_off_and_expires(ollama, ledger, tmp_path):
+    req = RunRequest(action="explain", text="x = 1\n", language="python")
+    off = make_settings(ollama, cache={"persist": False})
+    for _ in range(2):
+        eng = engine_for(off, ledger)
+        await eng.run(req)
+        await eng.aclose()
+    assert ollama.request_count == 2 and not (tmp_path / "answers.sqlite3").exists()
+    expiring = make_settings(ollama, cache={"ttl_s": 0.0})
+    for _ in range(2):
+        eng = engine_for(expiring, ledger)
+        await eng.run(req)
+        await eng.aclose()
+    assert ollama.request_count == 4
+
+
+async def test_a_damaged_answer_file_is_a_miss_not_an_error(ollama, ledger, tmp_path):
+    (tmp_path / "answers.sqlite3").write_bytes(b"not a database" * 100)
+    req = RunRequest(action="explain", text="y = 2\n", language="python")
+    eng = engine_for(make_settings(ollama), ledger)
+    a = await eng.run(req)
+    b = await eng.run(req)  # memory still works
+    await eng.aclose()
+    assert a.text and not a.cached and b.cached and ollama.request_count == 1
+
+
 async def test_completions_are_never_cached(ollama, ledger):
     ollama.answers["qwen2.5-coder:14b"] = "    return x * 2\n"
     eng = engine_for(make_settings(ollama), ledger)
