@@ -150,7 +150,7 @@ class Engine:
         self.count_tokens = count_tokens
         self.dispatcher = Dispatcher(settings, self.pool, self.breaker, count_tokens)
         # reservations against the cloud caps for requests in flight (see budget_guard)
-        self.budget_guard = BudgetGuard(lambda: self.settings, self._cloud_spend)
+        self.budget_guard = BudgetGuard(lambda: self.settings, self.ledger)
         # called with (request, result) after every answered request: telemetry exporters, status bars
         self.observers: list[Callable[[RunRequest, RunResult], None]] = []
 

@@ -93,3 +93,55 @@ async def test_a_request_that_cannot_fit_goes_local_even_when_nothing_is_spent(o
         await eng.aclose()
     assert res.tier == 2 and cloud.request_count == 0
     assert res.fallbacks[0].reason == "budget" and "would pass it" in " ".join(res.notes)
+
+
+_CHILD = r"""
+import asyncio, json, sys
+from hybridlsp.config import settings_from_mapping
+from hybridlsp.engine import Engine, RunRequest
+from hybridlsp.ledger.store import Ledger
+
+cfg, ledger_path, n, tag = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+
+async def main():
+    with Ledger(ledger_path) as ledger:
+        eng = Engine(settings_from_mapping(cfg), ledger=ledger, env={"OPENAI_API_KEY": sys.argv[5]})
+        reqs = [RunRequest(action="ask", text=f"[cloud] Analyze the trade-offs of {tag} design {i}") for i in range(n)]
+        results = await asyncio.gather(*(eng.run(r) for r in reqs))
+        await eng.aclose()
+    print(json.dumps([r.tier for r in results]))
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_sharing_the_ledger_stay_within_one_request_of_the_cap(ollama, tmp_path):
+    # two editors' servers, or a server and the command line: reservations live in the ledger, so
+    # neither process can take room the other has reserved
+    import json
+    import os
+    import sys
+
+    from hybridlsp.ledger.store import Ledger
+    from tests.unit.test_engine import KEY
+
+    with FakeOpenAI(answer="Cloud says: " + GOOD, usage=USAGE, token_delay=0.02) as cloud:
+        settings = _settings(ollama, cloud)
+        cfg = settings.model_dump(include={"embedded", "dispatch", "backends", "budget", "ledger", "tiers", "cache"})
+        path = tmp_path / "shared.sqlite3"
+        Ledger(path).close()  # created and migrated once, before the two race
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        procs = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", _CHILD, json.dumps(cfg), str(path), str(CONCURRENT // 2), tag, KEY,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+            for tag in ("a", "b")
+        ]
+        outs = [await asyncio.wait_for(p.communicate(), 120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1].decode()[-2000:] for o in outs]
+    tiers = [t for out, _ in outs for t in json.loads(out)]
+    with Ledger(path) as ledger:
+        spend = ledger.month_cloud_spend()
+        assert ledger.reserved_cloud() == 0.0
+    assert cloud.request_count == tiers.count(3) > 0 and tiers.count(2) > 0
+    assert spend - CAP <= ONE_REQUEST, f"spent ${spend:.5f} against a ${CAP:.5f} cap"

@@ -8,7 +8,7 @@ import pytest
 from hybridlsp.errors import HybridError
 from hybridlsp.ledger import Ledger, Row, UnknownRequest, compute_report
 
-BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key"]
+BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key", "m004_reservations"]
 
 
 @pytest.fixture
@@ -51,13 +51,13 @@ def test_migrations_apply_once_in_order(tmp_path):
 calls: list[str] = []
 
 
-def m004_add_editor(db):
-    calls.append("m004")
+def m005_add_editor(db):
+    calls.append("m005")
     db.execute("ALTER TABLE requests ADD COLUMN editor TEXT")  # needs m001 to have run first
 
 
 class ExtendedLedger(Ledger):
-    migrations = Ledger.migrations + (m004_add_editor,)
+    migrations = Ledger.migrations + (m005_add_editor,)
 
 
 def test_added_migration_is_applied_once_on_an_existing_file(tmp_path):
@@ -67,9 +67,9 @@ def test_added_migration_is_applied_once_on_an_existing_file(tmp_path):
         rid = record(led)
     for _ in range(2):
         with ExtendedLedger(path) as led:
-            assert led.applied_migrations() == BASE_MIGRATIONS + ["m004_add_editor"]
+            assert led.applied_migrations() == BASE_MIGRATIONS + ["m005_add_editor"]
             assert [r.id for r in led.rows()] == [rid]  # existing rows survive
-    assert calls == ["m004"]
+    assert calls == ["m005"]
     db = sqlite3.connect(path)
     assert "editor" in [c[1] for c in db.execute("PRAGMA table_info(requests)")]
     db.close()
@@ -79,10 +79,10 @@ def test_fresh_file_applies_extended_list_in_order(tmp_path):
     calls.clear()
     with ExtendedLedger(tmp_path / "l.sqlite3") as led:
         assert led.applied_migrations() == [fn.__name__ for fn in ExtendedLedger.migrations]
-    assert calls == ["m004"]
+    assert calls == ["m005"]
 
 
-def m005_breaks(db):
+def m006_breaks(db):
     db.execute("CREATE TABLE half_done (x)")
     raise RuntimeError("boom")
 
@@ -92,7 +92,7 @@ def test_failed_migration_leaves_nothing_behind(tmp_path):
     Ledger(path).close()
 
     class Broken(Ledger):
-        migrations = Ledger.migrations + (m005_breaks,)
+        migrations = Ledger.migrations + (m006_breaks,)
 
     with pytest.raises(RuntimeError, match="boom"):
         Broken(path)
@@ -367,3 +367,26 @@ def test_processes_write_concurrently(tmp_path):
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
+
+
+def test_cloud_reservations_fit_the_caps_and_lapse(tmp_path):
+    import subprocess
+    import sys
+
+    with Ledger(tmp_path / "l.sqlite3") as led:
+        a = led.reserve_cloud(0.6, monthly_cap=1.0, daily_cap=0.0)
+        assert a.id and a.reserved == 0.0 and led.reserved_cloud() == pytest.approx(0.6)
+        b = led.reserve_cloud(0.6, monthly_cap=1.0, daily_cap=0.0)
+        assert b.id is None and b.refused_by == "monthly" and b.reserved == pytest.approx(0.6)
+        assert led.reserve_cloud(0.6, monthly_cap=0.0, daily_cap=0.5).refused_by == "daily"
+        led.release_cloud(a.id)
+        assert led.reserved_cloud() == 0.0 and led.reserve_cloud(0.6, 1.0, 0.0).id
+        # a reservation left by a killed process: dropped once its process is gone...
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+        with led._write() as db:
+            db.execute("INSERT INTO reservations VALUES ('x', 5.0, ?, '9999-01-01T00:00:00+00:00')", (int(dead),))
+        assert led.reserve_cloud(0.1, 1.0, 0.0).id and led.reserved_cloud() == pytest.approx(0.7)
+        # ...and any, this process's included, once past its time limit
+        later = datetime.now(UTC) + timedelta(hours=1)
+        assert led.reserve_cloud(0.9, 1.0, 0.0, now=later).reserved == 0.0

@@ -12,13 +12,14 @@ shared under a lock, because a sqlite3 connection must not be used by two thread
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import sqlite3
 import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
@@ -28,7 +29,7 @@ from ..errors import UnknownRequest
 from .prices import LOCAL_BACKENDS
 from .records import OUTCOMES, VALIDATOR_VERDICTS, VERDICTS, Feedback, Row, size_bucket
 
-__all__ = ["Ledger", "UnknownRequest", "MIGRATIONS", "migration"]
+__all__ = ["Ledger", "UnknownRequest", "MIGRATIONS", "RESERVATION_TTL_S", "Reservation", "migration"]
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -96,6 +97,39 @@ def m002_feedback(db: sqlite3.Connection) -> None:
 def m003_hash_key(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     db.execute("INSERT INTO meta VALUES ('hash_key', ?)", (secrets.token_hex(16),))
+
+
+@migration
+def m004_reservations(db: sqlite3.Connection) -> None:
+    # cloud money held by requests in flight, in any process of this user (budget_guard)
+    db.execute(
+        "CREATE TABLE reservations (id TEXT PRIMARY KEY, amount REAL NOT NULL, pid INTEGER NOT NULL, "
+        "expires_at TEXT NOT NULL)"
+    )
+
+
+RESERVATION_TTL_S = 1800.0  # a reservation left by a killed process lapses after this, at the latest
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The outcome of `Ledger.reserve_cloud`: an id when it fitted, else which cap it would pass."""
+
+    id: str | None
+    month_spent: float
+    day_spent: float
+    reserved: float  # by every request in flight, in any process, before this one
+    refused_by: str = ""  # "monthly" or "daily"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def _utc(now: datetime | None) -> datetime:
@@ -298,27 +332,68 @@ class Ledger:
                 raise UnknownRequest(request_id, self.path)
             db.execute("INSERT INTO feedback VALUES (?, ?, ?, ?)", (request_id, _iso(), verdict, note))
 
-    def _cloud_spend(self, start: datetime, end: datetime) -> float:
+    @staticmethod
+    def _spend_in(db: sqlite3.Connection, start: datetime, end: datetime) -> float:
         # Cloud is decided by backend, not tier: any tier may be configured with a cloud backend,
         # and a local tier's hardware cost is not money a budget cap should count.
-        with self._lock:
-            (total,) = self._db.execute(
-                f"SELECT COALESCE(SUM(cost_usd), 0) FROM requests "
-                f"WHERE ts >= ? AND ts < ? AND backend NOT IN ({_LOCAL_SQL})",
-                (_iso(start), _iso(end)),
-            ).fetchone()
+        (total,) = db.execute(
+            f"SELECT COALESCE(SUM(cost_usd), 0) FROM requests "
+            f"WHERE ts >= ? AND ts < ? AND backend NOT IN ({_LOCAL_SQL})",
+            (_iso(start), _iso(end)),
+        ).fetchone()
         return float(total)
+
+    @staticmethod
+    def _month(now: datetime | None) -> tuple[datetime, datetime]:
+        start = _utc(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        return start, (start + timedelta(days=32)).replace(day=1)
+
+    @staticmethod
+    def _day(now: datetime | None) -> tuple[datetime, datetime]:
+        start = _utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        return start, start + timedelta(days=1)
 
     def month_cloud_spend(self, now: datetime | None = None) -> float:
         """Cloud USD spent in the calendar month (UTC, as providers bill) that contains `now`."""
-        start = _utc(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        end = (start + timedelta(days=32)).replace(day=1)
-        return self._cloud_spend(start, end)
+        with self._lock:
+            return self._spend_in(self._db, *self._month(now))
 
     def day_cloud_spend(self, now: datetime | None = None) -> float:
         """Cloud USD spent on the UTC day that contains `now`."""
-        start = _utc(now).replace(hour=0, minute=0, second=0, microsecond=0)
-        return self._cloud_spend(start, start + timedelta(days=1))
+        with self._lock:
+            return self._spend_in(self._db, *self._day(now))
+
+    def reserve_cloud(self, amount: float, monthly_cap: float, daily_cap: float, *,
+                      ttl_s: float = RESERVATION_TTL_S, now: datetime | None = None) -> Reservation:
+        """Hold `amount` USD against the caps (0 = none) if the recorded spend, plus what every
+        process holds, plus `amount` stays within them: one write transaction, so two processes
+        cannot both take the last room. Reservations of dead processes, or past `ttl_s`, are dropped."""
+        now = _utc(now)
+        with self._write() as db:
+            db.execute("DELETE FROM reservations WHERE expires_at < ?", (_iso(now),))
+            for (pid,) in db.execute("SELECT DISTINCT pid FROM reservations WHERE pid != ?", (os.getpid(),)).fetchall():
+                if not _pid_alive(pid):
+                    db.execute("DELETE FROM reservations WHERE pid = ?", (pid,))
+            (reserved,) = db.execute("SELECT COALESCE(SUM(amount), 0) FROM reservations").fetchone()
+            month, day = self._spend_in(db, *self._month(now)), self._spend_in(db, *self._day(now))
+            for name, cap, spent in (("monthly", monthly_cap, month), ("daily", daily_cap, day)):
+                if cap and spent + reserved + amount > cap:
+                    return Reservation(None, month, day, float(reserved), name)
+            rid = uuid.uuid4().hex
+            db.execute("INSERT INTO reservations VALUES (?, ?, ?, ?)",
+                       (rid, amount, os.getpid(), _iso(now + timedelta(seconds=ttl_s))))
+        return Reservation(rid, month, day, float(reserved))
+
+    def release_cloud(self, reservation_id: str) -> None:
+        """Drop a reservation: its request's real cost is in the ledger now, or it failed."""
+        with self._write() as db:
+            db.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
+
+    def reserved_cloud(self) -> float:
+        """USD held by requests in flight, in every process."""
+        with self._lock:
+            (total,) = self._db.execute("SELECT COALESCE(SUM(amount), 0) FROM reservations").fetchone()
+        return float(total)
 
     def rows(self, since: datetime | None = None) -> list[Row]:
         """Every request and hop row from `since` on, oldest first."""
