@@ -76,7 +76,7 @@ def cmd_route(args) -> int:
 
     engine = _engine(_settings())
     if args.jsonl:
-        fh = sys.stdin if args.jsonl == "-" else open(args.jsonl, encoding="utf-8")
+        fh = sys.stdin.buffer if args.jsonl == "-" else open(args.jsonl, "rb")
         with fh:
             route_jsonl(engine, fh, sys.stdout.write, lambda m: print(f"hybridlsp: {m}", file=sys.stderr))
         return 0

@@ -52,18 +52,23 @@ def route_one(engine, prompt: str, action: str, pool: ThreadPoolExecutor | None 
     return engine._route(req, tokens, GitSummary(), secret, head=head)
 
 
-def _parse(numbered: list[tuple[int, str]], warn: Callable[[str], None]) -> list[tuple[object, str, str]]:
+def _parse(numbered: list[tuple[int, str | bytes]], warn: Callable[[str], None]) -> list[tuple[object, str, str]]:
     rows = []
     for n, line in numbered:
         if not line.strip():
             continue
         try:
+            if isinstance(line, bytes):  # decoded line by line: one bad byte costs one line, not the file
+                line = line.decode("utf-8")
             row = json.loads(line)
             prompt, action = row["prompt"], row.get("action", "ask")
             if not isinstance(prompt, str):
                 raise TypeError(f"prompt must be a string, not {type(prompt).__name__}")
             if action not in ACTIONS:
                 raise ValueError(f"unknown action {action!r}")
+        except UnicodeDecodeError as e:
+            warn(f"line {n}: skipped: not UTF-8 (byte 0x{line[e.start]:02x} at offset {e.start})")
+            continue
         except (ValueError, KeyError, TypeError) as e:
             warn(f"line {n}: skipped: {e}")
             continue
@@ -71,17 +76,17 @@ def _parse(numbered: list[tuple[int, str]], warn: Callable[[str], None]) -> list
     return rows
 
 
-def _chunks(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
+def _chunks(lines: Iterable[str | bytes], size: int) -> Iterator[list[tuple[int, str | bytes]]]:
     numbered = enumerate(lines, 1)
     while chunk := list(islice(numbered, size)):
         yield chunk
 
 
-def route_jsonl(engine, lines: Iterable[str], write: Callable[[str], object],
+def route_jsonl(engine, lines: Iterable[str | bytes], write: Callable[[str], object],
                 warn: Callable[[str], None], chunk: int = CHUNK) -> int:
     """Decide each `{"id"?, "prompt", "action"?}` line; write one JSON decision per line, in order.
 
-    A bad line is reported through `warn` and skipped; the others are still decided. Returns the
+    Lines may be bytes (a file opened in binary mode): each is decoded on its own. A bad line is reported through `warn` and skipped; the others are still decided. Returns the
     number of decisions written.
     """
     # What is alive now (the tokenizer's ranks, the weights, the settings) lives as long as the

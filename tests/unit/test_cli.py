@@ -75,12 +75,13 @@ def test_route_jsonl_one_decision_per_line_and_bad_lines_reported(home, key, tmp
         + json.dumps({"id": "b", "prompt": "x", "action": "dance"}) + "\n"
         + json.dumps({"id": "c", "prompt": "[cloud] Prove it", "action": "ask"}) + "\n"
     )
+    f.write_bytes(f.read_bytes() + b'{"id": "d", "prompt": "caf\xe9"}\n')  # not UTF-8: that line only
     assert main(["route", "--jsonl", str(f)]) == 0
     cap = capsys.readouterr()
     rows = [json.loads(line) for line in cap.out.splitlines()]
     assert [(r["id"], r["tier"]) for r in rows] == [("a", 1), ("c", 3)]
     assert {"id", "tier", "backend", "model", "reasons", "input_tokens"} <= set(rows[0])
-    assert "line 2: skipped" in cap.err and "line 3: skipped" in cap.err
+    assert "line 2: skipped" in cap.err and "line 3: skipped" in cap.err and "line 5: skipped: not UTF-8" in cap.err
 
 
 def _repo(path):

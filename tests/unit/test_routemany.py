@@ -93,3 +93,12 @@ def test_default_estimate_reads_the_ids_from_the_count(engine, monkeypatch):
     out = []
     route_jsonl(engine, [json.dumps({"prompt": "What is the capital of Australia?"})], out.append, pytest.fail)
     assert "learned difficulty" in json.loads(out[0])["reasons"][0]
+
+
+def test_a_line_that_is_not_utf8_costs_that_line_only(engine):
+    lines = [b'{"id": 1, "prompt": "Summarize this"}\n', b'{"id": 2, "prompt": "caf\xe9"}\n',
+             '{"id": 3, "prompt": "Prove it: caf\u00e9"}\n'.encode()]
+    out, warned = [], []
+    assert route_jsonl(engine, lines, out.append, warned.append) == 2
+    assert [json.loads(x)["id"] for x in "".join(out).splitlines()] == [1, 3]
+    assert warned == ["line 2: skipped: not UTF-8 (byte 0xe9 at offset 24)"]
