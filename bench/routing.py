@@ -13,7 +13,6 @@ import cProfile
 import glob
 import math
 import pstats
-import re
 import sysconfig
 import time
 from concurrent.futures import ThreadPoolExecutor

@@ -23,11 +23,9 @@ import csv
 import io
 import json
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, UTC
-from pathlib import Path
 
 from .evalrouting import EvalRow, Routed, add_routing_options, rank_key, route_rows, settings_for
 
@@ -270,7 +268,9 @@ def format_audit(rep: AuditReport) -> str:
 
 
 def cmd_audit(args) -> int:
-    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    from .inputs import read_text_input
+
+    text = read_text_input(args.file)
     rows = read_audit_rows(text, args.file)
     rep = audit(rows, settings_for(args), output_tokens=args.output_tokens,
                 calls_per_month=args.calls_per_month, per_side=args.show)

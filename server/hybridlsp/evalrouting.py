@@ -422,16 +422,16 @@ def settings_for(args):
 
 
 def add_routing_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--difficulty", choices=["keywords", "learned", "none"],
+    p.add_argument("--difficulty", choices=["hybrid", "keywords", "learned", "none"],
                    help="difficulty estimate to use (default: routing.difficulty)")
     p.add_argument("--cloud-share", type=float, metavar="T",
                    help="learned estimate: target cloud share (default: routing.cloud_share_target)")
 
 
 def cmd_eval_routing(args) -> int:
-    path = Path(args.file)
-    with (sys.stdin if args.file == "-" else path.open(encoding="utf-8")) as fh:
-        rows = read_eval_rows(fh, args.file)
+    from .inputs import read_text_input
+
+    rows = read_eval_rows(read_text_input(args.file).splitlines(), args.file)
     rep = evaluate(rows, settings_for(args))
     if args.json:
         print(json.dumps(rep.to_json(), indent=2))
@@ -441,7 +441,7 @@ def cmd_eval_routing(args) -> int:
         if rep.curve is None:
             print(f"hybridlsp: no SVG written: {rep.curve_error}", file=sys.stderr)
         else:
-            Path(args.svg).write_text(render_svg(rep.curve, f"Recovered quality gap: {path.name}",
+            Path(args.svg).write_text(render_svg(rep.curve, f"Recovered quality gap: {Path(args.file).name}",
                                                  rep.cloud_share), encoding="utf-8")
             print(f"wrote {args.svg}", file=sys.stderr)
     return 0

@@ -165,3 +165,11 @@ def test_invalid_setting_names_key_and_file(home, capsys):
     assert main(["route", "hi"]) == 1
     err = capsys.readouterr().err
     assert "routing.long_context_tokens" in err and "config.toml" in err
+
+
+@pytest.mark.parametrize("command", [["eval-routing"], ["audit"]])
+def test_a_file_that_is_not_utf8_is_an_error_naming_the_line(home, tmp_path, capsys, command):
+    f = tmp_path / "prompts.jsonl"
+    f.write_bytes(b'{"id": 1, "prompt": "hello", "q": [0.1, 0.9]}\n{"id": 2, "prompt": "caf\xe9", "q": [0.2, 0.8]}\n')
+    assert main([*command, str(f)]) == 1
+    assert f"{f}:2: not UTF-8 (byte 0xe9)" in capsys.readouterr().err
