@@ -140,7 +140,7 @@ def _f(x: float, digits: int = 4) -> float:
 
 def train(data_dir: Path) -> bytes:
     rows = [r for r in load_rows(data_dir) if r.split == "train"]
-    _, heads = counts_and_heads([r.prompt for r in rows], HEAD_TOKENS)
+    counts, heads = counts_and_heads([r.prompt for r in rows], HEAD_TOKENS)
     feats = [sorted(features(h, N_VOCAB)) for h in heads]
     y = np.array([label(r.q_weak, r.q_strong) for r in rows])
     folds = np.array([r.fold for r in rows])
@@ -164,6 +164,8 @@ def train(data_dir: Path) -> bytes:
         "made by training/train_difficulty.py from RouteLLM outcomes (Apache-2.0)",
         "feature_version": FEATURE_VERSION,
         "n_vocab": N_VOCAB,
+        # below the shortest 1 % of training prompts the estimate abstains (no data like them)
+        "min_tokens": int(np.percentile(counts, 1)),
         "head_tokens": HEAD_TOKENS,
         "bias": float(f"{b:.9e}"),
         "scale": scale,

@@ -42,7 +42,12 @@ def test_registered_as_learned():
     assert get_estimator(learned(0.3)).cloud_share_target == 0.3
 
 
-@pytest.mark.parametrize("text", ["", "x", "Prove that P != NP.", "word " * 5000, "naïve café ☕ 12,345"])
+LONG_ENOUGH = " Answer with the letter of the best option: A, B, C or D, and one sentence on why it is right."
+DATABASES = ("Tell me about databases: which kinds there are, what each one is good at, what it costs to run, "
+             "and how a small team should choose one for a new product.")
+
+
+@pytest.mark.parametrize("text", ["Prove that P != NP." + LONG_ENOUGH, "word " * 5000, "naïve café ☕ 12,345" * 9])
 def test_estimate_is_well_formed(text):
     e = get_estimator(learned()).estimate(text, "ask")
     assert isinstance(e, Estimate)
@@ -57,6 +62,17 @@ def test_shipped_weights_are_small_and_current():
     assert len(m.unigrams) == m.n_vocab == n_vocab() and len(m.bigrams) == BIGRAM_BUCKETS
     assert sum(1 for w in m.unigrams if w) > 1000 and sum(1 for w in m.bigrams if w) > 1000
     assert list(m.quantiles) == sorted(m.quantiles) and len(m.quantiles) >= 101
+
+
+@pytest.mark.parametrize("text", ["", "x", "hello", "What's 2+2?", "Why is my React component re-rendering twice?"])
+def test_no_opinion_on_prompts_shorter_than_any_it_learned_from(text):
+    model = load_model()
+    assert 20 <= model.min_tokens <= 40  # the shortest 1 % of the training prompts
+    assert get_estimator(learned()).estimate(text, "ask") is None
+    d = decide(req(text, 10), learned())
+    assert d.tier == 1 and d.reasons == ("no harder task recognised -> default tier 1",)
+    long = text + LONG_ENOUGH * 2
+    assert get_estimator(learned()).estimate(long, "ask") is not None
 
 
 def test_wrong_feature_version_says_to_retrain():
@@ -97,7 +113,7 @@ def test_logit_is_the_linear_model_over_the_features():
 def test_given_token_ids_decide_as_encoding_the_text():
     # route --jsonl passes the ids from the pass that counts; the estimate must not change
     est = get_estimator(learned())
-    texts = ["Explain monads to a Go programmer.", "x" * 9000, "Integrate x^2 e^x dx. " * 40, ""]
+    texts = ["Explain monads to a Go programmer." + LONG_ENOUGH, "x" * 9000, "Integrate x^2 e^x dx. " * 40, "", "hi"]
     counts, heads = counts_and_heads(texts, HEAD_TOKENS)
     for text, head, n in zip(texts, heads, counts):
         assert est.estimate(text, "ask", head) == est.estimate(text, "ask")
@@ -118,8 +134,8 @@ def test_features_do_not_depend_on_the_process():
 
 def test_same_prompt_same_score():
     est = get_estimator(learned())
-    text = "Explain the trade-offs of optimistic locking in a distributed database."
-    assert est.estimate(text, "ask") == est.estimate(text, "ask")
+    text = "Explain the trade-offs of optimistic locking in a distributed database." + LONG_ENOUGH
+    assert est.estimate(text, "ask") == est.estimate(text, "ask") is not None
 
 
 # ---- calibration ------------------------------------------------------------------------------
@@ -127,8 +143,10 @@ def test_same_prompt_same_score():
 class ByNumber(LearnedModel):
     """The logit is the prompt read as a number: a synthetic set with a known distribution."""
 
-    def logit(self, text):
-        return float(text)
+    def logit_of_head(self, head):
+        from hybridlsp.context.tokens import _enc
+
+        return float(_enc().decode(list(head)))
 
 
 def synthetic(seed, n):
@@ -137,7 +155,7 @@ def synthetic(seed, n):
 
 
 def model_for(logits):
-    return ByNumber(n_vocab=1, bias=0.0, scale=1.0, unigrams=array("h", [0]), bigrams=array("h", [0]),
+    return ByNumber(n_vocab=1, min_tokens=0, bias=0.0, scale=1.0, unigrams=array("h", [0]), bigrams=array("h", [0]),
                     quantiles=tuple(calibration_quantiles(logits, 201)))
 
 
@@ -178,18 +196,18 @@ EAGER = learned(0.99)
 
 
 def test_eager_estimate_would_send_to_cloud():
-    d = decide(req("Tell me about databases"), EAGER)
+    d = decide(req(DATABASES), EAGER)
     assert d.tier == 3 and d.reasons[0].startswith("learned difficulty")
 
 
 @pytest.mark.parametrize(
     "request_,tier,reason",
     [
-        (req("[local] Tell me about databases"), 1, "prompt flag"),
-        (req("[tier2] Tell me about databases"), 2, "prompt flag"),
-        (req("Tell me about databases", tier_override=1), 1, "explicit tier 1"),
-        (req("Tell me about databases", action="explain"), 1, "explain"),
-        (req("Tell me about databases", action="complete"), 1, "complete"),
+        (req("[local] " + DATABASES), 1, "prompt flag"),
+        (req("[tier2] " + DATABASES), 2, "prompt flag"),
+        (req(DATABASES, tier_override=1), 1, "explicit tier 1"),
+        (req(DATABASES, action="explain"), 1, "explain"),
+        (req(DATABASES, action="complete"), 1, "complete"),
     ],
 )
 def test_flags_and_actions_win(request_, tier, reason):
@@ -202,8 +220,8 @@ def test_flags_and_actions_win(request_, tier, reason):
 @pytest.mark.parametrize(
     "request_,why",
     [
-        (req("Tell me about databases", contains_secret=True), "text contains a secret"),
-        (req("Tell me about databases", path="conf/.env.local"), "local-only glob"),
+        (req(DATABASES, contains_secret=True), "text contains a secret"),
+        (req(DATABASES, path="conf/.env.local"), "local-only glob"),
     ],
 )
 def test_privacy_gate_overrides_the_estimate(request_, why):
@@ -216,8 +234,8 @@ def test_privacy_gate_overrides_the_estimate(request_, why):
 
 def test_long_context_wins_even_when_the_estimate_says_local():
     shy = learned(0.01)
-    assert decide(req("Tell me about databases", tokens=100), shy).tier < 3
-    d = decide(req("Tell me about databases", tokens=9000), shy)
+    assert decide(req(DATABASES, tokens=100), shy).tier < 3
+    d = decide(req(DATABASES, tokens=9000), shy)
     assert d.tier == 3 and "long-context" in d.reasons[0]
 
 
@@ -228,5 +246,5 @@ def test_hybrid_estimator_keywords_first_then_learned():
     est = get_estimator(settings_from_mapping({"routing": {"difficulty": "hybrid"}}))
     kw = est.estimate("Summarize this transcript", "ask")
     assert kw.tier == 1 and kw.reason.startswith("task keyword")
-    other = est.estimate("What is the boiling point of water at altitude?", "ask")
+    other = est.estimate("What is the boiling point of water at altitude?" + LONG_ENOUGH, "ask")
     assert other is not None and other.reason.startswith("learned difficulty")

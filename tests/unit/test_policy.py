@@ -77,7 +77,11 @@ def test_keyword_beyond_head_is_ignored():
 
 def test_default_estimate_is_keywords_then_learned():
     assert decide(req(text="Summarize this log"), S).reasons[0].startswith("task keyword 'summarize'")
-    assert decide(req(text="What's the capital of France?"), S).reasons[0].startswith("learned difficulty")
+    question = ("What's the capital of France? Answer with the letter of the best option: A. Lyon B. Paris "
+                "C. Nice D. Lille")
+    assert decide(req(text=question), S).reasons[0].startswith("learned difficulty")
+    # a prompt shorter than any the learned estimate was trained on: the default tier
+    assert decide(req(text="What's the capital of France?"), S).reasons[0].startswith("no harder task")
 
 
 @pytest.mark.parametrize(

@@ -91,7 +91,9 @@ def test_default_estimate_reads_the_ids_from_the_count(engine, monkeypatch):
 
     monkeypatch.setattr(learned, "head_of", no_second_encoding)
     out = []
-    route_jsonl(engine, [json.dumps({"prompt": "What is the capital of Australia?"})], out.append, pytest.fail)
+    prompt = ("What is the capital of Australia? Answer with the letter of the best option: A. Sydney "
+              "B. Canberra C. Melbourne D. Perth E. Darwin")
+    route_jsonl(engine, [json.dumps({"prompt": prompt})], out.append, pytest.fail)
     assert "learned difficulty" in json.loads(out[0])["reasons"][0]
 
 

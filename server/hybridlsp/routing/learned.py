@@ -87,6 +87,7 @@ def _sigmoid(z: float) -> float:
 @dataclass(frozen=True)
 class LearnedModel:
     n_vocab: int
+    min_tokens: int  # shorter prompts are unlike any it was trained on: it abstains (see LearnedEstimator)
     bias: float
     scale: float  # weight = scale * stored int16
     unigrams: array  # array("h"), one weight per token id
@@ -107,8 +108,8 @@ class LearnedModel:
         n_vocab = data["n_vocab"]
         if len(w) != n_vocab + BIGRAM_BUCKETS:
             raise ValueError(f"difficulty weights: {len(w)} weights for {n_vocab} ids + {BIGRAM_BUCKETS} buckets")
-        return cls(n_vocab, float(data["bias"]), float(data["scale"]), w[:n_vocab], w[n_vocab:],
-                   tuple(data["quantiles"]))
+        return cls(n_vocab, int(data["min_tokens"]), float(data["bias"]), float(data["scale"]), w[:n_vocab],
+                   w[n_vocab:], tuple(data["quantiles"]))
 
     def logit_of_head(self, head: Sequence[int]) -> float:
         """The logit of a prompt given its first token ids (at least HEAD_TOKENS of them, or all)."""
@@ -184,9 +185,18 @@ class LearnedEstimator:
         """Lowest score (0..1) of tier 2 and tier 3."""
         return {2: _sigmoid(self.tier2_logit), 3: _sigmoid(self.cloud_logit)}
 
-    def estimate(self, text: str, action: str, head: Sequence[int] | None = None) -> Estimate:
-        """`head`: the text's first token ids, when the caller has encoded it already."""
-        z = self.model.logit(text) if head is None else self.model.logit_of_head(head)
+    def estimate(self, text: str, action: str, head: Sequence[int] | None = None) -> Estimate | None:
+        """`head`: the text's first token ids, when the caller has encoded it already.
+
+        None (no opinion: the policy's default tier) for a prompt shorter than `model.min_tokens`,
+        the shortest 1 % of the training prompts: on "hello" or "What's 2+2?" the model's score is
+        noise from a handful of token weights, and the calibration says nothing about such prompts.
+        """
+        if head is None:
+            head = head_of(text)
+        if len(head) < self.model.min_tokens:
+            return None
+        z = self.model.logit_of_head(head)
         score = _sigmoid(z)
         tier = 3 if z >= self.cloud_logit else 2 if z >= self.tier2_logit else 1
         return Estimate(tier, score, f"learned difficulty {score:.3f} {self._bands[tier]}")
