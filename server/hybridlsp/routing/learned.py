@@ -19,7 +19,9 @@ Tiers, calibrated. The shipped file holds quantiles of the model's logit on prom
 fitted on (out-of-fold, in training). With t = `routing.cloud_share_target`, a prompt scoring in
 the top t of that distribution goes to tier 3, the next t (quantiles 1-2t .. 1-t) to tier 2, the
 rest to tier 1. `hybridlsp eval-routing` and `audit` show the share on your own prompts, and
-`tune` moves t within bounds from what the ledger records.
+`tune` moves t within bounds from what the ledger records. On a prompt shorter than the shortest
+1 % of the training prompts (`min_tokens`) it gives no opinion and the policy's default tier
+applies: no training data speaks for "hello".
 """
 
 from __future__ import annotations
