@@ -215,6 +215,7 @@ async def test_cache_is_shared_with_the_next_process(ollama, ledger, tmp_path):
     # the file holds the answer under a hash of the request, never the prompt
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("answers.sqlite3*"))
     assert a.text.encode() in raw and b"return x * 2" not in raw
+    assert (tmp_path / "answers.sqlite3").stat().st_mode & 0o077 == 0  # readable by this user only
 
 
 async def test_private_answers_are_never_written_to_the_shared_file(ollama, ledger):
