@@ -29,6 +29,10 @@ over folds; random = 0.20 / 0.50):
     ... first 64 / 256 tokens                         PGR@20 0.395 / 0.399  APGR 0.662 / 0.671
     ... ids only (no pairs), first 256 tokens         PGR@20 0.403 APGR 0.667
     ... counted, not distinct                         PGR@20 0.402 APGR 0.664
+    ... L2 1e-4 / 3e-4 / 1e-3 / 3e-3                  PGR@20 0.399 / 0.402 / 0.395 / 0.389 (folds' sd 0.03)
+    ... 100 / 200 / 400 epochs                        PGR@20 0.403 / 0.402 / 0.401
+    ... 1/sqrt(count + 16 / 64 / 256), shrinking short prompts   PGR@20 0.403 / 0.406 / 0.396; short
+        prompts then all land near the bias, in the tier-2 band: abstaining below `min_tokens` instead
 
 Token ids won on cost, not on quality (words were 0.01 better, inside the folds' spread): a
 decision counts the prompt's tokens anyway, so id features reuse that encoding and cost a few set
