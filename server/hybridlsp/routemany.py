@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 
 from .context.secrets import contains_secret, contains_secret_many
-from .context.tokens import counts_and_heads
+from .context.tokens import PARALLEL_FROM_CHARS, counts_and_heads
 from .engine import RunRequest
 from .routing import ACTIONS
 from .routing.learned import HEAD_TOKENS
@@ -42,7 +42,16 @@ def decision_json(d: Decision, rid=None) -> dict:
 def route_one(engine, prompt: str, action: str, pool: ThreadPoolExecutor | None = None) -> Decision:
     """Count, scan for secrets, decide. With `pool`, a big prompt is counted beside the scan."""
     req = RunRequest(action=action, text=prompt)
-    if pool is not None and len(prompt) > _BIG:
+    if pool is not None and _BIG < len(prompt) <= PARALLEL_FROM_CHARS:
+        # The scan on the other thread, the count here: tiktoken lets go of the GIL for the whole
+        # encode, so the scan runs meanwhile. (The other way round, the counting thread first waits
+        # for the GIL the scan holds: 6.6 ms at 10,000 tokens against 3.3 ms.)
+        scanning = pool.submit(contains_secret, prompt)
+        (tokens,), (head,) = counts_and_heads([prompt], HEAD_TOKENS)
+        secret = scanning.result()
+    elif pool is not None and len(prompt) > PARALLEL_FROM_CHARS:
+        # Past this size the count already encodes on two threads: give it the pool, scan here
+        # (38 ms at 100,000 tokens against 46 the other way).
         counting = pool.submit(counts_and_heads, [prompt], HEAD_TOKENS)
         secret = contains_secret(prompt)
         (tokens,), (head,) = counting.result()

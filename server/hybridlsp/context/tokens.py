@@ -19,6 +19,7 @@ import tiktoken
 
 __all__ = [
     "COUNT_IS_ESTIMATE_NOTE",
+    "PARALLEL_FROM_CHARS",
     "ENCODING_NAME",
     "count_tokens",
     "count_tokens_many",
@@ -35,7 +36,7 @@ COUNT_IS_ESTIMATE_NOTE = (
 
 # Above this many characters in total, texts are encoded on two threads: tiktoken releases the
 # GIL, and on a 2-core machine this measured ~1.5x faster on 2.4 MB.
-_PARALLEL_FROM_CHARS = 256 * 1024
+PARALLEL_FROM_CHARS = 256 * 1024
 _PIECE_CHARS = 64 * 1024
 
 _lock = threading.Lock()
@@ -113,7 +114,7 @@ def counts_and_heads(texts: Sequence[str], head: int) -> tuple[list[int], list[l
         return counts, heads
 
     total = sum(map(len, texts))
-    if total < _PARALLEL_FROM_CHARS:
+    if total < PARALLEL_FROM_CHARS:
         return encode(texts)
     # Cut big texts into line-aligned pieces (same tokens, see _line_cut), then give each thread
     # half of the characters: one thread per half beats a task per text, whose hand-offs cost
