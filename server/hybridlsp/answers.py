@@ -9,8 +9,9 @@ What the file holds: a key (SHA-256 of the model and the messages, so no prompt 
 validated answer with its usage. It is kept apart from the ledger, which never stores text and is
 meant to be exported; this file is never exported. Answers to private requests (a secret in the
 text, a local-only path) are never written to it, only kept in memory. A cache must never slow a
-request down: the file waits at most `_BUSY_S` for another process's write, then the request goes on
-as a miss, and a damaged file is a miss, never an error.
+request down: a lookup is one point read (in WAL mode readers do not wait for writers), a write is
+queued for the store's own thread, a write that waits more than `_BUSY_S` for another process is
+dropped, and a damaged file is a miss, never an error.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 __all__ = ["AnswerCache", "AnswerStore", "answer_key"]
@@ -48,6 +50,7 @@ class AnswerStore:
         self.clock = clock
         self._lock = threading.Lock()
         self._writes = 0
+        self._writer: ThreadPoolExecutor | None = None
         self._db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +65,7 @@ class AnswerStore:
             log.warning("answer cache file %s unusable, keeping answers in memory only: %s", self.path, e)
 
     def get(self, key: str, ttl_s: float) -> dict | None:
+        """A point read: in WAL mode a reader never waits for another process's writer."""
         if self._db is None:
             return None
         try:
@@ -76,6 +80,14 @@ class AnswerStore:
             return None
 
     def put(self, key: str, value: dict, ttl_s: float) -> None:
+        """Queued for the store's own writer thread: the request that answered does not wait."""
+        if self._db is None:
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="hybridlsp-answers")
+        self._writer.submit(self._put, key, value, ttl_s)
+
+    def _put(self, key: str, value: dict, ttl_s: float) -> None:
         if self._db is None:
             return
         try:
@@ -91,6 +103,10 @@ class AnswerStore:
             log.warning("answer cache write skipped: %s", e)
 
     def close(self) -> None:
+        """Waits for queued writes, then closes the file."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
         if self._db is not None:
             with self._lock:
                 self._db.close()
@@ -109,7 +125,6 @@ class AnswerCache:
         self._d: dict[str, tuple[float, dict]] = {}
 
     def get(self, key: str) -> dict | None:
-        """Blocking when it reaches the file: call it off the event loop."""
         hit = self._d.get(key)
         if hit is not None and self.clock() - hit[0] <= self.ttl:
             return hit[1]
@@ -120,7 +135,6 @@ class AnswerCache:
         return value
 
     def put(self, key: str, value: dict, *, private: bool) -> None:
-        """Blocking when it reaches the file: call it off the event loop."""
         self._remember(key, value)
         if self.store is not None and not private:
             self.store.put(key, value, self.ttl)

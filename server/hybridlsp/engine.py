@@ -266,7 +266,7 @@ class Engine:
         cache_key = None
         if action.cacheable and self.settings.cache.enabled:
             cache_key = answer_key(decision.model, messages)
-            hit = await asyncio.to_thread(self.cache.get, cache_key)  # may read the shared file
+            hit = self.cache.get(cache_key)
             if hit is not None:
                 return await self._cache_hit(req, decision, hit, request_id, tokens, t0, on_text, notes)
 
@@ -408,10 +408,8 @@ class Engine:
         status = await self._budget_status()
         if cache_key and not result.best_effort:
             hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
-            await asyncio.to_thread(partial(
-                self.cache.put, cache_key, {"text": result.text, "cost": cost, "hop": hop,
-                                            "output_tokens": final.output_tokens, "input_tokens": final.input_tokens},
-                private=decision.private))
+            self.cache.put(cache_key, {"text": result.text, "cost": cost, "hop": hop, "output_tokens": final.output_tokens,
+                                       "input_tokens": final.input_tokens}, private=decision.private)
         return self._notify(req, RunResult(
             text=text, decision=decision,
             usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline or 0.0, 8)),
