@@ -173,8 +173,8 @@ def run() -> Result:
     questions, what = _prompts()
     code = _code_questions()
     raw, ratios, two = [], {}, {}
-    for label, prompts, about in (("questions", questions, what),
-                                  ("code questions", code, "an ask and 4,000 characters of standard-library source each")):
+    code_about = "an ask and 4,000 characters of standard-library source each"
+    for label, prompts, about in (("questions", questions, what), ("code questions", code, code_about)):
         best = _measure(engine, prompts)
         (rw, rc), (fw, fc), (bw, _) = best["route"], best["count"], best["count, 2 threads"]
         ratios[label], two[label] = rw / fw, rw / bw
@@ -184,9 +184,11 @@ def run() -> Result:
             "",
             "| | wall (ms) | CPU, all threads (ms) | per prompt, wall (µs) |",
             "|---|---:|---:|---:|",
-            *(f"| {k} | {w * 1e3:,.1f} | {c * 1e3:,.1f} | {w / len(prompts) * 1e6:,.1f} |" for k, (w, c) in best.items()),
+            *(f"| {k} | {w * 1e3:,.1f} | {c * 1e3:,.1f} | {w / len(prompts) * 1e6:,.1f} |"
+              for k, (w, c) in best.items()),
             "",
-            f"route / count: **{rw / fw:.2f}x** wall, {rc / fc:.2f}x CPU; route / count on 2 threads: {rw / bw:.2f}x wall.",
+            f"route / count: **{rw / fw:.2f}x** wall, {rc / fc:.2f}x CPU; "
+            f"route / count on 2 threads: {rw / bw:.2f}x wall.",
             "",
         ]
     met = all(r <= GOAL for r in ratios.values())
@@ -197,8 +199,9 @@ def run() -> Result:
     if not met:
         beyond = {k: v for k, v in parts.items() if k != "parse + count (the floor's work)"}
         floor = parts["parse + count (the floor's work)"]
+        stages = ", ".join(f"{k} {v:,.1f} µs" for k, v in beyond.items())
         limits = ("a decision costs a fixed ~50-60 µs of Python beyond counting, which holds the GIL: on a short "
-                  "question that is more than the count itself (" + ", ".join(f"{k} {v:,.1f} µs" for k, v in beyond.items())
+                  f"question that is more than the count itself ({stages}"
                   + f", against {floor:,.1f} µs to parse and count); on code questions the count grows with the "
                   "text and the secret scan is most of what remains\n"
                   "encoding the next chunk on a second thread while one is decided gained nothing: between "

@@ -408,8 +408,9 @@ class Engine:
         status = await self._budget_status()
         if cache_key and not result.best_effort:
             hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
-            self.cache.put(cache_key, {"text": result.text, "cost": cost, "hop": hop, "output_tokens": final.output_tokens,
-                                       "input_tokens": final.input_tokens}, private=decision.private)
+            self.cache.put(cache_key, {"text": result.text, "cost": cost, "hop": hop,
+                                       "output_tokens": final.output_tokens, "input_tokens": final.input_tokens},
+                           private=decision.private)
         return self._notify(req, RunResult(
             text=text, decision=decision,
             usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline or 0.0, 8)),

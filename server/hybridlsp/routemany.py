@@ -95,8 +95,9 @@ def route_jsonl(engine, lines: Iterable[str | bytes], write: Callable[[str], obj
                 warn: Callable[[str], None], chunk: int = CHUNK) -> int:
     """Decide each `{"id"?, "prompt", "action"?}` line; write one JSON decision per line, in order.
 
-    Lines may be bytes (a file opened in binary mode): each is decoded on its own. A bad line is reported through `warn` and skipped; the others are still decided. Returns the
-    number of decisions written.
+    Lines may be bytes (a file opened in binary mode): each is decoded on its own. A bad line is
+    reported through `warn` and skipped; the others are still decided. Returns the number of
+    decisions written.
     """
     # What is alive now (the tokenizer's ranks, the weights, the settings) lives as long as the
     # process: the cyclic collector need not scan it again while the file is routed, which cut
