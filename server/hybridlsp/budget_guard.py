@@ -22,6 +22,8 @@ reserved for; the ledger records it as unpriced, never as free.
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 from typing import Callable
 
 from .backends.base import ChatRequest
@@ -29,6 +31,8 @@ from .budget import estimate_cloud_cost
 from .routing.types import Hop
 
 __all__ = ["BudgetGuard", "Hold", "REASON"]
+
+log = logging.getLogger(__name__)
 
 REASON = "budget"  # the fallback reason a skipped cloud hop records
 
@@ -65,7 +69,10 @@ class BudgetGuard:
         if not est:
             return None, None
         # off the loop: another process may hold the ledger's write lock for a moment
-        r = await asyncio.to_thread(self._ledger.reserve_cloud, est, b.monthly_cloud_usd, b.daily_cloud_usd)
+        try:
+            r = await asyncio.to_thread(self._ledger.reserve_cloud, est, b.monthly_cloud_usd, b.daily_cloud_usd)
+        except sqlite3.Error as e:  # locked past busy_timeout, read-only, damaged: the cap cannot be checked
+            return None, f"cloud budget could not be checked ({e}) -> {hop.label} skipped"
         if r.id is None:
             cap = b.monthly_cloud_usd if r.refused_by == "monthly" else b.daily_cloud_usd
             spent = r.month_spent if r.refused_by == "monthly" else r.day_spent
@@ -78,7 +85,10 @@ class BudgetGuard:
 
     def _release(self, reservation_id: str) -> None:
         self._mine.pop(reservation_id, None)
-        self._ledger.release_cloud(reservation_id)
+        try:
+            self._ledger.release_cloud(reservation_id)
+        except sqlite3.Error:  # the row lapses with its process or its time limit
+            log.warning("could not release budget reservation %s; it lapses by itself", reservation_id, exc_info=True)
 
 
 class Hold:

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import time
 import uuid
 from functools import partial
@@ -403,8 +404,7 @@ class Engine:
             ttft_ms=final.ttft_ms, tokens_counted=final.usage_counted, reason=fallbacks[-1].reason if fallbacks else "",
             validator="fail" if result.best_effort else "pass", path=req.path, workspace=req.workspace,
         ))
-        # off the loop: another process writing the ledger can hold its lock for a while
-        await asyncio.to_thread(lambda: [w() for w in writes])
+        await self._record(writes, notes)
         status = await self._budget_status()
         if cache_key and not result.best_effort:
             hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
@@ -448,6 +448,16 @@ class Engine:
         except Exception:  # the user must see the backend's error, not a ledger one
             log.exception("could not record the failed request in the ledger")
 
+    async def _record(self, writes: list[Callable[[], object]], notes: list[str]) -> None:
+        """Write the ledger rows of an answered request, off the loop (another process can hold the
+        ledger's lock for a while). A ledger that stays locked or is damaged costs the rows, with a
+        note and a log line, never the answer the user is waiting for."""
+        try:
+            await asyncio.to_thread(lambda: [w() for w in writes])
+        except sqlite3.Error as e:
+            log.error("ledger %s: could not record the request: %s", getattr(self.ledger, "path", "?"), e)
+            notes.append(f"not recorded in the ledger ({e}): its cost is missing from reports and budgets")
+
     async def _cache_hit(self, req, decision, hit, request_id, tokens, t0, on_text, notes) -> RunResult:
         text = sanitize(hit["text"])
         findings: list[Finding] = []
@@ -458,13 +468,13 @@ class Engine:
         hop = Hop(**hit["hop"])
         latency_ms = (time.perf_counter() - t0) * 1000
         baseline = self._baseline(hit["input_tokens"] or tokens, hit["output_tokens"])
-        await asyncio.to_thread(partial(
+        await self._record([partial(
             self.ledger.record_request,
             action=req.action, tier=hop.tier, backend=hop.backend, model=hop.model,
             input_tokens=hit["input_tokens"], output_tokens=hit["output_tokens"], latency_ms=latency_ms,
             cost_usd=0.0, baseline_cost_usd=baseline, outcome="cache-hit", request_id=request_id,
             saved_usd=hit["cost"], validator="pass", path=req.path, workspace=req.workspace,
-        ))
+        )], notes)
         return self._notify(req, RunResult(
             text=text, decision=decision,
             usage=UsageReport(hit["input_tokens"], hit["output_tokens"], 0.0, baseline or 0.0),

@@ -145,3 +145,26 @@ async def test_two_processes_sharing_the_ledger_stay_within_one_request_of_the_c
         assert ledger.reserved_cloud() == 0.0
     assert cloud.request_count == tiers.count(3) > 0 and tiers.count(2) > 0
     assert spend - CAP <= ONE_REQUEST, f"spent ${spend:.5f} against a ${CAP:.5f} cap"
+
+
+async def test_a_ledger_that_stays_locked_skips_the_cloud_hop_with_the_reason(ollama, tmp_path):
+    # another process holds the ledger's write lock past busy_timeout: the cap cannot be checked,
+    # so the cloud hop is skipped (fail closed), and the request still gets a local answer
+    import sqlite3
+
+    from hybridlsp.ledger.store import Ledger
+
+    path = tmp_path / "busy.sqlite3"
+    with Ledger(path, busy_timeout_ms=200) as ledger, FakeOpenAI(answer=GOOD, usage=USAGE) as cloud:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            eng = engine_for(_settings(ollama, cloud, cap=1.0), ledger)
+            res = await eng.run(RunRequest(action="ask", text="[cloud] Analyze the trade-offs", tier=3))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        await eng.aclose()
+    assert res.tier == 2 and cloud.request_count == 0 and res.fallbacks[0].reason == "budget"
+    assert any("could not be checked" in n for n in res.notes)
+    assert any("not recorded in the ledger (database is locked)" in n for n in res.notes)
