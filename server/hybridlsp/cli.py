@@ -72,9 +72,12 @@ def describe(result) -> str:
 # ---- route ----------------------------------------------------------------------------------
 
 def cmd_route(args) -> int:
+    from .engine import Engine
+    from .ledger import Ledger
     from .routemany import route_jsonl
 
-    engine = _engine(_settings())
+    # Deciding calls no model and records nothing: no ledger file, no answer file, no telemetry.
+    engine = Engine(_settings(), ledger=Ledger(":memory:"))
     if args.jsonl:
         fh = sys.stdin.buffer if args.jsonl == "-" else open(args.jsonl, "rb")
         with fh:

@@ -173,3 +173,9 @@ def test_a_file_that_is_not_utf8_is_an_error_naming_the_line(home, tmp_path, cap
     f.write_bytes(b'{"id": 1, "prompt": "hello", "q": [0.1, 0.9]}\n{"id": 2, "prompt": "caf\xe9", "q": [0.2, 0.8]}\n')
     assert main([*command, str(f)]) == 1
     assert f"{f}:2: not UTF-8 (byte 0xe9)" in capsys.readouterr().err
+
+
+def test_route_touches_no_file(home, key, capsys):
+    assert main(["route", "--json", "Summarize this"]) == 0
+    assert json.loads(capsys.readouterr().out)["tier"] == 1
+    assert sorted(p.name for p in home.iterdir()) == ["config.toml"]  # no ledger, no answers.sqlite3
