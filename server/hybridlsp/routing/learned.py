@@ -73,10 +73,16 @@ def _pairs(head: Sequence[int]) -> set[int]:
     return set(map(mod, map(add, map(mul, head, repeat(_MIX)), islice(head, 1, None)), repeat(BIGRAM_BUCKETS)))
 
 
+def _feature_sets(head: Sequence[int]) -> tuple[set[int], set[int]]:
+    """The distinct ids and pair buckets that are read: what training and a decision both use."""
+    head = head[:HEAD_TOKENS]
+    return set(head), _pairs(head)
+
+
 def features(head: Sequence[int], n_vocab: int) -> set[int]:
     """Distinct feature indices of a head of token ids: the ids, then n_vocab + each pair's bucket."""
-    head = head[:HEAD_TOKENS]
-    return set(head) | {n_vocab + b for b in _pairs(head)}
+    ids, pairs = _feature_sets(head)
+    return ids | {n_vocab + b for b in pairs}
 
 
 def _sigmoid(z: float) -> float:
@@ -115,8 +121,7 @@ class LearnedModel:
 
     def logit_of_head(self, head: Sequence[int]) -> float:
         """The logit of a prompt given its first token ids (at least HEAD_TOKENS of them, or all)."""
-        head = head[:HEAD_TOKENS]
-        ids, pairs = set(head), _pairs(head)
+        ids, pairs = _feature_sets(head)
         n = len(ids) + len(pairs)
         if not n:
             return self.bias
