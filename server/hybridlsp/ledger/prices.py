@@ -13,14 +13,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+from ..routing.types import LOCAL_BACKENDS  # hardware, no per-token bill; named beside the cloud ones
 
 if TYPE_CHECKING:
     from ..config import LedgerSettings, Settings
 
 __all__ = ["LOCAL_BACKENDS", "is_local", "price_usd", "local_cost_usd", "cost_usd", "baseline_cost"]
-
-# Backends that run on the user's own hardware: no per-token bill.
-LOCAL_BACKENDS = frozenset({"ollama", "embedded"})
 
 _MTOK = 1_000_000
 

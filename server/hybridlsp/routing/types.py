@@ -6,10 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-__all__ = ["ACTIONS", "CLOUD_BACKENDS", "RouteRequest", "Hop", "Decision", "GitSummary"]
+__all__ = ["ACTIONS", "CLOUD_BACKENDS", "LOCAL_BACKENDS", "RouteRequest", "Hop", "Decision", "GitSummary"]
 
 ACTIONS = ("complete", "explain", "review", "commit-message", "ask")
-CLOUD_BACKENDS = ("openai", "anthropic")  # the other backends run on this machine or the team's own
+# The built-in backends by where a prompt goes: the policy's gates read CLOUD_BACKENDS, the ledger
+# prices LOCAL_BACKENDS' hardware instead of tokens (a registered backend says it for itself).
+CLOUD_BACKENDS = ("openai", "anthropic")
+LOCAL_BACKENDS = frozenset({"ollama", "embedded"})
 
 
 @dataclass(frozen=True)
