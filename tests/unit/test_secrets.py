@@ -4,7 +4,9 @@ The fake secrets are assembled at run time so this file itself holds none that a
 included, when it reads a diff of this repository) would flag.
 """
 
+import os
 import random
+import sys
 import time
 
 import pytest
@@ -289,3 +291,77 @@ def test_contains_secret_many_edges():
     assert contains_secret_many(["", secret, ""]) == [False, True, False]
     assert contains_secret_many([PEM]) == [True] and contains_secret_many(["a", PEM]) == [False, True]
     assert contains_secret_many(["prefix sk-", OPENAI_PROJECT[3:]]) == [False, False]
+
+
+# --- stage 1: Hyperscan and `re` find the same lines ----------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from hybridlsp.context import secrets as secrets_mod  # noqa: E402
+
+# Pieces of the candidate patterns and of what surrounds them, for texts that come near a match
+FRAGMENTS = ["akia", "asia", "a3tx", "accountkey=", "api_key", "://", ":", "@", "/", "ghp_", "glpat-", "gr1348941",
+             "eyj", "_authtoken", "sk-", "sk_live_", "sq0csp-", "sg.", "secret", "service_key", "rk_live_",
+             "pypi-ag", "xoxb-", "hooks.slack.com", "private key", "password", "passwd", "pwd", "privkey",
+             "db_pass", "keypass", "client_key", "contrase", "credential", "token_x =", '"', "'", "`", "=",
+             " ", "\t", "\n", "\r\n", "a", "0", "x9", "A", "Z", "+/", "-", "é", "東"]
+
+
+def _line_starts(low: bytes, offsets: list[int]) -> set[int]:
+    return {low.rfind(b"\n", 0, at) + 1 for at in offsets}
+
+
+def _both_engines(text: str) -> tuple[set[int], set[int]]:
+    engine = secrets_mod._hyperscan()
+    assert engine is not None, "hyperscan is not active: see test_hyperscan_is_active"
+    low = text.encode("utf-8", "surrogatepass").lower()
+    return _line_starts(low, engine.offsets(low)), _line_starts(low, secrets_mod._offsets_re(low))
+
+
+@pytest.mark.skipif(os.environ.get("HYBRIDLSP_PURE_PYTHON") == "1", reason="pure Python forced")
+def test_hyperscan_is_active():
+    # a dependency on Linux x86-64: a broken wheel must not silently fall back to the slow scan here
+    import platform
+
+    if sys.platform == "linux" and platform.machine() == "x86_64":
+        assert secrets_mod._hyperscan() is not None
+
+
+@pytest.mark.skipif(secrets_mod._hyperscan() is None, reason="no hyperscan wheel on this platform")
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(min_size=1, max_size=30),
+                          st.text(alphabet="abyz09+/=_-A", min_size=12, max_size=24)), max_size=60))
+def test_hyperscan_and_re_find_the_same_candidate_lines(parts):
+    hs, rx = _both_engines("".join(parts))
+    assert hs == rx
+
+
+@pytest.mark.skipif(secrets_mod._hyperscan() is None, reason="no hyperscan wheel on this platform")
+def test_hyperscan_and_re_agree_on_the_corpus_and_a_diff():
+    texts = [*BATCH_POOL, "\n".join(BATCH_POOL), synthetic_diff(5_000, {10: CORPUS[0][1], 4_000: ENV_FILE[1][1]})]
+    for text in texts:
+        hs, rx = _both_engines(text)
+        assert hs == rx, text[:200]
+    hs, _ = _both_engines("\n".join(BATCH_POOL))
+    assert len(hs) > 20  # the corpus does reach stage 2
+
+
+@pytest.mark.parametrize("path", ["", "config/.env"])
+def test_findings_are_the_same_without_hyperscan(monkeypatch, path):
+    texts = [line for _, line, _ in CORPUS + ENV_FILE] + [PEM, synthetic_diff(2_000, {5: CORPUS[1][1]})]
+    with_hs = [find_secrets(t, path) for t in texts]
+    many = contains_secret_many(texts, path)
+    monkeypatch.setattr(secrets_mod, "_engine", False)
+    assert [find_secrets(t, path) for t in texts] == with_hs
+    assert contains_secret_many(texts, path) == many
+
+
+def test_concurrent_scans_from_threads_agree():
+    # Hyperscan scans without the GIL: each thread needs its own scratch space, or results mix
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [synthetic_diff(3_000, {i * 7: CORPUS[i % len(CORPUS)][1]}) for i in range(1, 9)]
+    expected = [find_secrets(t) for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(find_secrets, texts)) == expected
