@@ -234,3 +234,39 @@ def test_keyword_quick_test_never_hides_a_keyword(parts):
     got = est.estimate(text, "ask")
     want = _keywords_by_regex_alone(est, text)
     assert (got.tier, got.reason.split("'")[1]) == want if want else got is None
+
+
+_BATCH_WORDS = ["explain", "Explain", "summarize", "step-by-step", "step", "by", "-prove", "prove's", "x", "proof",
+                "why", "does", "Why  does", "why-does", "in", "depth", "in-depth", "trade-offs", "trade", "offs",
+                "don't", "don", "t", "x-ray", "ray", "é", "İ", "K", "—", " ", "\n", "\r\n", "-", "'", ",", "2"]
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.sampled_from(_BATCH_WORDS), st.text(max_size=6)), max_size=30)
+                .map("".join), max_size=12))
+def test_keyword_batch_equals_one_by_one(texts):
+    """`estimate_many` (one Hyperscan pass over the batch) says what `estimate` says of each text."""
+    from hybridlsp.routing.difficulty import KeywordEstimator
+
+    r = Settings().routing
+    est = KeywordEstimator(r.tier1_keywords + ["step-by-step", "x-ray", "don't"], r.tier2_keywords, r.tier3_keywords)
+    assert est.estimate_many(texts, "ask") == [est.estimate(t, "ask") for t in texts]
+
+
+def test_keyword_batch_uses_hyperscan_and_finds_phrases_at_the_edges(monkeypatch):
+    import os
+
+    from hybridlsp.routing import difficulty
+
+    r = Settings().routing
+    est = difficulty.KeywordEstimator(r.tier1_keywords, r.tier2_keywords, r.tier3_keywords)
+    texts = ["prove it", "a\nwhy does it", "why doesn't", "It's in depth.", "in-depth", "indepth", "improve",
+             "x" * 500 + " prove", "Why—does", "plain"]
+    want = [est.estimate(t, "ask") for t in texts]
+    assert [w.reason.split("'")[1] if w else None for w in want] == [
+        "prove", "why does", None, "in depth", "in-depth", None, None, None, "why does", None]
+    if os.environ.get("HYBRIDLSP_PURE_PYTHON") != "1":
+        assert difficulty._phrase_matcher(est._phrases) is not None  # the batch path is what ran
+    assert est.estimate_many(texts, "ask") == want
+    monkeypatch.setattr(difficulty, "_phrase_matcher", lambda phrases: None)  # no Hyperscan
+    assert est.estimate_many(texts, "ask") == want

@@ -6,13 +6,17 @@ rule set; a learned estimator can take its place behind the same interface (`reg
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from collections.abc import Sequence
 from typing import Callable, Protocol
 
-__all__ = ["Estimate", "Estimator", "KeywordEstimator", "register", "get_estimator", "HEAD_CHARS"]
+from ..multimatch import PatternSet, compile_set
+
+__all__ = ["Estimate", "Estimator", "KeywordEstimator", "register", "get_estimator", "estimate_many", "HEAD_CHARS"]
 
 # The task is stated at the head of a prompt; pasted material follows. Scanning only the head keeps
 # a transcript that happens to mention "proof" from reaching the cloud, and keeps routing O(1).
@@ -29,6 +33,19 @@ class Estimate:
 class Estimator(Protocol):
     # head: the text's first token ids, when the caller has them (an estimate may read them)
     def estimate(self, text: str, action: str, head: Sequence[int] | None = None) -> Estimate | None: ...
+
+    # Optional, for batches: `estimate_many(texts, action, heads)`, equal to `estimate` on each.
+
+
+def estimate_many(estimator: Estimator, texts: Sequence[str], action: str,
+                  heads: Sequence[Sequence[int] | None] | None = None) -> list[Estimate | None]:
+    """`[estimator.estimate(t, action, h) ...]`, through the estimator's own batch method if it has one."""
+    if heads is None:
+        heads = [None] * len(texts)
+    many = getattr(estimator, "estimate_many", None)
+    if many is not None:
+        return many(texts, action, heads)
+    return [estimator.estimate(t, action, h) for t, h in zip(texts, heads)]
 
 
 _WORD_RE = re.compile(r"[a-z0-9][a-z0-9'\-]*")
@@ -63,6 +80,7 @@ class KeywordEstimator:
         self._index = _phrases(tuple(tier1), tuple(tier2), tuple(tier3))
         # For the quick test below: each phrase's longest run of [a-z0-9] ("depth" for "in depth").
         # A phrase is found only where all its runs are, so looking for one, the least common, is enough.
+        self._phrases = frozenset(phrase for candidates in self._index.values() for phrase, _ in candidates)
         self._runs = frozenset(
             max((run for word in phrase for run in _RUN_RE.findall(word)), key=len).encode()
             for candidates in self._index.values() for phrase, _ in candidates
@@ -86,6 +104,34 @@ class KeywordEstimator:
                     shown = " ".join(phrase)
                     return Estimate(tier=tier, score=(tier - 1) / 2, reason=f"task keyword '{shown}' -> tier {tier}")
         return None
+
+
+    def estimate_many(self, texts: Sequence[str], action: str,
+                      heads: Sequence[Sequence[int] | None] | None = None) -> list[Estimate | None]:
+        """The quick test for a whole batch, in one Hyperscan pass over the joined heads; only the
+        texts it passes are looked at word by word."""
+        matcher = _phrase_matcher(self._phrases)
+        if matcher is None or len(texts) < 2:
+            return [self.estimate(t, action) for t in texts]
+        heads_b = [t[:HEAD_CHARS].lower().encode("ascii", "replace") for t in texts]
+        # A newline cuts a run as any byte outside [a-z0-9] does: no match spans two heads.
+        starts = list(itertools.accumulate((len(h) + 1 for h in heads_b[:-1]), initial=0))
+        hit = {bisect.bisect_right(starts, end) - 1 for end in matcher.ends(b"\n".join(heads_b))}
+        return [self.estimate(t, action) if i in hit else None for i, t in enumerate(texts)]
+
+
+@lru_cache(maxsize=16)
+def _phrase_matcher(phrases: frozenset[tuple[str, ...]]) -> PatternSet | None:
+    """Where each phrase could be: its runs of [a-z0-9] in order, each cut from the next and from
+    the text around by bytes outside [a-z0-9]. Every place the word-by-word test finds a phrase
+    matches (its words are whole words, and the bytes between and inside them, such as "-", are
+    outside [a-z0-9]), so a text with no match has no keyword."""
+    patterns = []
+    for phrase in sorted(phrases):
+        runs = [run.encode() for word in phrase for run in _RUN_RE.findall(word)]
+        if runs:
+            patterns.append(b"(?:^|[^a-z0-9])" + b"[^a-z0-9]+".join(runs) + b"(?:[^a-z0-9]|$)")
+    return compile_set(patterns) if patterns else None
 
 
 _REGISTRY: dict[str, Callable[[object], Estimator | None]] = {}
