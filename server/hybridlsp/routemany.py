@@ -2,8 +2,12 @@
 
 A JSONL file is routed in chunks, each step done for the whole chunk at once: one tiktoken pass per
 prompt gives both its count and the token ids the learned estimate reads
-(`context.tokens.counts_and_heads`), and one secret prefilter runs over the chunk
-(`context.secrets.contains_secret_many`). Encoding the next chunk on a second thread while this
+(`context.tokens.counts_and_heads`), one secret prefilter runs over the chunk
+(`context.secrets.contains_secret_many`), and the asks are estimated together
+(`routing.estimate_many`: one Hyperscan pass for the keywords). An ask that the estimate alone
+decides (`routing.estimate_only`) shares its decision with every other such ask of the same
+estimated tier and secret flag, but for its first reason and token count: the policy runs once
+for each of those few shapes, and each line is the shape's JSON with the three values filled in. Encoding the next chunk on a second thread while this
 one is decided was tried and gained nothing at any GIL switch interval: between two short encodes
 the counting thread waits for the GIL, which the deciding thread holds.
 """
@@ -19,7 +23,7 @@ from itertools import islice
 from .context.secrets import contains_secret, contains_secret_many
 from .context.tokens import PARALLEL_FROM_CHARS, counts_and_heads
 from .engine import RunRequest
-from .routing import ACTIONS
+from .routing import ACTIONS, estimate_many, estimate_only, get_estimator
 from .routing.learned import HEAD_TOKENS
 from .routing.types import Decision, GitSummary
 
@@ -29,12 +33,16 @@ CHUNK = 256  # prompts encoded and decided together; bounds memory for any file 
 _BIG = 20_000  # chars: above this, one prompt's count and secret scan run side by side on two threads
 
 
-def decision_json(d: Decision, rid=None) -> dict:
+_NO_ID = object()
+
+
+def decision_json(d: Decision, rid=_NO_ID) -> dict:
+    """The decision as `route --json` prints it; `rid` (any JSON value, null too) leads as "id"."""
     out = {"tier": d.tier, "backend": d.backend, "model": d.model, "reasons": list(d.reasons),
            "input_tokens": d.input_tokens, "private": d.private, "chain": [h.label for h in d.chain]}
     if d.notes:
         out["notes"] = list(d.notes)
-    if rid is not None:
+    if rid is not _NO_ID:
         out = {"id": rid, **out}
     return out
 
@@ -92,6 +100,36 @@ def _chunks(lines: Iterable[str | bytes], size: int) -> Iterator[list[tuple[int,
         yield chunk
 
 
+class _Shape:
+    """The JSON line of a decision, with holes for the id, the first reason and the token count."""
+
+    _MARKS = ("\x00id", "\x00reason", "\x00tokens")  # json.dumps writes \u0000: no real value holds it
+
+    def __init__(self, parts: tuple[str, str, str, str], reason: str):
+        self.parts = parts
+        self.reason = reason  # the first reason of the decision it was made from
+
+    @classmethod
+    def of(cls, d: Decision) -> _Shape | None:
+        out = decision_json(d, cls._MARKS[0])
+        out["reasons"][0], out["input_tokens"] = cls._MARKS[1], cls._MARKS[2]
+        text = json.dumps(out)
+        marks = [json.dumps(m) for m in cls._MARKS]
+        if any(text.count(m) != 1 for m in marks):
+            return None
+        a, rest = text.split(marks[0])
+        b, rest = rest.split(marks[1])
+        c, e = rest.split(marks[2])
+        return cls((a, b, c, e), d.reasons[0])
+
+    def line(self, rid, reason: str, tokens: int) -> str:
+        a, b, c, e = self.parts
+        return f"{a}{json.dumps(rid)}{b}{json.dumps(reason)}{c}{tokens}{e}\n"
+
+
+_NOT_ASK = object()
+
+
 def route_jsonl(engine, lines: Iterable[str | bytes], write: Callable[[str], object],
                 warn: Callable[[str], None], chunk: int = CHUNK) -> int:
     """Decide each `{"id"?, "prompt", "action"?}` line; write one JSON decision per line, in order.
@@ -104,15 +142,33 @@ def route_jsonl(engine, lines: Iterable[str | bytes], write: Callable[[str], obj
     # process: the cyclic collector need not scan it again while the file is routed. Measured on
     # 2,000 decisions: 42-64 us each with the collector scanning it, 39 us without.
     gc.freeze()
+    settings = engine.settings
+    estimator = get_estimator(settings)
+    shapes: dict[tuple[int | None, bool], _Shape | None] = {}  # (estimated tier, secret) -> shape
     done = 0
     for numbered in _chunks(lines, chunk):
         rows = _parse(numbered, warn)
         prompts = [p for _, p, _ in rows]
         counts, heads = counts_and_heads(prompts, HEAD_TOKENS)
         secrets = contains_secret_many(prompts)
+        asks = [i for i, ((_, prompt, action), tokens) in enumerate(zip(rows, counts))
+                if estimate_only(action, prompt, tokens, settings)]
+        estimated = estimate_many(estimator, [prompts[i] for i in asks], "ask", [heads[i] for i in asks])
+        estimates = dict(zip(asks, estimated))
         out = []
-        for (rid, prompt, action), tokens, head, secret in zip(rows, counts, heads, secrets):
+        for i, ((rid, prompt, action), tokens, head, secret) in enumerate(zip(rows, counts, heads, secrets)):
+            est = estimates.get(i, _NOT_ASK)
+            key = None
+            if est is not _NOT_ASK:
+                key = (None if est is None else est.tier, secret)
+                shape = shapes.get(key)
+                if shape is not None:
+                    out.append(shape.line(rid, shape.reason if est is None else est.reason, tokens))
+                    continue
             d = engine._route(RunRequest(action=action, text=prompt), tokens, GitSummary(), secret, head=head)
+            if key is not None and key not in shapes:
+                # only if the policy's first reason is the estimate's, as `estimate_only` promises
+                shapes[key] = _Shape.of(d) if est is None or d.reasons[0] == est.reason else None
             out.append(json.dumps(decision_json(d, rid)) + "\n")
         if out:
             write("".join(out))

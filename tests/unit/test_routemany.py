@@ -2,10 +2,12 @@
 
 import json
 import random
+import sys
 
 import pytest
+from hypothesis import given, settings as hyp_settings, strategies as st
 
-from hybridlsp.config import Settings
+from hybridlsp.config import Settings, settings_from_mapping
 from hybridlsp.engine import Engine
 from hybridlsp.ledger.store import Ledger
 from hybridlsp.routemany import decision_json, route_jsonl, route_one
@@ -104,3 +106,70 @@ def test_a_line_that_is_not_utf8_costs_that_line_only(engine):
     assert route_jsonl(engine, lines, out.append, warned.append) == 2
     assert [json.loads(x)["id"] for x in "".join(out).splitlines()] == [1, 3]
     assert warned == ["line 2: skipped: not UTF-8 (byte 0xe9 at offset 24)"]
+
+
+# --- shapes: asks the estimate alone decides share one policy run per (tier, secret) ------------
+
+_QUESTIONS = [
+    "Which of the following statements about the French Revolution is correct? A. It began in 1789 "
+    "B. It ended in 1750 C. It was led by Napoleon from the start D. It took place in Spain",
+    "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
+    "How many clips did Natalia sell altogether in April and May? Show each step of the arithmetic.",
+    "Compose an engaging travel blog post about a recent trip to Hawaii, highlighting cultural "
+    "experiences and must-see attractions, in a friendly and lively tone for a general audience.",
+    "Suppose you are a mathematician and poet. You always write your proofs as short poems with less "
+    "than 10 lines but rhyme. Prove the square root of 2 is irrational number.",
+]
+_PIECES = [*PROMPTS[:10], *_QUESTIONS, "[tier2] ", "[cloud] ", "refactor this ", "Summarize: ", " why does it ",
+           "token AKIA" + "ABCDEFGHIJKLMNOP", " prove ", "\n", "é", "x" * 30]
+_SETTINGS = {
+    "default": {},
+    "keywords": {"routing": {"difficulty": "keywords"}},
+    "learned-40%": {"routing": {"difficulty": "learned", "cloud_share_target": 0.4}},
+    "no estimate": {"routing": {"difficulty": "none", "default_tier": 2}},
+    "cloud spent": {"budget": {"monthly_cloud_usd": 0.0001}},
+    "short context": {"routing": {"long_context_tokens": 60}},
+}
+
+
+def _engine_for(name, key=True):
+    env = {"OPENAI_API_KEY": "sk-test-" + "x" * 20} if key else {}
+    return Engine(settings_from_mapping(_SETTINGS[name]), ledger=Ledger(":memory:"), env=env)
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(_SETTINGS)), st.booleans(),
+       st.lists(st.tuples(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=5).map("".join),
+                          st.sampled_from(["ask", "ask", "ask", "explain", "complete"]),
+                          st.one_of(st.integers(), st.text(max_size=5), st.none(), st.floats(allow_nan=False))),
+                min_size=1, max_size=25),
+       st.sampled_from([1, 4, 256]))
+def test_shared_shapes_equal_deciding_each_prompt_alone(name, key, rows, chunk):
+    engine = _engine_for(name, key)
+    rows = [{"id": rid, "prompt": prompt, "action": action} for prompt, action, rid in rows]
+    out = []
+    route_jsonl(engine, [json.dumps(r) for r in rows], out.append, pytest.fail, chunk=chunk)
+    assert "".join(out) == "".join(_alone(engine, rows))
+
+
+def test_shapes_are_reused_so_the_policy_runs_once_per_shape(engine, monkeypatch):
+    import hybridlsp.routing.policy as policy
+
+    calls = []
+    real = policy.decide
+    monkeypatch.setattr(sys.modules["hybridlsp.engine"], "decide",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    rows = [{"id": i, "prompt": _QUESTIONS[i % len(_QUESTIONS)] + f" ({i})"} for i in range(200)]
+    out = []
+    route_jsonl(engine, [json.dumps(r) for r in rows], out.append, pytest.fail)
+    assert len(out[0].splitlines()) == 200
+    assert len(calls) <= 6, len(calls)  # at most one per (estimated tier, secret) seen
+    monkeypatch.undo()
+    assert "".join(out) == "".join(_alone(engine, rows))
+
+
+def test_an_id_of_null_is_echoed(engine):
+    out = []
+    route_jsonl(engine, [json.dumps({"id": None, "prompt": "hi"}), json.dumps({"prompt": "hi"})], out.append,
+                pytest.fail)
+    assert [json.loads(line)["id"] for line in "".join(out).splitlines()] == [None, 2]

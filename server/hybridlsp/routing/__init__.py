@@ -1,9 +1,9 @@
 """The pure tier policy: it reads a request and settings, and returns names (never backends)."""
 
-from .difficulty import Estimate, Estimator, KeywordEstimator, get_estimator, register
+from .difficulty import Estimate, Estimator, KeywordEstimator, estimate_many, get_estimator, register
 from .flags import parse_flag
 from .learned import LearnedEstimator  # importing it registers the "learned" estimator
-from .policy import build_chain, decide, is_local_only_path
+from .policy import build_chain, decide, estimate_only, is_local_only_path
 from .types import ACTIONS, Decision, GitSummary, Hop, RouteRequest
 
 __all__ = [
@@ -18,6 +18,8 @@ __all__ = [
     "RouteRequest",
     "build_chain",
     "decide",
+    "estimate_many",
+    "estimate_only",
     "get_estimator",
     "is_local_only_path",
     "parse_flag",

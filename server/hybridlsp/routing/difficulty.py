@@ -37,9 +37,12 @@ class Estimator(Protocol):
     # Optional, for batches: `estimate_many(texts, action, heads)`, equal to `estimate` on each.
 
 
-def estimate_many(estimator: Estimator, texts: Sequence[str], action: str,
+def estimate_many(estimator: Estimator | None, texts: Sequence[str], action: str,
                   heads: Sequence[Sequence[int] | None] | None = None) -> list[Estimate | None]:
-    """`[estimator.estimate(t, action, h) ...]`, through the estimator's own batch method if it has one."""
+    """`[estimator.estimate(t, action, h) ...]`, through the estimator's own batch method if it has
+    one (no estimator: no estimates)."""
+    if estimator is None:
+        return [None] * len(texts)
     if heads is None:
         heads = [None] * len(texts)
     many = getattr(estimator, "estimate_many", None)

@@ -21,7 +21,7 @@ from .difficulty import Estimator, get_estimator
 from .flags import parse_flag
 from .types import ACTIONS, CLOUD_BACKENDS, Decision, Hop, RouteRequest
 
-__all__ = ["decide", "build_chain", "is_local_only_path"]
+__all__ = ["decide", "build_chain", "estimate_only", "is_local_only_path"]
 
 _UNSET = object()
 
@@ -101,6 +101,19 @@ def _chain(tier: int, allow_cloud: bool, *spec) -> tuple[Hop, ...]:
 
 def _tier_is_cloud(settings, tier: int) -> bool:
     return settings.tier(tier).backend in CLOUD_BACKENDS
+
+
+def estimate_only(action: str, text: str, input_tokens: int, settings) -> bool:
+    """Whether `decide` reads this request's text only through the difficulty estimate.
+
+    True for an ask with no prompt flag, within the long-context limit, when the request has no
+    explicit tier, path, git context or local-only flag (as `route --jsonl`'s have none). Two such
+    requests that agree on `contains_secret` and on their estimate's tier (or both have none) get
+    decisions that differ only in the first reason (the estimate's), `input_tokens` and `prompt`,
+    so a batch can decide one and reuse the rest (`routemany`). Keep in step with `decide` below;
+    tests compare the two on mixed batches.
+    """
+    return action == "ask" and input_tokens <= settings.routing.long_context_tokens and parse_flag(text)[0] is None
 
 
 def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _UNSET) -> Decision:
