@@ -8,7 +8,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
 .PHONY: install demo test test-fast bench editors vscode code-server clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py server/hybridlsp/routing/_speedups.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[embedded,test]'

@@ -1,4 +1,4 @@
-"""The learned difficulty estimate: token-id uni- and bigrams and a linear model, pure Python.
+"""The learned difficulty estimate: token-id uni- and bigrams and a linear model.
 
 What it predicts. Trained on RouteLLM's per-prompt outcomes (Mixtral-8x7B vs GPT-4 on MT-Bench,
 GSM8K and MMLU; `training/train_difficulty.py`), a logistic model estimates how much the strong
@@ -10,10 +10,12 @@ Features: the distinct token ids (cl100k, `context.tokens`) among the prompt's f
 `HEAD_TOKENS` tokens, and their distinct adjacent pairs hashed into `BIGRAM_BUCKETS` buckets;
 each present feature weighted 1/sqrt(count). Token ids, not words, because a decision has to count
 the prompt's tokens anyway: the features come from that same encoding (`route --jsonl` takes the
-ids from the pass that counts), so the estimate costs set and map operations over at most 128
-small ints, about 20 us, not a second pass over the text. Word n-grams measured 0.01 better in
-cross-validation (inside the folds' spread) and cost ~50 us (the measurements are in the training
-script).
+ids from the pass that counts), so the estimate reads at most 128 small ints, not a second pass
+over the text. On 2,000 held-out prompts of ~80 tokens the logit costs 1.3 us in C (`_speedups.c`,
+compiled by hatch_build.py when there is a compiler; the whole estimate 2.9 us) and 18.5 us in
+the pure Python that stays its reference and fallback (`_head_sums`; HYBRIDLSP_PURE_PYTHON=1
+forces it, `SPEEDUPS` says which runs). Word n-grams measured 0.01 better in cross-validation
+(inside the folds' spread) and cost ~50 us (the measurements are in the training script).
 
 Tiers, calibrated. The shipped file holds quantiles of the model's logit on prompts it was not
 fitted on (out-of-fold, in training). With t = `routing.cloud_share_target`, a prompt scoring in
@@ -29,6 +31,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import sys
 from array import array
 from collections.abc import Sequence
@@ -44,6 +47,7 @@ __all__ = [
     "BIGRAM_BUCKETS",
     "FEATURE_VERSION",
     "HEAD_TOKENS",
+    "SPEEDUPS",
     "WEIGHTS_PATH",
     "HybridEstimator",
     "LearnedEstimator",
@@ -59,6 +63,16 @@ HEAD_TOKENS = 128  # the head that is read: O(1) per prompt, and the task is sta
 BIGRAM_BUCKETS = 65521  # a prime: (a * _MIX + b) % BIGRAM_BUCKETS spreads pairs of ids evenly
 _MIX = 1_000_003
 WEIGHTS_PATH = Path(__file__).parent / "data" / "difficulty.json"
+
+# The C version of _head_sums, when it was built (hatch_build.py): ~1 us a prompt, not ~20.
+# HYBRIDLSP_PURE_PYTHON=1 keeps to the Python, which stays the reference.
+try:
+    if os.environ.get("HYBRIDLSP_PURE_PYTHON") == "1":  # as multimatch.py reads it
+        raise ImportError("HYBRIDLSP_PURE_PYTHON=1")
+    from ._speedups import head_sums as _c_head_sums
+except ImportError:
+    _c_head_sums = None
+SPEEDUPS = _c_head_sums is not None  # which path logit_of_head takes
 
 
 def head_of(text: str) -> list[int]:
@@ -77,6 +91,13 @@ def _feature_sets(head: Sequence[int]) -> tuple[set[int], set[int]]:
     """The distinct ids and pair buckets that are read: what training and a decision both use."""
     head = head[:HEAD_TOKENS]
     return set(head), _pairs(head)
+
+
+def _head_sums(head: Sequence[int], unigrams: array, bigrams: array) -> tuple[int, int]:
+    """The summed weights of a head's distinct ids and pair buckets, and how many there are."""
+    ids, pairs = _feature_sets(head)
+    # int16 weights sum exactly, in any order: the same logit on every machine
+    return sum(map(unigrams.__getitem__, ids)) + sum(map(bigrams.__getitem__, pairs)), len(ids) + len(pairs)
 
 
 def features(head: Sequence[int], n_vocab: int) -> set[int]:
@@ -121,12 +142,11 @@ class LearnedModel:
 
     def logit_of_head(self, head: Sequence[int]) -> float:
         """The logit of a prompt given its first token ids (at least HEAD_TOKENS of them, or all)."""
-        ids, pairs = _feature_sets(head)
-        n = len(ids) + len(pairs)
+        # the C returns None for a head it leaves to Python (an item not an int in 0 .. 2**63 - 1)
+        sums = SPEEDUPS and _c_head_sums(head, self.unigrams, self.bigrams, HEAD_TOKENS, _MIX, BIGRAM_BUCKETS)
+        total, n = sums or _head_sums(head, self.unigrams, self.bigrams)
         if not n:
             return self.bias
-        # int16 weights sum exactly, in any order: the same logit on every machine
-        total = sum(map(self.unigrams.__getitem__, ids)) + sum(map(self.bigrams.__getitem__, pairs))
         return self.bias + self.scale * total / math.sqrt(n)
 
     def logit(self, text: str) -> float:
