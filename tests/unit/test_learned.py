@@ -120,6 +120,22 @@ def test_given_token_ids_decide_as_encoding_the_text():
         assert decide(req(text, n, head_tokens=head), learned()) == decide(req(text, n), learned())
 
 
+@pytest.mark.parametrize("difficulty", ["learned", "hybrid"])
+def test_a_batch_is_estimated_as_each_prompt_alone(difficulty):
+    from hybridlsp.routing import estimate_many
+
+    est = get_estimator(learned(0.3, difficulty=difficulty))
+    rng = random.Random(5)
+    words = ["prove", "summarize", "why does", "the", "integral", "of", "café", "Which", "option", "\n", "2x+1",
+             "design", "a", "rate", "limiter", "list"]
+    texts = ["Explain monads to a Go programmer." + LONG_ENOUGH, "", "hi", "Prove it. " + LONG_ENOUGH,
+             *(" ".join(rng.choices(words, k=rng.randint(1, 90))) for _ in range(60))]
+    _, heads = counts_and_heads(texts, HEAD_TOKENS)
+    many = estimate_many(est, texts, "ask", heads)
+    assert many == [est.estimate(t, "ask", h) for t, h in zip(texts, heads)]
+    assert {e.reason.split()[0] for e in many if e} == ({"learned", "task"} if difficulty == "hybrid" else {"learned"})
+
+
 def test_features_do_not_depend_on_the_process():
     # arithmetic on token ids, not hash(): the same buckets whatever PYTHONHASHSEED is
     code = ("from hybridlsp.routing.learned import features, head_of; "

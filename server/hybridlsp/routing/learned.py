@@ -228,6 +228,10 @@ class LearnedEstimator:
         tier = 3 if z >= self.cloud_logit else 2 if z >= self.tier2_logit else 1
         return Estimate(tier, score, f"learned difficulty {score:.3f} {self._bands[tier]}")
 
+    def estimate_many(self, texts: Sequence[str], action: str,
+                      heads: Sequence[Sequence[int] | None]) -> list[Estimate | None]:
+        return list(map(self.estimate, texts, repeat(action), heads))
+
 
 @lru_cache(maxsize=16)
 def _estimator(cloud_share_target: float) -> LearnedEstimator:
@@ -247,6 +251,16 @@ class HybridEstimator:
 
     def estimate(self, text: str, action: str, head: Sequence[int] | None = None) -> Estimate | None:
         return self.keywords.estimate(text, action) or self.learned.estimate(text, action, head)
+
+    def estimate_many(self, texts: Sequence[str], action: str,
+                      heads: Sequence[Sequence[int] | None]) -> list[Estimate | None]:
+        """The keywords for the whole batch in one pass (`KeywordEstimator.estimate_many`), then the
+        learned estimate for the texts no keyword names."""
+        out = self.keywords.estimate_many(texts, action, heads)
+        rest = [i for i, e in enumerate(out) if e is None]
+        for i, e in zip(rest, self.learned.estimate_many([texts[i] for i in rest], action, [heads[i] for i in rest])):
+            out[i] = e
+        return out
 
 
 def _hybrid(s) -> HybridEstimator:
