@@ -25,7 +25,7 @@ over folds; random = 0.20 / 0.50):
   (those on word uni- and bigrams, feature version 2; then, for version 3, the features:)
     word uni- and bigrams of the first 1,000 chars    PGR@20 0.41  APGR 0.68   ~50 us a prompt
     ... plus word trigrams, or character 4-grams      PGR@20 0.38-0.41  APGR 0.67-0.68, slower
-    token ids + id pairs, first 128 tokens, distinct  PGR@20 0.402 APGR 0.674  ~20 us  <- kept
+    token ids + id pairs, first 128 tokens, distinct  PGR@20 0.402 APGR 0.674  ~20 us (~3 in C)  <- kept
     ... first 64 / 256 tokens                         PGR@20 0.395 / 0.399  APGR 0.662 / 0.671
     ... ids only (no pairs), first 256 tokens         PGR@20 0.403 APGR 0.667
     ... pairs only from the first 64 / 48 / 32 tokens PGR@20 0.406 / 0.410 / 0.414  APGR 0.677 / 0.676 / 0.671
