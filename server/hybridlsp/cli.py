@@ -1,14 +1,17 @@
-"""The `hybridlsp` command line. Logging is configured here and nowhere else."""
+"""The `hybridlsp` command line. Logging is configured here and nowhere else.
+
+Each command imports what it uses when it runs: `route` should decide a file of prompts in about
+the time it takes to count their tokens, not spend it loading asyncio, httpx, the backends or the
+ledger, none of which it uses.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import os
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import HybridError
@@ -42,6 +45,8 @@ def _engine(settings):
 
 async def _confirm(message: str) -> bool:
     """Ask on a terminal; without one, an expensive request is not sent to the cloud."""
+    import asyncio
+
     if not sys.stdin.isatty():
         print(f"hybridlsp: {message} -> not confirmed (no terminal), using tier 2", file=sys.stderr)
         return False
@@ -72,16 +77,15 @@ def describe(result) -> str:
 # ---- route ----------------------------------------------------------------------------------
 
 def cmd_route(args) -> int:
-    from .engine import Engine
-    from .ledger import Ledger
+    from .engine import Router
     from .routemany import route_jsonl
 
-    # Deciding calls no model and records nothing: no ledger file, no answer file, no telemetry.
-    engine = Engine(_settings(), ledger=Ledger(":memory:"))
+    # Deciding calls no model and records nothing: no ledger, no answer file, no telemetry.
+    router = Router(_settings())
     if args.jsonl:
         fh = sys.stdin.buffer if args.jsonl == "-" else open(args.jsonl, "rb")
         with fh:
-            route_jsonl(engine, fh, sys.stdout.write, lambda m: print(f"hybridlsp: {m}", file=sys.stderr))
+            route_jsonl(router, fh, sys.stdout.write, lambda m: print(f"hybridlsp: {m}", file=sys.stderr))
         return 0
     if args.prompt is None:
         print("hybridlsp route: give a PROMPT, '-' for stdin, or --jsonl FILE", file=sys.stderr)
@@ -91,7 +95,7 @@ def cmd_route(args) -> int:
     from .routemany import decision_json, route_one
 
     with ThreadPoolExecutor(1, thread_name_prefix="hybridlsp-count") as pool:
-        d = route_one(engine, _read_arg(args.prompt), args.action, pool)
+        d = route_one(router, _read_arg(args.prompt), args.action, pool)
     if args.json:
         print(json.dumps(decision_json(d)))
     else:
@@ -107,6 +111,8 @@ def cmd_route(args) -> int:
 # ---- model-calling commands -----------------------------------------------------------------
 
 async def _run(engine, req, stream: bool):
+    import asyncio
+
     def on_text(t: str) -> None:
         if stream:
             sys.stdout.write(t)
@@ -126,6 +132,8 @@ async def _run(engine, req, stream: bool):
 
 
 def cmd_ask(args) -> int:
+    import asyncio
+
     from .engine import RunRequest
 
     engine = _engine(_settings())
@@ -158,6 +166,8 @@ def _file_request(action: str, spec: str, prompt: str, tier):
 
 
 def cmd_file_action(args) -> int:
+    import asyncio
+
     engine = _engine(_settings())
     req = _file_request(args.action, args.file, args.prompt or "", args.tier)
     result = asyncio.run(_run(engine, req, stream=args.action != "review"))
@@ -170,6 +180,8 @@ def cmd_file_action(args) -> int:
 
 
 def cmd_commit_msg(args) -> int:
+    import asyncio
+
     from .engine import RunRequest
 
     if args.hook:
@@ -193,6 +205,8 @@ def cmd_commit_msg(args) -> int:
 # ---- ledger ---------------------------------------------------------------------------------
 
 def _since(value: str | None):
+    from datetime import datetime, timezone
+
     if not value:
         return None
     dt = datetime.fromisoformat(value)
@@ -219,6 +233,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_doctor(args) -> int:
+    import asyncio
+
     from .doctor import run_doctor
 
     return asyncio.run(run_doctor(_settings()))
@@ -245,7 +261,10 @@ def cmd_demo(args) -> int:
     return run_demo(args.dir)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command. Given the `command` about to run, when it is declared here, the
+    commands whose arguments other modules declare (report, eval-routing, audit, tune) are left
+    out: importing those modules would slow every other command down."""
     p = argparse.ArgumentParser(prog="hybridlsp", description="Route each AI request to the cheapest tier that can do it well.")
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr at debug level")
     sub = p.add_subparsers(dest="command", required=True)
@@ -285,14 +304,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--uninstall", action="store_true", help="remove it (and restore a chained hook)")
     s.set_defaults(fn=cmd_install_hook)
 
-    s = sub.add_parser("report", help="the article's metrics against its targets")
-    s.add_argument("--since", help="ISO date")
-    s.add_argument("--json", action="store_true")
-    from .report_cli import add_report_arguments
-
-    add_report_arguments(s)
-    s.set_defaults(fn=cmd_report)
-
     s = sub.add_parser("export", help="write the ledger as JSONL in the article's log shape")
     s.add_argument("--jsonl", dest="output", nargs="?", const="-", default="-", metavar="FILE")
     s.add_argument("--since")
@@ -301,6 +312,21 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("doctor", help="check backends, models, keys and settings")
     s.set_defaults(fn=cmd_doctor)
 
+    s = sub.add_parser("demo", help="the main job on a sample repository, through the language server")
+    s.add_argument("--dir", help="where to create the sample repository (default: a temp dir)")
+    s.set_defaults(fn=cmd_demo)
+
+    if command is not None and command in sub.choices:
+        return p  # (a misspelt command gets them all, so the error lists every choice)
+
+    s = sub.add_parser("report", help="the article's metrics against its targets")
+    s.add_argument("--since", help="ISO date")
+    s.add_argument("--json", action="store_true")
+    from .report_cli import add_report_arguments
+
+    add_report_arguments(s)
+    s.set_defaults(fn=cmd_report)
+
     from .audit import add_audit_parser
     from .evalrouting import add_eval_routing_parser
     from .tune import add_tune_parser
@@ -308,33 +334,40 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_routing_parser(sub)
     add_audit_parser(sub)
     add_tune_parser(sub)
-
-    s = sub.add_parser("demo", help="the main job on a sample repository, through the language server")
-    s.add_argument("--dir", help="where to create the sample repository (default: a temp dir)")
-    s.set_defaults(fn=cmd_demo)
     return p
 
 
+def _command(argv: list[str]) -> str | None:
+    """The command `argv` names (the first word not an option: `-v` takes no value); None when
+    help is asked for, since the help lists every command."""
+    if "-h" in argv or "--help" in argv:
+        return None
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command(argv)).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",
         stream=sys.stderr,  # stdout is the protocol channel in `serve`
     )
-    from .actions.base import sanitize
-
     try:
         return args.fn(args) or 0
-    except HybridError as e:
-        # an upstream's error text is in the message: it is data, like a model's answer
-        print(f"hybridlsp: {sanitize(str(e))}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
-    except (OSError, ValueError) as e:
-        print(f"hybridlsp: {sanitize(str(e))}", file=sys.stderr)
-        return 1
+    except (HybridError, OSError, ValueError) as e:
+        return _failed(e)
+
+
+def _failed(e: Exception) -> int:
+    """An upstream's error text can be in the message: it is data, like a model's answer, so it is
+    sanitized (which imports every action: only when there is an error to show)."""
+    from .actions.base import sanitize
+
+    print(f"hybridlsp: {sanitize(str(e))}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -245,6 +244,8 @@ def merge_settings(base: Settings, data: dict, source: str | None = None) -> Set
 
 
 def _read_toml(path: Path) -> dict:
+    import tomllib  # here, not at the top: only when a settings file exists
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

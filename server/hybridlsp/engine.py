@@ -1,36 +1,37 @@
 """One request end to end, LSP-free: context -> policy -> dispatch -> ledger.
 
-`Engine.preview` is the cheap decision a code-action title shows (no model, no git);
-`Engine.run` does the whole job, streaming text to a callback, and is cancellable end to end.
+`Router` only decides: settings and the credential check, no model, no ledger (`hybridlsp route`).
+`Engine` extends it: `Engine.preview` is the cheap decision a code-action title shows (no model,
+no git); `Engine.run` does the whole job, streaming text to a callback, and is cancellable end to end.
+
+This module imports only what a decision needs; what calls a model (asyncio, dispatch, backends,
+actions, the answer cache, the budget guard) is imported where `Engine` uses it: `hybridlsp route`
+paid 50-85 ms for those imports, more than deciding 2,000 short prompts takes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import re
-import sqlite3
 import time
-import uuid
 from functools import partial
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from collections.abc import Sequence
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
-from . import prepare
-from .actions import get_action
-from .actions.base import StreamSanitizer, sanitize
-from .answers import AnswerCache, AnswerStore, answer_key
-from .budget_guard import BudgetGuard
-from .dispatch import Attempt, BackendPool, Breaker, Dispatcher, DispatchResult
 from .errors import AllTiersFailed, HybridError
 from .routing import RouteRequest, decide, parse_flag
 from .routing.types import CLOUD_BACKENDS, Decision, GitSummary, Hop
 
-__all__ = ["RunRequest", "RunResult", "UsageReport", "Fallback", "Finding", "Engine", "workspace_of"]
+if TYPE_CHECKING:
+    from .answers import AnswerStore
+    from .dispatch import Attempt, DispatchResult
+
+__all__ = ["RunRequest", "RunResult", "UsageReport", "Fallback", "Finding", "Router", "Engine", "workspace_of",
+           "HybridError"]
 
 log = logging.getLogger(__name__)
 
@@ -129,71 +130,30 @@ def _review_view(validated: str) -> tuple[str, list[Finding]]:
     return review.render(raw), [Finding(**f) for f in raw]
 
 
-class Engine:
-    """Owns settings, backends and the ledger for one process."""
+async def _in_thread(fn, *args):
+    """`asyncio.to_thread`, importing asyncio only once a coroutine runs: a decision never does."""
+    import asyncio
 
-    def __init__(self, settings, *, ledger=None, env: dict | None = None, transports: dict | None = None,
-                 backends: dict | None = None):
-        self.env = dict(os.environ) if env is None else env
-        self.settings = settings
-        self._owns_ledger = ledger is None
-        if ledger is None:
-            from .ledger.store import Ledger
+    return await asyncio.to_thread(fn, *args)
 
-            ledger = Ledger()
-        self.ledger = ledger
-        self.pool = BackendPool(settings, self.env, transports=transports, overrides=backends)
-        d = settings.dispatch
-        self.breaker = Breaker(d.failures_to_trip, d.cooldown_s)
-        self.cache = AnswerCache(settings.cache.ttl_s, self._answer_store(settings))
+
+class Router:
+    """Decides where a request goes from the settings and which API keys are set: no model, no
+    ledger, no files written. `Engine` extends it."""
+
+    def __init__(self, settings, *, env: dict | None = None):
         from .context.tokens import count_tokens
 
-        self.count_tokens = count_tokens
-        self.dispatcher = Dispatcher(settings, self.pool, self.breaker, count_tokens)
-        # reservations against the cloud caps for requests in flight (see budget_guard)
-        self.budget_guard = BudgetGuard(lambda: self.settings, self.ledger)
-        # called with (request, result) after every answered request: telemetry exporters, status bars
-        self.observers: list[Callable[[RunRequest, RunResult], None]] = []
-
-    def _notify(self, req: RunRequest, result: RunResult) -> RunResult:
-        for fn in self.observers:
-            try:
-                fn(req, result)
-            except Exception:  # an exporter must never break a request
-                log.exception("observer failed")
-        return result
-
-    def _answer_store(self, settings) -> AnswerStore | None:
-        """The shared answer file beside the ledger; none for an in-memory ledger (tests, benches)."""
-        path = getattr(self.ledger, "path", None)
-        if not settings.cache.persist or path is None or str(path) == ":memory:":
-            return None
-        return AnswerStore(Path(path).parent / "answers.sqlite3")
-
-    # ---- settings -------------------------------------------------------------------------
-    def update_settings(self, settings) -> None:
+        self.env = dict(os.environ) if env is None else env
         self.settings = settings
-        self.pool.settings = settings
-        self.dispatcher.settings = settings
-        self.breaker.trip = settings.dispatch.failures_to_trip
-        self.breaker.cooldown = settings.dispatch.cooldown_s
-        self.cache.ttl = settings.cache.ttl_s
-        if not settings.cache.persist and self.cache.store is not None:
-            self.cache.store.close()
-            self.cache.store = None
+        self.count_tokens = count_tokens
 
     def cloud_available(self) -> bool:
+        from .backends.registry import credentials_present
+
         t3 = self.settings.tier(3).backend
-        return t3 not in CLOUD_BACKENDS or self.pool.has_credentials(t3)
+        return t3 not in CLOUD_BACKENDS or credentials_present(t3, self.settings, self.env)
 
-    def _has_caps(self) -> bool:
-        b = self.settings.budget
-        return bool(b.monthly_cloud_usd or b.daily_cloud_usd)
-
-    async def _cloud_spend(self) -> tuple[float, float]:
-        return await asyncio.to_thread(lambda: (self.ledger.month_cloud_spend(), self.ledger.day_cloud_spend()))
-
-    # ---- decision --------------------------------------------------------------------------
     def _route(self, req: RunRequest, input_tokens: int, git: GitSummary, secret: bool,
                spend: tuple[float, float] = (0.0, 0.0), head: Sequence[int] | None = None) -> Decision:
         """`head`: the routed text's first token ids, if the caller has encoded it (`routemany`)."""
@@ -215,10 +175,73 @@ class Engine:
         tokens = self.count_tokens(text) + (self.count_tokens(req.prompt) if req.prompt else 0)
         return self._route(req, tokens, GitSummary(), False)
 
+
+class Engine(Router):
+    """Owns settings, backends and the ledger for one process."""
+
+    def __init__(self, settings, *, ledger=None, env: dict | None = None, transports: dict | None = None,
+                 backends: dict | None = None):
+        from .answers import AnswerCache
+        from .budget_guard import BudgetGuard
+        from .dispatch import BackendPool, Breaker, Dispatcher
+
+        super().__init__(settings, env=env)
+        self._owns_ledger = ledger is None
+        if ledger is None:
+            from .ledger.store import Ledger
+
+            ledger = Ledger()
+        self.ledger = ledger
+        self.pool = BackendPool(settings, self.env, transports=transports, overrides=backends)
+        d = settings.dispatch
+        self.breaker = Breaker(d.failures_to_trip, d.cooldown_s)
+        self.cache = AnswerCache(settings.cache.ttl_s, self._answer_store(settings))
+        self.dispatcher = Dispatcher(settings, self.pool, self.breaker, self.count_tokens)
+        # reservations against the cloud caps for requests in flight (see budget_guard)
+        self.budget_guard = BudgetGuard(lambda: self.settings, self.ledger)
+        # called with (request, result) after every answered request: telemetry exporters, status bars
+        self.observers: list[Callable[[RunRequest, RunResult], None]] = []
+
+    def _notify(self, req: RunRequest, result: RunResult) -> RunResult:
+        for fn in self.observers:
+            try:
+                fn(req, result)
+            except Exception:  # an exporter must never break a request
+                log.exception("observer failed")
+        return result
+
+    def _answer_store(self, settings) -> AnswerStore | None:
+        """The shared answer file beside the ledger; none for an in-memory ledger (tests, benches)."""
+        from .answers import AnswerStore
+
+        path = getattr(self.ledger, "path", None)
+        if not settings.cache.persist or path is None or str(path) == ":memory:":
+            return None
+        return AnswerStore(Path(path).parent / "answers.sqlite3")
+
+    # ---- settings -------------------------------------------------------------------------
+    def update_settings(self, settings) -> None:
+        self.settings = settings
+        self.pool.settings = settings
+        self.dispatcher.settings = settings
+        self.breaker.trip = settings.dispatch.failures_to_trip
+        self.breaker.cooldown = settings.dispatch.cooldown_s
+        self.cache.ttl = settings.cache.ttl_s
+        if not settings.cache.persist and self.cache.store is not None:
+            self.cache.store.close()
+            self.cache.store = None
+
+    def _has_caps(self) -> bool:
+        b = self.settings.budget
+        return bool(b.monthly_cloud_usd or b.daily_cloud_usd)
+
+    async def _cloud_spend(self) -> tuple[float, float]:
+        return await _in_thread(lambda: (self.ledger.month_cloud_spend(), self.ledger.day_cloud_spend()))
+
     # ---- the whole job ---------------------------------------------------------------------
     async def _off(self, size: int, fn, *args):
         if size > _OFFLOAD_CHARS:
-            return await asyncio.to_thread(fn, *args)
+            return await _in_thread(fn, *args)
         return fn(*args)
 
     async def run(self, req: RunRequest, on_text: Callable[[str], None] | None = None,
@@ -226,6 +249,14 @@ class Engine:
                   confirm: Callable[[str], Awaitable[bool]] | None = None) -> RunResult:
         """Run the request. `on_text` gets streamed deltas; `on_reset` is told when a fallback
         starts over; `confirm` is asked before an unusually expensive cloud request."""
+        import asyncio
+        import uuid
+
+        from . import prepare
+        from .actions import get_action
+        from .actions.base import StreamSanitizer
+        from .answers import answer_key
+
         action = get_action(req.action)
         t0 = time.perf_counter()
         req = await self._off(len(req.document or "") + len(req.text), _encodable, req)
@@ -337,6 +368,7 @@ class Engine:
 
     async def _condense(self, prepared, decision: Decision):
         """Summarize each chunk of a huge staged diff on the tier-1 chain, then combine."""
+        from . import prepare
         from .actions.base import check_common
         from .backends.base import Message
 
@@ -372,6 +404,8 @@ class Engine:
 
     async def _finish(self, req, action, ctx, decision, result: DispatchResult, request_id, tokens, t0, cache_key,
                       notes) -> RunResult:
+        from .actions.base import sanitize
+
         final = result.answer
         fallbacks: list[Fallback] = []
         prev = None
@@ -444,7 +478,7 @@ class Engine:
             path=req.path, workspace=req.workspace,
         ))
         try:
-            await asyncio.to_thread(lambda: [w() for w in writes])
+            await _in_thread(lambda: [w() for w in writes])
         except Exception:  # the user must see the backend's error, not a ledger one
             log.exception("could not record the failed request in the ledger")
 
@@ -452,13 +486,17 @@ class Engine:
         """Write the ledger rows of an answered request, off the loop (another process can hold the
         ledger's lock for a while). A ledger that stays locked or is damaged costs the rows, with a
         note and a log line, never the answer the user is waiting for."""
+        import sqlite3
+
         try:
-            await asyncio.to_thread(lambda: [w() for w in writes])
+            await _in_thread(lambda: [w() for w in writes])
         except sqlite3.Error as e:
             log.error("ledger %s: could not record the request: %s", getattr(self.ledger, "path", "?"), e)
             notes.append(f"not recorded in the ledger ({e}): its cost is missing from reports and budgets")
 
     async def _cache_hit(self, req, decision, hit, request_id, tokens, t0, on_text, notes) -> RunResult:
+        from .actions.base import sanitize
+
         text = sanitize(hit["text"])
         findings: list[Finding] = []
         if req.action == "review":
@@ -515,5 +553,3 @@ class Engine:
         if self._owns_ledger:
             self.ledger.close()
 
-
-__all__.append("HybridError")

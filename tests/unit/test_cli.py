@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -179,3 +180,28 @@ def test_route_touches_no_file(home, key, capsys):
     assert main(["route", "--json", "Summarize this"]) == 0
     assert json.loads(capsys.readouterr().out)["tier"] == 1
     assert sorted(p.name for p in home.iterdir()) == ["config.toml"]  # no ledger, no answers.sqlite3
+
+
+# What deciding never uses: what calls a model, and the modules of the other commands.
+NOT_FOR_ROUTE = ("asyncio", "httpx", "sqlite3", "hybridlsp.dispatch", "hybridlsp.actions", "hybridlsp.answers",
+                 "hybridlsp.budget_guard", "hybridlsp.ledger", "hybridlsp.telemetry", "hybridlsp.backends.ollama",
+                 "hybridlsp.backends.openai", "hybridlsp.backends.anthropic", "hybridlsp.backends.embedded",
+                 "hybridlsp.tune", "hybridlsp.audit", "hybridlsp.evalrouting", "hybridlsp.report_cli")
+
+
+@pytest.mark.parametrize("args, stdin", [(["--json", "hello"], ""), (["--jsonl", "-"], '{"id": 1, "prompt": "hi"}\n')])
+def test_route_loads_nothing_that_calls_a_model(home, key, args, stdin):
+    """In a fresh interpreter, as a user runs it (this one has imported everything already)."""
+    code = ("import json, sys; from hybridlsp import cli; status = cli.main(['route', *sys.argv[1:]]); "
+            "print(json.dumps([status, sorted(sys.modules)]), file=sys.stderr)")
+    run = subprocess.run([sys.executable, "-c", code, *args], input=stdin, capture_output=True, text=True, check=True)
+    status, loaded = json.loads(run.stderr.splitlines()[-1])
+    assert status == 0 and json.loads(run.stdout.splitlines()[0])["tier"] == 1
+    assert [m for m in loaded if any(m == b or m.startswith(b + ".") for b in NOT_FOR_ROUTE)] == []
+
+
+def test_a_misspelt_command_is_told_every_command(home, capsys):
+    with pytest.raises(SystemExit):
+        main(["rout", "hello"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'rout'" in err and all(c in err for c in ("route", "report", "eval-routing", "tune"))

@@ -1,28 +1,28 @@
 """Backends by name: one `register(...)` call per backend, and the questions the engine asks by name.
 
 `routing` returns backend names; only the engine turns a name into a live backend, through here.
+Each built-in backend's module (and httpx with it) is imported by its factory, when one is
+created: `is_cloud` and `credentials_present` are asked by `hybridlsp route`, which calls no model.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
-import httpx
-
-from ..config import Settings
 from ..errors import ConfigError
-from .anthropic import AnthropicBackend
-from .base import Backend
-from .embedded import EmbeddedBackend
-from .ollama import OllamaBackend
-from .openai import OpenAIBackend
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..config import Settings
+    from .base import Backend
 
 __all__ = ["register", "unregister", "create_backend", "is_cloud", "credentials_present", "registered_names"]
 
 # factory(settings, *, transport=None, env=None) -> Backend
-Factory = Callable[..., Backend]
+Factory = Callable[..., "Backend"]
 
 
 @dataclass(frozen=True)
@@ -82,17 +82,31 @@ def credentials_present(name: str, settings: Settings, env: Mapping[str, str] | 
     return bool((env.get(entry.key_env(settings)) or "").strip())
 
 
-register("ollama", lambda settings, *, transport=None, env=None: OllamaBackend(settings, transport=transport))
-register(
-    "openai",
-    lambda settings, *, transport=None, env=None: OpenAIBackend(settings, env=env, transport=transport),
-    cloud=True,
-    key_env=lambda s: s.backends.openai.api_key_env,
-)
-register(
-    "anthropic",
-    lambda settings, *, transport=None, env=None: AnthropicBackend(settings, env=env, transport=transport),
-    cloud=True,
-    key_env=lambda s: s.backends.anthropic.api_key_env,
-)
-register("embedded", lambda settings, *, transport=None, env=None: EmbeddedBackend(settings))
+def _ollama(settings, *, transport=None, env=None):
+    from .ollama import OllamaBackend
+
+    return OllamaBackend(settings, transport=transport)
+
+
+def _openai(settings, *, transport=None, env=None):
+    from .openai import OpenAIBackend
+
+    return OpenAIBackend(settings, env=env, transport=transport)
+
+
+def _anthropic(settings, *, transport=None, env=None):
+    from .anthropic import AnthropicBackend
+
+    return AnthropicBackend(settings, env=env, transport=transport)
+
+
+def _embedded(settings, *, transport=None, env=None):
+    from .embedded import EmbeddedBackend
+
+    return EmbeddedBackend(settings)
+
+
+register("ollama", _ollama)
+register("openai", _openai, cloud=True, key_env=lambda s: s.backends.openai.api_key_env)
+register("anthropic", _anthropic, cloud=True, key_env=lambda s: s.backends.anthropic.api_key_env)
+register("embedded", _embedded)
