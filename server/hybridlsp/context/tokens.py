@@ -110,7 +110,7 @@ def counts_and_heads(texts: Sequence[str], head: int) -> tuple[list[int], list[l
         for t in part:
             ids = enc.encode_ordinary(t) if t else []
             counts.append(len(ids))
-            heads.append(ids[:head])
+            heads.append(ids if len(ids) <= head else ids[:head])  # a short text's ids are its head: no copy
         return counts, heads
 
     total = sum(map(len, texts))
