@@ -6,6 +6,7 @@ included, when it reads a diff of this repository) would flag.
 
 import os
 import random
+import re
 import sys
 import time
 
@@ -381,6 +382,7 @@ def test_the_keyword_operator_gate_covers_every_keyword_pattern():
         "FOLLOWED_BY_EQUAL_SIGNS_QUOTES_REQUIRED_REGEX", "PRECEDED_BY_EQUAL_COMPARISON_SIGNS_QUOTES_REQUIRED_REGEX",
         "FOLLOWED_BY_QUOTES_AND_SEMICOLON_REGEX", "FOLLOWED_BY_ARROW_FUNCTION_SIGN_QUOTES_REQUIRED_REGEX",
     }
+    assert len(keyword.DENYLIST) == 18  # each is a stage-1 name: see test_every_detect_secrets_keyword_...
     rule_sets = [v for k, v in vars(keyword).items() if k.endswith("REGEX_TO_GROUP")]
     every = {rx for rules in rule_sets for rx in rules}
     assert every <= {getattr(keyword, n) for n in names}
@@ -394,3 +396,40 @@ def test_the_keyword_operator_gate_covers_every_keyword_pattern():
         assert not list(secrets_mod._KEYWORD.analyze_string(line, denylist_regex_to_group=rules))
     assert list(secrets_mod._KEYWORD.analyze_string(line.replace(' "hunter2', ' = "hunter2'),
                                                    denylist_regex_to_group=keyword.CONFIG_DENYLIST_REGEX_TO_GROUP))
+
+
+_LINE_PIECES = ["password", "PASSWORD", "Passwd", "pwd", "secret", "Secret_Key", "SECRET", "api_key", "apikey",
+                "auth_key", "access_key", "ACCESS_KEY", "service_key", "account_key", "db_pass", "database_key",
+                "key_pass", "client_key", "private_key", "privkey", "contrasena", "credential", "CREDENTIALS",
+                "token", "AUTH_TOKEN", "my_", "_value", "secretary", " ", "  ", "\t", "=", "==", "!=", "===", ":",
+                ":=", "=>", "!", "(", ".assign(", ";", "[0]", "]", '"', "'", "`", ",", "-", "/", "#", "@", "$",
+                "hunter2hunter2", "S3cr3t-Passw0rd", "Tr0ub4dor&3xyz", "8f2b1c9d7e6a5b4c3d2e1f0a",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Wv2Lm5N", "value", "get_password()", "x", "é"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_LINE_PIECES), min_size=1, max_size=14).map("".join),
+       st.sampled_from(["", "settings.py", "main.go", "config/.env", "app.yaml", "a.cpp", "a.c", "App.java"]))
+def test_stage_1_never_hides_a_line_stage_2_would_flag(line, path):
+    found = secrets_mod._merge(secrets_mod._scan_line(line, path))
+    low = line.encode("utf-8", "surrogatepass").lower()
+    assert not found or secrets_mod._candidate_offsets(low), (line, path, found)
+
+
+def test_prose_that_names_a_secret_is_no_candidate_but_an_assignment_is():
+    for text in ["The secretary keeps the password book.", "Hormone secretion of the pancreas", "pass the secret on"]:
+        assert not secrets_mod._candidate_offsets(text.encode().lower()), text
+    for text in ['password = "x"', "secret: abc", "if ('v' == my_password)", 'api_key("x")', "db_pass 'x';"]:
+        assert secrets_mod._candidate_offsets(text.encode().lower()), text
+
+
+@pytest.mark.parametrize("name", ["api_key", "auth_key", "service_key", "account_key", "db_key", "database_key",
+                                  "priv_key", "private_key", "client_key", "db_pass", "database_pass", "key_pass",
+                                  "password", "passwd", "pwd", "secret", "contrasena", "contraseña"])
+def test_every_detect_secrets_keyword_is_a_candidate_when_assigned(name):
+    from detect_secrets.plugins import keyword
+
+    assert any(re.fullmatch(k, name) for k in keyword.DENYLIST)  # the list this mirrors
+    line = f'my_{name} = "Zq8-v4lue-x9"'
+    assert secrets_mod._scan_line(line, ""), line  # stage 2 flags it...
+    assert secrets_mod._candidate_offsets(line.encode().lower()), line  # ...so stage 1 must pass it
