@@ -110,31 +110,24 @@ def _ours(engine, lines: list[str]) -> int:
 
 
 def _stages(engine, prompts: list[str]) -> dict[str, float]:
-    """µs per prompt of each stage of route_jsonl, timed alone (best of 3)."""
+    """µs per prompt of each step of route_jsonl, each timed alone over the same chunks (best of 3),
+    and what the whole takes beyond their sum."""
     from hybridlsp.context.secrets import contains_secret_many
     from hybridlsp.context.tokens import counts_and_heads
-    from hybridlsp.engine import RunRequest
-    from hybridlsp.routemany import decision_json
+    from hybridlsp.routemany import CHUNK
     from hybridlsp.routing import get_estimator
     from hybridlsp.routing.learned import HEAD_TOKENS
-    from hybridlsp.routing.types import GitSummary
 
     est = get_estimator(engine.settings)
-    counts, heads = counts_and_heads(prompts, HEAD_TOKENS)
+    chunks = [prompts[i:i + CHUNK] for i in range(0, len(prompts), CHUNK)]
+    heads = [counts_and_heads(c, HEAD_TOKENS)[1] for c in chunks]
     lines = [json.dumps({"prompt": p}) for p in prompts]
-    decided = []
-
-    def decide_all():
-        decided[:] = [engine._route(RunRequest(action="ask", text=p), c, GitSummary(), False, head=h)
-                      for p, c, h in zip(prompts, counts, heads)]
-
     stages = {
         "parse + count (the floor's work)": lambda: [counts_and_heads([json.loads(x)["prompt"]], 0) for x in lines],
-        "secret prefilter": lambda: contains_secret_many(prompts),
-        "keyword estimate": lambda: [est.keywords.estimate(p, "ask") for p in prompts],
-        "learned estimate": lambda: [est.learned.estimate(p, "ask", h) for p, h in zip(prompts, heads)],
-        "whole decision (both estimates, policy)": decide_all,
-        "JSON line": lambda: [json.dumps(decision_json(d, 1)) for d in decided],
+        "secret prefilter": lambda: [contains_secret_many(c) for c in chunks],
+        "keyword estimate (one pass a chunk)": lambda: [est.keywords.estimate_many(c, "ask") for c in chunks],
+        "learned estimate": lambda: [est.learned.estimate_many(c, "ask", h) for c, h in zip(chunks, heads)],
+        "whole route": lambda: _ours(engine, [line + "\n" for line in lines]),
     }
     out = {}
     for name, fn in stages.items():
@@ -144,6 +137,9 @@ def _stages(engine, prompts: list[str]) -> dict[str, float]:
             fn()
             best = min(best, time.perf_counter() - t)
         out[name] = best / len(prompts) * 1e6
+    whole = out.pop("whole route")
+    # the policy runs once per shape (a handful a file); the lines are templates filled in
+    out["the rest (policy, lines, chunks; the steps cost more together than alone)"] = whole - sum(out.values())
     return out
 
 
@@ -308,10 +304,9 @@ def run() -> Result:
         beyond = {k: v for k, v in parts.items() if k != "parse + count (the floor's work)"}
         floor = parts["parse + count (the floor's work)"]
         stages = ", ".join(f"{k} {v:,.1f} µs" for k, v in beyond.items())
-        limits = ("a decision costs a fixed ~50-60 µs of Python beyond counting, which holds the GIL: on a short "
-                  f"question that is more than the count itself ({stages}"
-                  + f", against {floor:,.1f} µs to parse and count); on code questions the count grows with the "
-                  "text and the secret scan is most of what remains\n"
+        limits = ("beyond counting, a short question costs a fixed few µs of Python, which holds the GIL ("
+                  f"{stages}, against {floor:,.1f} µs to parse and count); on code questions the count grows "
+                  "with the text and the secret scan is most of what remains\n"
                   "encoding the next chunk on a second thread while one is decided gained nothing: between "
                   "two short encodes the counting thread waits for the GIL the deciding thread holds\n"
                   "vectorizing the learned estimate with numpy measured no faster (per-row distinct features "
