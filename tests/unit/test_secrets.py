@@ -404,10 +404,11 @@ _LINE_PIECES = ["password", "PASSWORD", "Passwd", "pwd", "secret", "Secret_Key",
                 "token", "AUTH_TOKEN", "my_", "_value", "secretary", " ", "  ", "\t", "=", "==", "!=", "===", ":",
                 ":=", "=>", "!", "(", ".assign(", ";", "[0]", "]", '"', "'", "`", ",", "-", "/", "#", "@", "$",
                 "hunter2hunter2", "S3cr3t-Passw0rd", "Tr0ub4dor&3xyz", "8f2b1c9d7e6a5b4c3d2e1f0a",
-                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Wv2Lm5N", "value", "get_password()", "x", "é"]
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzq8Wv2Lm5N", "value", "get_password()", "x", "é", "ü_x", "\u00a0",
+                "\u2003", "\x1c", "[12]", "[]", ".assign(", "é.assign(", "]'", "from the", "("]
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(st.sampled_from(_LINE_PIECES), min_size=1, max_size=14).map("".join),
        st.sampled_from(["", "settings.py", "main.go", "config/.env", "app.yaml", "a.cpp", "a.c", "App.java"]))
 def test_stage_1_never_hides_a_line_stage_2_would_flag(line, path):
@@ -417,7 +418,8 @@ def test_stage_1_never_hides_a_line_stage_2_would_flag(line, path):
 
 
 def test_prose_that_names_a_secret_is_no_candidate_but_an_assignment_is():
-    for text in ["The secretary keeps the password book.", "Hormone secretion of the pancreas", "pass the secret on"]:
+    for text in ["The secretary keeps the password book.", "Hormone secretion of the pancreas", "pass the secret on",
+                 "antibodies secreted from the cells (B)", "the secret; and then"]:
         assert not secrets_mod._candidate_offsets(text.encode().lower()), text
     for text in ['password = "x"', "secret: abc", "if ('v' == my_password)", 'api_key("x")', "db_pass 'x';"]:
         assert secrets_mod._candidate_offsets(text.encode().lower()), text
@@ -432,4 +434,19 @@ def test_every_detect_secrets_keyword_is_a_candidate_when_assigned(name):
     assert any(re.fullmatch(k, name) for k in keyword.DENYLIST)  # the list this mirrors
     line = f'my_{name} = "Zq8-v4lue-x9"'
     assert secrets_mod._scan_line(line, ""), line  # stage 2 flags it...
+    assert secrets_mod._candidate_offsets(line.encode().lower()), line  # ...so stage 1 must pass it
+
+
+@pytest.mark.parametrize("line, path", [
+    ('my_password\u00a0= "Zq8-v4lue-x9"', ""),  # a Unicode space before the operator
+    ('my_password\x1c= "Zq8-v4lue-x9"', ""),
+    ('secret_ké = "Zq8-v4lue-x9"', ""),  # a Unicode letter in the name's suffix
+    ('config[\'password\'] = "Zq8-v4lue-x9"', ""),  # two closing characters
+    ('password[0] = "Zq8-v4lue-x9"', "a.c"),  # an index (C rules)
+    ('password.assign("Zq8-v4lue-x9")', "a.cpp"),  # C++ rules
+    ('password "Zq8-v4lue-x9";', ""),  # a quoted value and a semicolon
+    ('if ("Zq8-v4lue-x9" == my_password)', ""),  # compared, the name after
+])
+def test_each_keyword_form_is_a_candidate(line, path):
+    assert secrets_mod._scan_line(line, path), line  # stage 2 flags it...
     assert secrets_mod._candidate_offsets(line.encode().lower()), line  # ...so stage 1 must pass it
