@@ -298,6 +298,7 @@ def test_contains_secret_many_edges():
 
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
+from hybridlsp.context import secret_lines  # noqa: E402
 from hybridlsp.context import secrets as secrets_mod  # noqa: E402
 
 # Pieces of the candidate patterns and of what surrounds them, for texts that come near a match
@@ -369,7 +370,7 @@ def test_concurrent_scans_from_threads_agree():
 
 
 def test_the_keyword_operator_gate_covers_every_keyword_pattern():
-    # `_scan_line` skips detect-secrets' keyword patterns on a line with none of ":=!(;". Each
+    # `secret_lines.scan_line` skips detect-secrets' keyword patterns on a line with none of ":=!(;". Each
     # pattern below needs one of them; a detect-secrets release that adds a pattern fails here
     # until it is checked against the gate.
     from detect_secrets.plugins import keyword
@@ -393,8 +394,8 @@ def test_the_keyword_operator_gate_covers_every_keyword_pattern():
     # and a line without them is never flagged by any rule set, whatever else it holds
     line = 'my_password "hunter2hunter2" secret_token `xyzzy1234567` api_key [0] db_pass >> "s3cr3t-v4lue"'
     for rules in rule_sets:
-        assert not list(secrets_mod._KEYWORD.analyze_string(line, denylist_regex_to_group=rules))
-    assert list(secrets_mod._KEYWORD.analyze_string(line.replace(' "hunter2', ' = "hunter2'),
+        assert not list(secret_lines._KEYWORD.analyze_string(line, denylist_regex_to_group=rules))
+    assert list(secret_lines._KEYWORD.analyze_string(line.replace(' "hunter2', ' = "hunter2'),
                                                    denylist_regex_to_group=keyword.CONFIG_DENYLIST_REGEX_TO_GROUP))
 
 
@@ -412,7 +413,7 @@ _LINE_PIECES = ["password", "PASSWORD", "Passwd", "pwd", "secret", "Secret_Key",
 @given(st.lists(st.sampled_from(_LINE_PIECES), min_size=1, max_size=14).map("".join),
        st.sampled_from(["", "settings.py", "main.go", "config/.env", "app.yaml", "a.cpp", "a.c", "App.java"]))
 def test_stage_1_never_hides_a_line_stage_2_would_flag(line, path):
-    found = secrets_mod._merge(secrets_mod._scan_line(line, path))
+    found = secrets_mod._merge(secret_lines.scan_line(line, path))
     low = line.encode("utf-8", "surrogatepass").lower()
     assert not found or secrets_mod._candidate_offsets(low), (line, path, found)
 
@@ -433,7 +434,7 @@ def test_every_detect_secrets_keyword_is_a_candidate_when_assigned(name):
 
     assert any(re.fullmatch(k, name) for k in keyword.DENYLIST)  # the list this mirrors
     line = f'my_{name} = "Zq8-v4lue-x9"'
-    assert secrets_mod._scan_line(line, ""), line  # stage 2 flags it...
+    assert secret_lines.scan_line(line, ""), line  # stage 2 flags it...
     assert secrets_mod._candidate_offsets(line.encode().lower()), line  # ...so stage 1 must pass it
 
 
@@ -448,5 +449,16 @@ def test_every_detect_secrets_keyword_is_a_candidate_when_assigned(name):
     ('if ("Zq8-v4lue-x9" == my_password)', ""),  # compared, the name after
 ])
 def test_each_keyword_form_is_a_candidate(line, path):
-    assert secrets_mod._scan_line(line, path), line  # stage 2 flags it...
+    assert secret_lines.scan_line(line, path), line  # stage 2 flags it...
     assert secrets_mod._candidate_offsets(line.encode().lower()), line  # ...so stage 1 must pass it
+
+
+def test_detect_secrets_is_imported_only_for_a_candidate_line():
+    import subprocess
+
+    code = ("import sys; from hybridlsp.context.secrets import contains_secret, contains_secret_many; "
+            "r = contains_secret('Explain the secretion of insulin.'), contains_secret_many(['hi', 'the secret']); "
+            "print('detect_secrets' in sys.modules); contains_secret('password = \"hunter2hunter2\"'); "
+            "print('detect_secrets' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]

@@ -1,0 +1,185 @@
+"""Stage 2 of the secret scan: the secrets one candidate line holds, and where (`secrets`).
+
+detect-secrets' plugin classes, called directly (`analyze_string`, never `analyze_line`: that
+path may call `verify`, i.e. the network), plus its heuristic filters, plus our patterns for what
+it lacks (Anthropic keys, OpenAI project keys, connection strings with any password characters,
+unquoted NAME=value assignments). Its own module because importing detect-secrets (and requests
+with it) takes ~50-80 ms: a text with no candidate line, most prompts, never pays it.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+
+from detect_secrets.filters import heuristic
+from detect_secrets.plugins import keyword
+from detect_secrets.plugins.aws import AWSKeyDetector
+from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
+from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
+from detect_secrets.plugins.basic_auth import BasicAuthDetector
+from detect_secrets.plugins.github_token import GitHubTokenDetector
+from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
+from detect_secrets.plugins.high_entropy_strings import (
+    Base64HighEntropyString,
+    HexHighEntropyString,
+    HighEntropyStringsPlugin,
+)
+from detect_secrets.plugins.jwt import JwtTokenDetector
+from detect_secrets.plugins.npm import NpmDetector
+from detect_secrets.plugins.openai import OpenAIDetector
+from detect_secrets.plugins.private_key import PrivateKeyDetector
+from detect_secrets.plugins.pypi_token import PypiTokenDetector
+from detect_secrets.plugins.sendgrid import SendGridDetector
+from detect_secrets.plugins.slack import SlackDetector
+from detect_secrets.plugins.square_oauth import SquareOAuthDetector
+from detect_secrets.plugins.stripe import StripeDetector
+from detect_secrets.util.filetype import determine_file_type
+
+__all__ = ["scan_line"]
+
+# Findings are (start, end, kind, rank); on overlapping findings the lowest rank names the kind.
+
+# detect-secrets' token detectors: (plugin, kind, rank, hints). A line is handed to a plugin only
+# if its lowercased text holds one of the hints, literals every one of the plugin's patterns
+# needs: most candidate lines then skip most plugins, which is where the time went.
+_TOKEN_PLUGINS: list[tuple[RegexBasedDetector, str, int, tuple[str, ...]]] = [
+    (AWSKeyDetector(), "aws-key", 0, ("akia", "asia", "abia", "acca", "a3t", "aws")),
+    (AzureStorageKeyDetector(), "azure-storage-key", 0, ("accountkey=",)),
+    (GitHubTokenDetector(), "github-token", 0, ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    (GitLabTokenDetector(), "gitlab-token", 0, ("gl", "gr1348941")),
+    (JwtTokenDetector(), "jwt", 0, ("eyj",)),
+    (NpmDetector(), "npm-token", 0, ("_authtoken=",)),
+    (OpenAIDetector(), "openai-key", 0, ("t3blbkfj",)),
+    (PrivateKeyDetector(), "private-key", 0, ("private key", "putty-user-key-file")),
+    (PypiTokenDetector(), "pypi-token", 0, ("pypi-ag",)),
+    (SendGridDetector(), "sendgrid-key", 0, ("sg.",)),
+    (SlackDetector(), "slack-token", 0, ("xox", "hooks.slack.com")),
+    (SquareOAuthDetector(), "square-oauth-secret", 0, ("sq0csp-",)),
+    (StripeDetector(), "stripe-key", 0, ("k_live_",)),
+    (BasicAuthDetector(), "connection-string", 1, ("://",)),
+]
+# Detectors whose pattern includes context (`aws...key = "`, `://user:`) around group 1.
+_SECRET_IN_GROUP_1 = (AWSKeyDetector, BasicAuthDetector, NpmDetector)
+_KEYWORD = keyword.KeywordDetector()
+_ENTROPY_PLUGINS: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(), HexHighEntropyString()]
+
+# Ours, where detect-secrets has no detector. Group 1, when present, is the secret itself.
+_OWN: list[tuple[re.Pattern[str], str, int]] = [
+    (re.compile(r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{20,}"), "anthropic-key", 0),
+    (re.compile(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}"), "openai-key", 0),
+    # scheme://user:password@host, with any password characters (BasicAuth rejects $, ! ...).
+    (re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:([^\s@/'\"]+)@[^\s/'\"]"), "connection-string", 1),
+    # NAME=value in env/shell style, anywhere in a line (a .env file, or pasted into a question):
+    # the keyword plugin needs quotes outside config files and does not know TOKEN names.
+    # No spaces around "=": that is what tells it from code like `API_KEY = settings.api_key`.
+    (
+        re.compile(
+            r"(?<![A-Za-z0-9_])[A-Z0-9_]*(?:TOKEN|SECRET|PASSWORD|PASSWD|PWD|CREDENTIALS?"
+            r"|API_?KEY|ACCESS_?KEY|AUTH_?KEY|PRIVATE_?KEY|SECRET_?KEY)=[\"']?"
+            r"([^\s\"'#;,]{8,}?)[)\]}]*(?=[\s\"'#;,]|$)"  # closing brackets belong to code
+        ),
+        "secret-assignment",
+        2,
+    ),
+]
+
+# Keyword rule sets whose every pattern requires a quote character in the line.
+_QUOTED_RULES = (
+    keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
+    keyword.COMMON_C_DENYLIST_REGEX_TO_GROUP,
+    keyword.C_PLUS_PLUS_REGEX_TO_GROUP,
+)
+_QUOTE = re.compile("[\"'`]")
+# Each of detect-secrets' keyword patterns needs one of these around its keyword: ":" (":", ":="),
+# "=" or "!" ("=", "==", "!=", "=>", `"x" == key`), "(" (`key.assign("x")`), ";" (`key "x";`).
+# A test pins the list of those patterns: a new one must be checked against this.
+_KEYWORD_OPERATOR = re.compile("[:=!(;]")
+_ENV_LINE = re.compile(r"^[+\- ]?[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*=")
+# Values that name a secret rather than being one (`PASSWORD_FIELD = "password"`).
+_PLACEHOLDERS = frozenset({"password", "passwd", "pwd", "secret", "token", "changeit", "xxx", "none", "null"})
+
+
+def _value_filtered(value: str) -> bool:
+    """detect-secrets' value heuristics: sequences, UUIDs, templates, $VARS, no letters."""
+    return (
+        heuristic.is_sequential_string(value)
+        or heuristic.is_potential_uuid(value)
+        or heuristic.is_templated_secret(value)
+        or heuristic.is_prefixed_with_dollar_sign(value)
+        or heuristic.is_not_alphanumeric_string(value)
+        or value.lower() in _PLACEHOLDERS
+        or value.startswith(("{", "<", "%(", "[REDACTED:"))  # placeholders; our own redaction
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _rules_for_path(path: str) -> dict:
+    # detect-secrets keys its rules by extension and has none for .env, so it would require
+    # quotes there; .env files take the config-file rules, which allow unquoted values.
+    base = posixpath.basename(path)
+    if base.startswith(".env") or base.endswith(".env"):
+        return keyword.CONFIG_DENYLIST_REGEX_TO_GROUP
+    default = keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
+    return keyword.REGEX_BY_FILETYPE.get(determine_file_type(path), default)
+
+
+def _keyword_rules(path: str, line: str) -> dict:
+    # A KEY=value line is config-style wherever it appears (a shell script, a pasted snippet).
+    return keyword.CONFIG_DENYLIST_REGEX_TO_GROUP if _ENV_LINE.match(line) else _rules_for_path(path)
+
+
+def scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
+    """(start, end, kind, rank) for every secret in one line; columns index `line`."""
+    found: list[tuple[int, int, str, int]] = []
+    low = line.lower()
+    for plugin, kind, rank, hints in _TOKEN_PLUGINS:
+        if not any(h in low for h in hints):
+            continue
+        # analyze_string decides (JWT checks the token decodes); the spans come from the
+        # detector's own patterns because its yielded value can be a mere prefix group
+        # (GitHub yields "ghp"): redact the whole match unless group 1 is the secret.
+        if any(not _value_filtered(v) for v in plugin.analyze_string(line)):
+            in_group = isinstance(plugin, _SECRET_IN_GROUP_1)
+            for rx in plugin.denylist:
+                for m in rx.finditer(line):
+                    span = m.span(1) if in_group and rx.groups and m.group(1) else m.span()
+                    found.append((*span, kind, rank))
+
+    quoted = _QUOTE.search(line) is not None
+    rules = _keyword_rules(path, line)
+    # else every pattern of `rules` would fail anyway: on prose that says "secret" (2,000 questions:
+    # 21 candidates, all the word "secret"), the keyword regexes cost ~170 us a line
+    if (quoted or rules not in _QUOTED_RULES) and _KEYWORD_OPERATOR.search(line):
+        values = list(_KEYWORD.analyze_string(line, denylist_regex_to_group=rules))
+        if values and not heuristic.is_indirect_reference(line):  # password = get_password()
+            found += _value_spans(line, values, _KEYWORD, "secret-assignment", 2)
+    if quoted:  # the entropy plugins only look at quoted strings
+        for plugin in _ENTROPY_PLUGINS:
+            values = [
+                v for v in plugin.analyze_string(line) if plugin.calculate_shannon_entropy(v) > plugin.entropy_limit
+            ]
+            found += _value_spans(line, values, plugin, "high-entropy-string", 3)
+
+    for rx, kind, rank in _OWN:
+        for m in rx.finditer(line):
+            group = 1 if rx.groups else 0
+            if not _value_filtered(m.group(group)):
+                found.append((*m.span(group), kind, rank))
+    return found
+
+
+def _value_spans(
+    line: str, values: list[str], plugin: BasePlugin, kind: str, rank: int
+) -> list[tuple[int, int, str, int]]:
+    """Every place each unfiltered value occurs in the line."""
+    out = []
+    for value in values:
+        if _value_filtered(value) or heuristic.is_likely_id_string(value, line, plugin):
+            continue
+        at = line.find(value)
+        while at >= 0:
+            out.append((at, at + len(value), kind, rank))
+            at = line.find(value, at + len(value))
+    return out
