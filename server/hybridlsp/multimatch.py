@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["PatternSet", "compile_set"]
+__all__ = ["Background", "PatternSet", "compile_set"]
 
 _LOCK = threading.Lock()
 
@@ -60,3 +60,34 @@ def compile_set(patterns: Sequence[bytes]) -> PatternSet | None:
     with _LOCK:  # the first import and compile happen once, whichever thread asks first
         hs = _hyperscan()
     return PatternSet(hs, patterns) if hs is not None else None
+
+
+class Background:
+    """A pattern set compiled on its own thread, asked for on first use: `get()` is None until it
+    is ready, and the caller meanwhile takes its `re` path, which finds the same things. Compiling
+    takes 20-40 ms (Hyperscan lets go of the GIL for it): a `route` command would otherwise wait
+    for it before its first decision, and a server before its first scan."""
+
+    def __init__(self, patterns: Sequence[bytes]):
+        self._patterns = list(patterns)
+        self._set: PatternSet | None = None
+        self._started = False
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+
+    def get(self, wait: bool = False) -> PatternSet | None:
+        if self._done.is_set():
+            return self._set
+        with self._lock:
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._build, name="hybridlsp-patterns", daemon=True).start()
+        if wait:
+            self._done.wait()
+        return self._set
+
+    def _build(self) -> None:
+        try:
+            self._set = compile_set(self._patterns)
+        finally:
+            self._done.set()

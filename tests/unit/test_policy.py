@@ -250,6 +250,9 @@ def test_keyword_batch_equals_one_by_one(texts):
 
     r = Settings().routing
     est = KeywordEstimator(r.tier1_keywords + ["step-by-step", "x-ray", "don't"], r.tier2_keywords, r.tier3_keywords)
+    from hybridlsp.routing.difficulty import _phrase_matcher
+
+    _phrase_matcher(est._phrases, wait=True)  # compiled (on its own thread): the batch path runs
     assert est.estimate_many(texts, "ask") == [est.estimate(t, "ask") for t in texts]
 
 
@@ -266,7 +269,7 @@ def test_keyword_batch_uses_hyperscan_and_finds_phrases_at_the_edges(monkeypatch
     assert [w.reason.split("'")[1] if w else None for w in want] == [
         "prove", "why does", None, "in depth", "in-depth", None, None, None, "why does", None]
     if os.environ.get("HYBRIDLSP_PURE_PYTHON") != "1":
-        assert difficulty._phrase_matcher(est._phrases) is not None  # the batch path is what ran
+        assert difficulty._phrase_matcher(est._phrases, wait=True) is not None  # the batch path runs
     assert est.estimate_many(texts, "ask") == want
-    monkeypatch.setattr(difficulty, "_phrase_matcher", lambda phrases: None)  # no Hyperscan
+    monkeypatch.setattr(difficulty, "_phrase_matcher", lambda phrases, wait=False: None)  # no Hyperscan
     assert est.estimate_many(texts, "ask") == want

@@ -314,7 +314,7 @@ def _line_starts(low: bytes, offsets: list[int]) -> set[int]:
 
 
 def _both_engines(text: str) -> tuple[set[int], set[int]]:
-    engine = secrets_mod._hyperscan()
+    engine = secrets_mod._hyperscan(wait=True)
     assert engine is not None, "hyperscan is not active: see test_hyperscan_is_active"
     low = text.encode("utf-8", "surrogatepass").lower()
     return _line_starts(low, engine.ends(low)), _line_starts(low, secrets_mod._offsets_re(low))
@@ -326,10 +326,10 @@ def test_hyperscan_is_active():
     import platform
 
     if sys.platform == "linux" and platform.machine() == "x86_64":
-        assert secrets_mod._hyperscan() is not None
+        assert secrets_mod._hyperscan(wait=True) is not None
 
 
-@pytest.mark.skipif(secrets_mod._hyperscan() is None, reason="no hyperscan wheel on this platform")
+@pytest.mark.skipif(secrets_mod._hyperscan(wait=True) is None, reason="no hyperscan wheel on this platform")
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(min_size=1, max_size=30),
                           st.text(alphabet="abyz09+/=_-A", min_size=12, max_size=24)), max_size=60))
@@ -338,7 +338,7 @@ def test_hyperscan_and_re_find_the_same_candidate_lines(parts):
     assert hs == rx
 
 
-@pytest.mark.skipif(secrets_mod._hyperscan() is None, reason="no hyperscan wheel on this platform")
+@pytest.mark.skipif(secrets_mod._hyperscan(wait=True) is None, reason="no hyperscan wheel on this platform")
 def test_hyperscan_and_re_agree_on_the_corpus_and_a_diff():
     texts = [*BATCH_POOL, "\n".join(BATCH_POOL), synthetic_diff(5_000, {10: CORPUS[0][1], 4_000: ENV_FILE[1][1]})]
     for text in texts:
@@ -353,7 +353,7 @@ def test_findings_are_the_same_without_hyperscan(monkeypatch, path):
     texts = [line for _, line, _ in CORPUS + ENV_FILE] + [PEM, synthetic_diff(2_000, {5: CORPUS[1][1]})]
     with_hs = [find_secrets(t, path) for t in texts]
     many = contains_secret_many(texts, path)
-    monkeypatch.setattr(secrets_mod, "_engine", False)
+    monkeypatch.setattr(secrets_mod, "_hyperscan", lambda wait=False: None)
     assert [find_secrets(t, path) for t in texts] == with_hs
     assert contains_secret_many(texts, path) == many
 
@@ -462,3 +462,16 @@ def test_detect_secrets_is_imported_only_for_a_candidate_line():
             "print('detect_secrets' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_scans_before_the_patterns_have_compiled_find_the_same(monkeypatch):
+    # the first scans of a process run on `re` while Hyperscan compiles on its own thread
+    from hybridlsp import multimatch
+
+    fresh = multimatch.Background([b"|".join(secrets_mod._CANDIDATE_PATTERNS)])
+    monkeypatch.setattr(secrets_mod, "_ENGINE", fresh)
+    texts = [line for _, line, _ in CORPUS + ENV_FILE] + [PEM, "plain prose"]
+    early = [find_secrets(t) for t in texts]  # likely before the compile is done
+    fresh.get(wait=True)
+    assert [find_secrets(t) for t in texts] == early
+    assert sum(map(bool, early)) == len(texts) - 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Protocol
 
-from ..multimatch import PatternSet, compile_set
+from ..multimatch import Background, PatternSet
 
 __all__ = ["Estimate", "Estimator", "KeywordEstimator", "register", "get_estimator", "estimate_many", "HEAD_CHARS"]
 
@@ -123,8 +123,15 @@ class KeywordEstimator:
         return [self.estimate(t, action) if i in hit else None for i, t in enumerate(texts)]
 
 
+def _phrase_matcher(phrases: frozenset[tuple[str, ...]], wait: bool = False) -> PatternSet | None:
+    """The phrases' Hyperscan set, once it has compiled on its own thread (None until then, and
+    without Hyperscan: the caller tests each text alone meanwhile)."""
+    background = _phrase_patterns(phrases)
+    return background.get(wait) if background is not None else None
+
+
 @lru_cache(maxsize=16)
-def _phrase_matcher(phrases: frozenset[tuple[str, ...]]) -> PatternSet | None:
+def _phrase_patterns(phrases: frozenset[tuple[str, ...]]) -> Background | None:
     """Where each phrase could be: its runs of [a-z0-9] in order, each cut from the next and from
     the text around by bytes outside [a-z0-9]. Every place the word-by-word test finds a phrase
     matches (its words are whole words, and the bytes between and inside them, such as "-", are
@@ -134,7 +141,7 @@ def _phrase_matcher(phrases: frozenset[tuple[str, ...]]) -> PatternSet | None:
         runs = [run.encode() for word in phrase for run in _RUN_RE.findall(word)]
         if runs:
             patterns.append(b"(?:^|[^a-z0-9])" + b"[^a-z0-9]+".join(runs) + b"(?:[^a-z0-9]|$)")
-    return compile_set(patterns) if patterns else None
+    return Background(patterns) if patterns else None
 
 
 _REGISTRY: dict[str, Callable[[object], Estimator | None]] = {}
