@@ -78,8 +78,10 @@ def describe(result) -> str:
 
 def cmd_route(args) -> int:
     from .engine import Router
+    from .multimatch import compile_in_background
     from .routemany import route_jsonl
 
+    compile_in_background()  # the first decisions need not wait for the pattern sets to compile
     # Deciding calls no model and records nothing: no ledger, no answer file, no telemetry.
     router = Router(_settings())
     if args.jsonl:

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["Background", "PatternSet", "compile_set"]
+__all__ = ["Background", "PatternSet", "compile_in_background", "compile_set"]
 
 _LOCK = threading.Lock()
 
@@ -62,11 +62,22 @@ def compile_set(patterns: Sequence[bytes]) -> PatternSet | None:
     return PatternSet(hs, patterns) if hs is not None else None
 
 
+_in_background = False
+
+
+def compile_in_background() -> None:
+    """For a batch command (`route`): pattern sets compile on their own thread while scans take
+    their `re` path, instead of the first scan waiting 20-40 ms for them. A server keeps the
+    default and compiles on first use: on 2 cores a compile beside a streaming request held that
+    request up by ~50 ms (bench 5)."""
+    global _in_background
+    _in_background = True
+
+
 class Background:
-    """A pattern set compiled on its own thread, asked for on first use: `get()` is None until it
-    is ready, and the caller meanwhile takes its `re` path, which finds the same things. Compiling
-    takes 20-40 ms (Hyperscan lets go of the GIL for it): a `route` command would otherwise wait
-    for it before its first decision, and a server before its first scan."""
+    """A pattern set compiled on first use, on its own thread. `get()` waits for it, or, after
+    `compile_in_background()` (or with wait=False), is None until it is ready: the caller then
+    takes its `re` path, which finds the same things."""
 
     def __init__(self, patterns: Sequence[bytes]):
         self._patterns = list(patterns)
@@ -75,19 +86,26 @@ class Background:
         self._done = threading.Event()
         self._lock = threading.Lock()
 
-    def get(self, wait: bool = False) -> PatternSet | None:
+    def get(self, wait: bool | None = None) -> PatternSet | None:
         if self._done.is_set():
             return self._set
+        if wait is None:
+            wait = not _in_background
         with self._lock:
             if not self._started:
                 self._started = True
-                threading.Thread(target=self._build, name="hybridlsp-patterns", daemon=True).start()
+                with _LOCK:  # imported here: the import holds the GIL (~16 ms); the compile does not
+                    hs = _hyperscan()
+                if hs is None:
+                    self._done.set()
+                    return None
+                threading.Thread(target=self._build, args=(hs,), name="hybridlsp-patterns", daemon=True).start()
         if wait:
             self._done.wait()
         return self._set
 
-    def _build(self) -> None:
+    def _build(self, hs) -> None:
         try:
-            self._set = compile_set(self._patterns)
+            self._set = PatternSet(hs, self._patterns)
         finally:
             self._done.set()

@@ -468,6 +468,7 @@ def test_scans_before_the_patterns_have_compiled_find_the_same(monkeypatch):
     # the first scans of a process run on `re` while Hyperscan compiles on its own thread
     from hybridlsp import multimatch
 
+    monkeypatch.setattr(multimatch, "_in_background", True)  # as `route` runs
     fresh = multimatch.Background([b"|".join(secrets_mod._CANDIDATE_PATTERNS)])
     monkeypatch.setattr(secrets_mod, "_ENGINE", fresh)
     texts = [line for _, line, _ in CORPUS + ENV_FILE] + [PEM, "plain prose"]
@@ -475,3 +476,13 @@ def test_scans_before_the_patterns_have_compiled_find_the_same(monkeypatch):
     fresh.get(wait=True)
     assert [find_secrets(t) for t in texts] == early
     assert sum(map(bool, early)) == len(texts) - 1
+
+
+def test_a_server_compiles_the_patterns_on_first_use():
+    # not in the background: beside a streaming request on 2 cores that cost the request ~50 ms
+    from hybridlsp import multimatch
+
+    fresh = multimatch.Background([b"password"])
+    assert multimatch._in_background is False
+    if multimatch._hyperscan() is not None:
+        assert fresh.get() is not None and fresh.get().ends(b"my password") == [10]

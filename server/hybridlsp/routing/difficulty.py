@@ -123,9 +123,9 @@ class KeywordEstimator:
         return [self.estimate(t, action) if i in hit else None for i, t in enumerate(texts)]
 
 
-def _phrase_matcher(phrases: frozenset[tuple[str, ...]], wait: bool = False) -> PatternSet | None:
-    """The phrases' Hyperscan set, once it has compiled on its own thread (None until then, and
-    without Hyperscan: the caller tests each text alone meanwhile)."""
+def _phrase_matcher(phrases: frozenset[tuple[str, ...]], wait: bool | None = None) -> PatternSet | None:
+    """The phrases' Hyperscan set (`multimatch.Background`); None without Hyperscan, or while it
+    compiles in `route`: the caller then tests each text alone."""
     background = _phrase_patterns(phrases)
     return background.get(wait) if background is not None else None
 
