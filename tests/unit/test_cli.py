@@ -6,8 +6,15 @@ import sys
 
 import pytest
 
+from hybridlsp import multimatch
 from hybridlsp.cli import main
 from tests.fakes.upstreams import FakeOllama
+
+
+@pytest.fixture(autouse=True)
+def _route_mode_stays_in_its_test(monkeypatch):
+    # `route` switches the process to compiling pattern sets in the background: undone afterwards
+    monkeypatch.setattr(multimatch, "_in_background", multimatch._in_background)
 
 
 @pytest.fixture

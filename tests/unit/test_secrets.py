@@ -478,11 +478,21 @@ def test_scans_before_the_patterns_have_compiled_find_the_same(monkeypatch):
     assert sum(map(bool, early)) == len(texts) - 1
 
 
-def test_a_server_compiles_the_patterns_on_first_use():
+def test_a_server_compiles_the_patterns_on_first_use(monkeypatch):
     # not in the background: beside a streaming request on 2 cores that cost the request ~50 ms
     from hybridlsp import multimatch
 
+    # the default (`route`, run in-process by other tests, switches it for the process)
+    monkeypatch.setattr(multimatch, "_in_background", False)
     fresh = multimatch.Background([b"password"])
-    assert multimatch._in_background is False
     if multimatch._hyperscan() is not None:
         assert fresh.get() is not None and fresh.get().ends(b"my password") == [10]
+
+
+def test_only_route_compiles_in_the_background():
+    import subprocess
+
+    code = ("import sys; from hybridlsp import cli, multimatch; before = multimatch._in_background; "
+            "cli.main(['route', '--json', 'hello']); print(before, multimatch._in_background)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[-2:] == ["False", "True"]
