@@ -469,7 +469,7 @@ def test_scans_before_the_patterns_have_compiled_find_the_same(monkeypatch):
     from hybridlsp import multimatch
 
     monkeypatch.setattr(multimatch, "_in_background", True)  # as `route` runs
-    fresh = multimatch.Background([b"|".join(secrets_mod._CANDIDATE_PATTERNS)])
+    fresh = multimatch.Background([secrets_mod._EXPRESSION])
     monkeypatch.setattr(secrets_mod, "_ENGINE", fresh)
     texts = [line for _, line, _ in CORPUS + ENV_FILE] + [PEM, "plain prose"]
     early = [find_secrets(t) for t in texts]  # likely before the compile is done

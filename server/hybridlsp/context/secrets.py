@@ -5,8 +5,8 @@ lines/s, far too slow for a 100,000-line staged diff. So the scan has two stages
 
 1. one pass over the whole (ASCII-lowercased) text finds candidate lines: every line that holds
    a token prefix, a secret-sounding keyword, credentials in a URL or a long quoted string.
-   Hyperscan (Intel's multi-pattern matcher) runs all the candidate patterns at once, about 1.4 ms
-   a MB; where its wheel is missing, `re` runs them as separate passes, about 12 ms a MB.
+   Hyperscan (Intel's multi-pattern matcher) runs all the candidate patterns at once, about 1.5 ms
+   a MB of code; where its wheel is missing, `re` runs them as separate passes, about 15-20 ms.
 2. only candidate lines go through detect-secrets' plugin classes and our own patterns
    (`secret_lines`, imported on the first candidate: detect-secrets takes ~50-80 ms to import).
    Whole PEM blocks are found here.
@@ -75,10 +75,12 @@ _CANDIDATE_PATTERNS = (
     rb"xox[abposr]-|hooks\.slack\.com",
     rb"p(?:rivate key|utty-user-key-file)|token[a-z0-9_]*[ \t]*=",
     _NAME_THEN_OPERATOR,
-    rb"[!=]{2}[^\n]*(?:" + b"|".join(_NAMES) + rb")",
     # "{20}", not "{20,}": the same lines match, and Hyperscan reports a match at every end
     rb"[\"'`][a-z0-9+/=_-]{20}",
 )
+# `"x" == password`. Hyperscan takes it as one more pattern; `re` would scan from each "==" to the
+# end of the line and back (15.7 ms a MB of code, of 27.7 for all): it looks from the names instead.
+_COMPARED_NAME = rb"[!=]{2}[^\n]*(?:" + b"|".join(_NAMES) + rb")"
 
 
 def _top_level_branches(pattern: bytes) -> list[bytes]:
@@ -94,25 +96,38 @@ def _top_level_branches(pattern: bytes) -> list[bytes]:
 
 
 # Without Hyperscan, on a long text each top-level branch runs as its own `re` pass: a lone
-# pattern that starts with a literal gets `re`'s literal-prefix search, which one alternation, or a
-# pass like "eyj|_authtoken|s..." with no common prefix, does not. 17 passes over 480 KB of code: 10.4 ms, against 18.1 ms for the
-# 8 patterns above as 8 passes and ~2.3x that again for one alternation; 14.9 against 29.7 ms over
-# 690 KB of prose (2,000 prompts joined, `contains_secret_many`).
-_CANDIDATES = tuple(re.compile(b) for pattern in _CANDIDATE_PATTERNS for b in _top_level_branches(pattern))
-# On a short text the passes cost more in call overhead than they save: one alternation.
-_CANDIDATE_ONE = (re.compile(b"|".join(_CANDIDATE_PATTERNS)),)
+# pattern that starts with a literal gets `re`'s literal-prefix search, which one alternation, or
+# a pass like "eyj|_authtoken|s..." with no common prefix, does not (measured when there were 17
+# passes: 10.4 ms over 480 KB of code, against 18.1 as 8 passes and ~2.3x that as one alternation).
+# The names go through passes of their own, each name with its optional tail: a name found with
+# its tail, or with a comparison before it on its line, is a candidate (_NAME_THEN_OPERATOR and
+# _COMPARED_NAME as Hyperscan has them): ~15 ms a MB of code for all of `re`'s passes, not 28.
+_UNNAMED = tuple(p for p in _CANDIDATE_PATTERNS if p is not _NAME_THEN_OPERATOR)
+_CANDIDATES = tuple(re.compile(b) for pattern in _UNNAMED for b in _top_level_branches(pattern))
+_NAMES_TAILED = tuple(re.compile(name + rb"(" + _AFTER_NAME + rb")?") for name in _NAMES)
+# On a short text the passes cost more in call overhead than they save: one alternation each.
+_CANDIDATE_ONE = (re.compile(b"|".join(_UNNAMED)),)
+_NAMES_TAILED_ONE = (re.compile(rb"(?:" + b"|".join(_NAMES) + rb")(" + _AFTER_NAME + rb")?"),)
 _ONE_PASS_BELOW = 4096  # bytes
+_COMPARISON = re.compile(rb"[!=]{2}")
 
 
 def _offsets_re(low: bytes) -> list[int]:
-    passes = _CANDIDATE_ONE if len(low) < _ONE_PASS_BELOW else _CANDIDATES
-    return [m.start() for rx in passes for m in rx.finditer(low)]
+    short = len(low) < _ONE_PASS_BELOW
+    out = [m.start() for rx in (_CANDIDATE_ONE if short else _CANDIDATES) for m in rx.finditer(low)]
+    for rx in _NAMES_TAILED_ONE if short else _NAMES_TAILED:
+        for m in rx.finditer(low):
+            # `"x" == password`: "==", "!=" (or "!!", "=!") before the name on its line
+            if m.group(1) is not None or _COMPARISON.search(low, low.rfind(b"\n", 0, m.start()) + 1, m.start()):
+                out.append(m.start())
+    return out
 
 
 # All candidate patterns as one Hyperscan expression (`multimatch`): 0.5 us a 350-character prompt
 # in a batch against 5.7 for `re`. One expression compiles in a third of the time of 17 (~20 ms)
 # and scans as fast; in `route`, `re` runs until it has compiled on its own thread.
-_ENGINE = Background([b"|".join(_CANDIDATE_PATTERNS)])
+_EXPRESSION = b"|".join((*_CANDIDATE_PATTERNS, _COMPARED_NAME))
+_ENGINE = Background([_EXPRESSION])
 
 
 def _hyperscan(wait: bool | None = None) -> PatternSet | None:
