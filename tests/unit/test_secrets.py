@@ -340,7 +340,8 @@ def test_hyperscan_and_re_find_the_same_candidate_lines(parts):
 
 @pytest.mark.skipif(secrets_mod._hyperscan(wait=True) is None, reason="no hyperscan wheel on this platform")
 def test_hyperscan_and_re_agree_on_the_corpus_and_a_diff():
-    texts = [*BATCH_POOL, "\n".join(BATCH_POOL), synthetic_diff(5_000, {10: CORPUS[0][1], 4_000: ENV_FILE[1][1]})]
+    texts = [*BATCH_POOL, "\n".join(BATCH_POOL), synthetic_diff(5_000, {10: CORPUS[0][1], 4_000: ENV_FILE[1][1]}),
+             "x my_password\n= 1\nz", "api_key \r\n: 2"]  # a name and an operator on two lines: no candidate
     for text in texts:
         hs, rx = _both_engines(text)
         assert hs == rx, text[:200]
