@@ -4,7 +4,7 @@ The secret scan's first stage and the task-keyword test each look for any of a s
 Python's `re` runs an alternation position by position, or needs one pass per pattern. Hyperscan
 compiles the set into one automaton and scans without holding the GIL: 1.5 ms a MB of code for
 the secret candidates, against 15-20 ms for `re`'s passes. Its wheel exists for Linux x86-64,
-macOS arm64 and Windows x86-64; elsewhere `compile_set` returns None and each caller keeps its
+macOS arm64 and Windows x86-64; elsewhere `Background.get` returns None and each caller keeps its
 `re` path, which finds the same things (tests compare the two). `HYBRIDLSP_PURE_PYTHON=1` forces
 that path.
 """
@@ -16,9 +16,9 @@ import threading
 from collections.abc import Sequence
 from functools import lru_cache
 
-__all__ = ["Background", "PatternSet", "compile_in_background", "compile_set"]
+__all__ = ["Background", "PatternSet", "compile_in_background"]
 
-_LOCK = threading.Lock()
+_LOCK = threading.Lock()  # the library is imported once, whichever thread asks first
 
 
 @lru_cache(maxsize=1)
@@ -55,13 +55,6 @@ class PatternSet:
         return out
 
 
-def compile_set(patterns: Sequence[bytes]) -> PatternSet | None:
-    """The patterns compiled for one-pass scans, or None where Hyperscan is not available."""
-    with _LOCK:  # the first import and compile happen once, whichever thread asks first
-        hs = _hyperscan()
-    return PatternSet(hs, patterns) if hs is not None else None
-
-
 _in_background = False
 
 
@@ -94,7 +87,7 @@ class Background:
         with self._lock:
             if not self._started:
                 self._started = True
-                with _LOCK:  # imported here: the import holds the GIL (~16 ms); the compile does not
+                with _LOCK:  # imported on this thread: the import holds the GIL (~16 ms), the compile not
                     hs = _hyperscan()
                 if hs is None:
                     self._done.set()
