@@ -11,12 +11,14 @@ that path.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
-__all__ = ["Background", "PatternSet", "compile_in_background"]
+__all__ = ["Background", "PatternSet", "compile_in_background", "parts_matched"]
 
 _LOCK = threading.Lock()  # the library is imported once, whichever thread asks first
 
@@ -102,3 +104,11 @@ class Background:
             self._set = PatternSet(hs, self._patterns)
         finally:
             self._done.set()
+
+
+def parts_matched(parts: Sequence[bytes], find: Callable[[bytes], Iterable[int]]) -> set[int]:
+    """The indices of the `parts` that `find` matches in, from one call on them joined by newlines.
+    `find` gives an offset inside each match; no match may cross a newline, so each part keeps
+    the matches it has alone and no others."""
+    starts = list(itertools.accumulate((len(p) + 1 for p in parts[:-1]), initial=0))
+    return {bisect.bisect_right(starts, at) - 1 for at in find(b"\n".join(parts))}

@@ -6,15 +6,13 @@ rule set; a learned estimator can take its place behind the same interface (`reg
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Protocol
 
-from ..multimatch import Background, PatternSet
+from ..multimatch import Background, PatternSet, parts_matched
 
 __all__ = ["Estimate", "Estimator", "KeywordEstimator", "register", "get_estimator", "estimate_many", "HEAD_CHARS"]
 
@@ -116,10 +114,8 @@ class KeywordEstimator:
         matcher = _phrase_matcher(self._phrases)
         if matcher is None or len(texts) < 2:
             return [self.estimate(t, action) for t in texts]
-        heads_b = [t[:HEAD_CHARS].lower().encode("ascii", "replace") for t in texts]
         # A newline cuts a run as any byte outside [a-z0-9] does: no match spans two heads.
-        starts = list(itertools.accumulate((len(h) + 1 for h in heads_b[:-1]), initial=0))
-        hit = {bisect.bisect_right(starts, end) - 1 for end in matcher.ends(b"\n".join(heads_b))}
+        hit = parts_matched([t[:HEAD_CHARS].lower().encode("ascii", "replace") for t in texts], matcher.ends)
         return [self.estimate(t, action) if i in hit else None for i, t in enumerate(texts)]
 
 
