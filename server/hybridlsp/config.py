@@ -108,7 +108,8 @@ class BudgetSettings(_Model):
 
 
 class OllamaSettings(_Model):
-    host: str = "http://127.0.0.1:11434"
+    host: str = Field("http://127.0.0.1:11434", description="read as Ollama reads OLLAMA_HOST: "
+                      "`localhost`, `0.0.0.0`, `:11500` and `gpu-box:11434` work; no scheme means port 11434")
     keep_alive: str = "30m"
 
 
@@ -343,11 +344,9 @@ def load_settings(workspace: Path | None = None, env: dict | None = None) -> tup
             raise ConfigError("HYBRIDLSP_CONFIG", f"file not found: {p}", "environment")
         settings = merge_settings(settings, _read_toml(p), str(p))
     env_over: dict = {}
-    if env.get("OLLAMA_HOST"):
-        host = env["OLLAMA_HOST"]
-        if "://" not in host:
-            host = "http://" + host
-        env_over.setdefault("backends", {})["ollama"] = {"host": host}
+    if env.get("OLLAMA_HOST", "").strip():
+        # as written: the Ollama backend reads it the way Ollama does (no scheme: port 11434)
+        env_over.setdefault("backends", {})["ollama"] = {"host": env["OLLAMA_HOST"].strip()}
     if env.get("OPENAI_BASE_URL"):
         env_over.setdefault("backends", {})["openai"] = {"base_url": env["OPENAI_BASE_URL"]}
     if env.get("ANTHROPIC_BASE_URL"):

@@ -66,6 +66,9 @@ class BackendError(HybridError):
 
     reason = "error"
     retryable = False  # worth one more try on the same backend
+    # The upstream had accepted the request (HTTP 2xx) before this failure: a provider bills the
+    # input, and whatever output was generated, of such an attempt.
+    answer_began = False
 
     def __init__(self, backend: str, detail: str, fix: str = ""):
         self.backend = backend

@@ -15,6 +15,11 @@ Faults: "close" (read the request, close without a response), "hang" (never answ
 "malformed" (garbage line half-way), "stream-error" (the format's in-stream error half-way),
 "drip" (tokens every Fault.delay seconds), and any other status code as a string ("401", "404").
 Connection refused is not a per-request fault: use `down()` / `up()` (same port), or `closed_url`.
+
+Reasoning and endings, as each format carries them: `thinking` streams before the answer (Ollama
+`message.thinking` unless the request said `think: false`, OpenAI `delta.reasoning_content`,
+Anthropic a `thinking` block); `finish` replaces the normal ending (Ollama `done_reason`, OpenAI
+`finish_reason`, Anthropic `stop_reason`), e.g. "length" / "max_tokens" for a cut-off answer.
 """
 
 from __future__ import annotations
@@ -89,8 +94,12 @@ class FakeUpstream:
         token_delay: float = 0.002,
         expected_key: str | None = None,
         models: tuple[str, ...] = ("model-a", "model-b"),
+        thinking: str = "",
+        finish: str | None = None,
     ):
         self.answer = answer
+        self.thinking = thinking
+        self.finish = finish
         self.usage = usage
         self.token_delay = token_delay
         self.expected_key = expected_key  # None: accept any key
@@ -173,6 +182,10 @@ class FakeUpstream:
     # -- wire format hooks -----------------------------------------------------------------------
 
     def get_routes(self) -> dict[str, Any]:
+        return {}
+
+    def post_routes(self) -> dict[str, Any]:
+        """path -> fn(request) -> (status, JSON body), for small non-streamed POSTs."""
         return {}
 
     def error_body(self, status: int, message: str, kind: str) -> dict:
@@ -304,6 +317,11 @@ class FakeUpstream:
             else:
                 await self._send_json(writer, 200, route())
             return
+        post = self.post_routes().get(req.path) if req.method == "POST" else None
+        if post is not None:
+            status, obj = post(req)
+            await self._send_json(writer, status, obj)
+            return
         if req.method != "POST" or req.path != self.stream_path:
             await self._send_error(writer, 404, f"no route {req.method} {req.path}", "status")
             return
@@ -366,9 +384,47 @@ class FakeOllama(FakeUpstream):
     content_type = "application/x-ndjson"
     context_message = "the input length exceeds the context length"
 
-    def __init__(self, *args: Any, loaded: tuple[str, ...] = ("model-a",), **kwargs: Any):
+    def __init__(
+        self,
+        *args: Any,
+        loaded: tuple[str, ...] = ("model-a",),
+        thinking_models: tuple[str, ...] = (),
+        context_length: int = 32768,
+        **kwargs: Any,
+    ):
         super().__init__(*args, **kwargs)
         self.loaded = loaded
+        self.thinking_models = thinking_models  # /api/show lists "thinking" for these
+        self.context_length = context_length
+
+    def check_auth(self, req: Recorded) -> tuple[int, str] | None:
+        # not auth: Ollama refuses `think` (true or a level) for a model that cannot think
+        body = req.json if req.path == self.stream_path else None
+        if body and body.get("think") not in (None, False):
+            model = body.get("model", "")
+            if model not in self.thinking_models and not model.startswith("gpt-oss"):
+                return 400, f'"{model}" does not support thinking'
+        return None
+
+    def post_routes(self) -> dict[str, Any]:
+        def show(req: Recorded) -> tuple[int, dict]:
+            model = (req.json or {}).get("model", "")
+            if model not in self.models:
+                return 404, {"error": f"model '{model}' not found"}
+            caps = ["completion", "tools"] + (["thinking"] if model in self.thinking_models else [])
+            return 200, {
+                "license": "",
+                "modelfile": "",
+                "parameters": "",
+                "template": "{{ .Prompt }}",
+                "details": {"format": "gguf", "family": "qwen3", "parameter_size": "8.2B",
+                            "quantization_level": "Q4_K_M"},
+                "model_info": {"general.architecture": "qwen3", "qwen3.context_length": self.context_length},
+                "capabilities": caps,
+                "modified_at": "2025-01-01T00:00:00Z",
+            }
+
+        return {"/api/show": show}
 
     def get_routes(self) -> dict[str, Any]:
         def tags() -> dict:
@@ -406,23 +462,27 @@ class FakeOllama(FakeUpstream):
     def error_body(self, status: int, message: str, kind: str) -> dict:
         return {"error": message}
 
-    def _line(self, model: str, text: str, done: bool = False, **extra: Any) -> bytes:
+    def _line(self, model: str, text: str, done: bool = False, thinking: str = "", **extra: Any) -> bytes:
+        message = {"role": "assistant", "content": text}
+        if thinking:
+            message["thinking"] = thinking
         obj = {
             "model": model,
             "created_at": "2025-01-01T00:00:00.000000Z",
-            "message": {"role": "assistant", "content": text},
+            "message": message,
             "done": done,
             **extra,
         }
         return json.dumps(obj).encode() + b"\n"
 
     def stream_frames(self, req, pieces):
-        model = (req.json or {}).get("model", "")
+        body = req.json or {}
+        model = body.get("model", "")
         final = self._line(
             model,
             "",
             True,
-            done_reason="stop",
+            done_reason=self.finish or "stop",
             total_duration=1_000_000,
             load_duration=100_000,
             prompt_eval_count=self.usage[0],
@@ -430,7 +490,10 @@ class FakeOllama(FakeUpstream):
             eval_count=self.usage[1],
             eval_duration=700_000,
         )
-        return [], [self._line(model, p) for p in pieces], [final]
+        # Ollama thinks by default; only `think: false` stops it (gpt-oss takes a level instead)
+        thinks = self.thinking and (body.get("think") is not False or model.startswith("gpt-oss"))
+        thought = [self._line(model, "", thinking=p) for p in _pieces(self.thinking)] if thinks else []
+        return thought, [self._line(model, p) for p in pieces], [final]
 
     def malformed_frame(self) -> bytes:
         return b'{"model": "x", "message": {"content": \n'
@@ -447,6 +510,12 @@ class FakeOpenAI(FakeUpstream):
         "This model's maximum context length is 128000 tokens. However, your messages resulted in "
         "130000 tokens. Please reduce the length of the messages."
     )
+
+    reasoning_field = "reasoning_content"  # vLLM, llama.cpp, DeepSeek; "reasoning" on OpenRouter
+
+    def __init__(self, *args: Any, refusal: str = "", **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.refusal = refusal  # streamed as delta.refusal instead of the answer
 
     @property
     def base_url(self) -> str:
@@ -502,8 +571,13 @@ class FakeOpenAI(FakeUpstream):
         body = req.json or {}
         model = body.get("model", "")
         before = [_sse(None, self._chunk(model, {"role": "assistant", "content": "", "refusal": None}))]
-        tokens = [_sse(None, self._chunk(model, {"content": p})) for p in pieces]
-        after = [_sse(None, self._chunk(model, {}, "stop"))]
+        before += [_sse(None, self._chunk(model, {self.reasoning_field: p})) for p in _pieces(self.thinking)
+                   if self.thinking]
+        if self.refusal:
+            tokens = [_sse(None, self._chunk(model, {"refusal": p})) for p in _pieces(self.refusal)]
+        else:
+            tokens = [_sse(None, self._chunk(model, {"content": p})) for p in pieces]
+        after = [_sse(None, self._chunk(model, {}, self.finish or "stop"))]
         if (body.get("stream_options") or {}).get("include_usage"):
             inp, out = self.usage
             after.append(
@@ -517,7 +591,9 @@ class FakeOpenAI(FakeUpstream):
                             "completion_tokens": out,
                             "total_tokens": inp + out,
                             "prompt_tokens_details": {"cached_tokens": 0},
-                            "completion_tokens_details": {"reasoning_tokens": 0},
+                            "completion_tokens_details": {
+                                "reasoning_tokens": len(_pieces(self.thinking)) if self.thinking else 0
+                            },
                         },
                     ),
                 )
@@ -605,9 +681,20 @@ class FakeAnthropic(FakeUpstream):
             if tool
             else {"type": "text", "text": ""}
         )
-        before = [
-            _sse("message_start", start),
-            _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block}),
+        before = [_sse("message_start", start)]
+        index = 0
+        if self.thinking:  # extended thinking: a thinking block, then its signature, before the answer
+            before.append(_sse("content_block_start", {"type": "content_block_start", "index": 0,
+                                                       "content_block": {"type": "thinking", "thinking": ""}}))
+            before += [_sse("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                    "delta": {"type": "thinking_delta", "thinking": p}})
+                       for p in _pieces(self.thinking)]
+            before.append(_sse("content_block_delta", {"type": "content_block_delta", "index": 0,
+                                                       "delta": {"type": "signature_delta", "signature": "EqQB"}}))
+            before.append(_sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
+            index = 1
+        before += [
+            _sse("content_block_start", {"type": "content_block_start", "index": index, "content_block": block}),
             _sse("ping", {"type": "ping"}),
         ]
         delta = (
@@ -616,15 +703,17 @@ class FakeAnthropic(FakeUpstream):
             else (lambda p: {"type": "text_delta", "text": p})
         )
         tokens = [
-            _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta(p)}) for p in pieces
+            _sse("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta(p)})
+            for p in pieces
         ]
         after = [
-            _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            _sse("content_block_stop", {"type": "content_block_stop", "index": index}),
             _sse(
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None},
+                    "delta": {"stop_reason": self.finish or ("tool_use" if tool else "end_turn"),
+                              "stop_sequence": None},
                     "usage": {"output_tokens": out},
                 },
             ),

@@ -145,3 +145,28 @@ async def test_health_when_refused(backend, fake_anthropic):
     fake_anthropic.down()
     health = await backend.health()
     assert not health.reachable and "base_url" in health.fixes[0]
+
+
+# ---- stop_reason and thinking ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason, finish", [("max_tokens", "length"), ("refusal", "refusal"),
+                                            ("end_turn", "stop"), ("stop_sequence", "stop")])
+async def test_stop_reason_is_honoured(fake_anthropic, reason, finish):
+    fake_anthropic.finish = reason
+    backend = AnthropicBackend(settings_for(fake_anthropic), env={"ANTHROPIC_API_KEY": KEY})
+    try:
+        _, usage, chunks = await collect(backend.stream(REQUEST))
+    finally:
+        await backend.aclose()
+    assert chunks[-1].finish == finish and usage is not None
+
+
+async def test_thinking_blocks_stay_out_of_the_answer(fake_anthropic):
+    fake_anthropic.thinking, fake_anthropic.answer = "Weigh both options.", "Pick the second."
+    backend = AnthropicBackend(settings_for(fake_anthropic), env={"ANTHROPIC_API_KEY": KEY})
+    try:
+        text, _, chunks = await collect(backend.stream(REQUEST))
+    finally:
+        await backend.aclose()
+    assert text == "Pick the second." and "".join(c.thinking for c in chunks) == "Weigh both options."

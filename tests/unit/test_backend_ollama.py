@@ -119,3 +119,68 @@ async def test_health_when_down_says_how_to_fix(backend, fake_ollama):
     health = await backend.health()
     assert not health.reachable
     assert any("ollama serve" in fix for fix in health.fixes)
+
+
+# ---- reasoning: `think` per request and model, thinking kept out of the answer -----------------
+
+THINKER = "qwen3:8b"
+
+
+def ask(model: str, think: bool, max_tokens: int = 160) -> ChatRequest:
+    return ChatRequest(model=model, messages=(Message("user", "Write a commit message."),),
+                       max_tokens=max_tokens, think=think)
+
+
+async def test_thinking_is_turned_off_unless_asked_for(backend, fake_ollama):
+    # current Ollama thinks by default with a thinking model: a commit message's budget went on it
+    fake_ollama.models, fake_ollama.thinking_models = (THINKER,), (THINKER,)
+    fake_ollama.thinking, fake_ollama.answer = "The user wants a commit message. " * 5, "fix: typo"
+    text, _, chunks = await collect(backend.stream(ask(THINKER, think=False)))
+    sent = fake_ollama.requests[-1].json
+    assert sent["think"] is False
+    assert text == "fix: typo" and not any(c.thinking for c in chunks)
+    assert [r.path for r in fake_ollama.requests] == ["/api/chat"]  # no capability look-up for "off"
+
+
+async def test_thinking_on_where_the_model_can(backend, fake_ollama):
+    fake_ollama.models, fake_ollama.thinking_models = (THINKER,), (THINKER,)
+    fake_ollama.thinking, fake_ollama.answer = "Compare both designs first.", "Use the queue."
+    text, _, chunks = await collect(backend.stream(ask(THINKER, think=True)))
+    assert fake_ollama.requests[-1].json["think"] is True
+    assert text == "Use the queue."  # thinking never in the answer
+    assert "".join(c.thinking for c in chunks) == "Compare both designs first."
+    await collect(backend.stream(ask(THINKER, think=True)))
+    assert [r.path for r in fake_ollama.requests] == ["/api/show", "/api/chat", "/api/chat"]  # asked once
+
+
+async def test_thinking_is_not_asked_of_a_model_that_cannot(backend, fake_ollama):
+    # Ollama answers HTTP 400 "does not support thinking" to think=true for such a model
+    fake_ollama.models, fake_ollama.thinking_models = ("qwen2.5-coder:7b",), ()
+    text, _, _ = await collect(backend.stream(ask("qwen2.5-coder:7b", think=True)))
+    assert text == fake_ollama.answer
+    assert "think" not in fake_ollama.requests[-1].json
+
+
+@pytest.mark.parametrize("think, level", [(False, "low"), (True, "medium")])
+async def test_gpt_oss_takes_a_level_because_it_cannot_stop_thinking(backend, fake_ollama, think, level):
+    fake_ollama.models, fake_ollama.thinking = ("gpt-oss:20b",), "Reasoning at some length."
+    text, _, chunks = await collect(backend.stream(ask("gpt-oss:20b", think=think)))
+    assert fake_ollama.requests[-1].json["think"] == level
+    assert text == fake_ollama.answer and "".join(c.thinking for c in chunks)
+
+
+async def test_think_blocks_in_the_content_are_stripped_across_lines(backend, fake_ollama):
+    # a model whose thinking Ollama does not parse writes it inline; the tags arrive cut in pieces
+    fake_ollama.answer = "<think> The diff renames a helper. </think>\n\nrefactor: rename helper"
+    text, _, chunks = await collect(backend.stream(REQUEST))
+    assert text == "refactor: rename helper"
+    assert "renames a helper" in "".join(c.thinking for c in chunks)
+    assert len([c for c in chunks if c.text]) > 1  # still streamed
+
+
+@pytest.mark.parametrize("done_reason, finish", [("length", "length"), ("stop", "stop")])
+async def test_done_reason_says_whether_the_answer_was_cut(backend, fake_ollama, done_reason, finish):
+    fake_ollama.finish = done_reason
+    _, usage, chunks = await collect(backend.stream(REQUEST))
+    assert chunks[-1].finish == finish and chunks[-1].usage == usage
+

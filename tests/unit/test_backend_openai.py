@@ -192,3 +192,81 @@ async def test_refused_connection_is_unavailable(fake_openai):
         await collect(backend.stream(REQUEST))
     await backend.aclose()
     assert "backends.openai.base_url" in info.value.fix and KEY not in str(info.value)
+
+
+# ---- parameters per model family, and what comes back besides the answer ---------------------
+
+
+def chat(model: str, think: bool = False) -> ChatRequest:
+    return ChatRequest(model=model, messages=(Message("user", "Explain the bug."),), max_tokens=300,
+                       temperature=0.2, think=think)
+
+
+@pytest.mark.parametrize("model", ["o3", "o4-mini", "o1-2024-12-17", "gpt-5", "gpt-5-mini", "gpt-5.1"])
+async def test_reasoning_models_get_no_temperature_and_a_completion_budget(backend, fake_openai, model):
+    # o-series and gpt-5 answer HTTP 400 to temperature; the cloud tier then silently fell back
+    await collect(backend.stream(chat(model)))
+    body = fake_openai.requests[-1].json
+    assert "temperature" not in body and "max_tokens" not in body and "stop" not in body
+    assert body["max_completion_tokens"] == 300
+    assert body["reasoning_effort"] == "low"  # a short answer need not reason at length
+
+
+async def test_reasoning_models_reason_at_their_own_default_when_thinking_helps(backend, fake_openai):
+    await collect(backend.stream(chat("o3", think=True)))
+    assert "reasoning_effort" not in fake_openai.requests[-1].json
+
+
+@pytest.mark.parametrize("model", ["gpt-4.1", "gpt-4o-mini", "gpt-5-chat-latest"])
+async def test_other_models_keep_temperature(backend, fake_openai, model):
+    await collect(backend.stream(chat(model)))
+    body = fake_openai.requests[-1].json
+    assert body["temperature"] == 0.2 and "reasoning_effort" not in body
+
+
+async def test_a_refusal_is_read_and_said(backend, fake_openai):
+    fake_openai.refusal = "I'm sorry, I can't help with that."
+    text, _, chunks = await collect(backend.stream(REQUEST))
+    assert text == ""
+    assert chunks[-1].finish == "refusal" and chunks[-1].detail == "I'm sorry, I can't help with that."
+
+
+@pytest.mark.parametrize("reason, finish", [("length", "length"), ("content_filter", "content-filter"),
+                                            ("stop", "stop")])
+async def test_finish_reason_is_read(backend, fake_openai, reason, finish):
+    fake_openai.finish = reason
+    _, usage, chunks = await collect(backend.stream(REQUEST))
+    assert chunks[-1].finish == finish and usage is not None
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
+async def test_reasoning_fields_are_thinking_not_answer(fake_openai, field):
+    fake_openai.reasoning_field = field
+    fake_openai.thinking, fake_openai.answer = "First check the loop bounds.", "Off by one in the loop."
+    backend = OpenAIBackend(settings_for(fake_openai), env={"OPENAI_API_KEY": KEY})
+    try:
+        text, usage, chunks = await collect(backend.stream(REQUEST))
+    finally:
+        await backend.aclose()
+    assert text == "Off by one in the loop."
+    assert "".join(c.thinking for c in chunks) == "First check the loop bounds."
+    assert usage.thinking_tokens > 0  # completion_tokens_details.reasoning_tokens
+
+
+async def test_inline_think_blocks_are_stripped(backend, fake_openai):
+    fake_openai.answer = "<think>Looks like a race.</think>The cache write races the read."
+    text, _, chunks = await collect(backend.stream(REQUEST))
+    assert text == "The cache write races the read." and "race" in "".join(c.thinking for c in chunks)
+
+
+async def test_a_compatible_server_needs_no_key_and_is_asked_not_to_think(fake_openai):
+    backend = OpenAIBackend(settings_for(fake_openai), env={}, name="lab", kind="openai-compatible",
+                            base_url=fake_openai.base_url, api_key_env="", is_local=True)
+    try:
+        text, _, _ = await collect(backend.stream(chat("qwen3-32b")))
+    finally:
+        await backend.aclose()
+    sent = fake_openai.requests[-1]
+    assert text == fake_openai.answer and "authorization" not in sent.headers
+    assert sent.json["chat_template_kwargs"] == {"enable_thinking": False}
+    assert sent.json["temperature"] == 0.2 and sent.json["max_tokens"] == 300

@@ -14,11 +14,13 @@ from ._http import Upstream
 
 
 class ApiKey:
-    """The key in `$var`, read at each request so a key set after start-up is picked up."""
+    """The key in `$var`, read at each request so a key set after start-up is picked up.
+    An optional key (a local OpenAI-compatible server) is "" when no variable is named or set."""
 
-    def __init__(self, backend: str, var: str, env: Mapping[str, str] | None = None):
+    def __init__(self, backend: str, var: str, env: Mapping[str, str] | None = None, *, required: bool = True):
         self.backend = backend
         self.var = var
+        self.required = required
         self._env = env  # None: os.environ
         self.fix = (
             f"set {var} in the environment your editor starts hybridlsp from, "
@@ -27,8 +29,8 @@ class ApiKey:
 
     def get(self) -> str:
         env = os.environ if self._env is None else self._env
-        key = (env.get(self.var) or "").strip()
-        if not key:
+        key = (env.get(self.var) or "").strip() if self.var else ""
+        if not key and self.required:
             raise MissingCredentials(self.backend, f"no API key in ${self.var}", self.fix)
         return key
 

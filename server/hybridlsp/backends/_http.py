@@ -239,11 +239,26 @@ class Upstream:
                 started = True
                 yield response
         except httpx.HTTPError as e:
-            raise self._transport_error(e, started) from e
+            err = self._transport_error(e, started)
+            err.answer_began = started
+            raise err from e
+        except BackendError as e:
+            # an in-stream error event, or a garbled line: the upstream had accepted the request
+            e.answer_began = e.answer_began or started
+            raise
 
     async def get_json(self, path: str, headers: dict[str, str] | None = None, secrets: tuple[str, ...] = ()) -> Any:
+        return await self._json("GET", path, None, headers, secrets)
+
+    async def post_json(
+        self, path: str, body: dict, headers: dict[str, str] | None = None, secrets: tuple[str, ...] = ()
+    ) -> Any:
+        """A small metadata request answered in one JSON document (Ollama's /api/show)."""
+        return await self._json("POST", path, body, headers, secrets)
+
+    async def _json(self, method: str, path: str, body, headers, secrets) -> Any:
         try:
-            response = await self.client.get(path, headers=headers)
+            response = await self.client.request(method, path, json=body, headers=headers)
         except httpx.HTTPError as e:
             raise self._transport_error(e, False) from e
         if response.status_code >= 400:
@@ -251,7 +266,7 @@ class Upstream:
         try:
             return response.json()
         except ValueError:
-            raise BadRequest(self.backend, f"GET {path}: answer is not JSON", self.unavailable_fix) from None
+            raise BadRequest(self.backend, f"{method} {path}: answer is not JSON", self.unavailable_fix) from None
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -15,7 +15,8 @@ from ..config import Settings
 from ..errors import BackendError, StreamBroken
 from ._cloud import ApiKey, cloud_upstream
 from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json
-from .base import ChatRequest, Chunk, Health, Usage
+from ._reasoning import ThinkSplitter
+from .base import FINISH_LENGTH, FINISH_REFUSAL, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
 __all__ = ["AnthropicBackend"]
 
@@ -33,6 +34,14 @@ _ERROR_STATUS = {
 
 _TOOL = "answer"  # structured output: one forced tool whose input is the answer
 
+# stop_reason -> why the answer ended; end_turn, stop_sequence and tool_use are a whole answer.
+_FINISH = {
+    "max_tokens": FINISH_LENGTH,
+    "model_context_window_exceeded": FINISH_LENGTH,
+    "pause_turn": FINISH_LENGTH,  # the model stopped part-way and expects to be asked to go on
+    "refusal": FINISH_REFUSAL,
+}
+
 
 class AnthropicBackend:
     name = "anthropic"
@@ -44,13 +53,17 @@ class AnthropicBackend:
         *,
         env: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        name: str = "anthropic",
+        base_url: str | None = None,
+        api_key_env: str | None = None,
     ):
         cfg = settings.backends.anthropic
-        self.base_url = cfg.base_url
-        self.key_env = cfg.api_key_env
+        self.name = name
+        self.base_url = base_url if base_url is not None else cfg.base_url
+        self.key_env = api_key_env if api_key_env is not None else cfg.api_key_env
         self.version = cfg.version
         self._key = ApiKey(self.name, self.key_env, env)
-        self._http = cloud_upstream(self.name, cfg.base_url, self.key_env, settings, transport)
+        self._http = cloud_upstream(self.name, self.base_url, self.key_env, settings, transport)
 
     def _headers(self) -> tuple[dict[str, str], str]:
         key = self._key.get()
@@ -80,6 +93,8 @@ class AnthropicBackend:
         headers, key = self._headers()
         decoder = SSEDecoder()
         input_tokens = output_tokens = 0
+        finish = FINISH_STOP
+        split = ThinkSplitter()  # Claude never writes <think>, but a proxy in front of another model may
         async with self._http.stream("/v1/messages", self._body(request), headers, (key,)) as response:
             async for line in response.aiter_lines():
                 event = decoder.feed(line)
@@ -96,14 +111,27 @@ class AnthropicBackend:
                     )
                 elif kind == "content_block_delta":
                     delta = data.get("delta") or {}
-                    text = delta.get("text") or delta.get("partial_json") or ""
-                    if text:
-                        yield Chunk(text=text)
+                    if delta.get("type") == "thinking_delta":
+                        if delta.get("thinking"):
+                            yield Chunk(thinking=delta["thinking"])
+                        continue
+                    if "partial_json" in delta:  # the forced tool's input: JSON, never split
+                        text, thought = delta.get("partial_json") or "", ""
+                    else:
+                        text, thought = split.feed(delta.get("text") or "")
+                    if text or thought:
+                        yield Chunk(text=text, thinking=thought)
                 elif kind == "message_delta":
-                    # output_tokens here is the running total, not an increment.
+                    # output_tokens here is the running total (thinking included), not an increment.
                     output_tokens = int((data.get("usage") or {}).get("output_tokens") or output_tokens)
+                    reason = (data.get("delta") or {}).get("stop_reason")
+                    if reason:
+                        finish = _FINISH.get(reason, FINISH_STOP)
                 elif kind == "message_stop":
-                    yield Chunk(usage=Usage(input_tokens, output_tokens))
+                    text, thought = split.flush()
+                    if text or thought:
+                        yield Chunk(text=text, thinking=thought)
+                    yield Chunk(usage=Usage(input_tokens, output_tokens), finish=finish)
                     return
                 elif kind == "error":
                     err = data.get("error") or {}

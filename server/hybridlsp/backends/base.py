@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import AsyncIterator, Protocol, runtime_checkable
 
-__all__ = ["Message", "ChatRequest", "Usage", "Chunk", "Health", "Backend"]
+__all__ = ["Message", "ChatRequest", "Usage", "Chunk", "Health", "Backend", "FINISH_STOP", "FINISH_LENGTH",
+           "FINISH_REFUSAL", "FINISH_FILTERED"]
+
+# Why an answer ended, the same words for every wire format (the last chunk's `finish`).
+FINISH_STOP = "stop"  # the model finished (or hit a stop sequence)
+FINISH_LENGTH = "length"  # cut off by the output budget: the answer is not whole
+FINISH_REFUSAL = "refusal"  # the model declined; `Chunk.detail` has its words
+FINISH_FILTERED = "content-filter"  # the provider withheld (part of) the answer
 
 
 @dataclass(frozen=True)
@@ -23,20 +30,28 @@ class ChatRequest:
     json_schema: dict | None = None  # structured output where the backend supports it
     num_ctx: int | None = None  # Ollama: keep stable per model so it never reloads
     stop: tuple[str, ...] = ()
+    # Reasoning before the answer: False asks the model not to think (or to think as little as it
+    # can), True lets a model that can think do so. Thinking is never part of the answer text.
+    think: bool = False
 
 
 @dataclass(frozen=True)
 class Usage:
     input_tokens: int
-    output_tokens: int
+    output_tokens: int  # everything generated and billed, thinking included
+    thinking_tokens: int = 0  # the part of output_tokens spent thinking, where the upstream says it
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """A piece of a streamed answer. The last chunk of a stream may carry `usage` and no text."""
+    """A piece of a streamed answer. The last chunk of a stream carries `finish` (and `usage`
+    where the upstream reports it) and no text."""
 
     text: str = ""
     usage: Usage | None = None
+    thinking: str = ""  # reasoning the model showed; kept out of `text`
+    finish: str = ""  # on the last chunk: FINISH_STOP, FINISH_LENGTH, FINISH_REFUSAL, FINISH_FILTERED
+    detail: str = ""  # with FINISH_REFUSAL: what the model said instead of answering
 
 
 @dataclass(frozen=True)
@@ -50,7 +65,7 @@ class Health:
 
 @runtime_checkable
 class Backend(Protocol):
-    name: str  # "ollama", "openai", "anthropic", "embedded"
+    name: str  # the instance's name: "ollama", "openai", "anthropic", "embedded", or a user's
     is_local: bool
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:

@@ -20,7 +20,8 @@ from typing import Any, AsyncIterator
 
 from ..config import Settings
 from ..errors import BackendError, BackendUnavailable, ContextLengthExceeded
-from .base import ChatRequest, Chunk, Health, Usage
+from ._reasoning import ThinkSplitter
+from .base import FINISH_LENGTH, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
 __all__ = ["EmbeddedBackend", "default_model_path"]
 
@@ -133,20 +134,30 @@ class EmbeddedBackend:
                         "send less context, or raise embedded.n_ctx",
                     )
                 pieces: list[str] = []
+                split = ThinkSplitter()
+                finish = FINISH_STOP
                 completion = llm.create_chat_completion(**kwargs)
                 try:
                     for part in completion:
                         if stop.is_set():
                             break
-                        text = (part["choices"][0].get("delta") or {}).get("content") or ""
-                        if text:
-                            pieces.append(text)
-                            put(Chunk(text=text))
+                        choice = part["choices"][0]
+                        raw = (choice.get("delta") or {}).get("content") or ""
+                        if choice.get("finish_reason") == "length":
+                            finish = FINISH_LENGTH
+                        if raw:
+                            pieces.append(raw)  # counted whole: thinking is generated (and slow) too
+                            text, thought = split.feed(raw)
+                            if text or thought:
+                                put(Chunk(text=text, thinking=thought))
                 finally:
                     # Frees llama.cpp's generator state now, not at garbage collection.
                     getattr(completion, "close", lambda: None)()
                 if not stop.is_set():
-                    put(Chunk(usage=Usage(prompt_tokens, self._count(llm, "".join(pieces)))))
+                    text, thought = split.flush()
+                    if text or thought:
+                        put(Chunk(text=text, thinking=thought))
+                    put(Chunk(usage=Usage(prompt_tokens, self._count(llm, "".join(pieces))), finish=finish))
         except BackendError as e:
             put(e)
         except Exception as e:  # llama.cpp raises plain ValueError/RuntimeError

@@ -1,43 +1,142 @@
-"""Ollama's native API: POST /api/chat streamed as NDJSON; /api/tags and /api/ps for health.
+"""Ollama's native API: POST /api/chat streamed as NDJSON; /api/tags, /api/ps, /api/show for health.
 
 Plain httpx rather than the `ollama` package, like the cloud backends: the dispatcher owns the one
 timeout and retry policy, and closing our response is what stops generation on cancel.
+
+Thinking: current Ollama thinks by default with a thinking model (qwen3, deepseek-r1, gpt-oss, ...)
+and puts the reasoning in `message.thinking`. `think: false` is safe for every model; `think: true`
+(or a level) makes a model without the "thinking" capability answer HTTP 400, so it is sent only
+after /api/show listed that capability. gpt-oss cannot turn thinking off and takes a level
+instead, so "off" is "low" there.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import AsyncIterator
 
 import httpx
 
 from ..config import Settings
-from ..errors import BackendError, StreamBroken
+from ..errors import BackendError, BadRequest, StreamBroken
 from ._http import FIX_BROKEN, Upstream, error_for_message, load_json
-from .base import ChatRequest, Chunk, Health, Usage
+from ._reasoning import ThinkSplitter
+from .base import FINISH_LENGTH, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
-__all__ = ["OllamaBackend"]
+__all__ = ["OllamaBackend", "ollama_base_url", "runs_in_cloud", "DEFAULT_PORT"]
+
+DEFAULT_PORT = 11434
+# Families whose thinking cannot be turned off, only made shorter (`think` takes a level).
+_LEVEL_ONLY = ("gpt-oss",)
+
+
+def ollama_base_url(value: str) -> str:
+    """OLLAMA_HOST (or backends.ollama.host) read the way Ollama reads it.
+
+    No scheme means http on port 11434; an explicit http:// or https:// without a port means 80 or
+    443; `:8080` alone is 127.0.0.1; a path is kept (Ollama behind a reverse proxy). The bind-all
+    addresses 0.0.0.0 and :: (how a server is told to listen everywhere) are reached on loopback.
+    """
+    raw = value.strip().strip("\"'").strip()
+    scheme, sep, rest = raw.partition("://")
+    if not sep:
+        scheme, rest, port = "http", raw, str(DEFAULT_PORT)
+    else:
+        scheme = scheme.lower()
+        port = "443" if scheme == "https" else "80"
+    hostport, slash, path = rest.partition("/")
+    host = hostport
+    if hostport.startswith("["):  # [v6] or [v6]:port
+        inside, _, after = hostport[1:].partition("]")
+        host = inside
+        if after.startswith(":") and after[1:]:
+            port = after[1:]
+    elif hostport.count(":") == 1:
+        host, _, given = hostport.partition(":")
+        port = given or port
+    elif hostport.count(":") > 1:  # a bare IPv6 address
+        host = hostport
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        port = str(DEFAULT_PORT) if not sep else ("443" if scheme == "https" else "80")
+    host = host or "127.0.0.1"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if ip is not None and ip.is_unspecified:
+        host = "127.0.0.1" if ip.version == 4 else "::1"
+        ip = ipaddress.ip_address(host)
+    shown = f"[{host}]" if ip is not None and ip.version == 6 else host
+    path = path.rstrip("/")
+    return f"{scheme}://{shown}:{port}" + (f"/{path}" if path else "")
+
+
+def runs_in_cloud(model: str) -> bool:
+    """Ollama's cloud models (`gpt-oss:120b-cloud`, `qwen3-coder:480b-cloud`, `glm-4.6:cloud`) are
+    named through a local Ollama but run on ollama.com: the prompt leaves the machine."""
+    tag = model.rpartition(":")[2] if ":" in model else model
+    return tag == "cloud" or tag.endswith("-cloud")
+
+
+def _family(model: str) -> str:
+    return model.rsplit("/", 1)[-1].split(":", 1)[0].lower()
 
 
 class OllamaBackend:
     name = "ollama"
     is_local = True
 
-    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        name: str = "ollama",
+        host: str | None = None,
+    ):
         cfg = settings.backends.ollama
-        self.host = cfg.host
+        self.name = name
+        self.host = ollama_base_url(host if host is not None else cfg.host)
         self.keep_alive = cfg.keep_alive
+        # model -> (can think, context length); from /api/show, asked once per model
+        self._shown: dict[str, tuple[bool, int | None]] = {}
         self._http = Upstream(
             self.name,
-            cfg.host,
+            self.host,
             settings,
-            unavailable_fix=f"start Ollama (`ollama serve`) or set OLLAMA_HOST (now {cfg.host})",
+            unavailable_fix=f"start Ollama (`ollama serve`) or set OLLAMA_HOST (now {self.host})",
             bad_request_fix="pull the model with `ollama pull MODEL`, or check tiers.*.model",
             transport=transport,
             # A local model server is never reached through an HTTP proxy from the environment.
             trust_env=False,
         )
 
-    def _body(self, request: ChatRequest) -> dict:
+    async def show(self, model: str) -> tuple[bool, int | None]:
+        """(whether `model` can think, its trained context length), cached; (False, None) if unknown."""
+        if model not in self._shown:
+            try:
+                info = await self._http.post_json("/api/show", {"model": model})
+            except BadRequest:
+                return False, None  # not pulled, or an Ollama without /api/show: the chat says why
+            caps = info.get("capabilities") or ()
+            ctx = next(
+                (int(v) for k, v in (info.get("model_info") or {}).items()
+                 if k.endswith(".context_length") and isinstance(v, int)),
+                None,
+            )
+            self._shown[model] = ("thinking" in caps, ctx)
+        return self._shown[model]
+
+    async def _think(self, request: ChatRequest) -> bool | str | None:
+        """The `think` value for this request, or None to leave it out."""
+        if _family(request.model).startswith(_LEVEL_ONLY):
+            return "medium" if request.think else "low"
+        if not request.think:
+            return False
+        can_think, _ = await self.show(request.model)
+        return True if can_think else None
+
+    def _body(self, request: ChatRequest, think: bool | str | None) -> dict:
         options: dict = {"num_predict": request.max_tokens, "temperature": request.temperature}
         if request.num_ctx is not None:
             # Same num_ctx on every call for a model, or Ollama reloads it.
@@ -51,24 +150,36 @@ class OllamaBackend:
             "keep_alive": self.keep_alive,
             "options": options,
         }
+        if think is not None:
+            body["think"] = think
         if request.json_schema is not None:
             body["format"] = request.json_schema
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
-        async with self._http.stream("/api/chat", self._body(request)) as response:
+        body = self._body(request, await self._think(request))
+        split = ThinkSplitter()  # a model Ollama cannot parse the thinking of writes <think> inline
+        async with self._http.stream("/api/chat", body) as response:
             async for line in response.aiter_lines():
                 if not line.strip():
                     continue
                 data = load_json(self.name, line)
                 if data.get("error"):  # Ollama reports failures after a 200 as an {"error": ...} line
                     raise error_for_message(self.name, 500, str(data["error"]))
-                text = (data.get("message") or {}).get("content") or ""
-                if text:
-                    yield Chunk(text=text)
+                message = data.get("message") or {}
+                text, thought = split.feed(message.get("content") or "")
+                thought = (message.get("thinking") or "") + thought
+                if text or thought:
+                    yield Chunk(text=text, thinking=thought)
                 if data.get("done"):
-                    # prompt_eval_count is left out when the whole prompt came from Ollama's cache.
-                    yield Chunk(usage=Usage(int(data.get("prompt_eval_count") or 0), int(data.get("eval_count") or 0)))
+                    text, thought = split.flush()
+                    if text or thought:
+                        yield Chunk(text=text, thinking=thought)
+                    # eval_count counts every generated token, thinking included. prompt_eval_count
+                    # is left out when the whole prompt came from Ollama's cache.
+                    usage = Usage(int(data.get("prompt_eval_count") or 0), int(data.get("eval_count") or 0))
+                    finish = FINISH_LENGTH if data.get("done_reason") == "length" else FINISH_STOP
+                    yield Chunk(usage=usage, finish=finish)
                     return
         raise StreamBroken(self.name, "stream ended before the final `done` line", FIX_BROKEN)
 
