@@ -130,6 +130,8 @@ async def test_fault_maps_to_error_class(upstream, fault, error):
     if case.key is not None:
         assert case.key not in str(info.value)
     assert fake.request_count == 1  # the backend never retries on its own
+    # billed or not: only a failure after the upstream accepted the request (HTTP 2xx) costs money
+    assert info.value.answer_began is (fault in ("cut", "malformed", "stream-error"))
 
 
 @pytest.mark.parametrize("upstream", CASES, ids=IDS, indirect=True)
