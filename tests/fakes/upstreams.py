@@ -395,7 +395,8 @@ class FakeOllama(FakeUpstream):
         super().__init__(*args, **kwargs)
         self.loaded = loaded
         self.thinking_models = thinking_models  # /api/show lists "thinking" for these
-        self.context_length = context_length
+        self.context_length = context_length  # /api/show: what the model was trained for
+        self.loaded_context = 8192  # /api/ps: the num_ctx the loaded models run with
 
     def check_auth(self, req: Recorded) -> tuple[int, str] | None:
         # not auth: Ollama refuses `think` (true or a level) for a model that cannot think
@@ -452,6 +453,7 @@ class FakeOllama(FakeUpstream):
                         "digest": "0" * 64,
                         "expires_at": "2099-01-01T00:00:00Z",
                         "size_vram": 5_000_000_000,
+                        "context_length": self.loaded_context,
                     }
                     for m in self.loaded
                 ]

@@ -111,6 +111,7 @@ async def test_health_lists_pulled_and_loaded_models(backend, fake_ollama):
     assert health.reachable
     assert health.models == ("qwen2.5-coder:7b", "llama3.3:70b")
     assert health.loaded == ("qwen2.5-coder:7b",)
+    assert health.contexts == (("qwen2.5-coder:7b", 8192),)
     assert [r.path for r in fake_ollama.requests] == ["/api/tags", "/api/ps"]
 
 

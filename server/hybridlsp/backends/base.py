@@ -61,6 +61,7 @@ class Health:
     models: tuple[str, ...] = ()  # pulled / available
     loaded: tuple[str, ...] = ()  # loaded in memory now (Ollama /api/ps)
     fixes: tuple[str, ...] = field(default=())
+    contexts: tuple[tuple[str, int], ...] = ()  # (loaded model, the context window it was loaded with)
 
 
 @runtime_checkable

@@ -190,12 +190,17 @@ class OllamaBackend:
         except BackendError as e:
             return Health(reachable=False, detail=e.detail, fixes=(e.fix,) if e.fix else ())
         models = tuple(m.get("name") or m.get("model", "") for m in tags.get("models", []))
-        loaded = tuple(m.get("name") or m.get("model", "") for m in ps.get("models", []))
+        running = ps.get("models", [])
+        loaded = tuple(m.get("name") or m.get("model", "") for m in running)
+        # context_length: the num_ctx a model was loaded with (Ollama 0.11 and later)
+        contexts = tuple((name, int(m["context_length"])) for name, m in zip(loaded, running)
+                         if isinstance(m.get("context_length"), int))
         return Health(
             reachable=True,
             detail=f"{self.host}: {len(models)} pulled, {len(loaded)} loaded",
             models=models,
             loaded=loaded,
+            contexts=contexts,
         )
 
     async def aclose(self) -> None:
