@@ -5,7 +5,12 @@ Sources, later wins: defaults < user file (platformdirs config dir) < workspace 
 < LSP `initializationOptions` / `didChangeConfiguration`.
 
 A workspace file is written by whoever wrote the repository, so it may not touch where
-credentials go: cloud base URLs and API-key variable names (`CREDENTIAL_KEYS`).
+credentials go: cloud base URLs and API-key variable names (`CREDENTIAL_KEYS`); nor define a
+backend (`[backends.NAME]`) or point a tier at one: it may pick a tier's model.
+
+Backends: the built-ins keep their names and tables (`ollama`, `openai`, `anthropic`, and
+`embedded` from `[embedded]`); `[backends.NAME]` adds a named instance of a kind, and
+`tiers.tierN.backend` names either.
 """
 
 from __future__ import annotations
@@ -15,10 +20,9 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
-from .routing.types import CLOUD_BACKENDS
 
 __all__ = [
     "Settings",
@@ -31,9 +35,12 @@ __all__ = [
     "user_config_path",
     "data_dir",
     "CREDENTIAL_KEYS",
+    "BUILTIN_BACKENDS",
+    "BackendInstance",
 ]
 
-BackendName = Literal["ollama", "openai", "anthropic", "embedded"]
+BUILTIN_BACKENDS = ("ollama", "openai", "anthropic", "embedded")
+BackendKind = Literal["ollama", "openai-compatible", "openai", "anthropic", "embedded"]
 
 
 class _Model(BaseModel):
@@ -41,11 +48,14 @@ class _Model(BaseModel):
 
 
 class TierSettings(_Model):
-    backend: BackendName
+    backend: str = Field(description="a built-in backend (ollama, openai, anthropic, embedded) or a [backends.NAME]")
     model: str
     num_ctx: int = Field(8192, ge=512, description="Ollama context window, kept stable so the model never reloads")
     max_output_tokens: int = Field(1024, ge=16)
     hourly_cost_usd: float = Field(0.0, ge=0, description="hardware cost of a local tier, spread over its busy time")
+    thinking_tokens: int = Field(
+        1024, ge=0, description="extra output budget a thinking model may spend reasoning, for the actions "
+        "that let it think (review, ask); thinking is billed as output")
 
 
 class TiersSettings(_Model):
@@ -124,10 +134,31 @@ class AnthropicSettings(_Model):
     version: str = "2023-06-01"
 
 
+class BackendInstance(_Model):
+    """A named backend, `[backends.NAME]`: one more host of a kind, that tiers point at by NAME."""
+
+    kind: BackendKind
+    base_url: str = Field("", description="the API's base URL (kind ollama: a host, as OLLAMA_HOST takes it); "
+                                          "empty = the built-in backend of that kind's")
+    location: Literal["local", "cloud", ""] = Field(
+        "", description="where prompts go, for the privacy gate, prices and budget; empty = by kind: ollama and "
+        "embedded local, openai and anthropic cloud, openai-compatible local on this machine (loopback) else cloud")
+    api_key_env: str = Field("", description="the environment variable with its API key; empty = none "
+                                             "(kinds openai and anthropic: the built-in's variable)")
+
+
 class BackendsSettings(_Model):
+    # `[backends.NAME]` tables besides the built-ins are named instances
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    __pydantic_extra__: dict[str, BackendInstance] = Field(init=False)
+
     ollama: OllamaSettings = OllamaSettings()
     openai: OpenAISettings = OpenAISettings()
     anthropic: AnthropicSettings = AnthropicSettings()
+
+    def named(self) -> dict[str, BackendInstance]:
+        """The user's `[backends.NAME]` instances."""
+        return dict(self.__pydantic_extra__ or {})
 
 
 class DispatchSettings(_Model):
@@ -177,6 +208,16 @@ class Settings(_Model):
 
     def tier(self, n: int) -> TierSettings:
         return getattr(self.tiers, f"tier{n}")
+
+    @model_validator(mode="after")
+    def _tiers_name_known_backends(self) -> "Settings":
+        known = set(BUILTIN_BACKENDS) | set(self.backends.named())
+        for n in (1, 2, 3):
+            name = self.tier(n).backend
+            if name not in known:
+                raise ValueError(f"tiers.tier{n}.backend: unknown backend {name!r} (known: {', '.join(sorted(known))}); "
+                                 f"define it as [backends.{name}] in your user config")
+        return self
 
 
 # Keys a workspace file may not set: they decide where API keys, usage data or prompts are sent.
@@ -255,9 +296,15 @@ def _read_toml(path: Path) -> dict:
 
 
 def _strip_credentials(data: dict, source: str) -> tuple[dict, list[str]]:
-    """Remove credential-routing keys from a workspace file; return what was ignored."""
+    """Remove credential-routing keys from a workspace file; return what was ignored. A backend
+    it defines (`[backends.NAME]`: a host and a key variable) is one too."""
     data = _convert_keys(data, to_snake)
     ignored = []
+    backends = data.get("backends")
+    if isinstance(backends, dict):
+        for name in [k for k in backends if k not in BUILTIN_BACKENDS]:
+            del backends[name]
+            ignored.append(f"backends.{name}")
     for path in CREDENTIAL_KEYS:
         node = data
         for part in path[:-1]:
@@ -270,16 +317,36 @@ def _strip_credentials(data: dict, source: str) -> tuple[dict, list[str]]:
     return data, ignored
 
 
+def _keep_tier_backends(data: dict, user: Settings) -> list[str]:
+    """A workspace file may pick a tier's model, not point the tier at another backend: such a
+    table's backend and model (meant for that backend) are dropped."""
+    notes = []
+    for tier, table in (data.get("tiers") or {}).items():
+        if not isinstance(table, dict) or "backend" not in table or tier not in ("tier1", "tier2", "tier3"):
+            continue
+        mine = getattr(user.tiers, tier)
+        if table["backend"] == mine.backend:
+            continue
+        theirs = table.pop("backend")
+        table.pop("model", None)
+        notes.append(f"tiers.{tier} stays on your {mine.backend} {mine.model}: a workspace file cannot point a "
+                     f"tier at a backend (it named {theirs!r}); it may pick the tier's model")
+    return notes
+
+
 def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]]:
     """A workspace file may tighten the user's privacy and budget, never loosen them: it adds
     local-only globs (it cannot remove the user's), lowers cloud caps (it cannot raise or lift
-    them), and may pick another model for a local tier but cannot move a tier the user keeps local
-    to a cloud backend (that would send all of that tier's code out, billed to the user's key)."""
+    them), and may pick another model for a local tier but not one that runs in the cloud (an
+    Ollama `*-cloud` model: that would send all of that tier's code out)."""
+    # backends.registry is the one place that says local or cloud; it imports nothing from here
+    from .backends.registry import is_cloud
+
     notes = []
     tiers = {}
     for n in (1, 2, 3):
         mine, theirs = user.tier(n), merged.tier(n)
-        if mine.backend not in CLOUD_BACKENDS and theirs.backend in CLOUD_BACKENDS:
+        if not is_cloud(mine.backend, user, mine.model) and is_cloud(theirs.backend, merged, theirs.model):
             tiers[f"tier{n}"] = mine
             notes.append(f"tiers.tier{n} stays on your local {mine.backend} {mine.model}: "
                          "a workspace file cannot send a local tier to the cloud")
@@ -334,6 +401,7 @@ def load_settings(workspace: Path | None = None, env: dict | None = None) -> tup
             for key in ignored:
                 notes.append(f"{ws_file}: '{key}' ignored: only your user config or environment may set it")
             before = settings
+            notes += [f"{ws_file}: {k}" for k in _keep_tier_backends(data, before)]
             settings = merge_settings(settings, data, str(ws_file))
             settings, kept = _only_tighter(before, settings)
             notes += [f"{ws_file}: {k}" for k in kept]
@@ -365,6 +433,7 @@ def lsp_options_to_settings(base: Settings, options: Any) -> Settings:
         raise ConfigError("<root>", "expected an object of settings", "client settings")
     if "hybridlsp" in options and isinstance(options["hybridlsp"], dict):
         options = options["hybridlsp"]
+    # the editor's settings are the user's: they may point a tier at a backend the user defined
     data, ignored = _strip_credentials(options, "client settings")
     if ignored:
         raise ConfigError(ignored[0], "may only be set in your user config file or environment", "client settings")

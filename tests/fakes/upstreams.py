@@ -518,6 +518,7 @@ class FakeOpenAI(FakeUpstream):
     def __init__(self, *args: Any, refusal: str = "", **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.refusal = refusal  # streamed as delta.refusal instead of the answer
+        self.send_usage = True  # False: like servers that ignore stream_options.include_usage
 
     @property
     def base_url(self) -> str:
@@ -580,7 +581,7 @@ class FakeOpenAI(FakeUpstream):
         else:
             tokens = [_sse(None, self._chunk(model, {"content": p})) for p in pieces]
         after = [_sse(None, self._chunk(model, {}, self.finish or "stop"))]
-        if (body.get("stream_options") or {}).get("include_usage"):
+        if self.send_usage and (body.get("stream_options") or {}).get("include_usage"):
             inp, out = self.usage
             after.append(
                 _sse(

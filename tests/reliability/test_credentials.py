@@ -327,7 +327,7 @@ def test_a_workspace_file_cannot_move_a_local_tier_to_the_cloud(tmp_path):
     assert (settings.tier(1).backend, settings.tier(1).model) == ("ollama", "qwen2.5-coder:14b")
     assert (settings.tier(2).backend, settings.tier(2).model) == ("ollama", "qwen2.5-coder:32b")
     assert settings.tier(3).model == "gpt-4.1-mini"
-    assert any("tiers.tier1 stays on your local ollama qwen2.5-coder:14b" in n for n in notes)
+    assert any("tiers.tier1 stays on your ollama qwen2.5-coder:14b" in n for n in notes)
     # a user who chose a cloud tier 1 keeps the workspace's say over its model
     (home / "config.toml").write_text('[tiers.tier1]\nbackend = "openai"\nmodel = "gpt-4.1-nano"\n')
     (ws / ".hybridlsp.toml").write_text('[tiers.tier1]\nbackend = "openai"\nmodel = "gpt-4.1-mini"\n')

@@ -12,70 +12,21 @@ instead, so "off" is "low" there.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import AsyncIterator
 
 import httpx
 
 from ..config import Settings
 from ..errors import BackendError, BadRequest, StreamBroken
+from ._hosts import DEFAULT_PORT, ollama_base_url, runs_in_cloud
 from ._http import FIX_BROKEN, Upstream, error_for_message, load_json
 from ._reasoning import ThinkSplitter
 from .base import FINISH_LENGTH, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
 __all__ = ["OllamaBackend", "ollama_base_url", "runs_in_cloud", "DEFAULT_PORT"]
 
-DEFAULT_PORT = 11434
 # Families whose thinking cannot be turned off, only made shorter (`think` takes a level).
 _LEVEL_ONLY = ("gpt-oss",)
-
-
-def ollama_base_url(value: str) -> str:
-    """OLLAMA_HOST (or backends.ollama.host) read the way Ollama reads it.
-
-    No scheme means http on port 11434; an explicit http:// or https:// without a port means 80 or
-    443; `:8080` alone is 127.0.0.1; a path is kept (Ollama behind a reverse proxy). The bind-all
-    addresses 0.0.0.0 and :: (how a server is told to listen everywhere) are reached on loopback.
-    """
-    raw = value.strip().strip("\"'").strip()
-    scheme, sep, rest = raw.partition("://")
-    if not sep:
-        scheme, rest, port = "http", raw, str(DEFAULT_PORT)
-    else:
-        scheme = scheme.lower()
-        port = "443" if scheme == "https" else "80"
-    hostport, slash, path = rest.partition("/")
-    host = hostport
-    if hostport.startswith("["):  # [v6] or [v6]:port
-        inside, _, after = hostport[1:].partition("]")
-        host = inside
-        if after.startswith(":") and after[1:]:
-            port = after[1:]
-    elif hostport.count(":") == 1:
-        host, _, given = hostport.partition(":")
-        port = given or port
-    elif hostport.count(":") > 1:  # a bare IPv6 address
-        host = hostport
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        port = str(DEFAULT_PORT) if not sep else ("443" if scheme == "https" else "80")
-    host = host or "127.0.0.1"
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        ip = None
-    if ip is not None and ip.is_unspecified:
-        host = "127.0.0.1" if ip.version == 4 else "::1"
-        ip = ipaddress.ip_address(host)
-    shown = f"[{host}]" if ip is not None and ip.version == 6 else host
-    path = path.rstrip("/")
-    return f"{scheme}://{shown}:{port}" + (f"/{path}" if path else "")
-
-
-def runs_in_cloud(model: str) -> bool:
-    """Ollama's cloud models (`gpt-oss:120b-cloud`, `qwen3-coder:480b-cloud`, `glm-4.6:cloud`) are
-    named through a local Ollama but run on ollama.com: the prompt leaves the machine."""
-    tag = model.rpartition(":")[2] if ":" in model else model
-    return tag == "cloud" or tag.endswith("-cloud")
 
 
 def _family(model: str) -> str:

@@ -1,8 +1,9 @@
-"""Backends by name: one `register(...)` call per backend, and the questions the engine asks by name.
+"""Backends by name: the built-ins, the user's `[backends.NAME]` instances, and any backend added
+with one `register(...)` call; and the questions the engine asks by name.
 
 `routing` returns backend names; only the engine turns a name into a live backend, through here.
-Each built-in backend's module (and httpx with it) is imported by its factory, when one is
-created: `is_cloud` and `credentials_present` are asked by `hybridlsp route`, which calls no model.
+Each backend's module (and httpx with it) is imported by its factory, when one is created:
+`is_cloud` and `credentials_present` are asked by `hybridlsp route`, which calls no model.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..errors import ConfigError
+from ._hosts import host_key as _host_key
+from ._hosts import is_loopback, ollama_base_url, runs_in_cloud
 
 if TYPE_CHECKING:
     import httpx
@@ -19,10 +22,34 @@ if TYPE_CHECKING:
     from ..config import Settings
     from .base import Backend
 
-__all__ = ["register", "unregister", "create_backend", "is_cloud", "credentials_present", "registered_names"]
+__all__ = [
+    "Spec",
+    "register",
+    "unregister",
+    "create_backend",
+    "spec",
+    "is_cloud",
+    "credentials_present",
+    "host_key",
+    "registered_names",
+]
 
 # factory(settings, *, transport=None, env=None) -> Backend
 Factory = Callable[..., "Backend"]
+
+# the API-key variable a kind uses when `api_key_env` leaves it out
+_KEY_VAR = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one backend instance is made from: when it changes, the instance is made again."""
+
+    name: str
+    kind: str  # ollama | openai-compatible | openai | anthropic | embedded | a registered name
+    base_url: str
+    location: str  # "local" | "cloud": the privacy gate, prices and budgets read it
+    api_key_env: str  # "" = sends no key
 
 
 @dataclass(frozen=True)
@@ -33,6 +60,7 @@ class _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {}
+_BUILTIN = ("ollama", "openai", "anthropic", "embedded")
 
 
 def register(
@@ -50,11 +78,52 @@ def registered_names() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
-def _entry(name: str) -> _Entry:
+def _named(name: str, settings: Settings | None):
+    if settings is None or name in _BUILTIN:
+        return None
+    return settings.backends.named().get(name)
+
+
+def spec(name: str, settings: Settings) -> Spec:
+    """The instance `name` stands for in `settings`."""
+    b = settings.backends
+    inst = _named(name, settings)
+    if inst is not None:
+        kind = inst.kind
+        base_url = inst.base_url or {
+            "ollama": b.ollama.host, "openai": b.openai.base_url, "anthropic": b.anthropic.base_url,
+        }.get(kind, "")
+        if kind == "ollama":
+            base_url = ollama_base_url(base_url)
+        key = inst.api_key_env or _KEY_VAR.get(kind, "")
+        location = inst.location or _default_location(kind, base_url)
+        return Spec(name, kind, base_url, location, key)
+    if name == "ollama":
+        return Spec(name, "ollama", ollama_base_url(b.ollama.host), "local", "")
+    if name == "openai":
+        return Spec(name, "openai", b.openai.base_url, "cloud", b.openai.api_key_env)
+    if name == "anthropic":
+        return Spec(name, "anthropic", b.anthropic.base_url, "cloud", b.anthropic.api_key_env)
+    if name == "embedded":
+        return Spec(name, "embedded", "", "local", "")
+    entry = _entry(name, settings)
+    return Spec(name, name, "", "cloud" if entry.cloud else "local", entry.key_env(settings) if entry.key_env else "")
+
+
+def _default_location(kind: str, base_url: str) -> str:
+    if kind in ("ollama", "embedded"):
+        return "local"
+    if kind == "openai-compatible" and is_loopback(base_url):
+        return "local"  # LM Studio, llama.cpp's server, vLLM on this machine
+    return "cloud"  # a host elsewhere is cloud until the user says `location = "local"`
+
+
+def _entry(name: str, settings: Settings | None = None) -> _Entry:
     try:
         return _REGISTRY[name]
     except KeyError:
-        known = ", ".join(_REGISTRY)
+        named = sorted(settings.backends.named()) if settings is not None else []
+        known = ", ".join([*_REGISTRY, *named])
         raise ConfigError("backend", f"unknown backend {name!r} (known: {known})") from None
 
 
@@ -66,20 +135,54 @@ def create_backend(
     env: Mapping[str, str] | None = None,
 ) -> Backend:
     """A new backend instance; the caller owns it and must `await backend.aclose()`."""
-    return _entry(name).factory(settings, transport=transport, env=env)
+    if _named(name, settings) is None:
+        return _entry(name, settings).factory(settings, transport=transport, env=env)
+    s = spec(name, settings)
+    if s.kind == "ollama":
+        from .ollama import OllamaBackend
+
+        return OllamaBackend(settings, transport=transport, name=name, host=s.base_url)
+    if s.kind in ("openai", "openai-compatible"):
+        from .openai import OpenAIBackend
+
+        return OpenAIBackend(settings, env=env, transport=transport, name=name, kind=s.kind,
+                             base_url=s.base_url, api_key_env=s.api_key_env, is_local=s.location == "local")
+    if s.kind == "anthropic":
+        from .anthropic import AnthropicBackend
+
+        return AnthropicBackend(settings, env=env, transport=transport, name=name, base_url=s.base_url,
+                                api_key_env=s.api_key_env)
+    return _entry("embedded").factory(settings, transport=transport, env=env)
 
 
-def is_cloud(name: str) -> bool:
-    return _entry(name).cloud
+def is_cloud(name: str, settings: Settings | None = None, model: str = "") -> bool:
+    """Whether a prompt sent to `model` on backend `name` leaves the machine or the user's network.
+
+    The one answer: the privacy gate, the budget guard, prices and reports all ask here. An Ollama
+    `*-cloud` model runs on ollama.com although a local Ollama is asked for it."""
+    if settings is None and name not in _BUILTIN:
+        return _entry(name).cloud
+    if settings is None:
+        kind, location = name, "cloud" if name in ("openai", "anthropic") else "local"
+    else:
+        s = spec(name, settings)
+        kind, location = s.kind, s.location
+    return location == "cloud" or (kind == "ollama" and runs_in_cloud(model))
+
+
+def host_key(name: str, settings: Settings) -> str:
+    """What a breaker and its cool-down are kept per: the host, so tiers on one server share them."""
+    s = spec(name, settings)
+    return _host_key(s.base_url) if s.base_url else s.name
 
 
 def credentials_present(name: str, settings: Settings, env: Mapping[str, str] | None = None) -> bool:
     """True when `name` needs no key, or its key variable is set and not blank."""
-    entry = _entry(name)
-    if entry.key_env is None:
-        return True
+    s = spec(name, settings)
+    if s.kind in ("ollama", "openai-compatible", "embedded") or not s.api_key_env:
+        return True  # a compatible server's key is optional: it says so itself (HTTP 401) if it wants one
     env = os.environ if env is None else env
-    return bool((env.get(entry.key_env(settings)) or "").strip())
+    return bool((env.get(s.api_key_env) or "").strip())
 
 
 def _ollama(settings, *, transport=None, env=None):
