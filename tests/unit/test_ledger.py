@@ -8,7 +8,7 @@ import pytest
 from hybridlsp.errors import HybridError
 from hybridlsp.ledger import Ledger, Row, UnknownRequest, compute_report
 
-BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key", "m004_reservations"]
+BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key", "m004_reservations", "m005_location"]
 
 
 @pytest.fixture
@@ -130,8 +130,37 @@ def test_request_round_trip(ledger):
         model="gpt-4.1", cost_usd=0.0092, kind="request", parent_id=None, hop=0, input_tokens=3000,
         output_tokens=400, tokens_counted=True, latency_ms=2500.5, ttft_ms=300.0, baseline_cost_usd=0.0092,
         outcome="fallback", reason="invalid-answer", validator="pass", cached=False, saved_usd=0.0,
-        size_bucket="m", path_hash=None, workspace_hash=None,
+        size_bucket="m", path_hash=None, workspace_hash=None, location="cloud",
     )
+
+
+def test_where_the_prompt_went_decides_cloud_spend_not_the_backends_name(ledger):
+    # a named local server ("lab") is hardware time; a named cloud one ("azure") is cloud money
+    record(ledger, backend="lab", model="q", cost_usd=0.5, location="local")
+    record(ledger, backend="azure", model="gpt-4.1", cost_usd=0.25, location="cloud")
+    record(ledger, backend="ollama", model="gpt-oss:120b-cloud", cost_usd=0.125, location="cloud")
+    assert ledger.month_cloud_spend() == pytest.approx(0.375)
+    assert [r.local for r in ledger.rows()] == [True, False, False]
+    with pytest.raises(ValueError, match="location"):
+        record(ledger, location="elsewhere")
+
+
+def test_rows_from_before_the_location_column_get_their_backends_place(tmp_path):
+    path = tmp_path / "old.sqlite3"
+
+    class Before(Ledger):
+        migrations = Ledger.migrations[:4]
+
+    Before(path).close()  # a file as an older hybridlsp left it, with two rows in it
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(
+            "INSERT INTO requests (id, kind, ts, action, tier, backend, model, cost_usd, outcome) VALUES "
+            "('a', 'request', '2025-01-01', 'ask', 1, 'ollama', 'm', 0.1, 'ok'), "
+            "('b', 'request', '2025-01-01', 'ask', 3, 'openai', 'gpt-4.1', 0.2, 'ok')")
+    db.close()
+    with Ledger(path) as led:
+        assert [(r.id, r.location) for r in led.rows()] == [("a", "local"), ("b", "cloud")]
 
 
 def test_generated_ids_are_uuid_hex(ledger):

@@ -80,9 +80,13 @@ def cost_usd(
     latency_s: float = 0.0,
     hourly_cost_usd: float = 0.0,
     overrides: dict[str, list[float]] | None = None,
+    local: bool | None = None,
 ) -> float | None:
-    """What one attempt cost: hardware time on a local backend, the catalogue price on a cloud one."""
-    if backend in LOCAL_BACKENDS:
+    """What one attempt cost: hardware time on a local backend, the catalogue price on a cloud one.
+    `local` is where the prompt went (backends.registry.is_cloud); None: a built-in's name says."""
+    if local is None:
+        local = backend in LOCAL_BACKENDS
+    if local:
         return local_cost_usd(hourly_cost_usd, latency_s)
     return price_usd(model, backend, input_tokens, output_tokens, overrides)
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["OUTCOMES", "VERDICTS", "VALIDATOR_VERDICTS", "Row", "Feedback", "size_bucket"]
+from ..routing.types import LOCAL_BACKENDS
+
+__all__ = ["OUTCOMES", "VERDICTS", "VALIDATOR_VERDICTS", "LOCATIONS", "Row", "Feedback", "size_bucket"]
 
 # ok: the first attempt answered; fallback: a later hop answered; error: no hop answered
 OUTCOMES = ("ok", "fallback", "error", "cancelled", "cache-hit")
 VERDICTS = ("good", "bad")
 VALIDATOR_VERDICTS = ("", "pass", "fail")  # "" = the action has no validator or it did not run
+LOCATIONS = ("local", "cloud")  # where the attempt's prompt went, as backends.registry.is_cloud said
 
 # Upper bounds in input tokens; coarse on purpose so a bucket says little about the text.
 _BUCKETS = ((500, "xs"), (2000, "s"), (8000, "m"), (32000, "l"))
@@ -52,6 +55,12 @@ class Row:
     size_bucket: str = ""
     path_hash: str | None = None
     workspace_hash: str | None = None
+    location: str = ""  # "local" | "cloud": cloud spend and budgets count only "cloud" rows
+
+    @property
+    def local(self) -> bool:
+        """Whether the prompt stayed local; a row built without a location goes by a built-in's name."""
+        return self.location == "local" if self.location else self.backend in LOCAL_BACKENDS
 
 
 @dataclass(frozen=True)

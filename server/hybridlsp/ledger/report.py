@@ -15,7 +15,6 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from .prices import LOCAL_BACKENDS
 from .records import Feedback, Row
 
 __all__ = ["Metric", "Report", "compute_report", "format_report", "report_json"]
@@ -103,7 +102,7 @@ def compute_report(rows: list[Row], feedback: list[Feedback], since: datetime | 
         if r.cost_usd is None:
             unpriced += 1
             continue
-        if r.backend in LOCAL_BACKENDS:
+        if r.local:
             local += r.cost_usd
         else:
             cloud += r.cost_usd
@@ -113,7 +112,7 @@ def compute_report(rows: list[Row], feedback: list[Feedback], since: datetime | 
     unpriced += sum(1 for r in requests if r.baseline_cost_usd is None)
 
     local_latencies = [
-        r.latency_ms / 1000 for r in routed if r.backend in LOCAL_BACKENDS and r.outcome in ("ok", "fallback")
+        r.latency_ms / 1000 for r in routed if r.local and r.outcome in ("ok", "fallback")
     ]
     fell_back = sum(1 for r in routed if r.id in hop_parents or r.outcome == "fallback")
     saving = 1 - (cloud + local) / baseline if baseline else None

@@ -12,7 +12,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from .prices import LOCAL_BACKENDS
 from .records import Feedback, Row
 
 __all__ = [
@@ -91,7 +90,7 @@ def shares_by_action(rows: list[Row]) -> dict[str, tuple[int, dict[int, float]]]
 def local_latencies(rows: list[Row]) -> list[float]:
     """Seconds the person waited for answers from local backends: the report's p95 population."""
     return [
-        r.latency_ms / 1000 for r in _routed(rows) if r.backend in LOCAL_BACKENDS and r.outcome in ("ok", "fallback")
+        r.latency_ms / 1000 for r in _routed(rows) if r.local and r.outcome in ("ok", "fallback")
     ]
 
 

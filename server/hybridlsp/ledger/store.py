@@ -27,7 +27,7 @@ from typing import Callable, Iterator
 from ..config import data_dir
 from ..errors import UnknownRequest
 from .prices import LOCAL_BACKENDS
-from .records import OUTCOMES, VALIDATOR_VERDICTS, VERDICTS, Feedback, Row, size_bucket
+from .records import LOCATIONS, OUTCOMES, VALIDATOR_VERDICTS, VERDICTS, Feedback, Row, size_bucket
 
 __all__ = ["Ledger", "UnknownRequest", "MIGRATIONS", "RESERVATION_TTL_S", "Reservation", "migration"]
 
@@ -108,6 +108,17 @@ def m004_reservations(db: sqlite3.Connection) -> None:
     )
 
 
+_LOCAL_SQL = ", ".join(f"'{b}'" for b in sorted(LOCAL_BACKENDS))
+
+
+@migration
+def m005_location(db: sqlite3.Connection) -> None:
+    # Where each attempt's prompt went. Named backends make the backend's name no longer say it;
+    # rows from before were all built-ins, whose names did.
+    db.execute("ALTER TABLE requests ADD COLUMN location TEXT NOT NULL DEFAULT 'cloud'")
+    db.execute(f"UPDATE requests SET location = 'local' WHERE backend IN ({_LOCAL_SQL})")
+
+
 RESERVATION_TTL_S = 1800.0  # a reservation left by a killed process lapses after this, at the latest
 
 
@@ -145,7 +156,15 @@ def _iso(ts: datetime | None = None) -> str:
 
 _ROW_FIELDS = tuple(f.name for f in fields(Row))
 _BOOL_AT = tuple(_ROW_FIELDS.index(name) for name in ("tokens_counted", "cached"))  # stored as 0/1
-_LOCAL_SQL = ", ".join(f"'{b}'" for b in sorted(LOCAL_BACKENDS))
+
+
+def _location(location: str, backend: str) -> str:
+    """The caller's word for where the prompt went; a built-in backend's name says it otherwise."""
+    if not location:
+        return "local" if backend in LOCAL_BACKENDS else "cloud"
+    if location not in LOCATIONS:
+        raise ValueError(f"location must be one of {LOCATIONS}, not {location!r}")
+    return location
 
 
 def _row(values: tuple) -> Row:
@@ -257,6 +276,7 @@ class Ledger:
         saved_usd: float = 0.0,
         path: str = "",
         workspace: str = "",
+        location: str = "",
         ts: datetime | None = None,
     ) -> str:
         """Record a request's last attempt; return its id. `cost_usd` is that attempt's cost only
@@ -279,7 +299,7 @@ class Ledger:
                     ttft_ms=ttft_ms, cost_usd=cost_usd, baseline_cost_usd=baseline_cost_usd, outcome=outcome,
                     reason=reason, validator=validator, cached=int(outcome == "cache-hit"), saved_usd=saved_usd,
                     size_bucket=size_bucket(input_tokens), path_hash=self._hash(path),
-                    workspace_hash=self._hash(workspace),
+                    workspace_hash=self._hash(workspace), location=_location(location, backend),
                 ),
             )
         return request_id
@@ -299,6 +319,7 @@ class Ledger:
         tokens_counted: bool = False,
         latency_ms: float = 0.0,
         ttft_ms: float | None = None,
+        location: str = "",
         ts: datetime | None = None,
     ) -> str:
         """Record an attempt of `request_id` that failed and fell back (`reason`: the error's tag).
@@ -316,7 +337,7 @@ class Ledger:
                     tier=tier, backend=backend, model=model, input_tokens=input_tokens,
                     output_tokens=output_tokens, tokens_counted=int(tokens_counted), latency_ms=latency_ms,
                     ttft_ms=ttft_ms, cost_usd=cost_usd, outcome="fallback", reason=reason,
-                    size_bucket=size_bucket(input_tokens),
+                    size_bucket=size_bucket(input_tokens), location=_location(location, backend),
                 ),
             )
         return hop_id
@@ -334,11 +355,11 @@ class Ledger:
 
     @staticmethod
     def _spend_in(db: sqlite3.Connection, start: datetime, end: datetime) -> float:
-        # Cloud is decided by backend, not tier: any tier may be configured with a cloud backend,
-        # and a local tier's hardware cost is not money a budget cap should count.
+        # Cloud is where the prompt went, not the tier: any tier may be configured with a cloud
+        # backend, and a local tier's hardware cost is not money a budget cap should count.
         (total,) = db.execute(
-            f"SELECT COALESCE(SUM(cost_usd), 0) FROM requests "
-            f"WHERE ts >= ? AND ts < ? AND backend NOT IN ({_LOCAL_SQL})",
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM requests "
+            "WHERE ts >= ? AND ts < ? AND location = 'cloud'",
             (_iso(start), _iso(end)),
         ).fetchone()
         return float(total)
