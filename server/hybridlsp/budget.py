@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .ledger.prices import is_local, price_usd
+from .ledger.prices import price_usd
 
 if TYPE_CHECKING:
     from .config import BudgetSettings, Settings
@@ -84,8 +84,10 @@ def estimate_cloud_cost(
     """The most a request to `tier` can cost: its input plus a full output budget, at catalogue
     prices (`ledger.price_overrides` win). 0.0 for a tier on a local backend (no bill); None when
     the model's price is unknown."""
+    from .backends.registry import is_cloud  # the one answer; imports no backend module
+
     ts = settings.tier(tier)
-    if is_local(ts.backend):
+    if not is_cloud(ts.backend, settings, ts.model):
         return 0.0
     return price_usd(ts.model, ts.backend, input_tokens, max_output_tokens, settings.ledger.price_overrides)
 

@@ -104,7 +104,7 @@ class Hold:
         """None to go ahead, or why this cloud hop must be skipped."""
         from .backends.registry import is_cloud  # the registry imports every backend: only when asked
 
-        if not is_cloud(hop.backend):
+        if not is_cloud(hop.backend, self.guard._settings(), hop.model):
             return None
         rid, refused = await self.guard._reserve(hop, self.input_tokens, request)
         if rid is not None:

@@ -4,10 +4,16 @@ One timeout and retry policy for every backend lives here (backends never retry 
 - 429 with Retry-After within `dispatch.retry_after_max_s`, and 5xx: up to `max_retries` more tries
   on the same backend, then the next hop;
 - connection refused, timeout, context-length, broken stream, no key: the next hop at once;
-- an answer that fails the action's validator: the next hop (the article's "escalate when the local
-  answer is low-confidence");
-- a backend that failed `failures_to_trip` times in a row is skipped for `cooldown_s`;
+- an answer that fails the action's validator, is cut off by its output budget (`truncated`), or
+  is refused by the model (`refusal`, `content-filter`): the next hop (the article's "escalate
+  when the local answer is low-confidence");
+- a host that failed `failures_to_trip` times in a row is skipped for `cooldown_s`, whichever
+  tiers point at it;
+- a hop whose window cannot hold the prompt plus its output budget is skipped, unsent;
 - a hop the caller's `admit` hook refuses (the budget guard, for cloud hops) is skipped.
+Thinking is kept out of answers (`<think>` blocks and all before a lone `</think>` too) and
+counted as output. A hop that fails after the upstream accepted it is billed: its input and
+whatever it generated are recorded (`billed`).
 When every hop fails, `AllTiersFailed.attempts` carries them, so the caller can record them.
 Cancellation propagates: closing the stream closes the upstream connection.
 """
@@ -17,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Awaitable, Callable
 
+from .backends import FINISH_FILTERED, FINISH_LENGTH, FINISH_REFUSAL, strip_thinking
 from .backends.base import ChatRequest, Message, Usage
 from .errors import (
     AllTiersFailed,
@@ -29,7 +36,7 @@ from .errors import (
     ServerError,
     ValidationFailed,
 )
-from .routing.types import CLOUD_BACKENDS, Hop
+from .routing.types import Hop
 
 __all__ = ["Attempt", "DispatchResult", "Breaker", "BackendPool", "Dispatcher"]
 
@@ -50,6 +57,10 @@ class Attempt:
     usage_counted: bool = False  # True when we counted tokens ourselves
     text: str = ""
     requests_sent: int = 0
+    thinking: str = ""  # what the model reasoned, never part of `text`
+    finish: str = ""  # why the answer ended (backends.FINISH_*), "" when it did not
+    detail_text: str = ""  # a refusal's words
+    billed: bool = False  # the upstream accepted it: its input (and any output) is paid for
 
 
 @dataclass
@@ -69,7 +80,7 @@ class DispatchResult:
 
 
 class Breaker:
-    """Consecutive-failure circuit breaker per backend key (LiteLLM-style cool-down)."""
+    """Consecutive-failure circuit breaker per host (LiteLLM-style cool-down)."""
 
     def __init__(self, failures_to_trip: int, cooldown_s: float, clock=time.monotonic):
         self.trip = failures_to_trip
@@ -93,33 +104,72 @@ class Breaker:
 
 
 class BackendPool:
-    """One backend instance (one httpx client) per backend name, created on first use."""
+    """One backend instance (one httpx client) per backend name, created on first use, and made
+    again when the settings it was built from change."""
 
     def __init__(self, settings, env: dict, transports: dict | None = None, overrides: dict | None = None):
         self.settings = settings
         self.env = env
         self.transports = transports or {}
+        self._fixed = set(overrides or {})  # given by the caller (tests): never rebuilt
         self._backends: dict = dict(overrides or {})
+        self._built: dict[str, tuple] = {}
+        self._retired: list = []  # replaced while a request may still stream from them
 
     def get(self, name: str):
         b = self._backends.get(name)
         if b is None:
-            from .backends.registry import create_backend
+            from .backends.registry import build_key, create_backend
 
             b = create_backend(name, self.settings, transport=self.transports.get(name), env=self.env)
             self._backends[name] = b
+            self._built[name] = build_key(name, self.settings)
         return b
+
+    def update(self, settings) -> list[str]:
+        """Take new settings; drop the backends they change (the next request makes them anew).
+        Returns their names. A dropped one is closed at `aclose`, not under a running request."""
+        from .backends.registry import build_key
+
+        self.settings = settings
+        stale = []
+        for name, key in list(self._built.items()):
+            try:
+                same = build_key(name, settings) == key
+            except Exception:  # no longer defined: drop it too
+                same = False
+            if not same:
+                self._retired.append(self._backends.pop(name))
+                del self._built[name]
+                stale.append(name)
+        return stale
 
     def has_credentials(self, name: str) -> bool:
         from .backends.registry import credentials_present
 
         return credentials_present(name, self.settings, self.env)
 
+    def host(self, name: str) -> str:
+        """The breaker key of `name`: its host, so tiers on one server share one cool-down."""
+        from .backends.registry import host_key
+
+        try:
+            return host_key(name, self.settings)
+        except Exception:  # a backend only the caller knows (tests' overrides)
+            return name
+
+    def cloud(self, hop: Hop) -> bool:
+        from .backends.registry import is_cloud
+
+        return is_cloud(hop.backend, self.settings, hop.model)
+
     async def aclose(self) -> None:
-        for b in list(self._backends.values()):
+        for b in list(self._backends.values()) + self._retired:
             with contextlib.suppress(Exception):
                 await b.aclose()
         self._backends.clear()
+        self._built.clear()
+        self._retired.clear()
 
 
 class Dispatcher:
@@ -137,41 +187,67 @@ class Dispatcher:
         """The hop's context window in tokens (our estimate's units)."""
         return self.settings.embedded.n_ctx if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
 
-    def _request(self, hop: Hop, messages: list[Message], json_schema, action_cap) -> ChatRequest:
+    async def _request(self, hop: Hop, messages: list[Message], json_schema, action_cap, think: bool) -> ChatRequest:
         num_ctx = None if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
-        return ChatRequest(
+        req = ChatRequest(
             model=hop.model,
             messages=tuple(messages),
             max_tokens=self._max_tokens(hop, action_cap),
             json_schema=json_schema,
             num_ctx=num_ctx,
+            think=think,
         )
+        backend = self.pool.get(hop.backend)
+        will_think = getattr(backend, "will_think", None)
+        if hop.tier and will_think is not None and await will_think(req):
+            # reasoning comes out of the same budget before the answer: leave it room (and the
+            # budget guard, which reserves for max_tokens, counts it)
+            req = replace(req, max_tokens=req.max_tokens + self.settings.tier(hop.tier).thinking_tokens)
+        return req
 
-    async def _stream_once(self, backend, req: ChatRequest, on_text, attempt: Attempt, t0: float) -> tuple[str, Usage | None]:
+    async def _stream_once(self, backend, req: ChatRequest, on_text, attempt: Attempt, t0: float) -> Usage | None:
         parts: list[str] = []
+        thought: list[str] = []
+        attempt.text = attempt.thinking = ""
         usage = None
         attempt.requests_sent += 1
-        async with contextlib.aclosing(backend.stream(req)) as stream:
-            async for chunk in stream:
-                if chunk.text:
-                    if attempt.ttft_ms is None:
-                        attempt.ttft_ms = (time.perf_counter() - t0) * 1000
-                    parts.append(chunk.text)
-                    if on_text is not None:
-                        on_text(chunk.text)
-                if chunk.usage is not None:
-                    usage = chunk.usage
-        return "".join(parts), usage
+        try:
+            async with contextlib.aclosing(backend.stream(req)) as stream:
+                async for chunk in stream:
+                    if chunk.text:
+                        if attempt.ttft_ms is None:
+                            attempt.ttft_ms = (time.perf_counter() - t0) * 1000
+                        parts.append(chunk.text)
+                        if on_text is not None:
+                            on_text(chunk.text)
+                    if chunk.thinking:
+                        thought.append(chunk.thinking)
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                    if chunk.finish:
+                        attempt.finish, attempt.detail_text = chunk.finish, chunk.detail
+        finally:
+            # kept on failure too: what streamed before a cut is what the provider bills
+            attempt.text, attempt.thinking = "".join(parts), "".join(thought)
+        return usage
 
-    async def _try_hop(self, hop: Hop, req: ChatRequest, on_text) -> Attempt:
+    def _count_usage(self, attempt: Attempt, req: ChatRequest, usage: Usage | None) -> None:
+        if usage is not None:
+            attempt.input_tokens, attempt.output_tokens = usage.input_tokens, usage.output_tokens
+            return
+        attempt.usage_counted = True
+        attempt.input_tokens = sum(self.count(m.content) for m in req.messages)
+        # thinking is generated, and billed, like the answer
+        attempt.output_tokens = self.count(attempt.thinking + attempt.text)
+
+    async def _try_hop(self, attempt: Attempt, req: ChatRequest, on_text) -> Attempt:
         d = self.settings.dispatch
-        backend = self.pool.get(hop.backend)
-        attempt = Attempt(hop=hop, outcome="failed", input_tokens=0)
+        backend = self.pool.get(attempt.hop.backend)
         t0 = time.perf_counter()
         tries = 0
         while True:
             try:
-                text, usage = await self._stream_once(backend, req, on_text, attempt, t0)
+                usage = await self._stream_once(backend, req, on_text, attempt, t0)
                 break
             except (RateLimited, ServerError) as e:
                 wait = getattr(e, "retry_after", None)
@@ -182,13 +258,8 @@ class Dispatcher:
                 tries += 1
                 await asyncio.sleep(wait)
         attempt.latency_ms = (time.perf_counter() - t0) * 1000
-        attempt.text = text
-        if usage is not None:
-            attempt.input_tokens, attempt.output_tokens = usage.input_tokens, usage.output_tokens
-        else:
-            attempt.usage_counted = True
-            attempt.input_tokens = sum(self.count(m.content) for m in req.messages)
-            attempt.output_tokens = self.count(text)
+        attempt.billed = True
+        self._count_usage(attempt, req, usage)
         return attempt
 
     async def run(
@@ -204,6 +275,7 @@ class Dispatcher:
         input_tokens_estimate: int = 0,
         admit: Callable[[Hop, ChatRequest], Awaitable[str | None]] | None = None,
         on_attempt: Callable[[Hop], None] | None = None,
+        think: bool = False,
     ) -> DispatchResult:
         attempts: list[Attempt] = []
         best: Attempt | None = None
@@ -217,22 +289,31 @@ class Dispatcher:
                 on_text(delta)
 
         for hop in chain:
-            key = f"{hop.backend}"
+            key = self.pool.host(hop.backend)
             if not self.breaker.allow(key):
-                attempts.append(Attempt(hop, "skipped", "circuit-open", f"{hop.backend} failed recently; skipped during its cool-down"))
+                attempts.append(Attempt(hop, "skipped", "circuit-open",
+                                        f"{hop.backend} ({key}) failed recently; skipped during its cool-down"))
                 continue
-            if hop.backend in CLOUD_BACKENDS and not self.pool.has_credentials(hop.backend):
+            if not self.pool.has_credentials(hop.backend):
                 err = MissingCredentials(hop.backend, "no API key", _key_fix(self.settings, hop.backend))
                 attempts.append(Attempt(hop, "skipped", err.reason, str(err)))
                 notes.append(f"cloud tier skipped: {err}")
                 continue
+            try:
+                req = await self._request(hop, messages, json_schema, action_cap, think)
+            except BackendError as e:  # asking the model what it can do failed: so would the call
+                if e.reason in _HEALTH_FAILURES:
+                    self.breaker.failure(key)
+                attempts.append(Attempt(hop, "failed", e.reason, str(e)))
+                continue
             window = self._window(hop)
-            if input_tokens_estimate > window:
-                # the model would truncate the prompt (Ollama does so silently) or refuse it: not sent
-                why = f"{input_tokens_estimate:,} tokens do not fit {hop.model}'s {window:,}-token window; not sent"
+            if input_tokens_estimate + req.max_tokens > window:
+                # the window holds the prompt and the answer: a prompt that leaves no room for the
+                # output budget is cut (Ollama does so silently) or the answer is: not sent
+                why = (f"{input_tokens_estimate:,} prompt tokens and a {req.max_tokens:,}-token answer do not fit "
+                       f"{hop.model}'s {window:,}-token window; not sent")
                 attempts.append(Attempt(hop, "skipped", "context-length", why))
                 continue
-            req = self._request(hop, messages, json_schema, action_cap)
             refused = await admit(hop, req) if admit is not None else None
             if refused:
                 attempts.append(Attempt(hop, "skipped", "budget", refused))
@@ -244,17 +325,31 @@ class Dispatcher:
             t0 = time.perf_counter()
             if on_attempt is not None:
                 on_attempt(hop)
+            att = Attempt(hop=hop, outcome="failed")
             try:
-                att = await self._try_hop(hop, req, text_sink)
+                await self._try_hop(att, req, text_sink)
             except BackendError as e:
                 if e.reason in _HEALTH_FAILURES:
                     self.breaker.failure(key)
-                attempts.append(
-                    Attempt(hop, "failed", e.reason, str(e), latency_ms=(time.perf_counter() - t0) * 1000,
-                            input_tokens=input_tokens_estimate)
-                )
+                att.reason, att.detail = e.reason, str(e)
+                att.latency_ms = (time.perf_counter() - t0) * 1000
+                att.input_tokens = input_tokens_estimate
+                if e.answer_began:
+                    # the provider accepted it: the input and what was generated before the cut are billed
+                    att.billed, att.usage_counted = True, True
+                    att.output_tokens = self.count(att.thinking + att.text)
+                attempts.append(att)
                 continue
             self.breaker.success(key)
+            att.text = strip_thinking(att.text)
+            ended = _ended_early(att, req)
+            if ended is not None:
+                att.outcome, att.reason, att.detail = "invalid", *ended
+                if att.reason != "truncated" and not att.text:
+                    att.text = att.detail_text  # a refusal's own words, if nothing better comes
+                attempts.append(att)
+                best = att
+                continue
             try:
                 att.text = validate(att.text)
             except ValidationFailed as e:
@@ -275,6 +370,19 @@ class Dispatcher:
         raise failed
 
 
+def _ended_early(att: Attempt, req: ChatRequest) -> tuple[str, str] | None:
+    """(reason, detail) when the answer did not end on its own: it is not one to pass on whole."""
+    if att.finish == FINISH_LENGTH:
+        return "truncated", f"the answer was cut off by its {req.max_tokens:,}-token output budget"
+    if att.finish == FINISH_REFUSAL:
+        return "refusal", f"the model declined: {att.detail_text[:200]}" if att.detail_text else "the model declined"
+    if att.finish == FINISH_FILTERED:
+        return "content-filter", "the provider's content filter withheld the answer"
+    return None
+
+
 def _key_fix(settings, backend: str) -> str:
-    var = getattr(settings.backends, backend).api_key_env
+    from .backends.registry import spec
+
+    var = spec(backend, settings).api_key_env
     return f"set {var} in your environment, or choose a local tier with [local]"

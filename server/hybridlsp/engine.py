@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 from .errors import AllTiersFailed, HybridError
 from .routing import RouteRequest, decide, parse_flag
-from .routing.types import CLOUD_BACKENDS, Decision, GitSummary, Hop
+from .routing.types import Decision, GitSummary, Hop
 
 if TYPE_CHECKING:
     from .answers import AnswerStore
@@ -149,10 +149,18 @@ class Router:
         self.count_tokens = count_tokens
 
     def cloud_available(self) -> bool:
-        from .backends.registry import credentials_present
+        from .backends.registry import credentials_present, is_cloud
 
-        t3 = self.settings.tier(3).backend
-        return t3 not in CLOUD_BACKENDS or credentials_present(t3, self.settings, self.env)
+        t3 = self.settings.tier(3)
+        return not is_cloud(t3.backend, self.settings, t3.model) or credentials_present(t3.backend, self.settings,
+                                                                                         self.env)
+
+    def cloud_tiers(self) -> frozenset[int]:
+        """The tiers whose prompts leave the machine: routing's privacy and budget gates read these."""
+        from .backends.registry import is_cloud
+
+        s = self.settings
+        return frozenset(n for n in (1, 2, 3) if is_cloud(s.tier(n).backend, s, s.tier(n).model))
 
     def _route(self, req: RunRequest, input_tokens: int, git: GitSummary, secret: bool,
                spend: tuple[float, float] = (0.0, 0.0), head: Sequence[int] | None = None) -> Decision:
@@ -164,6 +172,7 @@ class Router:
                 language=req.language, git=git, tier_override=req.tier, contains_secret=secret,
                 month_cloud_spend_usd=spend[0], day_cloud_spend_usd=spend[1],
                 cloud_available=self.cloud_available(), local_only=req.local_only, head_tokens=head,
+                cloud_tiers=self.cloud_tiers(),
             ),
             self.settings,
         )
@@ -221,8 +230,9 @@ class Engine(Router):
 
     # ---- settings -------------------------------------------------------------------------
     def update_settings(self, settings) -> None:
+        """Settings changed (the editor's): backends built from what changed are made anew."""
         self.settings = settings
-        self.pool.settings = settings
+        self.pool.update(settings)
         self.dispatcher.settings = settings
         self.breaker.trip = settings.dispatch.failures_to_trip
         self.breaker.cooldown = settings.dispatch.cooldown_s
@@ -333,6 +343,7 @@ class Engine(Router):
                     decision.chain, messages, validate=validate, json_schema=action.json_schema,
                     action_cap=action.max_tokens, on_text=on_delta,
                     on_reset=on_restart, input_tokens_estimate=tokens, admit=hold.admit, on_attempt=on_attempt,
+                    think=getattr(action, "think", False),
                 )
             except asyncio.CancelledError:
                 self._record_cancelled(req, request_id, current, tokens, t0)
@@ -362,6 +373,7 @@ class Engine(Router):
                 cost_usd=self._price(hop.backend, hop.model, hop.tier, tokens, out, latency_ms),
                 baseline_cost_usd=self._baseline(tokens, out), outcome="cancelled", request_id=request_id,
                 tokens_counted=True, reason="cancelled", path=req.path, workspace=req.workspace,
+                location=self._location(hop),
             )
         except Exception:  # recording must never turn a cancel into another error
             log.exception("could not record a cancelled request")
@@ -393,9 +405,15 @@ class Engine(Router):
         """None when the model has no known price: the ledger shows it as unpriced, never as free."""
         from .ledger.prices import cost_usd
 
+        from .backends.registry import is_cloud
+
         hourly = self.settings.tier(tier).hourly_cost_usd if tier else 0.0
         return cost_usd(backend, model, inp, out, latency_s=latency_ms / 1000, hourly_cost_usd=hourly,
-                        overrides=self.settings.ledger.price_overrides)
+                        overrides=self.settings.ledger.price_overrides,
+                        local=not is_cloud(backend, self.settings, model))
+
+    def _location(self, hop: Hop) -> str:
+        return "cloud" if self.pool.cloud(hop) else "local"
 
     def _baseline(self, inp: int, out: int) -> float | None:
         from .ledger.prices import baseline_cost
@@ -437,6 +455,7 @@ class Engine(Router):
             cost_usd=final_cost, baseline_cost_usd=baseline, outcome=outcome, request_id=request_id,
             ttft_ms=final.ttft_ms, tokens_counted=final.usage_counted, reason=fallbacks[-1].reason if fallbacks else "",
             validator="fail" if result.best_effort else "pass", path=req.path, workspace=req.workspace,
+            location=self._location(final.hop),
         ))
         await self._record(writes, notes)
         status = await self._budget_status()
@@ -455,13 +474,16 @@ class Engine(Router):
 
     def _hop_write(self, req: RunRequest, request_id: str, a: Attempt):
         """(the attempt's cost, the ledger write recording it as a hop of `request_id`)."""
+        # billed: the upstream accepted it (input, and any output before a cut, are paid for); a
+        # refused connection or an HTTP error before the answer began costs nothing
         hop_cost = self._price(a.hop.backend, a.hop.model, a.hop.tier, a.input_tokens, a.output_tokens,
-                               a.latency_ms) if a.output_tokens else 0.0
+                               a.latency_ms) if a.billed or a.output_tokens else 0.0
         return hop_cost, partial(
             self.ledger.record_hop,
             request_id, action=req.action, tier=a.hop.tier, backend=a.hop.backend, model=a.hop.model,
             reason=a.reason, cost_usd=hop_cost, input_tokens=a.input_tokens, output_tokens=a.output_tokens,
             tokens_counted=a.usage_counted, latency_ms=a.latency_ms, ttft_ms=a.ttft_ms,
+            location=self._location(a.hop),
         )
 
     async def _record_failure(self, req: RunRequest, request_id: str, attempts: list[Attempt], t0: float) -> None:
@@ -470,12 +492,15 @@ class Engine(Router):
             return
         *earlier, last = attempts
         writes = [self._hop_write(req, request_id, a)[1] for a in earlier]
+        cost = self._price(last.hop.backend, last.hop.model, last.hop.tier, last.input_tokens, last.output_tokens,
+                           last.latency_ms) if last.billed else 0.0
         writes.append(partial(
             self.ledger.record_request,
             action=req.action, tier=last.hop.tier, backend=last.hop.backend, model=last.hop.model,
-            input_tokens=last.input_tokens, output_tokens=0, latency_ms=(time.perf_counter() - t0) * 1000,
-            cost_usd=0.0, baseline_cost_usd=0.0, outcome="error", request_id=request_id, reason=last.reason,
-            path=req.path, workspace=req.workspace,
+            input_tokens=last.input_tokens, output_tokens=last.output_tokens if last.billed else 0,
+            latency_ms=(time.perf_counter() - t0) * 1000, cost_usd=cost, baseline_cost_usd=0.0, outcome="error",
+            request_id=request_id, reason=last.reason, path=req.path, workspace=req.workspace,
+            tokens_counted=last.usage_counted, location=self._location(last.hop),
         ))
         try:
             await _in_thread(lambda: [w() for w in writes])
@@ -512,6 +537,7 @@ class Engine(Router):
             input_tokens=hit["input_tokens"], output_tokens=hit["output_tokens"], latency_ms=latency_ms,
             cost_usd=0.0, baseline_cost_usd=baseline, outcome="cache-hit", request_id=request_id,
             saved_usd=hit["cost"], validator="pass", path=req.path, workspace=req.workspace,
+            location=self._location(hop),
         )], notes)
         return self._notify(req, RunResult(
             text=text, decision=decision,
@@ -534,7 +560,8 @@ class Engine(Router):
         from .backends.registry import is_cloud
         from .budget import confirmation_message, estimate_cloud_cost, needs_confirmation
 
-        if confirm is None or not decision.chain or not is_cloud(decision.chain[0].backend):
+        first = decision.chain[0] if decision.chain else None
+        if confirm is None or first is None or not is_cloud(first.backend, self.settings, first.model):
             return decision
         est = estimate_cloud_cost(self.settings, decision.input_tokens, decision.max_output_tokens, tier=decision.tier)
         if not needs_confirmation(self.settings, est):

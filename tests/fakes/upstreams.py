@@ -7,7 +7,7 @@ cancellation are observable from the outside. Response shapes follow recorded up
     with FakeOpenAI(answer="Hi there.", usage=(12, 3)) as fake:
         fake.inject("429", Fault("drip", delay=0.05))  # one fault per request, in order
         ...  point settings at fake.base_url ...
-        fake.requests[0].json["model"]; fake.request_count
+        fake.requests[0].json["model"]; fake.request_count  # model calls; `requests` has every request
         await fake.wait_disconnected(1.0); fake.disconnected_at  # time.monotonic() of the hang-up
 
 Faults: "close" (read the request, close without a response), "hang" (never answer), "429"
@@ -164,8 +164,10 @@ class FakeUpstream:
 
     @property
     def request_count(self) -> int:
+        """How many times the model was asked (POSTs to the stream path); `requests` has them all,
+        health and metadata requests (Ollama's /api/show) included."""
         with self._lock:
-            return len(self.requests)
+            return sum(1 for r in self.requests if r.method == "POST" and r.path == self.stream_path)
 
     def reset(self) -> None:
         with self._lock:
@@ -253,6 +255,10 @@ class FakeUpstream:
                 return
             with self._lock:
                 self.requests.append(req)
+            if req.method == "POST" and req.path in self.post_routes():
+                # metadata (Ollama's /api/show) never takes an injected fault: those are for model calls
+                await self._respond(req, writer, _Conn(asyncio.get_running_loop().create_future(), True), None)
+                return
             # A read that ends (EOF or reset) while we still owe an answer means the client hung up.
             conn = _Conn(asyncio.ensure_future(reader.read(1)))
             conn.eof.add_done_callback(lambda _: self._on_eof(conn))

@@ -182,7 +182,7 @@ async def test_health_without_key_says_how_to_fix(fake_openai):
     health = await backend.health()
     await backend.aclose()
     assert not health.reachable and "set OPENAI_API_KEY" in health.fixes[0]
-    assert fake_openai.request_count == 0
+    assert fake_openai.requests == []
 
 
 async def test_refused_connection_is_unavailable(fake_openai):

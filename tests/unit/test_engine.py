@@ -440,4 +440,4 @@ async def test_prompt_larger_than_a_local_window_is_not_sent_there(ollama, ledge
     res = await eng.run(RunRequest(action="ask", text="Summarize: " + "word " * 700))
     await eng.aclose()
     assert res.tier == 2 and res.fallbacks[0].reason == "context-length"
-    assert [r.json["model"] for r in ollama.requests] == ["llama3.3:70b"]
+    assert [r.json["model"] for r in ollama.requests if r.path == "/api/chat"] == ["llama3.3:70b"]

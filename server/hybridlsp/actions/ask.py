@@ -8,6 +8,7 @@ from .base import ActionContext, check_common
 name = "ask"
 json_schema = None
 max_tokens = None  # the answer's output budget (the tier's own cap applies too)
+think = True  # open questions, some hard: a thinking model may reason (within thinking_tokens)
 cacheable = True
 
 SYSTEM = "Answer the request directly and concisely. Use Markdown only where it helps."

@@ -37,6 +37,7 @@ class Action(Protocol):
     json_schema: dict | None
     cacheable: bool
     max_tokens: int | None  # output budget for this action; the tier's cap applies too
+    think: bool  # whether a model that can reason before answering should (ChatRequest.think)
 
     def messages(self, ctx: ActionContext) -> list[Message]: ...
 

@@ -21,6 +21,7 @@ _NOT_A_SUBJECT_RE = re.compile(r"^(diff --git|index [0-9a-f]|@@|[-+]{3} |```|her
 _WORD_RE = re.compile(r"[A-Za-z]{3,}")
 BODY_MAX_LINES = 12
 max_tokens = 160
+think = False  # a one-line summary of a diff: a thinking model spent its 160 tokens thinking
 
 
 def messages(ctx: ActionContext) -> list[Message]:

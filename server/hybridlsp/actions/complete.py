@@ -9,6 +9,7 @@ from .base import ActionContext, check_common, sanitize, strip_fences
 name = "complete"
 json_schema = None
 max_tokens = 256  # the answer's output budget (the tier's own cap applies too)
+think = False  # an inline completion is wanted at once: reasoning first only delays it
 cacheable = False  # completions depend on every keystroke around them: never cached
 
 SYSTEM = (

@@ -8,6 +8,7 @@ from .base import ActionContext, check_common
 name = "explain"
 json_schema = None
 max_tokens = 350  # the answer's output budget (the tier's own cap applies too)
+think = False  # a short description of visible code; reasoning adds latency, not accuracy
 cacheable = True
 
 SYSTEM = "You explain code to a developer. Be direct and accurate. Use Markdown."

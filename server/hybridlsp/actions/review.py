@@ -11,6 +11,7 @@ from .base import ActionContext, check_common, sanitize, strip_fences
 
 name = "review"
 max_tokens = 800  # the answer's output budget (the tier's own cap applies too)
+think = True  # finding bugs is where reasoning helps; thinking_tokens more budget for it
 cacheable = True
 SEVERITIES = ("error", "warning", "info", "hint")
 MAX_FINDINGS = 20

@@ -1,4 +1,5 @@
-"""Backends: one small interface (`base`), four implementations, and a registry by name."""
+"""Backends: one small interface (`base`), four implementations (five kinds: `openai-compatible`
+is the OpenAI wire format without a required key), named instances and a registry by name."""
 # Names load on first use (PEP 562): httpx and llama_cpp are not needed to answer `initialize`.
 
 from .._lazy import lazy_names
@@ -10,6 +11,11 @@ __all__ = [
     "Health",
     "Message",
     "Usage",
+    "FINISH_STOP",
+    "FINISH_LENGTH",
+    "FINISH_REFUSAL",
+    "FINISH_FILTERED",
+    "strip_thinking",
     "OllamaBackend",
     "OpenAIBackend",
     "AnthropicBackend",
@@ -17,7 +23,10 @@ __all__ = [
     "register",
     "unregister",
     "create_backend",
+    "spec",
+    "build_key",
     "is_cloud",
+    "host_key",
     "credentials_present",
     "registered_names",
 ]
@@ -30,6 +39,14 @@ _WHERE = {
     "Health": "base",
     "Message": "base",
     "Usage": "base",
+    "FINISH_STOP": "base",
+    "FINISH_LENGTH": "base",
+    "FINISH_REFUSAL": "base",
+    "FINISH_FILTERED": "base",
+    "strip_thinking": "_reasoning",
+    "spec": "registry",
+    "build_key": "registry",
+    "host_key": "registry",
     "EmbeddedBackend": "embedded",
     "OllamaBackend": "ollama",
     "OpenAIBackend": "openai",

@@ -65,6 +65,9 @@ class AnthropicBackend:
         self._key = ApiKey(self.name, self.key_env, env)
         self._http = cloud_upstream(self.name, self.base_url, self.key_env, settings, transport)
 
+    async def will_think(self, request: ChatRequest) -> bool:
+        return False  # extended thinking is never turned on
+
     def _headers(self) -> tuple[dict[str, str], str]:
         key = self._key.get()
         return {"x-api-key": key, "anthropic-version": self.version}, key

@@ -192,6 +192,9 @@ class EmbeddedBackend:
             # call and finishes first), so the model is free again when we return.
             await asyncio.shield(worker)
 
+    async def will_think(self, request: ChatRequest) -> bool:
+        return False  # SmolLM2 does not reason before answering
+
     async def health(self) -> Health:
         def check() -> Health:
             fixes = (FIX_INSTALL,)

@@ -78,6 +78,11 @@ class OllamaBackend:
             self._shown[model] = ("thinking" in caps, ctx)
         return self._shown[model]
 
+    async def will_think(self, request: ChatRequest) -> bool:
+        if _family(request.model).startswith(_LEVEL_ONLY):
+            return True  # "low" still reasons
+        return request.think and (await self.show(request.model))[0]
+
     async def _think(self, request: ChatRequest) -> bool | str | None:
         """The `think` value for this request, or None to leave it out."""
         if _family(request.model).startswith(_LEVEL_ONLY):

@@ -96,6 +96,11 @@ class OpenAIBackend:
             }
         return body
 
+    async def will_think(self, request: ChatRequest) -> bool:
+        if self.kind == "openai":
+            return is_reasoning_model(request.model)  # o-series and gpt-5 reason even at "low"
+        return request.think  # a compatible server's model may be a thinker: leave it the room
+
     def _headers(self) -> tuple[dict[str, str], tuple[str, ...]]:
         key = self._key.get()
         return ({"authorization": f"Bearer {key}"}, (key,)) if key else ({}, ())

@@ -28,6 +28,7 @@ __all__ = [
     "unregister",
     "create_backend",
     "spec",
+    "build_key",
     "is_cloud",
     "credentials_present",
     "host_key",
@@ -108,6 +109,21 @@ def spec(name: str, settings: Settings) -> Spec:
         return Spec(name, "embedded", "", "local", "")
     entry = _entry(name, settings)
     return Spec(name, name, "", "cloud" if entry.cloud else "local", entry.key_env(settings) if entry.key_env else "")
+
+
+def build_key(name: str, settings: Settings) -> tuple:
+    """Everything an instance of `name` is built from: a backend whose key changed with the settings
+    is made again (a new host, key variable, timeout or keep-alive reaches it at once)."""
+    s = spec(name, settings)
+    d = settings.dispatch
+    extra: tuple = ()
+    if s.kind == "ollama":
+        extra = (settings.backends.ollama.keep_alive,)
+    elif s.kind == "anthropic":
+        extra = (settings.backends.anthropic.version,)
+    elif s.kind == "embedded":
+        extra = tuple(settings.embedded.model_dump().items())
+    return (s, d.connect_timeout_s, d.read_timeout_s, extra)
 
 
 def _default_location(kind: str, base_url: str) -> str:

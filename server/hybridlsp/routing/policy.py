@@ -69,15 +69,16 @@ def _action_tier(req: RouteRequest, r, estimator: Estimator | None, text: str) -
     return r.default_tier, f"no harder task recognised -> default tier {r.default_tier}"
 
 
-def build_chain(tier: int, settings, *, allow_cloud: bool) -> tuple[Hop, ...]:
+def build_chain(tier: int, settings, *, allow_cloud: bool, cloud_tiers: frozenset[int] | None = None) -> tuple[Hop, ...]:
     """The decided tier, then escalation upwards, then the local tiers downwards, then embedded.
 
     Escalating first is the article's fallback chain (low confidence -> bigger model); going down
     after the cloud is its always-available local fallback for people who hit rate limits.
     """
+    cloud = _cloud_tiers(settings, cloud_tiers)
     t1, t2, t3 = settings.tier(1), settings.tier(2), settings.tier(3)
-    return _chain(tier, allow_cloud, (t1.backend, t1.model), (t2.backend, t2.model), (t3.backend, t3.model),
-                  settings.embedded.enabled)
+    return _chain(tier, allow_cloud, (t1.backend, t1.model, 1 in cloud), (t2.backend, t2.model, 2 in cloud),
+                  (t3.backend, t3.model, 3 in cloud), settings.embedded.enabled)
 
 
 @lru_cache(maxsize=256)  # a handful of distinct chains per configuration; every decision needs one
@@ -87,8 +88,8 @@ def _chain(tier: int, allow_cloud: bool, *spec) -> tuple[Hop, ...]:
     hops: list[Hop] = []
     seen = set()
     for t in order:
-        backend, model = tiers[t - 1]
-        if backend in CLOUD_BACKENDS and not allow_cloud:
+        backend, model, cloud = tiers[t - 1]
+        if cloud and not allow_cloud:
             continue
         if (backend, model) in seen:
             continue
@@ -99,8 +100,10 @@ def _chain(tier: int, allow_cloud: bool, *spec) -> tuple[Hop, ...]:
     return tuple(hops)
 
 
-def _tier_is_cloud(settings, tier: int) -> bool:
-    return settings.tier(tier).backend in CLOUD_BACKENDS
+def _cloud_tiers(settings, given: frozenset[int] | None) -> frozenset[int]:
+    if given is not None:
+        return given
+    return frozenset(n for n in (1, 2, 3) if settings.tier(n).backend in CLOUD_BACKENDS)
 
 
 def estimate_only(action: str, text: str, input_tokens: int, settings) -> bool:
@@ -124,6 +127,7 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
         estimator = get_estimator(settings)
     reasons: list[str] = []
     notes: list[str] = []
+    cloud_tiers = _cloud_tiers(settings, req.cloud_tiers)
 
     flag_tier, flag, text = parse_flag(req.text)
     if req.tier_override is not None:
@@ -151,7 +155,7 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
     if req.contains_secret or glob:
         private = True
         why = "text contains a secret" if req.contains_secret else f"path matches local-only glob '{glob}'"
-        if _tier_is_cloud(settings, tier):
+        if tier in cloud_tiers:
             tier = 2
             reasons.append(f"{why} -> stays local (tier 2), never cloud")
         else:
@@ -160,7 +164,7 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
     allow_cloud = not private
     if req.local_only:
         allow_cloud = False
-        if _tier_is_cloud(settings, tier):
+        if tier in cloud_tiers:
             tier = 2
             reasons.append("local-only request -> tier 2")
     if allow_cloud:
@@ -172,20 +176,20 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
             over = f"daily cloud budget ${b.daily_cloud_usd:.2f} spent (${req.day_cloud_spend_usd:.2f})"
         if over:
             allow_cloud = False
-            if _tier_is_cloud(settings, tier):
+            if tier in cloud_tiers:
                 tier = 2
                 reasons.append(f"{over} -> tier 2")
 
     if allow_cloud and not req.cloud_available:
         allow_cloud = False
-        if _tier_is_cloud(settings, tier):
+        if tier in cloud_tiers:
             tier = 2
             t3 = settings.tier(3)
             reasons.append(f"no API key for {t3.backend} -> best local tier (tier 2)")
             notes.append(f"cloud tier skipped: no API key for {t3.backend}")
 
     ts = settings.tier(tier)
-    chain = build_chain(tier, settings, allow_cloud=allow_cloud)
+    chain = build_chain(tier, settings, allow_cloud=allow_cloud, cloud_tiers=cloud_tiers)
     return Decision(
         tier=tier,
         backend=ts.backend,

@@ -37,6 +37,9 @@ class RouteRequest:
     month_cloud_spend_usd: float = 0.0
     day_cloud_spend_usd: float = 0.0
     cloud_available: bool = True  # a key is configured for the tier-3 backend
+    # The tiers whose prompts leave the machine, as backends.registry.is_cloud says (the caller
+    # asks it: routing never imports backends). None: the built-in backends' places by name.
+    cloud_tiers: frozenset[int] | None = None
     local_only: bool = False  # the caller never wants the cloud (inline completion)
     head_tokens: Sequence[int] | None = None  # text's first token ids, if the caller encoded it
 
