@@ -20,6 +20,8 @@ import pytest
 from hybridlsp.backends import ChatRequest, Message, OpenAIBackend
 from hybridlsp.backends.embedded import default_model_path
 from hybridlsp.config import settings_from_mapping
+from hybridlsp.engine import Engine, RunRequest
+from hybridlsp.ledger.store import Ledger
 from tests.fakes import free_port
 
 pytestmark = pytest.mark.embedded
@@ -123,3 +125,31 @@ async def test_cancelling_stops_generation_upstream(llama_server):
         await backend.aclose()
     assert "".join(c.text for c in chunks).strip()
     assert elapsed < 8, f"the next request waited {elapsed:.1f} s: the cancelled one kept generating"
+
+
+async def test_a_private_request_goes_to_it_as_tier_2_because_it_is_local(llama_server, tmp_path):
+    """No `location` set: an openai-compatible server on loopback is local, so text from a
+    local-only file may go there; streamed, counted and priced as local hardware."""
+    secret_file = tmp_path / ".env"
+    secret_file.write_text("DEBUG=1\n")
+    settings = settings_from_mapping({
+        "embedded": {"enabled": False},
+        "backends": {"ollama": {"host": f"http://127.0.0.1:{free_port()}"},  # nothing listens: tier 1 is down
+                     "llama": {"kind": "openai-compatible", "base_url": llama_server + "/v1"}},
+        "tiers": {"tier2": {"backend": "llama", "model": ALIAS, "max_output_tokens": 24, "num_ctx": 2048}},
+        "dispatch": {"read_timeout_s": 60, "max_retries": 0},
+    })
+    streamed: list[str] = []
+    with Ledger(tmp_path / "ledger.sqlite3") as ledger:
+        engine = Engine(settings, ledger=ledger, env={})
+        try:
+            res = await engine.run(RunRequest(action="explain", text="DEBUG=1", path=str(secret_file),
+                                              prompt="[tier2]"), on_text=streamed.append)
+        finally:
+            await engine.aclose()
+        (row,) = [r for r in ledger.rows() if r.kind == "request"]
+        cloud_spend = ledger.month_cloud_spend()
+    assert res.decision.private and (res.tier, res.backend) == (2, "llama")
+    assert len(streamed) > 1 and "".join(streamed).strip()
+    assert row.location == "local" and row.cost_usd == 0.0 and cloud_spend == 0.0
+    assert row.tokens_counted and 0 < row.output_tokens <= 24 + 8  # the server sends no usage: we count

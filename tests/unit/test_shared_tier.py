@@ -140,3 +140,102 @@ async def test_no_cloud_account_tier3_on_the_same_server_needs_only_the_team_key
         res = await ask(Engine(settings, ledger=ledger, env={"TEAM_LLM_KEY": TEAM_KEY}),
                         "[tier2] Summarize the build log")
     assert res.tier == 2 and res.backend == "openai" and team.request_count == 1
+
+
+# ---- named backends: a team box as its own tier 2, tier 1 on the laptop ------------------------
+
+def team_box(server, local: FakeOllama, location: str, **tier2) -> dict:
+    return base(
+        backends={"ollama": {"host": local.url},
+                  "team": {"kind": "openai-compatible", "base_url": server.base_url, "location": location,
+                           "api_key_env": "TEAM_LLM_KEY"}},
+        tiers={"tier2": {"backend": "team", "model": TEAM_MODEL, **tier2}},
+        budget={"monthly_cloud_usd": 1.0},
+    )
+
+
+async def test_a_local_team_box_is_priced_by_the_hour_and_may_take_private_text(ledger, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEBUG=1\n")
+    with FakeOllama(answer=GOOD) as laptop, FakeOpenAI(answer=GOOD, token_delay=0.02) as box:
+        settings = settings_from_mapping(team_box(box, laptop, "local", hourly_cost_usd=3.6))
+        engine = Engine(settings, ledger=ledger, env={"TEAM_LLM_KEY": TEAM_KEY})
+        try:
+            res = await engine.run(RunRequest(action="explain", text="DEBUG=1", path=str(env_file), prompt="[tier2]"))
+        finally:
+            await engine.aclose()
+    assert (res.tier, res.backend) == (2, "team") and res.decision.private  # local: private text may go
+    assert box.requests[-1].headers["authorization"] == f"Bearer {TEAM_KEY}" and laptop.request_count == 0
+    (row,) = ledger.rows()
+    assert row.location == "local" and 0 < row.cost_usd <= 0.001 * row.latency_ms / 1000  # hourly, not tokens
+    assert ledger.month_cloud_spend() == 0.0
+
+
+async def test_a_cloud_team_box_never_takes_private_text_and_counts_as_cloud(ledger, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEBUG=1\n")
+    with FakeOllama(answer=GOOD) as laptop, FakeOpenAI(answer=GOOD, usage=(500, 120)) as box:
+        data = team_box(box, laptop, "cloud")
+        data["ledger"] = {"price_overrides": {TEAM_MODEL: [0.20, 0.60]}}
+        settings = settings_from_mapping(data)
+        engine = Engine(settings, ledger=ledger, env={"TEAM_LLM_KEY": TEAM_KEY, "OPENAI_API_KEY": "sk-x-123456"})
+        try:
+            private = await engine.run(RunRequest(action="explain", text="DEBUG=1", path=str(env_file), prompt="[tier2]"))
+            public = await engine.run(RunRequest(action="ask", text="[tier2] Summarize the build log"))
+        finally:
+            await engine.aclose()
+    assert private.backend == "ollama" and box.request_count == 1  # only the public request went
+    assert public.backend == "team"
+    row = [r for r in ledger.rows() if r.backend == "team"][0]
+    assert row.location == "cloud" and row.cost_usd == pytest.approx((500 * 0.20 + 120 * 0.60) / 1_000_000)
+    assert ledger.month_cloud_spend() == pytest.approx(row.cost_usd)
+
+
+async def test_tier1_stays_on_the_laptop_while_tier2_is_a_shared_ollama(ledger):
+    with FakeOllama(answer=GOOD) as laptop, FakeOllama(answer=GOOD) as box:
+        settings = settings_from_mapping(base(
+            backends={"ollama": {"host": laptop.url}, "box": {"kind": "ollama", "base_url": box.url}},
+            tiers={"tier2": {"backend": "box", "model": "llama3.3:70b"}}))
+        engine = Engine(settings, ledger=ledger, env={})
+        try:
+            one = await engine.run(RunRequest(action="ask", text="[tier1] Summarize the build log"))
+            two = await engine.run(RunRequest(action="ask", text="[tier2] Summarize the build log"))
+        finally:
+            await engine.aclose()
+    assert (one.backend, two.backend) == ("ollama", "box")
+    assert laptop.request_count == 1 and box.request_count == 1
+
+
+async def test_a_down_host_is_skipped_for_every_tier_on_it_and_only_those(ledger):
+    # tier 1 and tier 2 on one box: once its breaker opens, neither is tried; tier 3 elsewhere is
+    with FakeOllama(answer=GOOD) as box, FakeOpenAI(answer=GOOD) as cloud:
+        box.inject(*["500"] * 10)
+        settings = settings_from_mapping(base(
+            backends={"ollama": {"host": box.url}, "box2": {"kind": "ollama", "base_url": box.url},
+                      "openai": {"base_url": cloud.base_url}},
+            tiers={"tier2": {"backend": "box2", "model": "llama3.3:70b"}},
+            dispatch={"max_retries": 0, "failures_to_trip": 1, "read_timeout_s": 2, "connect_timeout_s": 1}))
+        engine = Engine(settings, ledger=ledger, env={"OPENAI_API_KEY": "sk-test-123456"})
+        try:
+            res = await engine.run(RunRequest(action="ask", text="Summarize the build log"))
+        finally:
+            await engine.aclose()
+    assert res.tier == 3 and box.request_count == 1  # tier 2 on the same host was not asked
+    assert [f.reason for f in res.fallbacks] == ["server-error", "circuit-open"]
+
+
+async def test_settings_from_the_editor_reach_the_backends_at_once(ledger):
+    with FakeOllama(answer="first host says: " + GOOD) as old, FakeOllama(answer=GOOD) as new:
+        settings = settings_from_mapping(base(backends={"ollama": {"host": old.url}}))
+        engine = Engine(settings, ledger=ledger, env={})
+        try:
+            await engine.run(RunRequest(action="ask", text="[tier1] Summarize the build log"))
+            engine.update_settings(settings_from_mapping(base(backends={"ollama": {"host": new.url}})))
+            res = await engine.run(RunRequest(action="ask", text="[tier1] Summarize the log again"))
+            engine.update_settings(settings_from_mapping(base(backends={"ollama": {"host": new.url,
+                                                                                   "keep_alive": "2h"}})))
+            await engine.run(RunRequest(action="ask", text="[tier1] Summarize it once more"))
+        finally:
+            await engine.aclose()
+    assert res.text == GOOD and old.request_count == 1 and new.request_count == 2
+    assert new.requests[-1].json["keep_alive"] == "2h"
