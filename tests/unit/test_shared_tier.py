@@ -239,3 +239,24 @@ async def test_settings_from_the_editor_reach_the_backends_at_once(ledger):
             await engine.aclose()
     assert res.text == GOOD and old.request_count == 1 and new.request_count == 2
     assert new.requests[-1].json["keep_alive"] == "2h"
+
+
+async def test_an_ollama_cloud_model_is_cloud_for_the_privacy_gate_and_the_budget(ledger, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEBUG=1\n")
+    with FakeOllama(answer=GOOD, models=("qwen2.5-coder:14b", "gpt-oss:120b-cloud")) as host:
+        settings = settings_from_mapping(base(
+            backends={"ollama": {"host": host.url}},
+            tiers={"tier2": {"backend": "ollama", "model": "gpt-oss:120b-cloud"}},
+            ledger={"price_overrides": {"gpt-oss:120b-cloud": [1.0, 1.0]}}))
+        engine = Engine(settings, ledger=ledger, env={"OPENAI_API_KEY": "sk-test-0123456789"})
+        try:
+            private = await engine.run(RunRequest(action="explain", text="DEBUG=1", path=str(env_file), prompt="[tier2]"))
+            public = await engine.run(RunRequest(action="ask", text="[tier2] Summarize the build log"))
+        finally:
+            await engine.aclose()
+    chats = [r.json["model"] for r in host.requests if r.path == "/api/chat"]
+    assert private.model == "qwen2.5-coder:14b" and chats[0] == "qwen2.5-coder:14b"  # never to ollama.com
+    assert public.model == "gpt-oss:120b-cloud"
+    row = [r for r in ledger.rows() if r.model == "gpt-oss:120b-cloud"][0]
+    assert row.location == "cloud" and ledger.month_cloud_spend() == pytest.approx(row.cost_usd) and row.cost_usd > 0
