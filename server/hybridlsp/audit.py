@@ -182,7 +182,8 @@ def _boundaries(routed: Sequence[Routed], per_side: int) -> dict[tuple[int, int]
 def audit(rows: Sequence[AuditRow], settings, *, estimator=None, count_tokens=None,
           output_tokens: int = DEFAULT_OUTPUT_TOKENS, calls_per_month: float | None = None,
           per_side: int = 3) -> AuditReport:
-    from .ledger.prices import is_local, price_usd
+    from .backends.registry import is_cloud
+    from .ledger.prices import price_usd
 
     if count_tokens is None:
         from .context.tokens import count_tokens
@@ -210,7 +211,7 @@ def audit(rows: Sequence[AuditRow], settings, *, estimator=None, count_tokens=No
         else:
             before += p
         ts = settings.tier(dec.tier)
-        if is_local(ts.backend):
+        if not is_cloud(ts.backend, settings, ts.model):
             continue
         p = price_usd(ts.model, ts.backend, n, out, lg.price_overrides)
         if p is None:

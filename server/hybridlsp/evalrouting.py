@@ -275,11 +275,12 @@ def evaluate(rows: Sequence[EvalRow], settings, estimator=None, count_tokens=Non
 
 
 def report_from_routed(routed: Sequence[Routed], settings) -> EvalReport:
-    from .routing.types import CLOUD_BACKENDS
+    from .backends.registry import is_cloud
 
     n = len(routed)
     shares = {t: sum(1 for r in routed if r.tier == t) / n for t in (1, 2, 3)}
-    cloud = sum(1 for r in routed if settings.tier(r.tier).backend in CLOUD_BACKENDS) / n
+    cloud_tiers = {t for t in (1, 2, 3) if is_cloud(settings.tier(t).backend, settings, settings.tier(t).model)}
+    cloud = sum(1 for r in routed if r.tier in cloud_tiers) / n
     quality = math.fsum(r.row.quality(r.tier) for r in routed) / n
     mean_by_tier = {t: math.fsum(r.row.quality(t) for r in routed) / n for t in (1, 2, 3)}
     q_random = math.fsum(shares[t] * mean_by_tier[t] for t in (1, 2, 3))
