@@ -142,3 +142,17 @@ def test_editor_settings_cannot_define_a_backend_but_may_point_a_tier_at_the_use
     moved = lsp_options_to_settings(base, {"tiers": {"tier2": {"backend": "lab", "model": "q"}}})
     assert moved.tier(2).backend == "lab"
 
+
+
+def test_code_action_titles_say_local_for_a_named_local_tier_and_cloud_for_a_named_cloud_one():
+    from hybridlsp.engine import Router, RunRequest
+    from hybridlsp.lsp.convert import title
+
+    settings = settings_from_mapping(with_backends(
+        {"lab": LAB, "far": {"kind": "openai-compatible", "base_url": "http://203.0.113.7/v1"}},
+        tier2={"backend": "lab", "model": "qwen-32b"}, tier1={"backend": "far", "model": "qwen-7b"}))
+    router = Router(settings, env={"OPENAI_API_KEY": "sk-test-0123456789"})
+    assert title("explain", router.preview(RunRequest(action="explain", text="x = 1", tier=2))).startswith(
+        "Explain - local qwen-32b")
+    assert title("explain", router.preview(RunRequest(action="explain", text="x = 1", tier=1))).startswith(
+        "Explain - cloud qwen-7b")

@@ -170,7 +170,7 @@ def _is_gitcommit(doc: TextDocument) -> bool:
 
 
 def _answered_by(result: RunResult) -> str:
-    return f"{where(result.backend)} {result.backend} {result.model}"
+    return f"{where(result.decision, result.tier)} {result.backend} {result.model}"
 
 
 def _result_markdown(action: str, doc: TextDocument, subject: Subject, result: RunResult) -> str:

@@ -7,7 +7,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from ..engine import Finding, RunRequest, RunResult
-from ..routing.types import CLOUD_BACKENDS, Decision
+from ..routing.types import Decision
 from ..textutil import enclosing_block, paragraph
 
 __all__ = [
@@ -131,13 +131,14 @@ def run_request(
     return req, subject
 
 
-def where(backend: str) -> str:
-    return "cloud" if backend in CLOUD_BACKENDS else "local"
+def where(decision: Decision, tier: int | None = None) -> str:
+    """"cloud" or "local" for `tier` (default: the decided one), as routing was told."""
+    return "cloud" if decision.is_cloud(tier) else "local"
 
 
 def title(action: str, decision: Decision) -> str:
     """E.g. "Explain - local qwen2.5-coder:14b (212 tokens)"."""
-    return f"{LABELS[action]} - {where(decision.backend)} {decision.model} ({decision.input_tokens:,} tokens)"
+    return f"{LABELS[action]} - {where(decision)} {decision.model} ({decision.input_tokens:,} tokens)"
 
 
 def range_to_json(rng: types.Range) -> dict:

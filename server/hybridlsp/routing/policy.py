@@ -201,4 +201,5 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
         input_tokens=req.input_tokens,
         private=private,
         notes=tuple(notes),
+        cloud_tiers=cloud_tiers,
     )

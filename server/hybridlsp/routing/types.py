@@ -67,3 +67,8 @@ class Decision:
     input_tokens: int
     private: bool = False
     notes: tuple[str, ...] = field(default=())
+    cloud_tiers: frozenset[int] = frozenset()  # the tiers whose prompts leave the machine
+
+    def is_cloud(self, tier: int | None = None) -> bool:
+        """Whether `tier` (default: the decided one) sends its prompts off the machine."""
+        return (self.tier if tier is None else tier) in self.cloud_tiers
