@@ -9,7 +9,7 @@ import asyncio
 
 import pytest
 
-from hybridlsp.engine import RunRequest
+from hybridlsp.request import RunRequest
 from tests.fakes.upstreams import Fault, FakeOpenAI
 from tests.unit.test_engine import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
 
@@ -98,7 +98,8 @@ async def test_a_request_that_cannot_fit_goes_local_even_when_nothing_is_spent(o
 _CHILD = r"""
 import asyncio, json, sys
 from hybridlsp.config import settings_from_mapping
-from hybridlsp.engine import Engine, RunRequest
+from hybridlsp.engine import Engine
+from hybridlsp.request import RunRequest
 from hybridlsp.ledger.store import Ledger
 
 cfg, ledger_path, n, tag = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hybridlsp.engine import RunRequest
+from hybridlsp.request import RunRequest
 from hybridlsp.errors import AllTiersFailed
 from tests.e2e.conftest import repo, server_env  # noqa: F401
 from tests.fakes.fixtures import fake_ollama, fake_openai  # noqa: F401

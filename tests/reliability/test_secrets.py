@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridlsp.engine import RunRequest
+from hybridlsp.request import RunRequest
 from tests.e2e.conftest import git
 from tests.unit.test_engine import engine_for, ledger, make_settings  # noqa: F401
 

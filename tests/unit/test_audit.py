@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from hybridlsp.audit import AuditRow, add_audit_parser, audit, format_audit, read_audit_rows
+from hybridlsp.commands.audit import add_parser as add_audit_parser
+from hybridlsp.evaluation.audit import AuditRow, audit, format_audit, read_audit_rows
 from hybridlsp.config import settings_from_mapping
 from datetime import UTC
 from tests.support import TableEstimator

@@ -3,7 +3,8 @@
 
 import pytest
 
-from hybridlsp.budget import (
+from hybridlsp.backends.location import cloud_backends
+from hybridlsp.budget.status import (
     BudgetStatus,
     BudgetWatch,
     budget_status,
@@ -61,7 +62,7 @@ def test_over_is_exactly_when_routing_degrades_cloud_to_tier2(month_spend, day_s
     s = caps(monthly=10, daily=1)
     d = decide(
         RouteRequest(action="ask", text="[cloud] analyze", input_tokens=50,
-                     month_cloud_spend_usd=month_spend, day_cloud_spend_usd=day_spend),
+                     month_cloud_spend_usd=month_spend, day_cloud_spend_usd=day_spend, cloud_backends=cloud_backends()),
         s,
     )
     over = budget_status(s, month_spend, day_spend).level == "over"

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from hybridlsp import multimatch
-from hybridlsp.cli import main
+from hybridlsp.context import multimatch
+from hybridlsp.commands import main
 from tests.fakes.upstreams import FakeOllama
 
 
@@ -190,16 +190,19 @@ def test_route_touches_no_file(home, key, capsys):
 
 
 # What deciding never uses: what calls a model, and the modules of the other commands.
-NOT_FOR_ROUTE = ("asyncio", "httpx", "sqlite3", "hybridlsp.dispatch", "hybridlsp.actions", "hybridlsp.answers",
-                 "hybridlsp.budget_guard", "hybridlsp.ledger", "hybridlsp.telemetry", "hybridlsp.backends.ollama",
-                 "hybridlsp.backends.openai", "hybridlsp.backends.anthropic", "hybridlsp.backends.embedded",
-                 "hybridlsp.tune", "hybridlsp.audit", "hybridlsp.evalrouting", "hybridlsp.report_cli")
+NOT_FOR_ROUTE = ("asyncio", "httpx", "sqlite3", "hybridlsp.engine.dispatch", "hybridlsp.engine.pipeline",
+                 "hybridlsp.engine.cache", "hybridlsp.engine.record", "hybridlsp.actions", "hybridlsp.budget",
+                 "hybridlsp.ledger", "hybridlsp.telemetry", "hybridlsp.backends.ollama", "hybridlsp.backends.openai",
+                 "hybridlsp.backends.anthropic", "hybridlsp.backends.embedded", "hybridlsp.tuning",
+                 "hybridlsp.evaluation", "hybridlsp.lsp", "hybridlsp.commands.report", "hybridlsp.commands.ask",
+                 "hybridlsp.commands.tune", "hybridlsp.commands.audit", "hybridlsp.commands.eval_routing",
+                 "hybridlsp.commands.serve")
 
 
 @pytest.mark.parametrize("args, stdin", [(["--json", "hello"], ""), (["--jsonl", "-"], '{"id": 1, "prompt": "hi"}\n')])
 def test_route_loads_nothing_that_calls_a_model(home, key, args, stdin):
     """In a fresh interpreter, as a user runs it (this one has imported everything already)."""
-    code = ("import json, sys; from hybridlsp import cli; status = cli.main(['route', *sys.argv[1:]]); "
+    code = ("import json, sys; from hybridlsp import commands; status = commands.main(['route', *sys.argv[1:]]); "
             "print(json.dumps([status, sorted(sys.modules)]), file=sys.stderr)")
     run = subprocess.run([sys.executable, "-c", code, *args], input=stdin, capture_output=True, text=True, check=True)
     status, loaded = json.loads(run.stderr.splitlines()[-1])

@@ -7,8 +7,10 @@ import time
 
 import pytest
 
+from hybridlsp.ledger.records import RequestRecord
 from hybridlsp.config import settings_from_mapping
-from hybridlsp.engine import Engine, RunRequest
+from hybridlsp.engine import Engine
+from hybridlsp.request import RunRequest
 from hybridlsp.errors import AllTiersFailed
 from hybridlsp.ledger.store import Ledger
 from tests.fakes.upstreams import Fault, FakeAnthropic, FakeOllama, FakeOpenAI
@@ -362,8 +364,8 @@ async def test_cancel_closes_the_upstream_stream_quickly(ollama, ledger):
 
 
 async def test_budget_spent_degrades_cloud_to_tier2(ollama, openai, ledger):
-    ledger.record_request(action="ask", tier=3, backend="openai", model="gpt-4.1", input_tokens=1, output_tokens=1,
-                          latency_ms=1, cost_usd=5.0, baseline_cost_usd=5.0)
+    ledger.record_request(RequestRecord(action="ask", tier=3, backend="openai", model="gpt-4.1", input_tokens=1, output_tokens=1,
+                          latency_ms=1, cost_usd=5.0, baseline_cost_usd=5.0))
     eng = engine_for(make_settings(ollama, openai, budget={"monthly_cloud_usd": 5.0}), ledger)
     res = await eng.run(RunRequest(action="ask", text="[cloud] Analyze the trade-offs"))
     await eng.aclose()

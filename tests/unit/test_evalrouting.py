@@ -8,9 +8,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from hybridlsp.config import Settings, settings_from_mapping
-from hybridlsp.evalrouting import (
+from hybridlsp.commands.eval_routing import add_parser as add_eval_routing_parser
+from hybridlsp.evaluation.routing import (
     EvalRow,
-    add_eval_routing_parser,
     evaluate,
     format_report,
     read_eval_rows,

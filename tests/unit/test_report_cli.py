@@ -9,7 +9,7 @@ import pytest
 
 from hybridlsp.ledger import Ledger
 from hybridlsp.ledger.charts import bar, can_draw, sparkline
-from hybridlsp.report_cli import add_report_arguments, run_report
+from hybridlsp.commands.report import add_parser, run_report
 from tests.unit.test_html_report import fill
 
 
@@ -27,12 +27,9 @@ class Tty(io.StringIO):
 
 
 def parse(*argv):
-    # the options cli.py's `report` subparser already has, plus ours
     p = argparse.ArgumentParser()
-    p.add_argument("--since")
-    p.add_argument("--json", action="store_true")
-    add_report_arguments(p)
-    return p.parse_args(list(argv))
+    add_parser(p.add_subparsers())
+    return p.parse_args(["report", *argv])
 
 
 @pytest.fixture(scope="module")
@@ -116,11 +113,10 @@ def test_open_without_html_writes_next_to_the_ledger(ledger):
 
 
 def test_the_command_line_delegates_here(tmp_path, monkeypatch, capsys):
-    from hybridlsp.cli import build_parser, main
+    from hybridlsp.commands import build_parser, main
 
     report = build_parser()._subparsers._group_actions[0].choices["report"]
-    if "--html" not in report._option_string_actions:
-        pytest.skip("cli.py does not wire report_cli yet: add_report_arguments(s); cmd_report -> run_report(args)")
+    assert "--html" in report._option_string_actions
     monkeypatch.setenv("HYBRIDLSP_HOME", str(tmp_path))
     with Ledger(tmp_path / "ledger.sqlite3") as led:
         fill(led, days=3)

@@ -10,7 +10,7 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 from hybridlsp.config import Settings, settings_from_mapping
 from hybridlsp.engine import Engine
 from hybridlsp.ledger.store import Ledger
-from hybridlsp.routemany import decision_json, route_jsonl, route_one
+from hybridlsp.engine.route_many import decision_json, route_jsonl, route_one
 
 PROMPTS = [
     "Summarize this meeting transcript: we agreed on dates",
@@ -157,7 +157,7 @@ def test_shapes_are_reused_so_the_policy_runs_once_per_shape(engine, monkeypatch
 
     calls = []
     real = policy.decide
-    monkeypatch.setattr(sys.modules["hybridlsp.engine"], "decide",
+    monkeypatch.setattr(sys.modules["hybridlsp.engine.route"], "decide",
                         lambda *a, **k: calls.append(1) or real(*a, **k))
     rows = [{"id": i, "prompt": _QUESTIONS[i % len(_QUESTIONS)] + f" ({i})"} for i in range(200)]
     out = []

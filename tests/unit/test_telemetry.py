@@ -3,6 +3,8 @@ decodes the protobuf bodies with opentelemetry-proto's own classes, as a collect
 
 from __future__ import annotations
 
+import asyncio
+
 import gzip
 import sys
 import threading
@@ -24,12 +26,14 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: 
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
 
+from hybridlsp.backends.location import cloud_backends
 from hybridlsp.config import Settings, load_settings, settings_from_mapping  # noqa: E402
-from hybridlsp.engine import Engine, Fallback, RunRequest, RunResult, UsageReport  # noqa: E402
+from hybridlsp.engine import Engine  # noqa: E402
+from hybridlsp.request import Fallback, RunRequest, RunResult, UsageReport
 from hybridlsp.errors import ConfigError  # noqa: E402
 from hybridlsp.ledger.store import Ledger  # noqa: E402
 from hybridlsp.routing.types import Decision, Hop  # noqa: E402
-from hybridlsp.telemetry import install_telemetry  # noqa: E402
+from hybridlsp.telemetry import exporter_for  # noqa: E402
 from tests.fakes.upstreams import FakeOllama, FakeOpenAI  # noqa: E402
 
 PROMPT = "Why does parse_invoice() drop the VAT line for customer ACME-7781?"
@@ -137,14 +141,21 @@ def cloud_result(private: bool = False) -> tuple[RunRequest, RunResult]:
 
 
 def observe(engine: Engine, req: RunRequest, result: RunResult) -> None:
-    for fn in engine.observers:  # what Engine does after each answered request
-        fn(req, result)
+    engine.observers.notify(req, result)  # what Engine does after each answered request
+
+
+def install_telemetry(engine: Engine, settings):
+    """What the command line and the server do: an exporter, registered on the engine."""
+    exporter = exporter_for(settings)
+    if exporter is not None:
+        engine.add_observer(exporter)
+    return exporter
 
 
 def test_off_by_default(ledger):
     engine = Engine(Settings(), ledger=ledger, env={})
     assert Settings().telemetry.enabled is False
-    assert install_telemetry(engine, Settings()) is None and engine.observers == []
+    assert install_telemetry(engine, Settings()) is None and len(engine.observers) == 0
 
 
 def test_span_and_metrics_reach_the_collector(receiver, ledger):
@@ -155,8 +166,8 @@ def test_span_and_metrics_reach_the_collector(receiver, ledger):
         observe(engine, *cloud_result())
         assert exporter.flush()
     finally:
-        exporter.shutdown()
-    assert engine.observers == []  # shutdown unregisters
+        asyncio.run(engine.aclose())
+    assert len(engine.observers) == 0 and exporter._closed  # the engine shut its exporter down
     assert {"/v1/traces", "/v1/metrics"} <= set(receiver.paths)
 
     (span,) = receiver.spans()
@@ -270,7 +281,7 @@ def test_enabled_without_the_extra_says_how_to_fix(monkeypatch, ledger):
     engine = Engine(settings, ledger=ledger, env={})
     with pytest.raises(ConfigError, match=r"pip install 'hybridlsp\[otel\]'"):
         install_telemetry(engine, settings)
-    assert engine.observers == []
+    assert len(engine.observers) == 0
 
 
 def test_a_workspace_file_cannot_turn_export_on_or_redirect_it(tmp_path):
@@ -281,7 +292,7 @@ def test_a_workspace_file_cannot_turn_export_on_or_redirect_it(tmp_path):
         '[telemetry]\nenabled = true\nendpoint = "http://collector.example:4318"\ninclude_prompts = true\n'
         'repository = "payments"\n'
     )
-    settings, notes = load_settings(ws, env={"HYBRIDLSP_HOME": str(tmp_path)})
+    settings, notes = load_settings(ws, env={"HYBRIDLSP_HOME": str(tmp_path)}, cloud_backends=cloud_backends())
     t = settings.telemetry
     assert (t.enabled, t.endpoint, t.include_prompts) == (False, "", False)
     assert (t.user, t.repository) == ("ana", "payments")  # naming is fine; where data goes is not

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hybridlsp.textutil import enclosing_block, paragraph, shift_spans
+from hybridlsp.lsp.textutil import enclosing_block, paragraph, shift_spans
 
 PYTHON = """import os
 

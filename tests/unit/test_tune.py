@@ -5,13 +5,15 @@ from datetime import datetime, UTC
 
 import pytest
 
+from hybridlsp.backends.location import cloud_backends
+from hybridlsp.ledger.records import RequestRecord
 from hybridlsp.config import load_settings
 from hybridlsp.errors import HybridError
 from hybridlsp.ledger import Feedback, Ledger, Row
-from hybridlsp.tune import (
+from hybridlsp.commands.tune import add_parser as add_tune_parser
+from hybridlsp.tuning.thresholds import (
     KNOBS,
     Counts,
-    add_tune_parser,
     apply,
     backup_file,
     collect,
@@ -141,7 +143,7 @@ def test_apply_and_revert_round_trip(tmp_path):
     original = "# my settings\n[routing]\ndefault_tier = 2\n"
     config.write_text(original)
     assert apply(moved(), config) == {"explain_tier2_tokens": 1125}
-    settings, _ = load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)})
+    settings, _ = load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)}, cloud_backends=cloud_backends())
     assert settings.routing.explain_tier2_tokens == 1125 and settings.routing.default_tier == 2
     assert backup_file(config).is_file()
     assert "restored" in revert(config)
@@ -185,11 +187,9 @@ def run(*argv):
 def fill_ledger(path, n=25, failed=5):
     with Ledger(path) as led:
         for i in range(n):
-            led.record_request(
+            led.record_request(RequestRecord(
                 action="explain", tier=1, backend="ollama", model="m", input_tokens=800, output_tokens=100,
-                latency_ms=10, cost_usd=0.0, baseline_cost_usd=0.001, validator="fail" if i < failed else "pass",
-                ts=datetime(2025, 1, 1, tzinfo=UTC),
-            )
+                latency_ms=10, cost_usd=0.0, baseline_cost_usd=0.001, validator="fail" if i < failed else "pass"), ts=datetime(2025, 1, 1, tzinfo=UTC))
 
 
 def test_command_dry_run_apply_revert(tmp_path, monkeypatch, capsys):
@@ -208,12 +208,12 @@ def test_command_dry_run_apply_revert(tmp_path, monkeypatch, capsys):
 
     assert run("--apply") == 0
     assert "wrote" in capsys.readouterr().out
-    assert load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)})[0].routing.explain_tier2_tokens == 1125
+    assert load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)}, cloud_backends=cloud_backends())[0].routing.explain_tier2_tokens == 1125
 
     # the same evidence does not move it again: it counts from the last --apply on
     assert run("--apply") == 0
     assert "too few" in capsys.readouterr().out
-    assert load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)})[0].routing.explain_tier2_tokens == 1125
+    assert load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)}, cloud_backends=cloud_backends())[0].routing.explain_tier2_tokens == 1125
 
     assert run("--revert") == 0
     assert not config.exists()

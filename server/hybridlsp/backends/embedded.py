@@ -45,7 +45,6 @@ def default_model_path() -> Path | None:
 
 class EmbeddedBackend:
     name = "embedded"
-    is_local = True
 
     def __init__(self, settings: Settings):
         cfg = settings.embedded

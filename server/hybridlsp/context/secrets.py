@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..multimatch import Background, PatternSet, parts_matched
+from .multimatch import Background, PatternSet, parts_matched
 
 __all__ = ["SecretHit", "contains_secret", "contains_secret_many", "find_secrets", "redact"]
 

@@ -18,15 +18,12 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from .. import version
+from ..config import Settings, TelemetrySettings
+from ..errors import ConfigError
+from ..request import RunRequest, RunResult
 
-from .errors import ConfigError
-
-if TYPE_CHECKING:
-    from .config import Settings, TelemetrySettings
-    from .engine import Engine, RunRequest, RunResult
-
-__all__ = ["install_telemetry", "TelemetryExporter", "span_attributes", "FIX_INSTALL"]
+__all__ = ["exporter_for", "TelemetryExporter", "span_attributes", "FIX_INSTALL"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +93,7 @@ class TelemetryExporter:
     """Spans and metrics for answered requests, batched and sent from background threads."""
 
     def __init__(self, settings: TelemetrySettings):
+        # OpenTelemetry: the optional `otel` extra, imported only when telemetry is enabled
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.metrics import MeterProvider
@@ -111,7 +109,7 @@ class TelemetryExporter:
         # empty endpoint: the exporters read OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)ENDPOINT themselves
         traces_url = f"{base}/v1/traces" if base else None
         metrics_url = f"{base}/v1/metrics" if base else None
-        resource = Resource.create({"service.name": "hybridlsp", "service.version": _version()})
+        resource = Resource.create({"service.name": "hybridlsp", "service.version": version()})
 
         self._tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         self._tracer_provider.add_span_processor(
@@ -134,12 +132,12 @@ class TelemetryExporter:
             "gen_ai.client.operation.duration", "s", "end-to-end request latency",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
-        self._engine: Engine | None = None
         self._closed = False
         atexit.register(self.shutdown)
 
     def observe(self, req: RunRequest, result: RunResult) -> None:
-        """An `Engine.observers` callback: cheap, never blocks on the network."""
+        """Called by the engine after each answered request (`Engine.add_observer`): cheap, never
+        blocks on the network."""
         repository = _repository(self.settings, req)
         attrs = span_attributes(req, result, user=self.user, repository=repository,
                                 include_prompts=self.settings.include_prompts)
@@ -173,27 +171,16 @@ class TelemetryExporter:
             return
         self._closed = True
         atexit.unregister(self.shutdown)
-        if self._engine is not None and self.observe in self._engine.observers:
-            self._engine.observers.remove(self.observe)
         self._tracer_provider.shutdown()
         self._meter_provider.shutdown()
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("hybridlsp")
-    except PackageNotFoundError:
-        return "0"
-
-
-def install_telemetry(engine: Engine, settings: Settings) -> TelemetryExporter | None:
-    """When `telemetry.enabled`, start an exporter and register it on `engine.observers`.
+def exporter_for(settings: Settings) -> TelemetryExporter | None:
+    """When `telemetry.enabled`, a started exporter to register with `Engine.add_observer` (the
+    engine shuts it down when it closes).
 
     Returns None when telemetry is off; raises ConfigError (saying how to fix it) when it is on
-    but the `otel` extra is not installed. Call `shutdown()` on the result at exit, or before
-    installing again after a settings change.
+    but the `otel` extra is not installed.
     """
     t = settings.telemetry
     if not t.enabled:
@@ -202,7 +189,5 @@ def install_telemetry(engine: Engine, settings: Settings) -> TelemetryExporter |
         exporter = TelemetryExporter(t)
     except ImportError as e:
         raise ConfigError("telemetry.enabled", f"OpenTelemetry is not installed ({e.name}): {FIX_INSTALL}") from None
-    exporter._engine = engine
-    engine.observers.append(exporter.observe)
     log.info("telemetry: exporting requests to %s", t.endpoint or "the OTEL_EXPORTER_OTLP_* endpoint")
     return exporter

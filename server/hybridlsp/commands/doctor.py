@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 
-__all__ = ["run_doctor"]
+from ..backends.location import is_cloud
+from ..backends.registry import create_backend, credentials_present
+from . import load
+
+__all__ = ["run_doctor", "add_parser"]
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("doctor", help="check backends, models, keys and settings")
+    s.set_defaults(fn=run)
+
+
+def run(args) -> int:
+    return asyncio.run(run_doctor(load()))
 
 
 def _line(ok: bool | None, what: str, fix: str = "") -> str:
@@ -13,10 +28,6 @@ def _line(ok: bool | None, what: str, fix: str = "") -> str:
 
 
 async def run_doctor(settings, env: dict | None = None, out=sys.stdout) -> int:
-    import os
-
-    from .backends.registry import create_backend, credentials_present, is_cloud
-
     env = dict(os.environ) if env is None else env
     problems = 0
     print(_line(True, "settings are valid"), file=out)

@@ -1,4 +1,4 @@
-"""`hybridlsp eval-routing FILE`: how well the router spends its expensive calls.
+"""How well the router spends its expensive calls (`hybridlsp eval-routing FILE`).
 
 FILE is JSONL, one prompt a line: {"id", "prompt", "action"?, "q": [q1, q2, q3], "input_tokens"?}
 where q holds the quality (0..1) of each tier's answer to that prompt, or [q_local, q_cloud] for
@@ -18,13 +18,14 @@ prompt is routed by the policy as configured, with no model call. Reported:
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from ..backends.location import cloud_backends, is_cloud
+from ..context.tokens import count_tokens as _count_tokens
+from ..routing import ACTIONS, RouteRequest, decide, get_estimator
 
 __all__ = [
     "CPT_LEVELS",
@@ -32,8 +33,6 @@ __all__ = [
     "EvalReport",
     "EvalRow",
     "Routed",
-    "add_eval_routing_parser",
-    "add_routing_options",
     "evaluate",
     "format_report",
     "rank_key",
@@ -42,7 +41,6 @@ __all__ = [
     "render_svg",
     "report_from_routed",
     "route_rows",
-    "settings_for",
     "terminal_plot",
 ]
 
@@ -136,8 +134,6 @@ class EvalRow:
 
 
 def _parse_row(obj, n: int) -> EvalRow:
-    from .routing import ACTIONS
-
     if not isinstance(obj, dict):
         raise ValueError("expected a JSON object")
     prompt = obj.get("prompt")
@@ -187,19 +183,17 @@ class Routed:
 
 def route_rows(rows: Sequence[EvalRow], settings, estimator=None, count_tokens=None) -> list[Routed]:
     """Decide each row with the policy; no model is called. `estimator` defaults to the configured one."""
-    from .routing import RouteRequest, decide, get_estimator
-
     if estimator is None:
         estimator = get_estimator(settings)
-    if count_tokens is None:
-        from .context.tokens import count_tokens
+    count_tokens = count_tokens or _count_tokens
+    cloud = cloud_backends()
     seen = _Recording(estimator) if estimator is not None else None
     out = []
     for r in rows:
         tokens = r.input_tokens if r.input_tokens is not None else count_tokens(r.prompt)
         if seen is not None:
             seen.last = None
-        d = decide(RouteRequest(action=r.action, text=r.prompt, input_tokens=tokens), settings, seen)
+        d = decide(RouteRequest(action=r.action, text=r.prompt, input_tokens=tokens, cloud_backends=cloud), settings, seen)
         score = seen.last.score if seen is not None and seen.last is not None else None
         out.append(Routed(r, d.tier, score, d.reasons[0] if d.reasons else ""))
     return out
@@ -275,11 +269,9 @@ def evaluate(rows: Sequence[EvalRow], settings, estimator=None, count_tokens=Non
 
 
 def report_from_routed(routed: Sequence[Routed], settings) -> EvalReport:
-    from .routing.types import CLOUD_BACKENDS
-
     n = len(routed)
     shares = {t: sum(1 for r in routed if r.tier == t) / n for t in (1, 2, 3)}
-    cloud = sum(1 for r in routed if settings.tier(r.tier).backend in CLOUD_BACKENDS) / n
+    cloud = sum(1 for r in routed if is_cloud(settings.tier(r.tier).backend)) / n
     quality = math.fsum(r.row.quality(r.tier) for r in routed) / n
     mean_by_tier = {t: math.fsum(r.row.quality(t) for r in routed) / n for t in (1, 2, 3)}
     q_random = math.fsum(shares[t] * mean_by_tier[t] for t in (1, 2, 3))
@@ -402,62 +394,3 @@ def render_svg(c: Curve, title: str = "Recovered quality gap", cloud_share: floa
         parts.append(f'<text x="{x + 4:.2f}" y="{py(1) + 12:.2f}" fill="#c33">as routed</text>')
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
-
-
-# ---- command line ---------------------------------------------------------------------------
-
-def settings_for(args):
-    """The user's settings, with the command's --difficulty / --cloud-share overrides."""
-    from .config import load_settings, merge_settings
-
-    settings, notes = load_settings(Path.cwd())
-    for n in notes:
-        print(f"hybridlsp: {n}", file=sys.stderr)
-    over = {}
-    if getattr(args, "difficulty", None):
-        over["difficulty"] = args.difficulty
-    if getattr(args, "cloud_share", None) is not None:
-        over["cloud_share_target"] = args.cloud_share
-    return merge_settings(settings, {"routing": over}, "command line") if over else settings
-
-
-def add_routing_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--difficulty", choices=["hybrid", "keywords", "learned", "none"],
-                   help="difficulty estimate to use (default: routing.difficulty)")
-    p.add_argument("--cloud-share", type=float, metavar="T",
-                   help="learned estimate: target cloud share (default: routing.cloud_share_target)")
-
-
-def cmd_eval_routing(args) -> int:
-    from .inputs import read_text_input
-
-    rows = read_eval_rows(read_text_input(args.file).splitlines(), args.file)
-    rep = evaluate(rows, settings_for(args))
-    if args.json:
-        print(json.dumps(rep.to_json(), indent=2))
-    else:
-        print(format_report(rep, plot=not args.no_plot))
-    if args.svg:
-        if rep.curve is None:
-            print(f"hybridlsp: no SVG written: {rep.curve_error}", file=sys.stderr)
-        else:
-            Path(args.svg).write_text(render_svg(rep.curve, f"Recovered quality gap: {Path(args.file).name}",
-                                                 rep.cloud_share), encoding="utf-8")
-            print(f"wrote {args.svg}", file=sys.stderr)
-    return 0
-
-
-def add_eval_routing_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "eval-routing",
-        help="score routing on prompts with known per-tier answer quality",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
-    )
-    p.add_argument("file", help='JSONL {"id", "prompt", "action"?, "q": [q1, q2, q3] or [q_local, q_cloud]}; '
-                                "- for stdin")
-    p.add_argument("--svg", metavar="PATH", help="also write the curve as an SVG plot")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON")
-    p.add_argument("--no-plot", action="store_true", help="leave the terminal plot out")
-    add_routing_options(p)
-    p.set_defaults(fn=cmd_eval_routing)
-    return p

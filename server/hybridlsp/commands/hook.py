@@ -11,12 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .errors import NotARepository
+from ..errors import NotARepository
 
-__all__ = ["install_hook", "uninstall_hook", "MARKER"]
+__all__ = ["install_hook", "uninstall_hook", "MARKER", "add_parser"]
 
 MARKER = "hybridlsp prepare-commit-msg hook"
-TEMPLATE = Path(__file__).parent / "data" / "prepare-commit-msg"
+TEMPLATE = Path(__file__).parent.parent / "data" / "prepare-commit-msg"
 
 
 def _hooks_dir(cwd: Path) -> Path:
@@ -68,3 +68,15 @@ def uninstall_hook(cwd: Path) -> list[str]:
     if chained.exists():
         chained.rename(hook)
     return [f"removed the hook from {hooks}"]
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("install-hook", help="install the prepare-commit-msg hook in this repository")
+    s.add_argument("--uninstall", action="store_true", help="remove it (and restore a chained hook)")
+    s.set_defaults(fn=run)
+
+
+def run(args) -> int:
+    for line in (uninstall_hook if args.uninstall else install_hook)(Path.cwd()):
+        print(f"hybridlsp: {line}")
+    return 0

@@ -1,4 +1,4 @@
-"""`hybridlsp audit FILE`: "categorize your last 100 API calls", from an export of them.
+""""Categorize your last 100 API calls", from an export of them (`hybridlsp audit FILE`).
 
 FILE is JSONL (one object a line) or CSV (a header row) with a `prompt` field and, optionally,
 `input_tokens`, `output_tokens`, `model`, `provider`, `action` and `ts` (ISO 8601). Each prompt
@@ -18,18 +18,20 @@ is routed by the policy as configured (no model is called), then:
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, UTC
 
-from .evalrouting import EvalRow, Routed, add_routing_options, rank_key, route_rows, settings_for
+from ..backends.location import is_local
+from ..context.tokens import count_tokens as _count_tokens
+from ..ledger.prices import price_usd
+from ..routing import ACTIONS
+from .routing import EvalRow, Routed, rank_key, route_rows
 
-__all__ = ["AuditRow", "AuditReport", "read_audit_rows", "audit", "format_audit", "add_audit_parser"]
+__all__ = ["AuditRow", "AuditReport", "read_audit_rows", "audit", "format_audit", "DEFAULT_OUTPUT_TOKENS"]
 
 DAYS_PER_MONTH = 30
 DEFAULT_OUTPUT_TOKENS = 400
@@ -69,8 +71,6 @@ def _ts_field(value) -> datetime | None:
 
 
 def _row(obj: dict) -> AuditRow:
-    from .routing import ACTIONS
-
     prompt = obj.get("prompt")
     if not isinstance(prompt, str) or not prompt:
         raise ValueError('needs a non-empty "prompt" (accepted fields: prompt, input_tokens, output_tokens, '
@@ -182,10 +182,7 @@ def _boundaries(routed: Sequence[Routed], per_side: int) -> dict[tuple[int, int]
 def audit(rows: Sequence[AuditRow], settings, *, estimator=None, count_tokens=None,
           output_tokens: int = DEFAULT_OUTPUT_TOKENS, calls_per_month: float | None = None,
           per_side: int = 3) -> AuditReport:
-    from .ledger.prices import is_local, price_usd
-
-    if count_tokens is None:
-        from .context.tokens import count_tokens
+    count_tokens = count_tokens or _count_tokens
     inputs = [r.input_tokens if r.input_tokens is not None else count_tokens(r.prompt) for r in rows]
     # q is unused by routing; one value per tier keeps EvalRow's shape
     routed = route_rows(
@@ -265,45 +262,3 @@ def format_audit(rep: AuditReport) -> str:
             score = "  -  " if r.score is None else f"{r.score:.3f}"
             lines.append(f"  tier {r.tier}  {score}  {_excerpt(r.row.prompt)}")
     return "\n".join(lines)
-
-
-def cmd_audit(args) -> int:
-    from .inputs import read_text_input
-
-    text = read_text_input(args.file)
-    rows = read_audit_rows(text, args.file)
-    rep = audit(rows, settings_for(args), output_tokens=args.output_tokens,
-                calls_per_month=args.calls_per_month, per_side=args.show)
-    print(json.dumps(rep.to_json(), indent=2) if args.json else format_audit(rep))
-    return 0
-
-
-def _positive(kind):
-    def parse(value: str):
-        x = kind(value)
-        if not (x > 0 and math.isfinite(x)):
-            raise argparse.ArgumentTypeError(f"must be > 0, not {value}")
-        return x
-
-    return parse
-
-
-def add_audit_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "audit",
-        help="tier shares and monthly cost before/after for exported prompts",
-        description="Route exported prompts (no model call): share per tier, estimated monthly cost "
-        "before and after at real prices, and the prompts nearest each tier boundary.",
-    )
-    p.add_argument("file", help="JSONL or CSV with a prompt field and optional input_tokens, output_tokens, "
-                                "model, provider, action, ts; - for stdin")
-    p.add_argument("--output-tokens", type=_positive(int), default=DEFAULT_OUTPUT_TOKENS, metavar="N",
-                   help=f"output tokens assumed when a row has none (default {DEFAULT_OUTPUT_TOKENS})")
-    p.add_argument("--calls-per-month", type=_positive(float), metavar="N",
-                   help="how many such calls a month (default: from ts, else the file is one month)")
-    p.add_argument("--show", type=_positive(int), default=3, metavar="N",
-                   help="prompts to show on each side of each boundary (default 3)")
-    p.add_argument("--json", action="store_true")
-    add_routing_options(p)
-    p.set_defaults(fn=cmd_audit)
-    return p

@@ -16,7 +16,16 @@ import textwrap
 import time
 from pathlib import Path
 
-__all__ = ["run_demo", "make_sample_repo"]
+from ..lsp.client import DemoClient
+from .report import print_report
+
+__all__ = ["run_demo", "make_sample_repo", "add_parser"]
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("demo", help="the main job on a sample repository, through the language server")
+    s.add_argument("--dir", help="where to create the sample repository (default: a temp dir)")
+    s.set_defaults(fn=lambda args: run_demo(args.dir))
 
 ORIGINAL = '''\
 """Tiny inventory helpers."""
@@ -80,8 +89,6 @@ def _show(title: str, res: dict) -> None:
 
 
 async def _main(root: Path) -> int:
-    from .lsp.client import DemoClient
-
     repo = make_sample_repo(root)
     print(f"sample repository: {repo} (inventory.py changed and staged)")
     streamed: list[str] = []
@@ -108,10 +115,8 @@ async def _main(root: Path) -> int:
         print(f"\n({len(streamed)} streamed progress messages arrived before the answers)")
     finally:
         await client.stop()
-    from .cli import main as cli_main
-
     print("\n=== hybridlsp report ===")
-    cli_main(["report"])
+    print_report()
     return 0
 
 

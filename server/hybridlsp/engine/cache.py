@@ -1,4 +1,4 @@
-"""The answer cache: an exact repeat of a request is answered at no cost, in this process or another.
+"""The cache stage: an exact repeat of a request is answered at no cost, in this process or another.
 
 Two layers. In memory, per process: the language server repeats requests within seconds (a code
 action run twice, a re-opened hover). On disk, `answers.sqlite3` beside the ledger, shared by every
@@ -26,7 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["AnswerCache", "AnswerStore", "answer_key"]
+__all__ = ["AnswerCache", "AnswerStore", "answer_key", "key_for", "store_beside"]
 
 log = logging.getLogger(__name__)
 
@@ -143,3 +143,18 @@ class AnswerCache:
         if len(self._d) >= self.max:
             self._d.pop(next(iter(self._d)))
         self._d[key] = (self.clock(), value)
+
+
+def key_for(action, settings, model: str, messages) -> str | None:
+    """The cache key of a request to `model`, or None when its action or the settings cache nothing."""
+    if not (action.cacheable and settings.cache.enabled):
+        return None
+    return answer_key(model, messages)
+
+
+def store_beside(ledger, settings) -> AnswerStore | None:
+    """The shared answer file beside the ledger; none for an in-memory ledger (tests, benches)."""
+    path = getattr(ledger, "path", None)
+    if not settings.cache.persist or path is None or str(path) == ":memory:":
+        return None
+    return AnswerStore(Path(path).parent / "answers.sqlite3")

@@ -3,7 +3,7 @@
 The tier policy compares the spend already *recorded* in the ledger with the caps, and a request
 is recorded only once it has answered: 50 requests started together would all see the same spend
 and all go to the cloud. So before the dispatcher sends a request to a cloud hop it reserves the
-most that request can cost (`budget.estimate_cloud_cost`: its input plus a full output budget)
+most that request can cost (`budget.status.estimate_cloud_cost`: its input plus a full output budget)
 against the monthly and daily caps. The reservation is a row in the ledger, taken in one write
 transaction that also reads the recorded spend and every other reservation
 (`Ledger.reserve_cloud`), so two editors' servers and a command line sharing the ledger cannot
@@ -26,15 +26,14 @@ import logging
 import sqlite3
 from typing import Callable
 
-from .backends.base import ChatRequest
-from .budget import estimate_cloud_cost
-from .routing.types import Hop
+from ..backends.base import ChatRequest
+from ..backends.location import is_cloud
+from ..routing.types import Hop
+from .status import estimate_cloud_cost
 
-__all__ = ["BudgetGuard", "Hold", "REASON"]
+__all__ = ["BudgetGuard", "Hold"]
 
 log = logging.getLogger(__name__)
-
-REASON = "budget"  # the fallback reason a skipped cloud hop records
 
 # Providers count tokens with their own tokenizers and add a few per message for the chat format.
 _INPUT_MARGIN = 0.10
@@ -102,8 +101,6 @@ class Hold:
 
     async def admit(self, hop: Hop, request: ChatRequest) -> str | None:
         """None to go ahead, or why this cloud hop must be skipped."""
-        from .backends.registry import is_cloud  # the registry imports every backend: only when asked
-
         if not is_cloud(hop.backend):
             return None
         rid, refused = await self.guard._reserve(hop, self.input_tokens, request)

@@ -1,4 +1,4 @@
-"""`hybridlsp tune`: move routing thresholds, within bounds, from what the ledger recorded.
+"""Moving routing thresholds, within bounds, from what the ledger recorded (`hybridlsp tune`).
 
 Evidence, per action, size bucket and decided tier (the first attempt's tier), from request rows
 (cache hits and cancelled requests left out). A request had a problem when
@@ -31,10 +31,8 @@ the previous file beside it; `--revert` puts it back.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import os
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -42,7 +40,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .errors import HybridError
+from ..config import RoutingSettings, settings_from_mapping
+from ..errors import HybridError
+from ..ledger.records import is_fallback, size_bucket
 
 __all__ = [
     "KNOBS",
@@ -51,12 +51,13 @@ __all__ = [
     "Proposal",
     "collect",
     "propose",
-    "user_file",
     "backup_file",
     "set_routing_values",
     "apply",
     "revert",
-    "add_tune_parser",
+    "last_applied",
+    "current_values",
+    "format_evidence",
 ]
 
 HIGH = 0.15
@@ -94,14 +95,8 @@ class Knob:
         return min(self.high, value + self.step) if self.tokens else max(self.low, round(value - self.step, 4))
 
 
-def _defaults():
-    from .config import RoutingSettings
-
-    return RoutingSettings()
-
-
 def _knobs() -> tuple[Knob, ...]:
-    d = _defaults()
+    d = RoutingSettings()
     return (
         Knob("explain_tier2_tokens", "explain", (1,), d.explain_tier2_tokens, True),
         Knob("commit_tier2_tokens", "commit-message", (1,), d.commit_tier2_tokens, True),
@@ -139,7 +134,7 @@ def collect(rows: Iterable, feedback: Iterable) -> dict[tuple[str, str, int], Co
     first_hop: dict[str, tuple[int, int]] = {}  # request id -> (hop number, tier) of its first attempt
     escalated: set[str] = set()
     for r in rows:
-        if r.kind != "hop" or not r.parent_id:
+        if not is_fallback(r) or not r.parent_id:
             continue
         if r.parent_id not in first_hop or r.hop < first_hop[r.parent_id][0]:
             first_hop[r.parent_id] = (r.hop, r.tier)
@@ -161,8 +156,6 @@ def collect(rows: Iterable, feedback: Iterable) -> dict[tuple[str, str, int], Co
 
 
 def _buckets_near(threshold: float) -> tuple[str, ...]:
-    from .ledger.records import size_bucket
-
     i = _BUCKET_ORDER.index(size_bucket(int(threshold)))
     return _BUCKET_ORDER[max(0, i - 1): i + 1]
 
@@ -221,16 +214,7 @@ def propose(evidence: dict[tuple[str, str, int], Counts], current: dict[str, flo
     return out
 
 
-# ---- the user's config file -----------------------------------------------------------------
-
-def user_file(env: dict | None = None) -> Path:
-    """The user config file, as `config.load_settings` finds it."""
-    from .config import user_config_path
-
-    env = os.environ if env is None else env
-    home = env.get("HYBRIDLSP_HOME")
-    return Path(home) / "config.toml" if home else user_config_path()
-
+# ---- the user's config file (`config.user_config_path`) ---------------------------------------
 
 def backup_file(config: Path) -> Path:
     return config.with_name(config.name + ".tune-backup.json")
@@ -293,8 +277,6 @@ def _sha(data: bytes) -> str:
 
 def apply(proposals: Sequence[Proposal], config: Path, now: datetime | None = None) -> dict[str, float]:
     """Write the moves to `config`, keeping the previous file in `backup_file(config)`."""
-    from .config import settings_from_mapping
-
     changes = {p.knob.key: (int(p.new) if p.knob.tokens else p.new) for p in proposals if p.moves}
     existed = config.is_file()
     old = config.read_text(encoding="utf-8") if existed else ""
@@ -344,12 +326,8 @@ def last_applied(config: Path) -> datetime | None:
     return datetime.fromisoformat(json.loads(bfile.read_text(encoding="utf-8"))["applied_at"])
 
 
-# ---- command line ---------------------------------------------------------------------------
-
 def current_values(config: Path) -> dict[str, float]:
     """The knobs as the user's file sets them over the defaults (what --apply would edit)."""
-    from .config import settings_from_mapping
-
     data = tomllib.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
     r = settings_from_mapping(data, str(config)).routing
     return {**{k.key: getattr(r, k.key) for k in KNOBS}, "difficulty": r.difficulty}
@@ -368,60 +346,3 @@ def format_evidence(evidence: dict[tuple[str, str, int], Counts]) -> str:
         lines.append(f"{action:16}{bucket:>5}{tier:>5}{c.requests:>10,}{c.escalated:>11,}{c.validator_failed:>11,}"
                      f"{c.bad:>6,}{c.rate:>10.0%}")
     return "\n".join(lines)
-
-
-def cmd_tune(args) -> int:
-    from .config import data_dir
-    from .ledger import Ledger
-
-    config = user_file()
-    if args.revert:
-        print(revert(config, force=args.force))
-        return 0
-    since = datetime.fromisoformat(args.since) if args.since else last_applied(config)
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    path = Path(args.ledger) if args.ledger else data_dir() / "ledger.sqlite3"
-    evidence: dict = {}
-    if path.is_file():  # a dry run creates nothing, not even an empty ledger
-        with Ledger(path) as ledger:
-            evidence = collect(ledger.rows(since), ledger.feedback(since))
-    if not path.is_file():
-        print(f"no ledger yet at {path}: nothing recorded to learn from")
-    else:
-        print(f"evidence from {path}{' since ' + since.isoformat() if since else ''}: "
-              f"{sum(c.requests for c in evidence.values()):,} requests")
-    if evidence:
-        print(format_evidence(evidence))
-    values = current_values(config)
-    proposals = propose(evidence, values)
-    print("\nproposed:" if any(p.moves for p in proposals) else "\nnothing to move:")
-    for p in proposals:
-        print(p.line())
-    if values["difficulty"] != "learned":
-        print(f"  (cloud_share_target steers only routing.difficulty = 'learned'; yours is '{values['difficulty']}')")
-    if not args.apply:
-        if any(p.moves for p in proposals):
-            print(f"\ndry run: nothing written. tune --apply writes this to {config} (tune --revert undoes it)")
-        return 0
-    changes = apply(proposals, config)
-    if changes:
-        print(f"\nwrote {config}; the previous file is kept in {backup_file(config).name} (tune --revert)")
-    return 0
-
-
-def add_tune_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "tune",
-        help="move routing thresholds within bounds from escalations, validator failures and 'bad' feedback",
-        description="Propose (default), apply or revert moves of routing thresholds, from the ledger.",
-    )
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", action="store_true", help="show what would change and why (default)")
-    mode.add_argument("--apply", action="store_true", help="write the moves to your user config file")
-    mode.add_argument("--revert", action="store_true", help="restore the config file as it was before --apply")
-    p.add_argument("--force", action="store_true", help="with --revert: restore even if the file was edited since")
-    p.add_argument("--since", help="ISO date; default: the last --apply, else the whole ledger")
-    p.add_argument("--ledger", metavar="PATH", help="ledger file (default: the usual one)")
-    p.set_defaults(fn=cmd_tune)
-    return p

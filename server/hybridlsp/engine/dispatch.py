@@ -1,4 +1,5 @@
-"""Run a request along its fallback chain: retries, escalation, circuit breaker, validation.
+"""The dispatch stage: a request run along its fallback chain - retries, escalation, a circuit
+breaker per backend, validation.
 
 One timeout and retry policy for every backend lives here (backends never retry on their own):
 - 429 with Retry-After within `dispatch.retry_after_max_s`, and 5xx: up to `max_retries` more tries
@@ -20,8 +21,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
-from .backends.base import ChatRequest, Message, Usage
-from .errors import (
+from ..backends.base import ChatRequest, Message, Usage
+from ..backends.location import is_cloud
+from ..backends.registry import create_backend, credentials_present
+from ..errors import (
     AllTiersFailed,
     BackendError,
     MissingCredentials,
@@ -29,9 +32,9 @@ from .errors import (
     ServerError,
     ValidationFailed,
 )
-from .routing.types import CLOUD_BACKENDS, Hop
+from ..routing.types import Hop
 
-__all__ = ["Attempt", "DispatchResult", "Breaker", "BackendPool", "Dispatcher"]
+__all__ = ["Attempt", "Call", "Hooks", "DispatchResult", "Breaker", "BackendPool", "Dispatcher"]
 
 # Failures that say the backend itself is unwell (open the circuit); the others are about the request.
 _HEALTH_FAILURES = ("unavailable", "timeout", "server-error", "rate-limited")
@@ -49,7 +52,29 @@ class Attempt:
     output_tokens: int = 0
     usage_counted: bool = False  # True when we counted tokens ourselves
     text: str = ""
-    requests_sent: int = 0
+
+
+@dataclass(frozen=True)
+class Call:
+    """What to send, along which chain, and how to check the answer."""
+
+    chain: tuple[Hop, ...]
+    messages: tuple[Message, ...]
+    validate: Callable[[str], str]  # the cleaned answer, or raises ValidationFailed
+    json_schema: dict | None = None
+    action_cap: int | None = None  # the action's output budget; the tier's cap applies too
+    input_tokens: int = 0  # our count of what is sent: a hop whose window is smaller is skipped
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the caller hears while a call runs, and its say before each hop."""
+
+    on_text: Callable[[str], None] | None = None  # streamed deltas
+    on_reset: Callable[[str], None] | None = None  # a fallback starts the answer over (why)
+    on_attempt: Callable[[Hop], None] | None = None  # a hop is about to be sent
+    # before each hop: None to go ahead, or why it is skipped (the budget hold, for cloud hops)
+    admit: Callable[[Hop, ChatRequest], Awaitable[str | None]] | None = None
 
 
 @dataclass
@@ -104,15 +129,11 @@ class BackendPool:
     def get(self, name: str):
         b = self._backends.get(name)
         if b is None:
-            from .backends.registry import create_backend
-
             b = create_backend(name, self.settings, transport=self.transports.get(name), env=self.env)
             self._backends[name] = b
         return b
 
     def has_credentials(self, name: str) -> bool:
-        from .backends.registry import credentials_present
-
         return credentials_present(name, self.settings, self.env)
 
     async def aclose(self) -> None:
@@ -150,7 +171,6 @@ class Dispatcher:
     async def _stream_once(self, backend, req: ChatRequest, on_text, attempt: Attempt, t0: float) -> tuple[str, Usage | None]:
         parts: list[str] = []
         usage = None
-        attempt.requests_sent += 1
         async with contextlib.aclosing(backend.stream(req)) as stream:
             async for chunk in stream:
                 if chunk.text:
@@ -191,20 +211,9 @@ class Dispatcher:
             attempt.output_tokens = self.count(text)
         return attempt
 
-    async def run(
-        self,
-        chain: tuple[Hop, ...],
-        messages: list[Message],
-        *,
-        validate: Callable[[str], str],
-        json_schema: dict | None = None,
-        action_cap: int | None = None,
-        on_text: Callable[[str], None] | None = None,
-        on_reset: Callable[[str], None] | None = None,
-        input_tokens_estimate: int = 0,
-        admit: Callable[[Hop, ChatRequest], Awaitable[str | None]] | None = None,
-        on_attempt: Callable[[Hop], None] | None = None,
-    ) -> DispatchResult:
+    async def run(self, call: Call, hooks: Hooks = Hooks()) -> DispatchResult:
+        on_text, on_reset, on_attempt, admit = hooks.on_text, hooks.on_reset, hooks.on_attempt, hooks.admit
+        input_tokens_estimate = call.input_tokens
         attempts: list[Attempt] = []
         best: Attempt | None = None
         notes: list[str] = []
@@ -216,12 +225,12 @@ class Dispatcher:
             if on_text is not None:
                 on_text(delta)
 
-        for hop in chain:
+        for hop in call.chain:
             key = f"{hop.backend}"
             if not self.breaker.allow(key):
                 attempts.append(Attempt(hop, "skipped", "circuit-open", f"{hop.backend} failed recently; skipped during its cool-down"))
                 continue
-            if hop.backend in CLOUD_BACKENDS and not self.pool.has_credentials(hop.backend):
+            if is_cloud(hop.backend) and not self.pool.has_credentials(hop.backend):
                 err = MissingCredentials(hop.backend, "no API key", _key_fix(self.settings, hop.backend))
                 attempts.append(Attempt(hop, "skipped", err.reason, str(err)))
                 notes.append(f"cloud tier skipped: {err}")
@@ -232,7 +241,7 @@ class Dispatcher:
                 why = f"{input_tokens_estimate:,} tokens do not fit {hop.model}'s {window:,}-token window; not sent"
                 attempts.append(Attempt(hop, "skipped", "context-length", why))
                 continue
-            req = self._request(hop, messages, json_schema, action_cap)
+            req = self._request(hop, call.messages, call.json_schema, call.action_cap)
             refused = await admit(hop, req) if admit is not None else None
             if refused:
                 attempts.append(Attempt(hop, "skipped", "budget", refused))
@@ -256,7 +265,7 @@ class Dispatcher:
                 continue
             self.breaker.success(key)
             try:
-                att.text = validate(att.text)
+                att.text = call.validate(att.text)
             except ValidationFailed as e:
                 att.outcome, att.reason, att.detail = "invalid", e.reason, e.problem
                 attempts.append(att)

@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .ledger.prices import is_local, price_usd
+from ..backends.location import is_local
+from ..ledger.prices import price_usd
 
 if TYPE_CHECKING:
-    from .config import BudgetSettings, Settings
+    from ..config import BudgetSettings, Settings
 
 __all__ = [
     "BudgetStatus",
