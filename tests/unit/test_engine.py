@@ -12,6 +12,7 @@ from hybridlsp.config import settings_from_mapping
 from hybridlsp.engine import Engine
 from hybridlsp.request import RunRequest
 from hybridlsp.errors import AllTiersFailed
+from hybridlsp.ledger.report import compute_report
 from hybridlsp.ledger.store import Ledger
 from tests.fakes.upstreams import Fault, FakeAnthropic, FakeOllama, FakeOpenAI
 
@@ -336,6 +337,45 @@ async def test_huge_staged_diff_is_condensed_not_failed(ollama, ledger, tmp_path
     assert res.text == "Add twenty thousand values"
     assert any("condensed" in n for n in res.notes)
     assert all(len(r.body) < 60_000 for r in ollama.requests)  # no request carries the whole diff
+
+
+def _big_diff(tmp_path):
+    big = "".join(f"value_{i} = {i}  # a fairly long line of generated-looking content\n" for i in range(20_000))
+    return _repo(tmp_path, big)
+
+
+async def test_condense_calls_are_recorded_as_hops_of_the_request(ollama, ledger, tmp_path):
+    repo = _big_diff(tmp_path)
+    ollama.answers = {"qwen2.5-coder:14b": "Add twenty thousand values", "llama3.3:70b": "Add twenty thousand values"}
+    eng = engine_for(make_settings(ollama), ledger, key=False)
+    res = await eng.run(RunRequest(action="commit-message", workspace=str(repo)))
+    await eng.aclose()
+    rows = ledger.rows()
+    (request,) = [r for r in rows if r.kind == "request"]
+    condensed = [r for r in rows if r.kind == "hop" and r.parent_id == request.id]
+    summaries = len(ollama.requests) - 1  # every request but the last was a summary
+    assert request.id == res.request_id and summaries >= 2
+    assert [r.reason for r in condensed] == ["condense"] * summaries
+    assert all(r.input_tokens > 0 and r.output_tokens > 0 for r in condensed)
+    assert res.fallbacks == [] and request.outcome == "ok"  # a condensed request did not fall back
+    assert compute_report(rows, []).metric("fallback rate").value == 0.0
+
+
+async def test_condense_calls_go_through_the_budget_hold(ollama, openai, ledger, tmp_path):
+    """Tier 1 on a cloud backend with a cap nearly spent: no summary call may reach the cloud."""
+    ledger.record_request(RequestRecord(action="ask", tier=3, backend="openai", model="gpt-4.1", input_tokens=1,
+                                        output_tokens=1, latency_ms=1, cost_usd=4.9999, baseline_cost_usd=4.9999))
+    repo = _big_diff(tmp_path)
+    ollama.answers["llama3.3:70b"] = "Add twenty thousand values"
+    settings = make_settings(ollama, openai, tiers={"tier1": {"backend": "openai", "model": "gpt-4.1"}},
+                             budget={"monthly_cloud_usd": 5.0})
+    eng = engine_for(settings, ledger)
+    res = await eng.run(RunRequest(action="commit-message", workspace=str(repo)))
+    await eng.aclose()
+    assert openai.request_count == 0 and res.tier == 2
+    hops = [r for r in ledger.rows() if r.kind == "hop" and r.parent_id == res.request_id]
+    assert {"budget", "condense"} <= {r.reason for r in hops}
+    assert all(r.backend == "ollama" for r in hops if r.reason == "condense")
 
 
 async def test_everything_down_is_a_clear_error(ledger):
