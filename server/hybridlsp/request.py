@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .routing.types import Decision
+if TYPE_CHECKING:  # a result carries the policy's decision; the types below import nothing of ours
+    from .routing.types import Decision
 
 __all__ = ["RunRequest", "RunResult", "UsageReport", "Fallback", "Finding", "workspace_of"]
 

@@ -11,7 +11,7 @@ import pytest
 
 from hybridlsp.request import RunRequest
 from tests.fakes.upstreams import Fault, FakeOpenAI
-from tests.unit.test_engine import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
+from tests.unit.engine.test_pipeline import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
 
 CONCURRENT = 50
 PRICE = [10.0, 30.0]  # USD per million input / output tokens
@@ -124,7 +124,7 @@ async def test_two_processes_sharing_the_ledger_stay_within_one_request_of_the_c
     import sys
 
     from hybridlsp.ledger.store import Ledger
-    from tests.unit.test_engine import KEY
+    from tests.unit.engine.test_pipeline import KEY
 
     with FakeOpenAI(answer="Cloud says: " + GOOD, usage=USAGE, token_delay=0.02) as cloud:
         settings = _settings(ollama, cloud)

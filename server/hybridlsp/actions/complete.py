@@ -43,7 +43,7 @@ def validate(answer: str, ctx: ActionContext) -> str:
     lines = code.splitlines()
     if len(lines) > MAX_LINES * 2:
         code = "\n".join(lines[: MAX_LINES * 2])
-    from ..context.syntax import language_for, parses_in_context
+    from ..context.syntax import language_for, parses_in_context  # tree-sitter: only once a completion is checked
 
     lang = language_for(ctx.path, ctx.language)
     if lang is not None:

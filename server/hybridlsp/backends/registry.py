@@ -82,25 +82,25 @@ def credentials_present(name: str, settings: Settings, env: Mapping[str, str] | 
 
 
 def _ollama(settings, *, transport=None, env=None):
-    from .ollama import OllamaBackend
+    from .ollama import OllamaBackend  # httpx (or llama_cpp) only once a ollama backend is created
 
     return OllamaBackend(settings, transport=transport)
 
 
 def _openai(settings, *, transport=None, env=None):
-    from .openai import OpenAIBackend
+    from .openai import OpenAIBackend  # httpx (or llama_cpp) only once a openai backend is created
 
     return OpenAIBackend(settings, env=env, transport=transport)
 
 
 def _anthropic(settings, *, transport=None, env=None):
-    from .anthropic import AnthropicBackend
+    from .anthropic import AnthropicBackend  # httpx (or llama_cpp) only once a anthropic backend is created
 
     return AnthropicBackend(settings, env=env, transport=transport)
 
 
 def _embedded(settings, *, transport=None, env=None):
-    from .embedded import EmbeddedBackend
+    from .embedded import EmbeddedBackend  # httpx (or llama_cpp) only once a embedded backend is created
 
     return EmbeddedBackend(settings)
 

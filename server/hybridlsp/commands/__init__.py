@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 def _failed(e: Exception) -> int:
     """An upstream's error text can be in the message: it is data, like a model's answer, so it is
     sanitized (the actions package: imported only when there is an error to show)."""
-    from ..actions.base import sanitize
+    from ..actions.base import sanitize  # every action's module: only with an error to show, never in `route`
 
     print(f"hybridlsp: {sanitize(str(e))}", file=sys.stderr)
     return 1

@@ -28,7 +28,7 @@ def _hyperscan():
     if os.environ.get("HYBRIDLSP_PURE_PYTHON") == "1":
         return None
     try:
-        import hyperscan
+        import hyperscan  # optional (no wheel everywhere), compiled databases: only when a set is built
     except ImportError:  # no wheel for this platform
         return None
     return hyperscan
