@@ -1,7 +1,7 @@
 """Concurrent cloud requests cannot together overshoot the monthly cap by more than one request.
 
 Without reservations each of 50 requests started together reads the same recorded spend, and all
-50 go to the cloud. With `budget_guard` each reserves its most expensive outcome before its cloud
+50 go to the cloud. With `budget.guard` each reserves its most expensive outcome before its cloud
 hop; the ones that do not fit go on to tier 2 with the reason "budget".
 """
 

@@ -101,7 +101,7 @@ def m003_hash_key(db: sqlite3.Connection) -> None:
 
 @migration
 def m004_reservations(db: sqlite3.Connection) -> None:
-    # cloud money held by requests in flight, in any process of this user (budget_guard)
+    # cloud money held by requests in flight, in any process of this user (budget.guard)
     db.execute(
         "CREATE TABLE reservations (id TEXT PRIMARY KEY, amount REAL NOT NULL, pid INTEGER NOT NULL, "
         "expires_at TEXT NOT NULL)"

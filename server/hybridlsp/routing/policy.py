@@ -110,7 +110,7 @@ def estimate_only(action: str, text: str, input_tokens: int, settings) -> bool:
     explicit tier, path, git context or local-only flag (as `route --jsonl`'s have none). Two such
     requests that agree on `contains_secret` and on their estimate's tier (or both have none) get
     decisions that differ only in the first reason (the estimate's), `input_tokens` and `prompt`,
-    so a batch can decide one and reuse the rest (`routemany`). Keep in step with `decide` below;
+    so a batch can decide one and reuse the rest (`engine.route_many`). Keep in step with `decide` below;
     tests compare the two on mixed batches.
     """
     return action == "ask" and input_tokens <= settings.routing.long_context_tokens and parse_flag(text)[0] is None

@@ -1,4 +1,4 @@
-"""`hybridlsp report` through report_cli: the table, charts only on a UTF-8 terminal, --json,
+"""`hybridlsp report` (commands.report): the table, charts only on a UTF-8 terminal, --json,
 --html and --open (with an injected opener, so no browser starts)."""
 
 import argparse

@@ -1,4 +1,4 @@
-"""`route --jsonl` in chunks (routemany.route_jsonl) decides exactly as routing each prompt alone."""
+"""`route --jsonl` in chunks (engine.route_many.route_jsonl) decides exactly as routing each prompt alone."""
 
 import json
 import random
