@@ -27,8 +27,9 @@ def _line(ok: bool | None, what: str, fix: str = "") -> str:
     return f"[{mark}] {what}" + (f"\n       fix: {fix}" if fix else "")
 
 
-async def run_doctor(settings, env: dict | None = None, out=sys.stdout) -> int:
+async def run_doctor(settings, env: dict | None = None, out=None) -> int:
     env = dict(os.environ) if env is None else env
+    out = sys.stdout if out is None else out  # at call time: a test's capture may replace it
     problems = 0
     print(_line(True, "settings are valid"), file=out)
     seen: set[str] = set()
