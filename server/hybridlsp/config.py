@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 BUILTIN_BACKENDS = ("ollama", "openai", "anthropic", "embedded")
+# (backend, settings, model) -> whether prompts go off the machine: backends.location.is_cloud
+IsCloud = Callable[[str, "Settings", str], bool]
 BackendKind = Literal["ollama", "openai-compatible", "openai", "anthropic", "embedded"]
 
 
@@ -334,14 +337,11 @@ def _keep_tier_backends(data: dict, user: Settings) -> list[str]:
     return notes
 
 
-def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]]:
+def _only_tighter(user: Settings, merged: Settings, is_cloud: IsCloud) -> tuple[Settings, list[str]]:
     """A workspace file may tighten the user's privacy and budget, never loosen them: it adds
     local-only globs (it cannot remove the user's), lowers cloud caps (it cannot raise or lift
     them), and may pick another model for a local tier but not one that runs in the cloud (an
     Ollama `*-cloud` model: that would send all of that tier's code out)."""
-    # backends.registry is the one place that says local or cloud; it imports nothing from here
-    from .backends.registry import is_cloud
-
     notes = []
     tiers = {}
     for n in (1, 2, 3):
@@ -369,8 +369,13 @@ def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]
     return merged, notes
 
 
-def user_config_path() -> Path:
-    from platformdirs import user_config_dir
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The user's config file: HYBRIDLSP_HOME/config.toml, else the platform's user config dir."""
+    env = os.environ if env is None else env
+    home = env.get("HYBRIDLSP_HOME")
+    if home:
+        return Path(home) / "config.toml"
+    from platformdirs import user_config_dir  # platformdirs: only when no HYBRIDLSP_HOME says it
 
     return Path(user_config_dir("hybridlsp")) / "config.toml"
 
@@ -380,18 +385,27 @@ def data_dir() -> Path:
     home = os.environ.get("HYBRIDLSP_HOME")
     if home:
         return Path(home)
-    from platformdirs import user_data_dir
+    from platformdirs import user_data_dir  # platformdirs: only when HYBRIDLSP_HOME is unset
 
     return Path(user_data_dir("hybridlsp"))
 
 
-def load_settings(workspace: Path | None = None, env: dict | None = None) -> tuple[Settings, list[str]]:
-    """Layer every source; return the settings and human-readable notes (ignored keys, files read)."""
+def load_settings(workspace: Path | None = None, env: dict | None = None, *,
+                  cloud_backends: Collection[str] = (), is_cloud: IsCloud | None = None) -> tuple[Settings, list[str]]:
+    """Layer every source; return the settings and human-readable notes (ignored keys, files read).
+    A workspace file may not move a local tier to the cloud: `is_cloud` (`backends.location.is_cloud`,
+    which knows named backends and Ollama's `*-cloud` models) says which is which, or else the
+    names in `cloud_backends`."""
+    if is_cloud is None:
+        names = frozenset(cloud_backends)
+
+        def is_cloud(backend: str, _settings: Settings, _model: str) -> bool:
+            return backend in names
+
     env = os.environ if env is None else env
     notes: list[str] = []
     settings = Settings()
-    home = env.get("HYBRIDLSP_HOME")
-    user_file = Path(home) / "config.toml" if home else user_config_path()
+    user_file = user_config_path(env)
     if user_file.is_file():
         settings = merge_settings(settings, _read_toml(user_file), str(user_file))
     if workspace is not None:
@@ -403,7 +417,7 @@ def load_settings(workspace: Path | None = None, env: dict | None = None) -> tup
             before = settings
             notes += [f"{ws_file}: {k}" for k in _keep_tier_backends(data, before)]
             settings = merge_settings(settings, data, str(ws_file))
-            settings, kept = _only_tighter(before, settings)
+            settings, kept = _only_tighter(before, settings, is_cloud)
             notes += [f"{ws_file}: {k}" for k in kept]
     explicit = env.get("HYBRIDLSP_CONFIG")
     if explicit:

@@ -20,7 +20,8 @@ import pytest
 from hybridlsp.backends import ChatRequest, Message, OpenAIBackend
 from hybridlsp.backends.embedded import default_model_path
 from hybridlsp.config import settings_from_mapping
-from hybridlsp.engine import Engine, RunRequest
+from hybridlsp.engine import Engine
+from hybridlsp.request import RunRequest
 from hybridlsp.ledger.store import Ledger
 from tests.fakes import free_port
 

@@ -4,9 +4,13 @@ to "is this cloud?", what a workspace file may not do, and one breaker key per h
 import pytest
 
 from hybridlsp.backends import ChatRequest, Message, OllamaBackend, OpenAIBackend, create_backend
-from hybridlsp.backends.registry import credentials_present, host_key, is_cloud, spec
+from hybridlsp.backends.location import cloud_backends, is_cloud
+from hybridlsp.backends.registry import credentials_present, host_key, spec
 from hybridlsp.config import load_settings, lsp_options_to_settings, settings_from_mapping
+from hybridlsp.engine import Router
 from hybridlsp.errors import ConfigError
+from hybridlsp.lsp.convert import title
+from hybridlsp.request import RunRequest
 from tests.fakes import FakeOpenAI
 
 LAB = {"kind": "openai-compatible", "base_url": "http://127.0.0.1:1234/v1", "location": "local"}
@@ -110,7 +114,7 @@ def _load(tmp_path, user: str, workspace: str):
     ws.mkdir(exist_ok=True)
     (home / "config.toml").write_text(user)
     (ws / ".hybridlsp.toml").write_text(workspace)
-    return load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
+    return load_settings(ws, {"HYBRIDLSP_HOME": str(home)}, cloud_backends=cloud_backends(), is_cloud=is_cloud)
 
 
 USER = '[backends.lab]\nkind = "openai-compatible"\nbase_url = "http://127.0.0.1:1234/v1"\nlocation = "local"\n' \
@@ -145,9 +149,6 @@ def test_editor_settings_cannot_define_a_backend_but_may_point_a_tier_at_the_use
 
 
 def test_code_action_titles_say_local_for_a_named_local_tier_and_cloud_for_a_named_cloud_one():
-    from hybridlsp.engine import Router, RunRequest
-    from hybridlsp.lsp.convert import title
-
     settings = settings_from_mapping(with_backends(
         {"lab": LAB, "far": {"kind": "openai-compatible", "base_url": "http://203.0.113.7/v1"}},
         tier2={"backend": "lab", "model": "qwen-32b"}, tier1={"backend": "far", "model": "qwen-7b"}))

@@ -1,8 +1,9 @@
 """Backends: one small interface (`base`), four implementations (five kinds: `openai-compatible`
-is the OpenAI wire format without a required key), named instances and a registry by name."""
+is the OpenAI wire format without a required key), named instances, a registry by name, and the
+one answer to "is this cloud?" (`location`)."""
 # Names load on first use (PEP 562): httpx and llama_cpp are not needed to answer `initialize`.
 
-from .._lazy import lazy_names
+from .. import lazy_names
 
 __all__ = [
     "Backend",
@@ -52,7 +53,7 @@ _WHERE = {
     "OpenAIBackend": "openai",
     "create_backend": "registry",
     "credentials_present": "registry",
-    "is_cloud": "registry",
+    "is_cloud": "location",
     "register": "registry",
     "registered_names": "registry",
     "unregister": "registry",

@@ -45,7 +45,6 @@ _FINISH = {
 
 class AnthropicBackend:
     name = "anthropic"
-    is_local = False
 
     def __init__(
         self,

@@ -67,7 +67,7 @@ class Health:
 @runtime_checkable
 class Backend(Protocol):
     name: str  # the instance's name: "ollama", "openai", "anthropic", "embedded", or a user's
-    is_local: bool
+    # where it sends prompts: `location.is_cloud`
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         """Yield chunks; raise a `hybridlsp.errors.BackendError` subclass on failure.

@@ -35,7 +35,6 @@ def _family(model: str) -> str:
 
 class OllamaBackend:
     name = "ollama"
-    is_local = True
 
     def __init__(
         self,

@@ -40,7 +40,6 @@ def is_reasoning_model(model: str) -> bool:
 
 class OpenAIBackend:
     name = "openai"
-    is_local = False
 
     def __init__(
         self,

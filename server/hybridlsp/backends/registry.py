@@ -3,7 +3,8 @@ with one `register(...)` call; and the questions the engine asks by name.
 
 `routing` returns backend names; only the engine turns a name into a live backend, through here.
 Each backend's module (and httpx with it) is imported by its factory, when one is created:
-`is_cloud` and `credentials_present` are asked by `hybridlsp route`, which calls no model.
+`credentials_present` is asked by `hybridlsp route`, which calls no model. Whether a backend is
+cloud is `location.is_cloud`'s answer; `register(..., cloud=True)` tells it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..errors import ConfigError
 from ._hosts import host_key as _host_key
-from ._hosts import is_loopback, ollama_base_url, runs_in_cloud
+from ._hosts import ollama_base_url
+from .location import declare, is_cloud, place
 
 if TYPE_CHECKING:
     import httpx
@@ -29,7 +31,7 @@ __all__ = [
     "create_backend",
     "spec",
     "build_key",
-    "is_cloud",
+    "is_cloud",  # location's, here too for callers that create backends as well
     "credentials_present",
     "host_key",
     "registered_names",
@@ -56,7 +58,6 @@ class Spec:
 @dataclass(frozen=True)
 class _Entry:
     factory: Factory
-    cloud: bool
     key_env: Callable[[Settings], str] | None  # the setting that names the API-key variable
 
 
@@ -68,7 +69,9 @@ def register(
     name: str, factory: Factory, *, cloud: bool = False, key_env: Callable[[Settings], str] | None = None
 ) -> None:
     """Make a backend available by `name`. A cloud backend says where its key comes from."""
-    _REGISTRY[name] = _Entry(factory, cloud, key_env)
+    _REGISTRY[name] = _Entry(factory, key_env)
+    if cloud:
+        declare(name, cloud=True)
 
 
 def unregister(name: str) -> None:
@@ -97,8 +100,7 @@ def spec(name: str, settings: Settings) -> Spec:
         if kind == "ollama":
             base_url = ollama_base_url(base_url)
         key = inst.api_key_env or _KEY_VAR.get(kind, "")
-        location = inst.location or _default_location(kind, base_url)
-        return Spec(name, kind, base_url, location, key)
+        return Spec(name, kind, base_url, place(name, settings)[1], key)
     if name == "ollama":
         return Spec(name, "ollama", ollama_base_url(b.ollama.host), "local", "")
     if name == "openai":
@@ -108,7 +110,7 @@ def spec(name: str, settings: Settings) -> Spec:
     if name == "embedded":
         return Spec(name, "embedded", "", "local", "")
     entry = _entry(name, settings)
-    return Spec(name, name, "", "cloud" if entry.cloud else "local", entry.key_env(settings) if entry.key_env else "")
+    return Spec(name, name, "", place(name)[1], entry.key_env(settings) if entry.key_env else "")
 
 
 def build_key(name: str, settings: Settings) -> tuple:
@@ -124,14 +126,6 @@ def build_key(name: str, settings: Settings) -> tuple:
     elif s.kind == "embedded":
         extra = tuple(settings.embedded.model_dump().items())
     return (s, d.connect_timeout_s, d.read_timeout_s, extra)
-
-
-def _default_location(kind: str, base_url: str) -> str:
-    if kind in ("ollama", "embedded"):
-        return "local"
-    if kind == "openai-compatible" and is_loopback(base_url):
-        return "local"  # LM Studio, llama.cpp's server, vLLM on this machine
-    return "cloud"  # a host elsewhere is cloud until the user says `location = "local"`
 
 
 def _entry(name: str, settings: Settings | None = None) -> _Entry:
@@ -171,21 +165,6 @@ def create_backend(
     return _entry("embedded").factory(settings, transport=transport, env=env)
 
 
-def is_cloud(name: str, settings: Settings | None = None, model: str = "") -> bool:
-    """Whether a prompt sent to `model` on backend `name` leaves the machine or the user's network.
-
-    The one answer: the privacy gate, the budget guard, prices and reports all ask here. An Ollama
-    `*-cloud` model runs on ollama.com although a local Ollama is asked for it."""
-    if settings is None and name not in _BUILTIN:
-        return _entry(name).cloud
-    if settings is None:
-        kind, location = name, "cloud" if name in ("openai", "anthropic") else "local"
-    else:
-        s = spec(name, settings)
-        kind, location = s.kind, s.location
-    return location == "cloud" or (kind == "ollama" and runs_in_cloud(model))
-
-
 def host_key(name: str, settings: Settings) -> str:
     """What a breaker and its cool-down are kept per: the host, so tiers on one server share them."""
     s = spec(name, settings)
@@ -202,25 +181,25 @@ def credentials_present(name: str, settings: Settings, env: Mapping[str, str] | 
 
 
 def _ollama(settings, *, transport=None, env=None):
-    from .ollama import OllamaBackend
+    from .ollama import OllamaBackend  # httpx (or llama_cpp) only once a ollama backend is created
 
     return OllamaBackend(settings, transport=transport)
 
 
 def _openai(settings, *, transport=None, env=None):
-    from .openai import OpenAIBackend
+    from .openai import OpenAIBackend  # httpx (or llama_cpp) only once a openai backend is created
 
     return OpenAIBackend(settings, env=env, transport=transport)
 
 
 def _anthropic(settings, *, transport=None, env=None):
-    from .anthropic import AnthropicBackend
+    from .anthropic import AnthropicBackend  # httpx (or llama_cpp) only once a anthropic backend is created
 
     return AnthropicBackend(settings, env=env, transport=transport)
 
 
 def _embedded(settings, *, transport=None, env=None):
-    from .embedded import EmbeddedBackend
+    from .embedded import EmbeddedBackend  # httpx (or llama_cpp) only once a embedded backend is created
 
     return EmbeddedBackend(settings)
 

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from .records import Feedback, Row
+from .records import Feedback, Row, is_fallback
 
 __all__ = ["Metric", "Report", "compute_report", "format_report", "report_json"]
 
@@ -82,7 +82,7 @@ def compute_report(rows: list[Row], feedback: list[Feedback], since: datetime | 
         since = _as_utc(since)
         rows = [r for r in rows if datetime.fromisoformat(r.ts) >= since]
     requests = [r for r in rows if r.kind == "request"]
-    hop_parents = {r.parent_id for r in rows if r.kind == "hop"}
+    hop_parents = {r.parent_id for r in rows if is_fallback(r)}
     cached = [r for r in requests if r.cached or r.outcome == "cache-hit"]
     routed = [r for r in requests if not (r.cached or r.outcome == "cache-hit")]
 

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from .records import Feedback, Row
+from .records import Feedback, Row, is_fallback
 
 __all__ = [
     "in_window",
@@ -96,7 +96,7 @@ def local_latencies(rows: list[Row]) -> list[float]:
 
 def fallback_reasons(rows: list[Row]) -> Counter:
     """Why attempts fell back (each hop row's reason), most common first via `most_common()`."""
-    return Counter(r.reason or "unknown" for r in rows if r.kind == "hop")
+    return Counter(r.reason or "unknown" for r in rows if is_fallback(r))
 
 
 @dataclass(frozen=True)

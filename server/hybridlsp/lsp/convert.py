@@ -6,9 +6,9 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from ..engine import Finding, RunRequest, RunResult
+from ..request import Finding, RunRequest, RunResult
 from ..routing.types import Decision
-from ..textutil import enclosing_block, paragraph
+from .textutil import enclosing_block, paragraph
 
 __all__ = [
     "DOCUMENT_ACTIONS",

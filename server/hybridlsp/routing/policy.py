@@ -19,7 +19,7 @@ from pathlib import PurePath
 
 from .difficulty import Estimator, get_estimator
 from .flags import parse_flag
-from .types import ACTIONS, CLOUD_BACKENDS, Decision, Hop, RouteRequest
+from .types import ACTIONS, Decision, Hop, RouteRequest
 
 __all__ = ["decide", "build_chain", "estimate_only", "is_local_only_path"]
 
@@ -69,13 +69,14 @@ def _action_tier(req: RouteRequest, r, estimator: Estimator | None, text: str) -
     return r.default_tier, f"no harder task recognised -> default tier {r.default_tier}"
 
 
-def build_chain(tier: int, settings, *, allow_cloud: bool, cloud_tiers: frozenset[int] | None = None) -> tuple[Hop, ...]:
+def build_chain(tier: int, settings, *, allow_cloud: bool, cloud_backends: frozenset[str] = frozenset(),
+                cloud_tiers: frozenset[int] | None = None) -> tuple[Hop, ...]:
     """The decided tier, then escalation upwards, then the local tiers downwards, then embedded.
 
     Escalating first is the article's fallback chain (low confidence -> bigger model); going down
     after the cloud is its always-available local fallback for people who hit rate limits.
     """
-    cloud = _cloud_tiers(settings, cloud_tiers)
+    cloud = _cloud_tiers(settings, cloud_tiers, cloud_backends)
     t1, t2, t3 = settings.tier(1), settings.tier(2), settings.tier(3)
     return _chain(tier, allow_cloud, (t1.backend, t1.model, 1 in cloud), (t2.backend, t2.model, 2 in cloud),
                   (t3.backend, t3.model, 3 in cloud), settings.embedded.enabled)
@@ -100,10 +101,12 @@ def _chain(tier: int, allow_cloud: bool, *spec) -> tuple[Hop, ...]:
     return tuple(hops)
 
 
-def _cloud_tiers(settings, given: frozenset[int] | None) -> frozenset[int]:
+def _cloud_tiers(settings, given: frozenset[int] | None, cloud_backends: frozenset[str] = frozenset()) -> frozenset[int]:
+    """The tiers whose prompts leave the machine: as the caller says (`backends.location.cloud_tiers`,
+    which knows each tier's model), else by the tiers' backend names in `cloud_backends`."""
     if given is not None:
         return given
-    return frozenset(n for n in (1, 2, 3) if settings.tier(n).backend in CLOUD_BACKENDS)
+    return frozenset(n for n in (1, 2, 3) if settings.tier(n).backend in cloud_backends)
 
 
 def estimate_only(action: str, text: str, input_tokens: int, settings) -> bool:
@@ -113,7 +116,7 @@ def estimate_only(action: str, text: str, input_tokens: int, settings) -> bool:
     explicit tier, path, git context or local-only flag (as `route --jsonl`'s have none). Two such
     requests that agree on `contains_secret` and on their estimate's tier (or both have none) get
     decisions that differ only in the first reason (the estimate's), `input_tokens` and `prompt`,
-    so a batch can decide one and reuse the rest (`routemany`). Keep in step with `decide` below;
+    so a batch can decide one and reuse the rest (`engine.route_many`). Keep in step with `decide` below;
     tests compare the two on mixed batches.
     """
     return action == "ask" and input_tokens <= settings.routing.long_context_tokens and parse_flag(text)[0] is None
@@ -127,7 +130,7 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
         estimator = get_estimator(settings)
     reasons: list[str] = []
     notes: list[str] = []
-    cloud_tiers = _cloud_tiers(settings, req.cloud_tiers)
+    cloud_tiers = _cloud_tiers(settings, req.cloud_tiers, req.cloud_backends)
 
     flag_tier, flag, text = parse_flag(req.text)
     if req.tier_override is not None:

@@ -6,13 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-__all__ = ["ACTIONS", "CLOUD_BACKENDS", "LOCAL_BACKENDS", "RouteRequest", "Hop", "Decision", "GitSummary"]
+__all__ = ["ACTIONS", "RouteRequest", "Hop", "Decision", "GitSummary"]
 
 ACTIONS = ("complete", "explain", "review", "commit-message", "ask")
-# The built-in backends by where a prompt goes: the policy's gates read CLOUD_BACKENDS, the ledger
-# prices LOCAL_BACKENDS' hardware instead of tokens (a registered backend says it for itself).
-CLOUD_BACKENDS = ("openai", "anthropic")
-LOCAL_BACKENDS = frozenset({"ollama", "embedded"})
 
 
 @dataclass(frozen=True)
@@ -37,11 +33,13 @@ class RouteRequest:
     month_cloud_spend_usd: float = 0.0
     day_cloud_spend_usd: float = 0.0
     cloud_available: bool = True  # a key is configured for the tier-3 backend
-    # The tiers whose prompts leave the machine, as backends.registry.is_cloud says (the caller
-    # asks it: routing never imports backends). None: the built-in backends' places by name.
+    # The tiers whose prompts leave the machine, their models counted (`backends.location.cloud_tiers`:
+    # the caller asks it, routing never imports backends). None: by the tiers' names in cloud_backends.
     cloud_tiers: frozenset[int] | None = None
     local_only: bool = False  # the caller never wants the cloud (inline completion)
     head_tokens: Sequence[int] | None = None  # text's first token ids, if the caller encoded it
+    # the backends that send prompts off the machine (`backends.location`: routing never asks backends)
+    cloud_backends: frozenset[str] = field(kw_only=True)
 
 
 @dataclass(frozen=True)
