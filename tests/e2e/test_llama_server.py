@@ -70,7 +70,7 @@ def llama_server(tmp_path_factory):
 def lab(url: str) -> OpenAIBackend:
     settings = settings_from_mapping({"dispatch": {"read_timeout_s": 60}})
     return OpenAIBackend(settings, env={}, name="lab", kind="openai-compatible", base_url=url + "/v1",
-                         api_key_env="", is_local=True)
+                         api_key_env="")
 
 
 def ask(max_tokens: int) -> ChatRequest:

@@ -261,7 +261,7 @@ async def test_inline_think_blocks_are_stripped(backend, fake_openai):
 
 async def test_a_compatible_server_needs_no_key_and_is_asked_not_to_think(fake_openai):
     backend = OpenAIBackend(settings_for(fake_openai), env={}, name="lab", kind="openai-compatible",
-                            base_url=fake_openai.base_url, api_key_env="", is_local=True)
+                            base_url=fake_openai.base_url, api_key_env="")
     try:
         text, _, _ = await collect(backend.stream(chat("qwen3-32b")))
     finally:

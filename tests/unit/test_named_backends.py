@@ -65,7 +65,7 @@ async def test_a_named_instance_is_its_kind_with_its_own_host_and_name():
         tier1={"backend": "team", "model": "qwen2.5-coder:14b"}, tier2={"backend": "lab", "model": "q"}))
     lab, team = create_backend("lab", settings, env={}), create_backend("team", settings, env={})
     try:
-        assert isinstance(lab, OpenAIBackend) and lab.name == "lab" and lab.is_local
+        assert isinstance(lab, OpenAIBackend) and lab.name == "lab" and lab.kind == "openai-compatible"
         assert lab.base_url == "http://127.0.0.1:1234/v1"
         assert isinstance(team, OllamaBackend) and team.name == "team"
         assert team.host == "http://gpu-box.internal:11434"  # read as OLLAMA_HOST is

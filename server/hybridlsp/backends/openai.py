@@ -51,12 +51,10 @@ class OpenAIBackend:
         kind: str = "openai",
         base_url: str | None = None,
         api_key_env: str | None = None,
-        is_local: bool = False,
     ):
         cfg = settings.backends.openai
         self.name = name
         self.kind = kind
-        self.is_local = is_local
         self.base_url = base_url if base_url is not None else cfg.base_url
         self.key_env = api_key_env if api_key_env is not None else cfg.api_key_env
         # a compatible server on your own machine or network usually takes no key at all

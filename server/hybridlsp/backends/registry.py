@@ -156,7 +156,7 @@ def create_backend(
         from .openai import OpenAIBackend
 
         return OpenAIBackend(settings, env=env, transport=transport, name=name, kind=s.kind,
-                             base_url=s.base_url, api_key_env=s.api_key_env, is_local=s.location == "local")
+                             base_url=s.base_url, api_key_env=s.api_key_env)
     if s.kind == "anthropic":
         from .anthropic import AnthropicBackend
 
