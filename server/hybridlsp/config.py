@@ -82,7 +82,7 @@ class RoutingSettings(_Model):
         "analyse the trade-offs", "trade-offs", "tradeoffs", "formal", "security audit",
         "threat model", "root cause",
     ]
-    difficulty: Literal["keywords", "learned", "hybrid", "none"] = Field(
+    difficulty: Literal["keywords", "learned", "hybrid", "coldstart", "none"] = Field(
         "hybrid",
         description="the pluggable difficulty estimate for ask prompts: hybrid = the article's task "
         "keywords first, the learned estimate for prompts no keyword names",

@@ -2,12 +2,14 @@
 
 from .difficulty import Estimate, Estimator, KeywordEstimator, estimate_many, get_estimator, register
 from .flags import parse_flag
+from .coldstart import ColdStartEstimator  # importing it registers the "coldstart" estimator
 from .learned import LearnedEstimator  # importing it registers the "learned" estimator
 from .policy import build_chain, decide, estimate_only, is_local_only_path
 from .types import ACTIONS, Decision, GitSummary, Hop, RouteRequest
 
 __all__ = [
     "ACTIONS",
+    "ColdStartEstimator",
     "Decision",
     "Estimate",
     "Estimator",
