@@ -63,6 +63,21 @@ def run_one(name: str) -> Result:
     return result
 
 
+LOSO_HEADING = "## Routing quality, leave one source out"
+
+
+def _kept_section() -> list[str]:
+    """The section `make eval-routing` writes (it needs the training data): kept as it is."""
+    try:
+        text = RESULTS.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    if LOSO_HEADING not in text:
+        return []
+    section = text[text.index(LOSO_HEADING):]
+    return section[:section.index("\n## ")].rstrip("\n").split("\n") + [""] if "\n## " in section else []
+
+
 def render(results: list[Result], info: dict[str, str], started: datetime, load: tuple, took: float) -> str:
     missed = [r for r in results if r.met is False or (r.met is None and r.limits)]
     out = [
@@ -92,7 +107,7 @@ def render(results: list[Result], info: dict[str, str], started: datetime, load:
             out.append(f"- **[{r.number}] {r.title}** (goal {r.goal}):")
             out += [f"  - {point}" for point in r.limits.splitlines()]
         out.append("")
-    out += ["## Details", ""]
+    out += [*_kept_section(), "## Details", ""]
     for name, r in zip(BENCHMARKS, results):
         doc = (importlib.import_module(f"bench.{name}").__doc__ or "").strip().split("\n", 1)
         out += [f"### {r.number}. {r.title}", ""]

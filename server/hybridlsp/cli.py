@@ -54,13 +54,15 @@ async def _confirm(message: str) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
-def describe(result) -> str:
-    """Decision, reasons, latency, tokens and cost against the baseline, for stderr."""
+def describe(result, estimate: list[str] | None = None) -> str:
+    """Decision, reasons, what the difficulty estimate saw, latency, tokens and cost against the
+    baseline, for stderr."""
     d = result.decision
     who = "embedded" if result.tier == 0 else f"tier {result.tier}"
     lines = [
         f"decision: tier {d.tier} ({d.backend} {d.model}); answered by {who} ({result.backend} {result.model})",
         *(f"  because {r}" for r in d.reasons),
+        *(f"  estimate: {e}" for e in estimate or ()),
         *(f"  fallback {f.from_} -> {f.to}: {f.reason}" for f in result.fallbacks),
         *(f"  note: {n}" for n in result.notes),
         f"  latency {result.latency_ms:,.0f} ms"
@@ -98,12 +100,18 @@ def cmd_route(args) -> int:
 
     with ThreadPoolExecutor(1, thread_name_prefix="hybridlsp-count") as pool:
         d = route_one(router, _read_arg(args.prompt), args.action, pool)
+    from .routing.explain import estimate_lines
+
+    # only here, one prompt at a time: `route --jsonl` keeps its shape and its speed
+    estimate = estimate_lines(d.prompt, args.action, router.settings)
     if args.json:
-        print(json.dumps(decision_json(d)))
+        print(json.dumps({**decision_json(d), "estimate": estimate}))
     else:
         print(f"tier {d.tier}: {d.backend} {d.model} ({d.input_tokens:,} tokens, estimated)")
         for r in d.reasons:
             print(f"  because {r}")
+        for e in estimate:
+            print(f"  estimate: {e}")
         for n in d.notes:
             print(f"  note: {n}")
         print("  chain: " + " -> ".join(h.label for h in d.chain))
@@ -142,8 +150,14 @@ def cmd_ask(args) -> int:
     req = RunRequest(action="ask", text=_read_arg(args.prompt), tier=args.tier, workspace=os.getcwd())
     result = asyncio.run(_run(engine, req, stream=True))
     sys.stdout.write("\n")
-    print(describe(result), file=sys.stderr)
+    print(describe(result, _estimate(req, engine.settings)), file=sys.stderr)
     return 0
+
+
+def _estimate(req, settings) -> list[str]:
+    from .routing.explain import estimate_lines
+
+    return estimate_lines(req.text, req.action, settings)
 
 
 def _file_request(action: str, spec: str, prompt: str, tier):
@@ -177,7 +191,7 @@ def cmd_file_action(args) -> int:
         print(result.text)
     else:
         sys.stdout.write("\n")
-    print(describe(result), file=sys.stderr)
+    print(describe(result, _estimate(req, engine.settings)), file=sys.stderr)
     return 0
 
 

@@ -90,7 +90,7 @@ class ColdStartModel:
     def explain(self, text: str, action: str = "ask") -> Explained:
         parts = self.contributions(features(text, action))
         score = math.fsum(parts)
-        top = sorted(((n, c) for n, c in zip(FEATURES, parts) if abs(c) >= 0.005), key=lambda nc: -abs(nc[1]))
+        top = sorted(((n, c) for n, c in zip(FEATURES, parts) if abs(c) >= 0.01), key=lambda nc: -abs(nc[1]))
         return Explained(score, _sigmoid(self.p1[0] * score + self.p1[1]), _sigmoid(self.p2[0] * score + self.p2[1]),
                          tuple(top[:TOP_FEATURES]))
 
