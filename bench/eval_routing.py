@@ -34,6 +34,7 @@ import math
 import sys
 import time
 from array import array
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +49,7 @@ from sources import LICENCE_CLEAR, SOURCES, load_sources, training_sources  # no
 from hybridlsp.config import settings_from_mapping  # noqa: E402
 from hybridlsp.context.tokens import count_tokens_many, counts_and_heads  # noqa: E402
 from hybridlsp.evalrouting import EvalRow, route_rows  # noqa: E402
-from hybridlsp.evaluation.loso import figures  # noqa: E402
+from hybridlsp.evaluation.loso import SourceFigures, figures  # noqa: E402
 from hybridlsp.routing import KeywordEstimator  # noqa: E402
 from hybridlsp.routing.coldstart import ColdStartEstimator, ColdStartModel  # noqa: E402
 from hybridlsp.routing.learned import (  # noqa: E402
@@ -88,7 +89,6 @@ def _refit_learned(by, left_out: str, heads: dict) -> LearnedModel:
         oof[held] = td.logits([feats[i] for i in held], w, b)
     w, b = td.fit(feats, y)
     scale = float(np.max(np.abs(w))) / 32767 or 1.0
-    q = array("h", np.clip(np.rint(w / scale), -32767, 32767).astype("<i2").tobytes())
     q = array("h")
     q.frombytes(np.clip(np.rint(w / scale), -32767, 32767).astype("<i2").tobytes())
     lengths = [len(h) for s in ROUTELLM if s != left_out for h in heads[s]]
@@ -98,7 +98,23 @@ def _refit_learned(by, left_out: str, heads: dict) -> LearnedModel:
 
 # ---- one left-out source ----------------------------------------------------------------------
 
-def _estimators(name: str, share: float, settings, learned_model: LearnedModel, cold: ColdStartModel):
+class _Memo:
+    """The cold-start model, each prompt's explanation computed once for all the shares swept."""
+
+    def __init__(self, model: ColdStartModel):
+        self.model, self.min_chars, self._seen = model, model.min_chars, {}
+
+    def explain(self, text: str, action: str = "ask"):
+        out = self._seen.get((text, action))
+        if out is None:
+            out = self._seen[(text, action)] = self.model.explain(text, action)
+        return out
+
+    def score_at_quantile(self, p: float) -> float:
+        return self.model.score_at_quantile(p)
+
+
+def _estimators(name: str, share: float, settings, learned_model: LearnedModel, cold):
     r = settings.routing
     kw = KeywordEstimator(r.tier1_keywords, r.tier2_keywords, r.tier3_keywords)
     if name == "keywords":
@@ -120,23 +136,54 @@ def evaluate(data_dir: Path, log=print) -> dict:
     heads = {s: counts_and_heads([r.prompt for r in by[s]], HEAD_TOKENS)[1] for s in ROUTELLM}
     log(f"loaded {sum(map(len, by.values())):,} prompts from {len(SOURCES)} sources ({time.perf_counter() - t0:.0f} s)")
     shipped = load_model()
-    out: dict = {"n": {s: len(by[s]) for s in SOURCES}, "fig": {}, "trained_on": {}}
+    out: dict = {"n": {s: len(by[s]) for s in SOURCES}, "fig": {}, "tiers": {}, "trained_on": {},
+                 "q": {s: np.array([r.q for r in by[s]]) for s in SOURCES}}
     for s in SOURCES:
         t1 = time.perf_counter()
         learned_model = _refit_learned(by, s, heads) if s in ROUTELLM else shipped
         train = training_sources(s)
-        cold = ColdStartModel.from_json(fit_coldstart(by, train, mats))
+        cold = _Memo(ColdStartModel.from_json(fit_coldstart(by, train, mats)))
         out["trained_on"][s] = train
         rows = [EvalRow(r.id, r.prompt, r.q, "ask", n) for r, n in zip(by[s], tokens[s])]
         qs = [r.q for r in by[s]]
+        oracles: dict = {}
         for share in SHARES:
             settings = _settings(share)
             for name in ROUTERS:
                 est = _estimators(name, share, settings, learned_model, cold)
                 tiers = [x.tier for x in route_rows(rows, settings, est)]
-                out["fig"][(s, name, share)] = figures(qs, tiers)
+                out["fig"][(s, name, share)] = _figures(qs, tiers, oracles)
+                out["tiers"][(s, name, share)] = tiers
         log(f"{s}: {len(rows):,} prompts ({time.perf_counter() - t1:.0f} s)")
     return out
+
+
+def _figures(qs, tiers, oracles: dict) -> SourceFigures:
+    """`figures`, the oracle computed once for each set of tier counts."""
+    key = (tiers.count(2), tiers.count(3))
+    f = figures(qs, tiers, with_oracle=key not in oracles)
+    if key not in oracles:
+        oracles[key] = f.quality_oracle
+    return replace(f, quality_oracle=oracles[key])
+
+
+def bootstrap_difference(res: dict, a: str, b: str, share: float, resamples: int = 1000, seed: int = 7):
+    """95 % interval of (mean gain of `a`) - (mean gain of `b`) over the sources, resampling the
+    prompts of each source (the same draw for both routers)."""
+    rng = np.random.default_rng(seed)
+    diffs = np.zeros(resamples)
+    for s in SOURCES:
+        q = res["q"][s]
+        n = len(q)
+        idx = rng.integers(0, n, size=(resamples, n))
+        for sign, name in ((1, a), (-1, b)):
+            t = np.array(res["tiers"][(s, name, share)]) - 1
+            got = q[np.arange(n), t][idx].mean(1)
+            shares = np.stack([(t[idx] == k).mean(1) for k in range(3)], 1)
+            rand = (shares * q[idx].mean(1)).sum(1)
+            diffs += sign * 100 * (got - rand) / q[idx][:, :, 2].mean(1)
+    diffs /= len(SOURCES)
+    return float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5))
 
 
 # ---- tables -----------------------------------------------------------------------------------
@@ -178,6 +225,21 @@ def tables(res: dict, default_router: str, default_share: float) -> str:
                 f"| {share:.0%} | {name}{mark} | {sum(f.gain for f in fs) / len(fs):+.2f} | "
                 f"{worst} {fig[(worst, name, share)].gain:+.1f} | {sum(f.gain >= 0 for f in fs)}/{len(fs)} | "
                 f"{sum(f.shares[2] for f in fs) / len(fs):.0%} | {sum(f.oracle_gain for f in fs) / len(fs):+.1f} |")
+    lines += ["", f"Mean gain over the ten sources, one router against another at the {default_share:.0%} target, "
+              "95 % interval from resampling each source's prompts (1,000 resamples):", ""]
+    for a, b in (("coldstart", default_router), ("learned", default_router), ("keywords", default_router)):
+        if a != b:
+            lo, hi = bootstrap_difference(res, a, b, default_share)
+            d = (sum(fig[(s, a, default_share)].gain for s in SOURCES)
+                 - sum(fig[(s, b, default_share)].gain for s in SOURCES)) / len(SOURCES)
+            lines.append(f"- {a} - {b}: {d:+.2f} points ({lo:+.2f} to {hi:+.2f})")
+    lines += [
+        "",
+        "In distribution, for contrast only (not a quality figure for new prompts): on held-out questions of "
+        "the three RouteLLM sources it was trained on, the token-id model recovers 0.407 of the weak-to-strong "
+        "gap at a 20 % cloud share, 2.04x a random router (training/README.md). Left out one source at a time, "
+        "the same recipe gains the figures above.",
+    ]
     return "\n".join(lines)
 
 

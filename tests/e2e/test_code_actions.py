@@ -16,10 +16,10 @@ async def test_four_actions_preview_their_decision_without_calling_a_model(lsp, 
     actions = await lsp.actions(uri, (4, 8))  # inside divide(), nothing selected
     titles = [a.title for a in actions]
     assert len(titles) == 4, titles
-    assert re.fullmatch(r"Complete - local model-a \(\d+ tokens\)", titles[0])
-    assert re.fullmatch(r"Explain - local model-a \(\d+ tokens\)", titles[1])
-    assert re.fullmatch(r"Review - local model-b \(\d+ tokens\)", titles[2])
-    assert re.fullmatch(r"Commit message - local model-a \(\d+ tokens\)", titles[3])
+    assert re.fullmatch(r"Complete - local model-a \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", titles[0])
+    assert re.fullmatch(r"Explain - local model-a \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", titles[1])
+    assert re.fullmatch(r"Review - local model-b \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", titles[2])
+    assert re.fullmatch(r"Commit message - local model-a \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", titles[3])
     for a in actions:
         assert isinstance(a, t.CodeAction) and a.edit is None and a.command is None  # resolved later
         assert a.data["textDocument"]["uri"] == uri
@@ -32,7 +32,7 @@ async def test_a_long_selection_previews_cloud(lsp):
     uri = lsp.open(path)
     actions = await lsp.actions(uri, (0, 0), (898, 0))
     explain = next(a for a in actions if a.title.startswith("Explain"))
-    assert re.fullmatch(r"Explain - cloud gpt-4\.1 \([\d,]+ tokens\)", explain.title)
+    assert re.fullmatch(r"Explain - cloud gpt-4\.1 \([\d,]+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", explain.title)
 
 
 async def test_complete_inserts_at_the_cursor(lsp, fake_ollama):

@@ -8,7 +8,7 @@ import pytest
 
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.context.tokens import head_tokens
-from hybridlsp.routing.explain import estimate_lines, probabilities_summary
+from hybridlsp.routing.explain import estimate_lines, probabilities_by_action, probabilities_summary
 from hybridlsp.routing.learned import HEAD_TOKENS, load_model
 
 LONG = ("What is the capital of France, and why did the kings of France choose that city over the "
@@ -63,3 +63,28 @@ def test_learned_contributions_add_up_to_the_logit():
 
 def test_learned_contributions_of_an_empty_head():
     assert load_model().contributions([]) == []
+
+
+ACTIONS = ("complete", "explain", "review", "commit-message")
+
+
+def test_probabilities_by_action_equal_one_explanation_each():
+    from hybridlsp.routing.coldstart import load_coldstart
+
+    text = "def area(r):\n    return 3.14159 * r * r\n"
+    got = probabilities_by_action(text, ACTIONS)
+    m = load_coldstart()
+    assert got == {a: f"p(tier 1 enough) {m.explain(text, a).p_tier1:.2f}" for a in ACTIONS}
+
+
+@pytest.mark.parametrize("estimate, expected", [
+    ("", "Explain - local m (1,234 tokens)"),
+    ("p(tier 1 enough) 0.78", "Explain - local m (1,234 tokens, p(tier 1 enough) 0.78)"),
+])
+def test_code_action_title_carries_the_estimate(estimate, expected):
+    from hybridlsp.lsp.convert import title
+    from hybridlsp.routing.types import Decision
+
+    d = Decision(tier=1, backend="ollama", model="m", max_output_tokens=10, chain=(), reasons=(), prompt="",
+                 input_tokens=1234)
+    assert title("explain", d, estimate) == expected

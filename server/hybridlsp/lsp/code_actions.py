@@ -20,6 +20,7 @@ from pygls.workspace import TextDocument
 from ..config import data_dir
 from ..engine import RunResult
 from ..errors import HybridError
+from ..routing.explain import probabilities_by_action
 from .convert import (
     DOCUMENT_ACTIONS,
     LABELS,
@@ -78,13 +79,16 @@ def code_action(ls: "HybridLanguageServer", params: types.CodeActionParams) -> l
     out = [a for a in ls.findings.quick_fixes(doc, params.range) if _wanted(a.kind, only)]
     workspace = workspace_for(ls, doc.path or "")
     resolve = _can_resolve(ls)
+    estimates: dict[str, dict[str, str]] = {}  # text -> action -> the cold-start p, shown in each title
     for action in DOCUMENT_ACTIONS:
         kind = _kind(action)
         if not _wanted(kind, only):
             continue
         req, _ = run_request(doc, action, params.range, lines=lines, workspace=workspace)
+        if req.text not in estimates:  # the actions mostly share their text: its features once
+            estimates[req.text] = probabilities_by_action(req.text, DOCUMENT_ACTIONS)
         try:
-            name, disabled = title(action, ls.engine.preview(req)), None
+            name, disabled = title(action, ls.engine.preview(req), estimates[req.text].get(action, "")), None
         except HybridError as e:
             if not _can_disable(ls):
                 continue

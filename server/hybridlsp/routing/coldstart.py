@@ -88,7 +88,23 @@ class ColdStartModel:
         return math.fsum(self.contributions(features(text, action)))
 
     def explain(self, text: str, action: str = "ask") -> Explained:
-        parts = self.contributions(features(text, action))
+        return self._explained(features(text, action))
+
+    def explain_actions(self, text: str, actions: Sequence[str]) -> dict[str, Explained]:
+        """`explain(text, a)` for each action, the text's features computed once (only the action's
+        own one-hot features differ)."""
+        base = features(text, "")
+        cols = {a: FEATURES.index(f"action_{a}") for a in actions if f"action_{a}" in FEATURES}
+        out = {}
+        for a in actions:
+            v = list(base)
+            if a in cols:
+                v[cols[a]] = 1.0
+            out[a] = self._explained(v)
+        return out
+
+    def _explained(self, values: Sequence[float]) -> Explained:
+        parts = self.contributions(values)
         score = math.fsum(parts)
         top = sorted(((n, c) for n, c in zip(FEATURES, parts) if abs(c) >= 0.01), key=lambda nc: -abs(nc[1]))
         return Explained(score, _sigmoid(self.p1[0] * score + self.p1[1]), _sigmoid(self.p2[0] * score + self.p2[1]),

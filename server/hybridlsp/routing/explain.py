@@ -14,7 +14,7 @@ from .coldstart import ColdStartEstimator, load_coldstart
 from .difficulty import KeywordEstimator, get_estimator
 from .learned import HybridEstimator, LearnedEstimator
 
-__all__ = ["estimate_lines", "probabilities_summary"]
+__all__ = ["estimate_lines", "probabilities_by_action", "probabilities_summary"]
 
 
 def _deciding(est, text: str, action: str, head: Sequence[int] | None) -> str | None:
@@ -41,6 +41,12 @@ def probabilities_summary(text: str, action: str) -> str:
     """E.g. "p(tier 1 enough) 0.71, p(tier 2 enough) 0.86; moved by log_chars +0.31, ..."."""
     e = load_coldstart().explain(text, action)
     return f"p(tier 1 enough) {e.p_tier1:.2f}, p(tier 2 enough) {e.p_tier2:.2f}; moved by {e.moved_by()}"
+
+
+def probabilities_by_action(text: str, actions: Sequence[str]) -> dict[str, str]:
+    """A short "p(tier 1 enough) 0.71" for each action, for a code action's title (the text's
+    features computed once for all of them)."""
+    return {a: f"p(tier 1 enough) {e.p_tier1:.2f}" for a, e in load_coldstart().explain_actions(text, actions).items()}
 
 
 def estimate_lines(text: str, action: str, settings, head: Sequence[int] | None = None) -> list[str]:
