@@ -72,6 +72,9 @@ async def test_explain_opens_a_markdown_result_document(lsp, fake_ollama):
     body = path.read_text()
     assert "Divides a by b and returns the quotient." in body
     assert "calc.py lines 4-6" in body and "ollama model-a" in body
+    # why this tier, and what the difficulty estimate saw
+    assert "*routed because explain of " in body and "tokens -> tier 1; cold-start estimate (not deciding): " in body
+    assert re.search(r"p\(tier 1 enough\) [01]\.\d\d, p\(tier 2 enough\) [01]\.\d\d; moved by ", body)
 
 
 async def test_explain_falls_back_to_a_message_where_documents_cannot_be_shown(server_env, repo, fake_ollama):
