@@ -29,7 +29,6 @@ Takes ~2-4 minutes on 2 cores (the token-id refits are most of it).
 from __future__ import annotations
 
 import argparse
-import base64
 import math
 import sys
 import time
@@ -137,7 +136,7 @@ def evaluate(data_dir: Path, log=print) -> dict:
     log(f"loaded {sum(map(len, by.values())):,} prompts from {len(SOURCES)} sources ({time.perf_counter() - t0:.0f} s)")
     shipped = load_model()
     out: dict = {"n": {s: len(by[s]) for s in SOURCES}, "fig": {}, "tiers": {}, "trained_on": {},
-                 "q": {s: np.array([r.q for r in by[s]]) for s in SOURCES}}
+                 "q": {s: np.array([r.q for r in by[s]]) for s in SOURCES}, "calibration": {}}
     for s in SOURCES:
         t1 = time.perf_counter()
         learned_model = _refit_learned(by, s, heads) if s in ROUTELLM else shipped
@@ -154,7 +153,37 @@ def evaluate(data_dir: Path, log=print) -> dict:
                 tiers = [x.tier for x in route_rows(rows, settings, est)]
                 out["fig"][(s, name, share)] = _figures(qs, tiers, oracles)
                 out["tiers"][(s, name, share)] = tiers
+        ex = [cold.explain(r.prompt, "ask") for r in by[s]]
+        q = out["q"][s]
+        out["calibration"][s] = (
+            sum(e.p_tier1 for e in ex) / len(ex), float(np.mean(1 - np.clip(q[:, 2] - q[:, 0], 0, 1))),
+            sum(e.p_tier2 for e in ex) / len(ex), float(np.mean(1 - np.clip(q[:, 2] - q[:, 1], 0, 1))),
+            bool(by[s][0].has_tier1))
         log(f"{s}: {len(rows):,} prompts ({time.perf_counter() - t1:.0f} s)")
+    out["timing"] = _timing(by)
+    return out
+
+
+def _timing(by) -> dict[str, tuple[float, float]]:
+    """p50 and p99 (us) of one `ask` estimate from the text, shipped weights, on 2,000 prompts
+    drawn evenly from every source (best of 3 for each prompt)."""
+    from hybridlsp.routing import get_estimator
+
+    prompts = [r.prompt for s in SOURCES for r in by[s][:: max(1, len(by[s]) // 200)][:200]]
+    out = {}
+    for name in ("hybrid", "coldstart"):
+        est = get_estimator(settings_from_mapping({"routing": {"difficulty": name}}))
+        est.estimate(prompts[0], "ask")
+        times = []
+        for p in prompts:
+            best = math.inf
+            for _ in range(3):
+                t = time.perf_counter()
+                est.estimate(p, "ask")
+                best = min(best, time.perf_counter() - t)
+            times.append(best * 1e6)
+        times.sort()
+        out[name] = (times[len(times) // 2], times[int(0.99 * len(times))])
     return out
 
 
@@ -233,6 +262,17 @@ def tables(res: dict, default_router: str, default_share: float) -> str:
             d = (sum(fig[(s, a, default_share)].gain for s in SOURCES)
                  - sum(fig[(s, b, default_share)].gain for s in SOURCES)) / len(SOURCES)
             lines.append(f"- {a} - {b}: {d:+.2f} points ({lo:+.2f} to {hi:+.2f})")
+    lines += ["", "Calibration of the cold-start probabilities on each left-out source: mean predicted against "
+              "the mean of the soft label 1 - max(0, q3 - q_t) (RouteLLM has no tier 1 of its own).", "",
+              "| left-out source | p(tier 1 enough) | observed | p(tier 2 enough) | observed |",
+              "|---|---:|---:|---:|---:|"]
+    for s in SOURCES:
+        p1, o1, p2, o2, has1 = res["calibration"][s]
+        lines.append(f"| {s} | {p1:.2f} | {f'{o1:.2f}' if has1 else '-'} | {p2:.2f} | {o2:.2f} |")
+    t = res["timing"]
+    lines += ["", "One `ask` estimate from the text (shipped weights, 2,000 prompts drawn from every source, best of "
+              "3 each; `hybrid` tokenizes the head itself here, where `route` reuses the count's ids): "
+              + "; ".join(f"{k} p50 {v[0]:.0f} us, p99 {v[1]:.0f} us" for k, v in t.items()) + "."]
     lines += [
         "",
         "In distribution, for contrast only (not a quality figure for new prompts): on held-out questions of "
