@@ -62,7 +62,7 @@ def describe(result, estimate: list[str] | None = None) -> str:
     lines = [
         f"decision: tier {d.tier} ({d.backend} {d.model}); answered by {who} ({result.backend} {result.model})",
         *(f"  because {r}" for r in d.reasons),
-        *(f"  estimate: {e}" for e in estimate or ()),
+        *(f"  estimate: {e}" for e in estimate or () if e not in d.reasons),
         *(f"  fallback {f.from_} -> {f.to}: {f.reason}" for f in result.fallbacks),
         *(f"  note: {n}" for n in result.notes),
         f"  latency {result.latency_ms:,.0f} ms"
@@ -111,7 +111,8 @@ def cmd_route(args) -> int:
         for r in d.reasons:
             print(f"  because {r}")
         for e in estimate:
-            print(f"  estimate: {e}")
+            if e not in d.reasons:  # the deciding estimate's reason is shown already
+                print(f"  estimate: {e}")
         for n in d.notes:
             print(f"  note: {n}")
         print("  chain: " + " -> ".join(h.label for h in d.chain))

@@ -25,8 +25,8 @@ def s(difficulty):
     ("hybrid", "Prove that the sum of two even numbers is even, step by step.", "ask",
      "task keyword 'prove' -> tier 3 (the learned estimate is not consulted)", 2),
     ("hybrid", "hi", "ask", "learned estimate abstains: 1 tokens is shorter", 2),
-    ("hybrid", LONG, "ask", "learned difficulty 0.", 2),
-    ("learned", LONG, "ask", "learned difficulty 0.", 2),
+    ("hybrid", LONG, "ask", "learned estimate 0.", 2),
+    ("learned", LONG, "ask", "learned estimate 0.", 2),
     ("keywords", LONG, "ask", "no task keyword in the prompt's head", 2),
     ("coldstart", LONG, "ask", "cold-start p(tier 1 enough) 0.", 1),
     ("coldstart", "hi", "ask", "cold-start abstains: 2 chars is shorter than any prompt", 1),
@@ -45,7 +45,7 @@ def test_estimate_lines_table(difficulty, text, action, first, n):
 
 def test_learned_line_names_the_tokens_that_moved_it():
     line = estimate_lines(LONG, "ask", s("learned"))[0]
-    assert re.search(r"moved by '[^']+' [+-]0\.\d{3}, ", line), line
+    assert re.fullmatch(r"learned estimate 0\.\d{3}, moved by '[^']+' [+-]0\.\d{3}, .+", line), line
 
 
 def test_summary_gives_both_probabilities_and_the_features():

@@ -259,12 +259,12 @@ class LearnedEstimator:
         if len(head) < self.model.min_tokens:
             return (f"learned estimate abstains: {len(head)} tokens is shorter than the shortest 1 % it learned "
                     f"from ({self.model.min_tokens})")
-        est = self.estimate(text, action, head)
+        score = _sigmoid(self.model.logit_of_head(head))
         enc = _enc()
         moved = ", ".join(
             f"{'+'.join(repr(enc.decode_single_token_bytes(t).decode('utf-8', 'replace')) for t in ids)} {c:+.3f}"
             for ids, c in self.model.contributions(head)[:3])
-        return f"{est.reason}; moved by {moved or 'nothing'}"
+        return f"learned estimate {score:.3f}, moved by {moved or 'nothing'}"
 
 
 @lru_cache(maxsize=16)
