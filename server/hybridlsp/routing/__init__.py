@@ -2,14 +2,22 @@
 
 from .difficulty import Estimate, Estimator, KeywordEstimator, estimate_many, get_estimator, register
 from .flags import parse_flag
-from .coldstart import ColdStartEstimator  # importing it registers the "coldstart" estimator
 from .learned import LearnedEstimator  # importing it registers the "learned" estimator
 from .policy import build_chain, decide, estimate_only, is_local_only_path
 from .types import ACTIONS, Decision, GitSummary, Hop, RouteRequest
 
+
+def _coldstart(settings):
+    # imported when first chosen: its feature patterns compile then, not in every `route`
+    from .coldstart import from_settings
+
+    return from_settings(settings)
+
+
+register("coldstart", _coldstart)
+
 __all__ = [
     "ACTIONS",
-    "ColdStartEstimator",
     "Decision",
     "Estimate",
     "Estimator",

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .difficulty import Estimate, KeywordEstimator, register
+from .difficulty import Estimate, KeywordEstimator
 from .promptfeatures import FEATURES, features
 
-__all__ = ["COLDSTART_PATH", "ColdStartEstimator", "ColdStartModel", "Explained", "load_coldstart"]
+__all__ = ["COLDSTART_PATH", "ColdStartEstimator", "ColdStartModel", "Explained", "from_settings", "load_coldstart"]
 
 FEATURE_SET = "promptfeatures-1"
 COLDSTART_PATH = Path(__file__).parent / "data" / "coldstart.json"
@@ -179,7 +179,8 @@ class ColdStartEstimator:
         return [self.estimate(t, action) for t in texts]
 
 
-def _coldstart(s) -> ColdStartEstimator:
+def from_settings(s) -> ColdStartEstimator:
+    """The estimator for `routing.difficulty = "coldstart"` (registered by the package's __init__)."""
     r = s.routing
     return _coldstart_for(tuple(r.tier1_keywords), tuple(r.tier2_keywords), tuple(r.tier3_keywords),
                           r.cloud_share_target, r.default_tier)
@@ -190,5 +191,3 @@ def _coldstart_for(t1: tuple[str, ...], t2: tuple[str, ...], t3: tuple[str, ...]
                    default_tier: int) -> ColdStartEstimator:
     return ColdStartEstimator(load_coldstart(), share, default_tier, KeywordEstimator(list(t1), list(t2), list(t3)))
 
-
-register("coldstart", _coldstart)
