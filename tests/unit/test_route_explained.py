@@ -89,3 +89,18 @@ def test_explain_command_shows_the_estimate(home, tmp_path, monkeypatch, capsys)
         assert main(["explain", str(src)]) == 0
     err = capsys.readouterr().err
     assert "  estimate: cold-start estimate (not deciding): p(tier 1 enough) 0." in err
+
+
+def test_route_jsonl_with_the_default_estimate_loads_no_cold_start_code(home):
+    """In a fresh interpreter: the batch path stays as fast as it was (no feature patterns compiled)."""
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from hybridlsp import cli; cli.main(['route', '--jsonl', '-']); "
+            "print(json.dumps(sorted(sys.modules)), file=sys.stderr)")
+    run = subprocess.run([sys.executable, "-c", code], input='{"id": 1, "prompt": "hi"}\n', capture_output=True,
+                         text=True, check=True)
+    loaded = json.loads(run.stderr.splitlines()[-1])
+    assert json.loads(run.stdout)["id"] == 1
+    assert [m for m in loaded if m.startswith(("hybridlsp.routing.coldstart", "hybridlsp.routing.promptfeatures",
+                                               "hybridlsp.routing.explain"))] == []
