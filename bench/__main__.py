@@ -66,12 +66,9 @@ def run_one(name: str) -> Result:
 LOSO_HEADING = "## Routing quality, leave one source out"
 
 
-def _kept_section() -> list[str]:
-    """The section `make eval-routing` writes (it needs the training data): kept as it is."""
-    try:
-        text = RESULTS.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
+def kept_section(text: str) -> list[str]:
+    """The lines of the section `make eval-routing` writes in `text` (it needs the training data,
+    so `make bench` keeps it as it is), with a blank line after; none if there is none."""
     if LOSO_HEADING not in text:
         return []
     section = text[text.index(LOSO_HEADING):]
@@ -107,7 +104,7 @@ def render(results: list[Result], info: dict[str, str], started: datetime, load:
             out.append(f"- **[{r.number}] {r.title}** (goal {r.goal}):")
             out += [f"  - {point}" for point in r.limits.splitlines()]
         out.append("")
-    out += [*_kept_section(), "## Details", ""]
+    out += [*kept_section(RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""), "## Details", ""]
     for name, r in zip(BENCHMARKS, results):
         doc = (importlib.import_module(f"bench.{name}").__doc__ or "").strip().split("\n", 1)
         out += [f"### {r.number}. {r.title}", ""]
