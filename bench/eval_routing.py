@@ -47,7 +47,7 @@ from sources import LICENCE_CLEAR, SOURCES, load_sources, training_sources  # no
 
 from hybridlsp.config import settings_from_mapping  # noqa: E402
 from hybridlsp.context.tokens import count_tokens_many, counts_and_heads  # noqa: E402
-from hybridlsp.evalrouting import EvalRow, route_rows  # noqa: E402
+from hybridlsp.evaluation.routing import EvalRow, route_rows  # noqa: E402
 from hybridlsp.evaluation.loso import SourceFigures, figures  # noqa: E402
 from hybridlsp.routing import KeywordEstimator  # noqa: E402
 from hybridlsp.routing.coldstart import ColdStartEstimator, ColdStartModel  # noqa: E402

@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from hybridlsp.backends.location import cloud_backends
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.routing import KeywordEstimator, RouteRequest, decide, get_estimator
 from hybridlsp.routing.coldstart import COLDSTART_PATH, ColdStartEstimator, ColdStartModel, load_coldstart
@@ -171,9 +172,9 @@ def test_registered_and_decides_through_the_policy():
     s = settings_from_mapping({"routing": {"difficulty": "coldstart"}})
     assert isinstance(get_estimator(s), ColdStartEstimator)
     d = decide(RouteRequest(action="ask", text="What is the capital of France, and why did the kings of France choose that "
-                            "city over the others along the river?", input_tokens=25), s)
+                            "city over the others along the river?", input_tokens=25, cloud_backends=cloud_backends()), s)
     assert d.reasons[0].startswith("cold-start ")
     assert "p(tier 1 enough)" in d.reasons[0]
     # the rules before the estimate still win
-    d = decide(RouteRequest(action="ask", text="[cloud] hi", input_tokens=3), s)
+    d = decide(RouteRequest(action="ask", text="[cloud] hi", input_tokens=3, cloud_backends=cloud_backends()), s)
     assert d.tier == 3 and d.reasons[0].startswith("prompt flag")

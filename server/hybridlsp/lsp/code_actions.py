@@ -18,7 +18,7 @@ from pygls.uris import from_fs_path
 from pygls.workspace import TextDocument
 
 from ..config import data_dir
-from ..engine import RunResult
+from ..request import RunResult
 from ..errors import HybridError
 from ..routing.explain import estimate_lines, probabilities_by_action
 from .convert import (
