@@ -73,9 +73,11 @@ train-router: $(TRAIN_STAMP)
 	$(BIN)/python training/train_difficulty.py $(DATA)
 	$(BIN)/python training/train_coldstart.py $(DATA)
 
-# leave-one-source-out over every source; writes its tables into bench/RESULTS.md and README.md
+# leave-one-source-out over every source; writes its tables into bench/RESULTS.md and README.md;
+# then the escalation and replay tables (#18 items 3-4), once that script is on this branch
 eval-routing: $(TRAIN_STAMP)
 	$(BIN)/python bench/eval_routing.py $(DATA) --write
+	@if [ -f training/eval_escalation.py ]; then $(BIN)/python training/eval_escalation.py; fi
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
