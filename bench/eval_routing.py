@@ -23,7 +23,7 @@ Routers:
   tier-2 band, where the keywords, then the default tier decide.
 
 --write replaces the marked section of bench/RESULTS.md and of README.md with the tables.
-Takes ~2-4 minutes on 2 cores (the token-id refits are most of it).
+Takes ~4-5 minutes on 2 cores, more when they are shared (MMLU's 14,042 prompts are most of it).
 """
 
 from __future__ import annotations
@@ -117,15 +117,25 @@ class _Memo:
         return self.model.score_at_quantile(p)
 
 
+class _KnownHeads(LearnedEstimator):
+    """The token-id estimate given each prompt's head from one encoding per prompt, as `route`
+    gives it the count's ids (route_rows passes none: it would encode each prompt per router)."""
+
+    heads: dict = {}
+
+    def estimate(self, text, action, head=None):
+        return super().estimate(text, action, head if head is not None else self.heads.get(text))
+
+
 def _estimators(name: str, share: float, settings, learned_model: LearnedModel, cold):
     r = settings.routing
     kw = KeywordEstimator(r.tier1_keywords, r.tier2_keywords, r.tier3_keywords)
     if name == "keywords":
         return kw
     if name == "learned":
-        return LearnedEstimator(learned_model, share)
+        return _KnownHeads(learned_model, share)
     if name == "hybrid":
-        return HybridEstimator(kw, LearnedEstimator(learned_model, share))
+        return HybridEstimator(kw, _KnownHeads(learned_model, share))
     if name == "coldstart":
         return ColdStartEstimator(cold, share, r.default_tier, kw)
     raise ValueError(name)
@@ -136,7 +146,8 @@ def evaluate(data_dir: Path, log=print) -> dict:
     by = load_sources(data_dir)
     mats = {s: feature_matrix(by[s]) for s in SOURCES}
     tokens = {s: count_tokens_many([r.prompt for r in by[s]]) for s in SOURCES}
-    heads = {s: counts_and_heads([r.prompt for r in by[s]], HEAD_TOKENS)[1] for s in ROUTELLM}
+    heads = {s: counts_and_heads([r.prompt for r in by[s]], HEAD_TOKENS)[1] for s in SOURCES}
+    _KnownHeads.heads = {r.prompt: h for s in SOURCES for r, h in zip(by[s], heads[s])}
     log(f"loaded {sum(map(len, by.values())):,} prompts from {len(SOURCES)} sources ({time.perf_counter() - t0:.0f} s)")
     shipped = load_model()
     out: dict = {"n": {s: len(by[s]) for s in SOURCES}, "fig": {}, "tiers": {}, "trained_on": {},
