@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from .faults import BACKENDS, FAULTS, MAX_RETRIES, READ_TIMEOUT_S, RETRY_AFTER_MAX_S, WIRE, FaultCase, fix_phrase
+from .faults import BACKENDS, FAULTS, SETTINGS, WIRE, FaultCase, fix_phrase
 
 
 def _cell(case: FaultCase, backend: str) -> str:
@@ -37,16 +37,19 @@ def markdown() -> str:
         "answered; the ledger records the failed hop with the reason shown. \"Requests\" is what the",
         "misbehaving server received, counted there: retries are bounded. The last column is the",
         "fix the error names when no other tier is left; every such error also names the backend.",
+        "\"At most\" is the longest the whole request may take in that test, fallback included: each",
+        "limit costs its own seconds, once.",
         "",
-        f"Settings for these figures: `dispatch.max_retries = {MAX_RETRIES}`, "
-        f"`dispatch.retry_after_max_s = {RETRY_AFTER_MAX_S}`, `dispatch.read_timeout_s = {READ_TIMEOUT_S}`.",
+        "Settings for these figures: " + ", ".join(f"`dispatch.{k} = {v}`" for k, v in SETTINGS.items()) + ".",
         "",
-        "| fault | injected as | " + " | ".join(WIRE[b] for b in BACKENDS) + " | what the user sees | error's fix when nothing is left |",
-        "|---|---|" + "---|" * len(BACKENDS) + "---|---|",
+        "| fault | injected as | " + " | ".join(WIRE[b] for b in BACKENDS)
+        + " | what the user sees | at most | error's fix when nothing is left |",
+        "|---|---|" + "---|" * len(BACKENDS) + "---|---|---|",
     ]
     for case in FAULTS:
         cells = " | ".join(_cell(case, b) for b in BACKENDS)
-        lines.append(f"| {case.name} | {case.how} | {cells} | {case.behaviour} | {_error(case)} |")
+        bound = f"{case.max_wait_s:g} s" if case.max_wait_s is not None else ""
+        lines.append(f"| {case.name} | {case.how} | {cells} | {case.behaviour} | {bound} | {_error(case)} |")
     lines += [
         "",
         "A backend that fails `dispatch.failures_to_trip` times in a row (2) is skipped for",

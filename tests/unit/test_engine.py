@@ -21,6 +21,7 @@ class ByModel(FakeOllama):
     """An Ollama that answers per model, so tier 1 and tier 2 can disagree."""
 
     def __init__(self, answers: dict, **kw):
+        kw.setdefault("loaded", tuple(answers))  # every model it answers for is in memory (/api/ps)
         super().__init__(**kw)
         self.answers = answers
 
@@ -33,7 +34,7 @@ def make_settings(ollama=None, cloud=None, **over):
     data = {
         "embedded": {"enabled": False},
         "dispatch": {"max_retries": 1, "retry_after_max_s": 1.0, "cooldown_s": 30, "read_timeout_s": 2,
-                     "connect_timeout_s": 1},
+                     "first_token_timeout_s": 2, "connect_timeout_s": 1},
         "backends": {},
     }
     if ollama is not None:
@@ -137,7 +138,7 @@ async def test_429_retry_after_too_long_escalates_without_waiting(ollama, openai
                                           ("malformed", "stream-broken"), ("hang", "timeout")])
 async def test_each_fault_escalates_with_its_reason(ollama, ledger, fault, reason):
     ollama.inject(fault)
-    eng = engine_for(make_settings(ollama, dispatch={"read_timeout_s": 0.5}), ledger)
+    eng = engine_for(make_settings(ollama, dispatch={"read_timeout_s": 0.5, "first_token_timeout_s": 0.5}), ledger)
     res = await eng.run(RunRequest(action="ask", text="Summarize"))
     await eng.aclose()
     assert res.tier == 2 and res.fallbacks[0].reason == reason
