@@ -1,0 +1,76 @@
+"""Which host a backend talks to, and a short memory of the hosts that let a request down.
+
+Two tiers served by one Ollama share its fate: when it refused a connection, stalled or answered
+5xx for one of them, asking the other costs the same wait again. `HostCooldown` remembers such a
+host for `dispatch.cooldown_s`. The dispatcher skips every hop on it for the rest of the request,
+and in later requests tries it only when nothing else answered (a host is not given up on untried
+when it is all that is left).
+
+    hosts = HostCooldown(cooldown_s=30)
+    hosts.failed(origin, error)      # True when the error says the host is unwell
+    hosts.trouble(origin)            # the HostTrouble in force, or None
+    hosts.succeeded(origin)          # it answered: forget it
+
+Pure bookkeeping: no I/O, a clock that tests can replace.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..errors import BackendError
+from ._http import origin
+
+__all__ = ["HOST_FAILURES", "HostTrouble", "HostCooldown", "origin_of"]
+
+# The failures that are the host's, not the request's: refused or dropped connections, a limit
+# passed (connect, first token, silence, total), 5xx. A 429 is about a key, a 4xx about the request.
+HOST_FAILURES = frozenset({"unavailable", "timeout", "server-error"})
+
+
+def origin_of(backend: str, settings) -> str | None:
+    """The `scheme://host:port` a built-in backend's settings point it at; None for in-process ones.
+
+    (Named backend instances will carry their own URL; this reads today's one-per-kind settings.)"""
+    cfg = getattr(settings.backends, backend, None)
+    url = getattr(cfg, "host", None) or getattr(cfg, "base_url", None)
+    return origin(url) if url else None
+
+
+@dataclass(frozen=True)
+class HostTrouble:
+    origin: str
+    reason: str  # the error's tag: unavailable | timeout | server-error
+    detail: str  # the error's message, for the skip's explanation
+    until: float  # clock time the cool-down ends
+
+    def why(self, now: float) -> str:
+        return f"{self.origin} failed {self.reason} ({self.detail}); skipped for {max(0.0, self.until - now):.0f} s more"
+
+
+class HostCooldown:
+    def __init__(self, cooldown_s: float, clock=time.monotonic):
+        self.cooldown_s = cooldown_s
+        self.clock = clock
+        self._trouble: dict[str, HostTrouble] = {}
+
+    def failed(self, origin: str | None, error: BackendError) -> bool:
+        """Remember `origin` as unwell when `error` is the host's fault; say whether it was."""
+        if origin is None or error.reason not in HOST_FAILURES:
+            return False
+        self._trouble[origin] = HostTrouble(origin, error.reason, error.detail, self.clock() + self.cooldown_s)
+        return True
+
+    def trouble(self, origin: str | None) -> HostTrouble | None:
+        if origin is None:
+            return None
+        t = self._trouble.get(origin)
+        if t is not None and self.clock() >= t.until:
+            del self._trouble[origin]
+            return None
+        return t
+
+    def succeeded(self, origin: str | None) -> None:
+        if origin is not None:
+            self._trouble.pop(origin, None)
