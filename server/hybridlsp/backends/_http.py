@@ -210,16 +210,17 @@ class _Deadlines(httpx.AsyncByteStream):
         self._first_by = start + limits.first_token_s
         self._total_by = start + limits.total_s
 
+    def _next(self, first: bool, now: float) -> tuple[str, float]:
+        """The limit the next read is held to, and when it passes."""
+        stage, by = ("first-token", self._first_by) if first else ("silence", now + self._limits.silence_s)
+        return (stage, by) if by < self._total_by else ("total", self._total_by)
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         reads = aiter(self._inner)
         first = True
         while True:
-            if first:
-                limit, when = ("first-token", self._first_by) if self._first_by < self._total_by else ("total", self._total_by)
-            else:
-                quiet_by = loop.time() + self._limits.silence_s
-                limit, when = ("silence", quiet_by) if quiet_by < self._total_by else ("total", self._total_by)
+            limit, when = self._next(first, loop.time())
             try:
                 async with asyncio.timeout_at(when):
                     chunk = await anext(reads)
@@ -381,10 +382,8 @@ class Upstream:
         """GET a JSON answer; `timeout_s` bounds each stage (connect, each read) instead of the default."""
         limits = self.limits if timeout_s is None else replace(self.limits, connect_s=timeout_s)
         try:
-            if timeout_s is None:
-                response = await self.client.get(path, headers=headers)
-            else:
-                response = await self.client.get(path, headers=headers, timeout=timeout_s)
+            timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s
+            response = await self.client.get(path, headers=headers, timeout=timeout)
         except httpx.HTTPError as e:
             raise self._transport_error(e, False, limits) from e
         if response.status_code >= 400:
