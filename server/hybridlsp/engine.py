@@ -182,6 +182,7 @@ class Engine(Router):
     def __init__(self, settings, *, ledger=None, env: dict | None = None, transports: dict | None = None,
                  backends: dict | None = None):
         from .answers import AnswerCache
+        from .backends.hosts import HostCooldown
         from .budget_guard import BudgetGuard
         from .dispatch import BackendPool, Breaker, Dispatcher
 
@@ -195,8 +196,9 @@ class Engine(Router):
         self.pool = BackendPool(settings, self.env, transports=transports, overrides=backends)
         d = settings.dispatch
         self.breaker = Breaker(d.failures_to_trip, d.cooldown_s)
+        self.hosts = HostCooldown(d.cooldown_s)  # hosts that refused, stalled or answered 5xx lately
         self.cache = AnswerCache(settings.cache.ttl_s, self._answer_store(settings))
-        self.dispatcher = Dispatcher(settings, self.pool, self.breaker, self.count_tokens)
+        self.dispatcher = Dispatcher(settings, self.pool, self.breaker, self.count_tokens, self.hosts)
         # reservations against the cloud caps for requests in flight (see budget_guard)
         self.budget_guard = BudgetGuard(lambda: self.settings, self.ledger)
         # called with (request, result) after every answered request: telemetry exporters, status bars
@@ -226,6 +228,7 @@ class Engine(Router):
         self.dispatcher.settings = settings
         self.breaker.trip = settings.dispatch.failures_to_trip
         self.breaker.cooldown = settings.dispatch.cooldown_s
+        self.hosts.cooldown_s = settings.dispatch.cooldown_s
         self.cache.ttl = settings.cache.ttl_s
         if not settings.cache.persist and self.cache.store is not None:
             self.cache.store.close()
@@ -255,7 +258,7 @@ class Engine(Router):
         from . import prepare
         from .actions import get_action
         from .actions.base import StreamSanitizer
-        from .answers import answer_key
+        from .answers import answer_key, answerer
 
         action = get_action(req.action)
         t0 = time.perf_counter()
@@ -295,12 +298,13 @@ class Engine(Router):
 
         decision = await self._confirm_cost(req, decision, confirm, secret, prepared, spend)
         request_id = uuid.uuid4().hex
-        cache_key = None
-        if action.cacheable and self.settings.cache.enabled:
-            cache_key = answer_key(decision.model, messages)
-            hit = self.cache.get(cache_key)
+        cache_messages = None  # what the answer is cached under, with the model that answers
+        if action.cacheable and self.settings.cache.enabled and decision.chain:
+            # looked up under the decided model; kept (in _finish) under the one that answered
+            hit = self.cache.get(answer_key(answerer(decision.chain[0], self.settings), messages))
             if hit is not None:
                 return await self._cache_hit(req, decision, hit, request_id, tokens, t0, on_text, notes)
+            cache_messages = messages
 
         def validate(text: str) -> str:
             return action.validate(text, ctx)
@@ -343,7 +347,8 @@ class Engine(Router):
             if on_text is not None and (tail := clean.flush()):
                 on_text(tail)
             notes += result.notes
-            return await self._finish(req, action, ctx, decision, result, request_id, tokens, t0, cache_key, notes)
+            return await self._finish(req, action, ctx, decision, result, request_id, tokens, t0, cache_messages,
+                                      notes)
         finally:
             hold.release()  # the request's real cost is in the ledger now (or it failed)
 
@@ -402,9 +407,10 @@ class Engine(Router):
 
         return baseline_cost(self.settings, inp, out)
 
-    async def _finish(self, req, action, ctx, decision, result: DispatchResult, request_id, tokens, t0, cache_key,
-                      notes) -> RunResult:
+    async def _finish(self, req, action, ctx, decision, result: DispatchResult, request_id, tokens, t0,
+                      cache_messages, notes) -> RunResult:
         from .actions.base import sanitize
+        from .answers import answer_key, answerer
 
         final = result.answer
         fallbacks: list[Fallback] = []
@@ -440,10 +446,12 @@ class Engine(Router):
         ))
         await self._record(writes, notes)
         status = await self._budget_status()
-        if cache_key and not result.best_effort:
+        if cache_messages is not None and not result.best_effort:
+            # under the model that answered, never the one decided: a fallback's answer is its own
+            key = answer_key(answerer(final.hop, self.settings), cache_messages)
             hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
-            self.cache.put(cache_key, {"text": result.text, "cost": cost, "hop": hop,
-                                       "output_tokens": final.output_tokens, "input_tokens": final.input_tokens},
+            self.cache.put(key, {"text": result.text, "cost": cost, "hop": hop,
+                                 "output_tokens": final.output_tokens, "input_tokens": final.input_tokens},
                            private=decision.private)
         return self._notify(req, RunResult(
             text=text, decision=decision,

@@ -78,7 +78,13 @@ class BackendError(HybridError):
 
 
 class BackendUnavailable(BackendError):
+    """`connected`: the connection was made and then closed before an answer (not refused)."""
+
     reason = "unavailable"
+
+    def __init__(self, backend: str, detail: str, fix: str = "", connected: bool = False):
+        super().__init__(backend, detail, fix)
+        self.connected = connected
 
 
 class BackendTimeout(BackendError):

@@ -30,6 +30,7 @@ class Clock:
     "error, counts",
     [
         (BackendUnavailable("ollama", "cannot connect"), True),
+        (BackendUnavailable("ollama", "connection closed before an answer", connected=True), False),
         (BackendTimeout("ollama", "the stream went silent for 10 s", limit="silence"), True),
         (BackendTimeout("ollama", "no connection", limit="connect"), True),
         (ServerError("ollama", "HTTP 500"), True),
@@ -84,3 +85,26 @@ def test_in_process_backends_have_no_host():
 )
 def test_origin_of_a_backend(backend, settings, expected):
     assert origin_of(backend, settings_from_mapping(settings)) == expected
+
+
+OTHER = "https://api.openai.com:443"
+
+
+@pytest.mark.parametrize(
+    "failed, origins, skipped",
+    [
+        ([], [HOST, HOST, OTHER, None], set()),
+        ([HOST], [HOST, HOST, OTHER, None], {HOST}),  # Ollama cooling down: the cloud and embedded answer
+        ([HOST], [HOST, HOST, None], {HOST}),  # embedded is never skipped for a host
+        ([HOST, OTHER], [HOST, HOST, OTHER], set()),  # every host cooling: try the chain rather than fail it
+        ([HOST], [HOST, HOST], set()),
+        ([OTHER], [HOST, OTHER], {OTHER}),
+    ],
+)
+def test_what_a_new_request_skips(failed, origins, skipped):
+    hosts = HostCooldown(30, clock=Clock())
+    for origin in failed:
+        hosts.failed(origin, BackendUnavailable("x", "cannot connect"))
+    skips = hosts.skips(origins)
+    assert set(skips) == skipped
+    assert all("cannot connect" in why for why in skips.values())

@@ -326,7 +326,7 @@ class Upstream:
                 self.backend, f"cannot connect to {self.client.base_url} ({text})", self.unavailable_fix
             )
         return BackendUnavailable(
-            self.backend, f"connection closed before an answer ({name}: {text})", self.unavailable_fix
+            self.backend, f"connection closed before an answer ({name}: {text})", self.unavailable_fix, connected=True
         )
 
     @asynccontextmanager

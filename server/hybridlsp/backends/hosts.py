@@ -3,10 +3,11 @@
 Two tiers served by one Ollama share its fate: when it refused a connection, stalled or answered
 5xx for one of them, asking the other costs the same wait again. `HostCooldown` remembers such a
 host for `dispatch.cooldown_s`. The dispatcher skips every hop on it for the rest of the request,
-and in later requests tries it only when nothing else answered (a host is not given up on untried
-when it is all that is left).
+and in later requests while its cool-down lasts - unless every hop of a request is on such a host:
+then the chain is tried as usual rather than failed untried.
 
     hosts = HostCooldown(cooldown_s=30)
+    skip = hosts.skips(origins)      # at a request's start: {origin: why} for its hops' hosts
     hosts.failed(origin, error)      # True when the error says the host is unwell
     hosts.trouble(origin)            # the HostTrouble in force, or None
     hosts.succeeded(origin)          # it answered: forget it
@@ -22,11 +23,16 @@ from dataclasses import dataclass
 from ..errors import BackendError
 from ._http import origin
 
-__all__ = ["HOST_FAILURES", "HostTrouble", "HostCooldown", "origin_of"]
+__all__ = ["HOST_FAILURES", "is_host_failure", "HostTrouble", "HostCooldown", "origin_of"]
 
-# The failures that are the host's, not the request's: refused or dropped connections, a limit
-# passed (connect, first token, silence, total), 5xx. A 429 is about a key, a 4xx about the request.
+# The failures that are the host's, not the request's: a connection refused, a limit passed
+# (connect, first token, silence, total), 5xx. A 429 is about a key, a 4xx about the request, and a
+# connection closed before an answer is about that one connection.
 HOST_FAILURES = frozenset({"unavailable", "timeout", "server-error"})
+
+
+def is_host_failure(error: BackendError) -> bool:
+    return error.reason in HOST_FAILURES and not getattr(error, "connected", False)
 
 
 def origin_of(backend: str, settings) -> str | None:
@@ -57,7 +63,7 @@ class HostCooldown:
 
     def failed(self, origin: str | None, error: BackendError) -> bool:
         """Remember `origin` as unwell when `error` is the host's fault; say whether it was."""
-        if origin is None or error.reason not in HOST_FAILURES:
+        if origin is None or not is_host_failure(error):
             return False
         self._trouble[origin] = HostTrouble(origin, error.reason, error.detail, self.clock() + self.cooldown_s)
         return True
@@ -70,6 +76,14 @@ class HostCooldown:
             del self._trouble[origin]
             return None
         return t
+
+    def skips(self, origins) -> dict[str, str]:
+        """Hosts a new request skips, with why: those cooling down, unless that is all of them.
+        `origins` are the request's hops' hosts in chain order (None for an in-process backend)."""
+        now = self.clock()
+        origins = list(origins)
+        cooling = {o: t.why(now) for o in origins if (t := self.trouble(o)) is not None}
+        return {} if cooling and all(o in cooling for o in origins) else cooling
 
     def succeeded(self, origin: str | None) -> None:
         if origin is not None:
