@@ -52,9 +52,12 @@ def markdown() -> str:
         lines.append(f"| {case.name} | {case.how} | {cells} | {case.behaviour} | {bound} | {_error(case)} |")
     lines += [
         "",
-        "A backend that fails `dispatch.failures_to_trip` times in a row (2) is skipped for",
-        "`dispatch.cooldown_s` (30 s) with the reason `circuit-open`, so a dead server costs one timeout,",
-        "not one per request.",
+        "A host that refused a connection, passed a limit or answered 5xx is not asked again: every",
+        "other tier on it is skipped for the rest of the request (`host-down`), and for `dispatch.cooldown_s`",
+        "(30 s) after it (`host-cooldown`) unless every tier left is on such a host",
+        "(`tests/reliability/test_host_skip.py`). So a stalled Ollama stream costs one limit per request,",
+        "not one per tier it serves. A backend that fails `dispatch.failures_to_trip` times in a row (2)",
+        "in other ways (429s) is skipped for `dispatch.cooldown_s` with the reason `circuit-open`.",
     ]
     return "\n".join(lines) + "\n"
 
