@@ -216,8 +216,8 @@ class Dispatcher:
         notes: list[str] = []
         streamed = False
         dropped: str | None = None  # why the text streamed so far is thrown away, once another hop starts
-        hosts = [origin_of(hop.backend, self.settings) for hop in chain]
-        cooling = self.hosts.skips(hosts)  # from earlier requests
+        origins = [origin_of(hop.backend, self.settings) for hop in chain]
+        cooling = self.hosts.skips(origins)  # hosts that failed in earlier requests
         down: dict[str, str] = {}  # hosts that failed in this one
 
         def text_sink(delta: str) -> None:
@@ -226,7 +226,7 @@ class Dispatcher:
             if on_text is not None:
                 on_text(delta)
 
-        for hop, host in zip(chain, hosts):
+        for hop, host in zip(chain, origins):
             key = f"{hop.backend}"
             if host in down:
                 attempts.append(Attempt(hop, "skipped", "host-down", f"{down[host]}; not asked again in this request"))
