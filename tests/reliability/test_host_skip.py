@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from hybridlsp.engine import RunRequest
+from hybridlsp.request import RunRequest
 from hybridlsp.errors import AllTiersFailed
 from tests.fakes.upstreams import Fault, FakeOpenAI
-from tests.unit.test_engine import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
+from tests.unit.engine.test_pipeline import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
 
 CLOUD = "Cloud says: " + GOOD
 ASK = RunRequest(action="ask", text="Summarize: the build is green.")  # tier 1, then 2, then 3

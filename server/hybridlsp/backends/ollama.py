@@ -72,7 +72,6 @@ class LoadedModels:
 
 class OllamaBackend:
     name = "ollama"
-    is_local = True
 
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None):
         cfg = settings.backends.ollama
