@@ -52,7 +52,7 @@ class HostTrouble:
     until: float  # clock time the cool-down ends
 
     def why(self, now: float) -> str:
-        return f"{self.origin} failed {self.reason} ({self.detail}); skipped for {max(0.0, self.until - now):.0f} s more"
+        return f"{self.origin} {self.reason} ({self.detail}); skipped for {max(0.0, self.until - now):.0f} s more"
 
 
 class HostCooldown:
