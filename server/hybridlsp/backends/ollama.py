@@ -46,8 +46,9 @@ class LoadedModels:
 
     def mark_loaded(self, model: str) -> None:
         """A model that has answered is in memory now, whatever the last /api/ps said."""
-        if self._names is not None:
-            self._names = self._names | {_tagged(model)}
+        name = _tagged(model)
+        if self._names is not None and name not in self._names:
+            self._names = self._names | {name}
 
     async def is_loaded(self, model: str) -> bool | None:
         """True / False as /api/ps says; None when this server does not answer it usefully.
