@@ -2,7 +2,7 @@
 
     fit(rows_by_source, sources) -> the dict that routing/data/coldstart.json holds
 
-What it predicts: how often the tier-3 model fails the prompt, 1 - q3, by ridge regression on
+What it predicts: how often the tier-3 model fails the prompt, 1 - q3, by a linear score on
 `routing.promptfeatures`. Ranking by it travels better than ranking by the gain q3 - q1, which a
 router is scored on: in leave-one-source-out trials (bench/eval_routing.py and the variants in
 bench/RESULTS.md) the gain target kept -0.3 points over random on the mean of the ten sources,
@@ -28,7 +28,7 @@ probabilities p(tier 1 enough) and p(tier 2 enough) are logistic maps of the sco
 the soft label 1 - max(0, q3 - q_t) on the training rows (routellm rows, with no real tier 1,
 only for tier 2).
 
-Deterministic: closed-form ridge and a fixed number of Newton steps, inputs in file order, every
+Deterministic: closed-form weights and a fixed number of Newton steps, inputs in file order, every
 float written rounded.
 """
 
