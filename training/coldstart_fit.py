@@ -5,7 +5,7 @@
 What it predicts: how often the tier-3 model fails the prompt, 1 - q3, by a linear score on
 `routing.promptfeatures`. Ranking by it travels better than ranking by the gain q3 - q1, which a
 router is scored on: in leave-one-source-out trials (bench/eval_routing.py and exploratory variants
-bench/RESULTS.md) the gain target kept -0.3 points over random on the mean of the ten sources,
+the README lists) the gain target kept -0.3 points over random on the mean of the ten sources,
 the tier-3 failure target +0.9, with each source's own shares.
 
 Fitted within sources: each source's features and labels are centred on that source's means
