@@ -26,7 +26,9 @@ REQUEST = ChatRequest(
 
 @pytest.fixture
 async def backend(fake_ollama):
-    b = OllamaBackend(settings_for(fake_ollama, read_timeout_s=0.3, connect_timeout_s=0.5))
+    b = OllamaBackend(
+        settings_for(fake_ollama, read_timeout_s=0.3, first_token_timeout_s=0.3, connect_timeout_s=0.5, cold_load_s=0)
+    )
     yield b
     await b.aclose()
 
@@ -112,7 +114,7 @@ async def test_health_lists_pulled_and_loaded_models(backend, fake_ollama):
     assert health.models == ("qwen2.5-coder:7b", "llama3.3:70b")
     assert health.loaded == ("qwen2.5-coder:7b",)
     assert health.contexts == (("qwen2.5-coder:7b", 8192),)
-    assert [r.path for r in fake_ollama.requests] == ["/api/tags", "/api/ps"]
+    assert [r.path for r in fake_ollama.probes] == ["/api/tags", "/api/ps"]
 
 
 async def test_health_when_down_says_how_to_fix(backend, fake_ollama):
@@ -140,7 +142,8 @@ async def test_thinking_is_turned_off_unless_asked_for(backend, fake_ollama):
     sent = fake_ollama.requests[-1].json
     assert sent["think"] is False
     assert text == "fix: typo" and not any(c.thinking for c in chunks)
-    assert [r.path for r in fake_ollama.requests] == ["/api/chat"]  # no capability look-up for "off"
+    assert [r.path for r in fake_ollama.requests] == ["/api/chat"]
+    assert not [r for r in fake_ollama.probes if r.path == "/api/show"]  # no capability look-up for "off"
 
 
 async def test_thinking_on_where_the_model_can(backend, fake_ollama):
@@ -151,7 +154,8 @@ async def test_thinking_on_where_the_model_can(backend, fake_ollama):
     assert text == "Use the queue."  # thinking never in the answer
     assert "".join(c.thinking for c in chunks) == "Compare both designs first."
     await collect(backend.stream(ask(THINKER, think=True)))
-    assert [r.path for r in fake_ollama.requests] == ["/api/show", "/api/chat", "/api/chat"]  # asked once
+    assert [r.path for r in fake_ollama.requests] == ["/api/chat", "/api/chat"]
+    assert [r.path for r in fake_ollama.probes if r.path == "/api/show"] == ["/api/show"]  # asked once
 
 
 async def test_thinking_is_not_asked_of_a_model_that_cannot(backend, fake_ollama):

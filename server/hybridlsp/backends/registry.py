@@ -117,7 +117,6 @@ def build_key(name: str, settings: Settings) -> tuple:
     """Everything an instance of `name` is built from: a backend whose key changed with the settings
     is made again (a new host, key variable, timeout or keep-alive reaches it at once)."""
     s = spec(name, settings)
-    d = settings.dispatch
     extra: tuple = ()
     if s.kind == "ollama":
         extra = (settings.backends.ollama.keep_alive,)
@@ -125,7 +124,8 @@ def build_key(name: str, settings: Settings) -> tuple:
         extra = (settings.backends.anthropic.version,)
     elif s.kind == "embedded":
         extra = tuple(settings.embedded.model_dump().items())
-    return (s, d.connect_timeout_s, d.read_timeout_s, extra)
+    # the stream limits and timeouts are the backend's own (its Upstream reads them when made)
+    return (s, tuple(settings.dispatch.model_dump().items()), extra)
 
 
 def _entry(name: str, settings: Settings | None = None) -> _Entry:

@@ -10,6 +10,9 @@ One timeout and retry policy for every backend lives here (backends never retry 
   when the local answer is low-confidence");
 - a host that failed `failures_to_trip` times in a row is skipped for `cooldown_s`, whichever
   tiers point at it;
+- a host that refused a connection, passed a stream limit or answered 5xx: every other hop on it is
+  skipped for the rest of the request (`host-down`), and in later requests for `cooldown_s`
+  (`host-cooldown`) unless every hop is on a host cooling down (`backends.hosts`);
 - a hop whose window cannot hold the prompt plus its output budget is skipped, unsent;
 - a hop the caller's `admit` hook refuses (the budget guard, for cloud hops) is skipped.
 Thinking is kept out of answers (`<think>` blocks and all before a lone `</think>` too) and
@@ -29,6 +32,7 @@ from typing import Awaitable, Callable
 
 from ..backends import FINISH_FILTERED, FINISH_LENGTH, FINISH_REFUSAL, strip_thinking
 from ..backends.base import ChatRequest, Message, Usage
+from ..backends.hosts import HostCooldown, origin_of
 from ..backends.location import is_cloud
 from ..backends.registry import build_key, create_backend, credentials_present, host_key, spec
 from ..errors import (
@@ -189,11 +193,13 @@ class BackendPool:
 
 
 class Dispatcher:
-    def __init__(self, settings, pool: BackendPool, breaker: Breaker, count_tokens: Callable[[str], int]):
+    def __init__(self, settings, pool: BackendPool, breaker: Breaker, count_tokens: Callable[[str], int],
+                 hosts: HostCooldown | None = None):
         self.settings = settings
         self.pool = pool
         self.breaker = breaker
         self.count = count_tokens
+        self.hosts = HostCooldown(settings.dispatch.cooldown_s) if hosts is None else hosts
 
     def _max_tokens(self, hop: Hop, action_cap: int | None) -> int:
         cap = self.settings.embedded.max_output_tokens if hop.tier == 0 else self.settings.tier(hop.tier).max_output_tokens
@@ -284,6 +290,10 @@ class Dispatcher:
         best: Attempt | None = None
         notes: list[str] = []
         streamed = False
+        dropped: str | None = None  # why the text streamed so far is thrown away, once another hop starts
+        origins = [origin_of(hop.backend, self.settings) for hop in call.chain]
+        cooling = self.hosts.skips(origins)  # hosts that failed in earlier requests
+        down: dict[str, str] = {}  # hosts that failed in this one
 
         def text_sink(delta: str) -> None:
             nonlocal streamed
@@ -291,8 +301,14 @@ class Dispatcher:
             if on_text is not None:
                 on_text(delta)
 
-        for hop in call.chain:
+        for hop, host in zip(call.chain, origins):
             key = self.pool.host(hop.backend)
+            if host in down:
+                attempts.append(Attempt(hop, "skipped", "host-down", f"{down[host]}; not asked again in this request"))
+                continue
+            if host in cooling:
+                attempts.append(Attempt(hop, "skipped", "host-cooldown", cooling[host]))
+                continue
             if not self.breaker.allow(key):
                 attempts.append(Attempt(hop, "skipped", "circuit-open",
                                         f"{hop.backend} ({key}) failed recently; skipped during its cool-down"))
@@ -307,6 +323,8 @@ class Dispatcher:
             except BackendError as e:  # asking the model what it can do failed: so would the call
                 if e.reason in _HEALTH_FAILURES:
                     self.breaker.failure(key)
+                if self.hosts.failed(host, e):
+                    down[host] = f"{host} failed on {hop.label} ({e.reason}: {e.detail})"
                 attempts.append(Attempt(hop, "failed", e.reason, str(e)))
                 continue
             window = self._window(hop)
@@ -322,8 +340,12 @@ class Dispatcher:
                 attempts.append(Attempt(hop, "skipped", "budget", refused))
                 notes.append(refused)
                 continue
-            if streamed and on_reset is not None:
-                on_reset(f"escalating to {hop.label}: {attempts[-1].reason}")
+            if dropped is not None:
+                said = f"the partial answer is dropped ({dropped}); escalating to {hop.label}, which answers instead"
+                notes.append(said)
+                if on_reset is not None:
+                    on_reset(said)
+                dropped = None
             streamed = False
             t0 = time.perf_counter()
             if on_attempt is not None:
@@ -334,6 +356,8 @@ class Dispatcher:
             except BackendError as e:
                 if e.reason in _HEALTH_FAILURES:
                     self.breaker.failure(key)
+                if self.hosts.failed(host, e):
+                    down[host] = f"{host} failed on {hop.label} ({e.reason}: {e.detail})"
                 att.reason, att.detail = e.reason, str(e)
                 att.latency_ms = (time.perf_counter() - t0) * 1000
                 att.input_tokens = input_tokens_estimate
@@ -342,8 +366,10 @@ class Dispatcher:
                     att.billed, att.usage_counted = True, True
                     att.output_tokens = self.count(att.thinking + att.text)
                 attempts.append(att)
+                dropped = f"{hop.label} {e.reason}: {e.detail}" if streamed else None
                 continue
             self.breaker.success(key)
+            self.hosts.succeeded(host)
             att.text = strip_thinking(att.text)
             ended = _ended_early(att, req)
             if ended is not None:
@@ -359,6 +385,7 @@ class Dispatcher:
                 att.outcome, att.reason, att.detail = "invalid", e.reason, e.problem
                 attempts.append(att)
                 best = att
+                dropped = f"{hop.label}'s answer failed its check: {e.problem}" if streamed else None
                 continue
             att.outcome = "ok"
             attempts.append(att)

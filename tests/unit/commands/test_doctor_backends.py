@@ -67,7 +67,7 @@ async def test_a_compatible_server_is_asked_for_its_models_and_a_cloud_key_is_ch
     assert f"tier 2: lab qwen2.5-coder-32b-instruct: openai-compatible at {lab.base_url}, local" in out
     assert "tier 2: lab qwen2.5-coder-32b-instruct: served" in out
     assert "tier 3: openai gpt-4.1: OPENAI_API_KEY is set" in out
-    assert [r.path for r in lab.requests] == ["/v1/models"]
+    assert [r.path for r in lab.probes] == ["/v1/models"]
 
 
 async def test_a_model_the_compatible_server_does_not_serve_is_a_fail():
