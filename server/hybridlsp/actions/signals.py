@@ -74,13 +74,13 @@ class Thresholds:
 
 # ---- arithmetic -------------------------------------------------------------------------------
 
-_NUM = r"\$?\s?\d[\d,]*(?:\.\d+)?%?"
-_OPERAND = rf"\(*\s*-?{_NUM}\s*\)*"
-_OP = r"\s*(?:[-+*/×÷]|\s[x]\s)\s*"
-# an expression of two or more operands, "=", a number not itself the start of another expression
-_CLAIM_RE = re.compile(
-    rf"(?<![\w.])({_OPERAND}(?:{_OP}{_OPERAND})+)\s*=\s*(-?{_NUM})(?![\d,.]*\s*(?:[-+*/×÷^]|\sx\s)\s*\(?\$?\s?\d)(?![\w])"
-)
+# A claim is "<expression> = <number>": found from each "=" by scanning back over the characters
+# an expression can hold (linear; a regex of nested operand/operator groups backtracked ~100 ms an
+# answer), and forward over one number that does not start another expression.
+_EXPR_CHARS = frozenset("0123456789.,$%()+-*/×÷x ")
+_RHS_RE = re.compile(r"[ \t]*(-?\$?[ ]?\d[\d,]*(?:\.\d+)?%?)")
+_RHS_GOES_ON_RE = re.compile(r"[ \t]*(?:[-+*/×÷^]|x )[ \t]*\(?\$?[ ]?\d")
+_ALGEBRA_RE = re.compile(r"\dx|x\d|(?:^|[^ ])x|x(?:[^ ]|$)")
 _CALC_RE = re.compile(r"<<([^=<>]+)=([^<>]+)>>")  # GSM8K's calculator annotations
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
@@ -132,6 +132,27 @@ def _holds(value: float, claimed_text: str, claimed: float) -> bool:
     return False
 
 
+def _claims(text: str):
+    """(expression, number) for each "expression = number" in `text`."""
+    at = text.find("=")
+    while at != -1:
+        i = at - 1
+        while i >= 0 and text[i] in _EXPR_CHARS:
+            i -= 1
+        if i >= 0 and text[i + 1] != " " and (text[i].isalnum() or text[i] in "_."):  # "v2.0 = 1": a name
+            i = at
+        lhs = text[i + 1: at].strip(" ,")
+        # an expression starts at a number, a bracket, a sign or a currency sign
+        while lhs and lhs[0] not in "0123456789($-":
+            lhs = lhs[1:].lstrip()
+        m = _RHS_RE.match(text, at + 1)
+        if lhs and m and not _RHS_GOES_ON_RE.match(text, m.end()) and not (m.end() < len(text) and
+                                                                          (text[m.end()].isalnum() or text[m.end()] == "_")):
+            if not _ALGEBRA_RE.search(lhs.replace(" x ", " * ")):
+                yield lhs, m.group(1)
+        at = text.find("=", at + 1)
+
+
 def arithmetic(answer: str) -> Signal:
     """Claims of the form `a op b = c` that are false. One false claim flags the answer."""
     wrong: list[str] = []
@@ -144,13 +165,13 @@ def arithmetic(answer: str) -> Signal:
         checked += 1
         if not _holds(value, m.group(2), claimed):
             wrong.append(f"{m.group(1).strip()}={m.group(2).strip()}")
-    for m in _CLAIM_RE.finditer(_CALC_RE.sub(" ", answer)):
-        value, claimed = _evaluate(m.group(1)), _number(m.group(2))
+    for lhs, rhs in _claims(_CALC_RE.sub(" ", answer)):
+        value, claimed = _evaluate(lhs), _number(rhs)
         if value is None or claimed is None:
             continue
         checked += 1
-        if not _holds(value, m.group(2), claimed):
-            wrong.append(f"{m.group(1).strip()} = {m.group(2).strip()}")
+        if not _holds(value, rhs, claimed):
+            wrong.append(f"{lhs} = {rhs}")
     if wrong:
         return Signal("arithmetic", True, float(len(wrong)), f"{len(wrong)} of {checked} calculations are wrong: "
                                                               f"{wrong[0][:60]}")
