@@ -80,6 +80,18 @@ def prec_rec(flags: list[bool], wrong: list[bool]) -> tuple[int, float, float]:
     return n, (tp / n if n else float("nan")), tp / max(1, sum(wrong))
 
 
+def auc_interval(scores: list[float], positive: list[bool], resamples: int = 500) -> tuple[float, float]:
+    """95 % percentile interval of the AUC, resampling the answers."""
+    rng, n, out = random.Random(5), len(scores), []
+    for _ in range(resamples):
+        idx = [rng.randrange(n) for _ in range(n)]
+        a = auc([scores[i] for i in idx], [positive[i] for i in idx])
+        if not math.isnan(a):
+            out.append(a)
+    out.sort()
+    return out[int(0.025 * len(out))], out[int(0.975 * len(out)) - 1]
+
+
 def auc(scores: list[float], positive: list[bool]) -> float:
     """P(a positive scores above a negative), ties half: the rank statistic."""
     pos = [s for s, p in zip(scores, positive) if p]
@@ -230,12 +242,13 @@ def run(argv: list[str] | None = None) -> Result:
     if probed:
         pw = [not r["weak"] for r in probed]
         mean_auc = auc([-r["mean_lp"] for r in probed], pw)
+        lo, hi = auc_interval([-r["mean_lp"] for r in probed], pw)
         min_auc = auc([-r["min_lp"] for r in probed], pw)
         med = statistics.median(r["mean_lp"] for r in probed)
         n2, p2, r2 = prec_rec([r["mean_lp"] < med for r in probed], pw)
         raw += ["", f"Token probabilities (SmolLM2 probe reading Mixtral's answer, {len(probed)} answers, half wrong, "
                     f"{took / len(probed):.1f} s each): AUC at predicting a wrong answer, mean token log-probability "
-                    f"{mean_auc:.2f}, least token {min_auc:.2f} (0.5 = no signal); flagging the lower half by mean: "
+                    f"{mean_auc:.2f} (95 % interval {lo:.2f}..{hi:.2f}), least token {min_auc:.2f} (0.5 = no signal); flagging the lower half by mean: "
                     f"precision {p2:.2f}, recall {r2:.2f} (base rate 0.50)."]
     else:
         mean_auc = float("nan")

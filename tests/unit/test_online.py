@@ -9,23 +9,31 @@ from hybridlsp.tuning import online
 from hybridlsp.tuning.online import W_MAX, OnlineLearner, Shares, features, outcome_of, replay
 
 
-def test_before_any_outcome_it_is_the_prior():
-    learner = OnlineLearner()
-    for prior in (0.1, 0.5, 0.9):
-        x = features("Sort a list of numbers", "ask", 12, prior)
-        assert learner.p_enough(1, x) == pytest.approx(prior, abs=1e-3)
-        assert learner.p_enough(2, x) > learner.p_enough(1, x)  # tier 2 starts likelier to be enough
-    assert learner.p_enough(3, x) == 1.0
-
-
-def test_it_learns_which_words_need_a_bigger_tier():
+def test_before_any_outcome_the_prior_decides():
     learner = OnlineLearner(explore=0.0)
-    hard = features("prove the lemma about graphs", "ask", 20, 0.5)
-    easy = features("rename the variable", "ask", 20, 0.5)
-    for _ in range(50):
+    x = features("Sort a list of numbers", "ask", 12, 0.4)
+    assert learner.gains(x) == pytest.approx((0.4, 0.2))
+    # the prior's gain ranks requests: the highest go to the cloud, the lowest stay on tier 1
+    tiers = {g: learner.decide(features(f"q{i}", "ask", 12, g))[0] for i, g in enumerate([i / 100 for i in range(-50, 50)] * 3)}
+    assert tiers[0.49] == 3 and tiers[-0.5] == 1
+
+
+def _train(learner, n=300):
+    hard = features("prove the lemma about graphs", "ask", 20, 0.0)
+    easy = features("rename the variable", "ask", 20, 0.0)
+    for _ in range(n):
         learner.update(1, hard, 0.0)
         learner.update(1, easy, 1.0)
-    assert learner.p_enough(1, hard) < 0.2 < 0.8 < learner.p_enough(1, easy)
+        learner.update(3, hard, 1.0)
+        learner.update(3, easy, 1.0)
+    return hard, easy
+
+
+def test_it_learns_what_the_cloud_adds():
+    learner = OnlineLearner(explore=0.0)
+    hard, easy = _train(learner)
+    assert learner.quality(1, hard) < 0.2 < 0.8 < learner.quality(1, easy)
+    assert learner.gains(hard)[0] > 0.3 > 0.1 > learner.gains(easy)[0]  # trusted 600 / (600 + 200)
 
 
 def test_weights_stay_bounded():
@@ -33,50 +41,48 @@ def test_weights_stay_bounded():
     x = features("anything", "ask", 5, 0.5)
     for _ in range(500):
         learner.update(1, x, 0.0)
+        learner.update(1, x, 1.0)
     assert max(abs(w) for w in learner.models[1].weights.values()) <= W_MAX
 
 
-def test_feedback_for_tier_3_is_ignored_and_outcomes_must_be_in_range():
+def test_outcomes_of_the_embedded_tier_are_ignored_and_must_be_in_range():
     learner = OnlineLearner()
     x = features("q", "ask", 5, 0.5)
-    learner.update(3, x, 0.0)
+    learner.update(0, x, 0.0)
     assert all(m.updates == 0 for m in learner.models.values())
     with pytest.raises(ValueError):
         learner.update(1, x, 2.0)
 
 
-def test_reset_returns_to_the_prior(tmp_path):
+def test_reset_returns_to_the_prior():
     learner = OnlineLearner()
-    x = features("prove it", "ask", 20, 0.7)
-    for _ in range(30):
-        learner.update(1, x, 0.0)
-    assert learner.p_enough(1, x) < 0.5
+    hard, _ = _train(learner)
+    assert learner.gains(hard)[0] > 0.3
     learner.reset()
-    assert learner.p_enough(1, x) == pytest.approx(0.7, abs=1e-3)
+    assert learner.gains(hard) == pytest.approx((0.0, 0.0))
 
 
 def test_state_round_trips_and_a_bad_file_means_the_prior(tmp_path):
     learner = OnlineLearner()
-    x = features("prove it", "ask", 20, 0.7)
+    hard, _ = _train(learner, 20)
     for _ in range(10):
-        learner.decide(x)
-        learner.update(1, x, 0.0)
+        learner.decide(hard)
     path = tmp_path / "learner.json"
     learner.save(path)
     again = OnlineLearner.load(path)
-    assert again.p_enough(1, x) == pytest.approx(learner.p_enough(1, x), abs=1e-4)
-    assert list(again.recent[1]) == pytest.approx(list(learner.recent[1]), abs=1e-4)
+    assert again.gains(hard) == pytest.approx(learner.gains(hard), abs=1e-4)
+    assert list(again.recent["cloud"]) == pytest.approx(list(learner.recent["cloud"]), abs=1e-4)
     path.write_text("{not json")
-    assert OnlineLearner.load(path).p_enough(1, x) == pytest.approx(0.7, abs=1e-3)
-    path.write_text(json.dumps({"version": online.STATE_VERSION + 1, "models": {"1": {"weights": {"1": -9}}}}))
-    assert OnlineLearner.load(path).p_enough(1, x) == pytest.approx(0.7, abs=1e-3)
+    assert OnlineLearner.load(path).gains(hard) == pytest.approx((0.0, 0.0))
+    path.write_text(json.dumps({"version": online.STATE_VERSION + 1, "models": {"1": {"weights": {"0": -9}}}}))
+    assert OnlineLearner.load(path).gains(hard) == pytest.approx((0.0, 0.0))
     assert OnlineLearner.load(tmp_path / "missing.json").models[1].updates == 0
 
 
 def test_decisions_keep_to_the_target_shares():
     rng = random.Random(1)
     learner = OnlineLearner(shares=Shares(tier1=0.5, tier3=0.2), explore=0.0)
-    tiers = [learner.decide(features(f"task {i}", "ask", 30, rng.random()))[0] for i in range(2000)]
+    tiers = [learner.decide(features(f"task {i}", "ask", 30, rng.uniform(-1, 1)))[0] for i in range(2000)]
     share = {t: tiers.count(t) / len(tiers) for t in (1, 2, 3)}
     assert share[1] == pytest.approx(0.5, abs=0.05)
     assert share[3] == pytest.approx(0.2, abs=0.05)
@@ -94,7 +100,7 @@ def test_replay_learns_a_users_pattern_with_feedback_for_the_chosen_tier_only():
     for i in range(1500):
         sql = rng.random() < 0.3
         q = (0.0, 0.0, 1.0) if sql else (1.0, 1.0, 1.0)
-        rows.append((features(("write sql join " if sql else "rename field ") + str(i), "ask", 20, 0.5), q))
+        rows.append((features(("write sql join " if sql else "rename field ") + str(i), "ask", 20, 0.0), q))
     learned = replay(rows, OnlineLearner(shares=Shares(0.5, 0.3), seed=1))
     static = replay(rows, OnlineLearner(shares=Shares(0.5, 0.3), seed=1), learn=False)
     late = slice(1000, None)

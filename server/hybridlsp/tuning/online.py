@@ -39,37 +39,28 @@ __all__ = ["Features", "features", "OnlineLearner", "Shares", "STATE_VERSION", "
 STATE_VERSION = 1
 BUCKETS = 1 << 12  # hashed features; small on purpose: a user's stream is hundreds of requests
 W_MAX = 3.0  # no weight goes past this
-PRIOR = 0  # feature index of the prior's logit
-BIAS = 1
+BIAS = 0  # feature index of the constant
 WINDOW = 200  # recent scores the share thresholds are read from
 _WORD_RE = re.compile(r"[a-z][a-z0-9_]+")
 _HEAD_CHARS = 400
 _SIZES = ((60, "xs"), (250, "s"), (1000, "m"), (4000, "l"))
 
 
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-3), 1 - 1e-3)
-    return math.log(p / (1 - p))
-
-
-def _sigmoid(z: float) -> float:
-    if z >= 0:
-        return 1 / (1 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1 + e)
-
-
 def _hash(kind: str, value: str) -> int:
-    return 2 + zlib.crc32(f"{kind}:{value}".encode()) % (BUCKETS - 2)
+    return 1 + zlib.crc32(f"{kind}:{value}".encode()) % (BUCKETS - 1)
 
 
-Features = dict[int, float]
+@dataclass(frozen=True)
+class Features:
+    """A request as the learner sees it: the prior's gain estimate and sparse hashed features."""
+
+    prior_gain: float  # the cold-start estimate of quality(tier 3) - quality(tier 1), in -1..1
+    sparse: dict[int, float]
 
 
-def features(text: str, action: str, input_tokens: int, prior_enough: float) -> Features:
-    """Sparse features of a request. `prior_enough`: the cold-start p(tier 1 is enough)."""
-    x: Features = {PRIOR: _logit(prior_enough), BIAS: 1.0}
-    x[_hash("action", action)] = 1.0
+def features(text: str, action: str, input_tokens: int, prior_gain: float) -> Features:
+    """`prior_gain`: the cold-start estimate of what the cloud adds over tier 1 (-1..1)."""
+    x: dict[int, float] = {BIAS: 1.0, _hash("action", action): 1.0}
     size = next((name for bound, name in _SIZES if input_tokens < bound), "xl")
     x[_hash("size", size)] = 1.0
     words = set(_WORD_RE.findall(text[:_HEAD_CHARS].lower()))
@@ -78,7 +69,7 @@ def features(text: str, action: str, input_tokens: int, prior_enough: float) -> 
         for w in words:
             i = _hash("word", w)
             x[i] = x.get(i, 0.0) + v
-    return x
+    return Features(max(-1.0, min(1.0, prior_gain)), x)
 
 
 @dataclass(frozen=True)
@@ -95,94 +86,109 @@ class Shares:
 
 @dataclass
 class _TierModel:
-    weights: dict[int, float]
-    start: dict[int, float]
+    """E[quality of this tier | features]: linear, least squares, weights bounded."""
+
+    weights: dict[int, float] = field(default_factory=lambda: {BIAS: 0.5})
     updates: int = 0
 
     def score(self, x: Features) -> float:
         w = self.weights
-        return _sigmoid(sum(w.get(i, 0.0) * v for i, v in x.items()))
-
-
-def _start(offset: float) -> dict[int, float]:
-    return {PRIOR: 1.0, BIAS: offset}
+        return sum(w.get(i, 0.0) * v for i, v in x.sparse.items())
 
 
 @dataclass
 class OnlineLearner:
-    """p(tier t is enough) for t = 1, 2, moved by the outcomes of the tier tried.
+    """Per-tier quality models moved by the outcomes of the tier tried, blended with the prior.
 
-    `tier2_offset`: how much likelier tier 2 is enough than tier 1 before any outcome (a logit).
+    Before any outcome the decision is the prior's (its gain estimate ranks the requests); the
+    learned difference between the tiers takes over as outcomes arrive: its weight is
+    n / (n + `trust_after`), n the outcomes seen of the less-tried tier of the pair compared.
     """
 
     shares: Shares = field(default_factory=Shares)
-    lr: float = 0.3
-    l2: float = 0.01
+    lr: float = 0.05
+    l2: float = 0.001
     explore: float = 0.05
-    tier2_offset: float = 1.0
+    trust_after: int = 200
     seed: int = 0
     models: dict[int, _TierModel] = field(default_factory=dict)
-    recent: dict[int, deque] = field(default_factory=dict)
+    recent: dict[str, deque] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for t, off in ((1, 0.0), (2, self.tier2_offset)):
-            self.models.setdefault(t, _TierModel(_start(off), _start(off)))
-            self.recent.setdefault(t, deque(maxlen=WINDOW))
+        for t in (1, 2, 3):
+            self.models.setdefault(t, _TierModel())
+        for k in ("cloud", "tier2"):
+            self.recent.setdefault(k, deque(maxlen=WINDOW))
         self._rng = random.Random(self.seed)
 
     # ---- estimates and decisions -------------------------------------------------------------
 
-    def p_enough(self, tier: int, x: Features) -> float:
-        if tier == 3:
-            return 1.0
-        return self.models[tier].score(x)
+    def quality(self, tier: int, x: Features) -> float:
+        """The learned estimate of `tier`'s quality on this request (0..1)."""
+        return max(0.0, min(1.0, self.models[tier].score(x)))
 
-    def _rank(self, tier: int, p: float) -> float:
-        """Share of recent prompts with a lower p for `tier` (0.5 before any were seen)."""
-        seen = self.recent[tier]
+    def _trust(self, a: int, b: int) -> float:
+        n = min(self.models[a].updates, self.models[b].updates)
+        return n / (n + self.trust_after) if self.trust_after else 1.0
+
+    def gains(self, x: Features) -> tuple[float, float]:
+        """What the cloud adds over the best local tier, and tier 2 over tier 1: prior and learned, blended."""
+        q1, q2, q3 = (self.quality(t, x) for t in (1, 2, 3))
+        t3, t2 = self._trust(1, 3), self._trust(1, 2)
+        cloud = (1 - t3) * x.prior_gain + t3 * (q3 - max(q1, q2))
+        tier2 = (1 - t2) * x.prior_gain / 2 + t2 * (q2 - q1)
+        return cloud, tier2
+
+    @staticmethod
+    def _rank(seen: deque, v: float) -> float:
+        """Share of recent requests with a lower value (0.5 before any were seen)."""
         if not seen:
             return 0.5
-        below = sum(1 for q in seen if q < p) + 0.5 * sum(1 for q in seen if q == p)
+        below = sum(1 for q in seen if q < v) + 0.5 * sum(1 for q in seen if q == v)
         return below / len(seen)
 
     def decide(self, x: Features) -> tuple[int, str]:
-        """The tier for a request, and why (the probabilities and the share they fell in)."""
-        p1, p2 = self.p_enough(1, x), self.p_enough(2, x)
-        r1, r2 = self._rank(1, p1), self._rank(2, p2)
-        self.recent[1].append(p1)
-        self.recent[2].append(p2)
+        """The tier for a request, and why (the gains and the share they fell in)."""
+        cloud, tier2 = self.gains(x)
+        rc, r2 = self._rank(self.recent["cloud"], cloud), self._rank(self.recent["tier2"], tier2)
+        self.recent["cloud"].append(cloud)
         s = self.shares
+        if rc < 1 - s.tier3:  # tier 1's share is of the requests that stay local
+            self.recent["tier2"].append(tier2)
         if self._rng.random() < self.explore:
             u = self._rng.random()
             tier = 1 if u < s.tier1 else 3 if u >= 1 - s.tier3 else 2
-            return tier, f"exploring: tier {tier} at random (p1 {p1:.2f}, p2 {p2:.2f})"
-        if r1 >= 1 - s.tier1:
-            return 1, f"p(tier 1 is enough) {p1:.2f}, in the top {s.tier1:.0%} of recent requests -> tier 1"
-        if r2 < s.tier3:
-            return 3, f"p(tier 2 is enough) {p2:.2f}, in the bottom {s.tier3:.0%} of recent requests -> tier 3"
-        return 2, f"p1 {p1:.2f}, p2 {p2:.2f} -> tier 2"
+            return tier, f"exploring: tier {tier} at random"
+        if rc >= 1 - s.tier3:
+            return 3, f"the cloud adds {cloud:+.2f}, in the top {s.tier3:.0%} of recent requests -> tier 3"
+        local_tier1 = s.tier1 / (1 - s.tier3) if s.tier3 < 1 else 1.0
+        if r2 < local_tier1:
+            return 1, f"tier 2 adds {tier2:+.2f}, in the bottom {s.tier1:.0%} -> tier 1"
+        return 2, f"tier 2 adds {tier2:+.2f} -> tier 2"
 
     # ---- learning ----------------------------------------------------------------------------
 
-    def update(self, tier: int, x: Features, enough: float) -> None:
-        """One outcome of `tier` on the request with features `x`: enough in 0..1 (1 = it was)."""
+    def update(self, tier: int, x: Features, quality: float) -> None:
+        """One outcome: the quality (0..1; 1 = the answer was enough) of `tier` on request `x`."""
         if tier not in self.models:
-            return  # tier 3 (and the embedded last resort) are not estimated
-        if not 0.0 <= enough <= 1.0:
-            raise ValueError(f"an outcome is in 0..1, not {enough!r}")
+            return  # the embedded last resort is not estimated
+        if not 0.0 <= quality <= 1.0:
+            raise ValueError(f"an outcome is in 0..1, not {quality!r}")
         m = self.models[tier]
-        g = m.score(x) - enough
-        for i, v in x.items():
+        g = m.score(x) - quality
+        norm = sum(v * v for v in x.sparse.values()) or 1.0
+        step = self.lr / norm  # normalised: one outcome moves the estimate by at most lr of its error
+        for i, v in x.sparse.items():
             w = m.weights.get(i, 0.0)
-            w -= self.lr * (g * v + self.l2 * (w - m.start.get(i, 0.0)))
+            w -= step * g * v + self.l2 * (w - (0.5 if i == BIAS else 0.0))
             m.weights[i] = max(-W_MAX, min(W_MAX, w))
         m.updates += 1
 
     def reset(self) -> None:
-        for t, m in self.models.items():
-            m.weights = dict(m.start)
-            m.updates = 0
-            self.recent[t].clear()
+        for t in self.models:
+            self.models[t] = _TierModel()
+        for q in self.recent.values():
+            q.clear()
 
     # ---- state -------------------------------------------------------------------------------
 
@@ -191,7 +197,7 @@ class OnlineLearner:
             "version": STATE_VERSION,
             "models": {str(t): {"weights": {str(i): round(w, 6) for i, w in m.weights.items() if w != 0.0},
                                 "updates": m.updates} for t, m in self.models.items()},
-            "recent": {str(t): [round(p, 5) for p in q] for t, q in self.recent.items()},
+            "recent": {k: [round(p, 5) for p in q] for k, q in self.recent.items()},
         }
 
     @classmethod
@@ -201,14 +207,14 @@ class OnlineLearner:
         if data.get("version") != STATE_VERSION:
             return learner
         for t, saved in (data.get("models") or {}).items():
-            m = learner.models.get(int(t))
-            if m is None:
+            if not str(t).isdigit() or int(t) not in learner.models:
                 continue
+            m = learner.models[int(t)]
             m.weights = {int(i): max(-W_MAX, min(W_MAX, float(w))) for i, w in saved.get("weights", {}).items()}
             m.updates = int(saved.get("updates", 0))
-        for t, ps in (data.get("recent") or {}).items():
-            if int(t) in learner.recent:
-                learner.recent[int(t)].extend(float(p) for p in ps[-WINDOW:])
+        for k, ps in (data.get("recent") or {}).items():
+            if k in learner.recent:
+                learner.recent[k].extend(float(p) for p in ps[-WINDOW:])
         return learner
 
     def save(self, path: Path) -> None:
