@@ -157,3 +157,22 @@ async def test_prompt_over_the_window_is_context_length(embedded):
     huge = ChatRequest(model="smollm2", messages=(Message("user", "word " * 2000),), max_tokens=16)
     with pytest.raises(ContextLengthExceeded, match="embedded.n_ctx"):
         await collect(embedded.stream(huge))
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_token_logprobs_only_when_loaded_for_them():
+    from dataclasses import replace
+
+    want = replace(ASK, logprobs=True, max_tokens=6)
+    with_lp = EmbeddedBackend(settings_from_mapping({"embedded": {"n_ctx": 512, "threads": 1, "logprobs": True}}))
+    without = EmbeddedBackend(settings_from_mapping({"embedded": {"n_ctx": 512, "threads": 1}}))
+    try:
+        _, _, chunks = await collect(with_lp.stream(want))
+        _, _, plain = await collect(without.stream(want))
+    finally:
+        await with_lp.aclose()
+        await without.aclose()
+    lps = [lp for c in chunks for lp in c.logprobs]
+    assert lps and all(lp <= 0.0 for lp in lps)
+    assert all(c.logprobs == () for c in plain)

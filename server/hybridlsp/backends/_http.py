@@ -37,7 +37,8 @@ from ..errors import (
     StreamBroken,
 )
 
-__all__ = ["Upstream", "SSEDecoder", "scrub", "parse_retry_after", "error_for_status", "error_for_message", "load_json"]
+__all__ = ["Upstream", "SSEDecoder", "scrub", "parse_retry_after", "error_for_status", "error_for_message", "load_json",
+           "token_logprobs"]
 
 USER_AGENT = "hybridlsp/0.1"
 
@@ -255,3 +256,15 @@ class Upstream:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def token_logprobs(entries) -> tuple[float, ...]:
+    """[{"token": ..., "logprob": ...}, ...] as Ollama and OpenAI-compatible servers send them."""
+    if not isinstance(entries, list):
+        return ()
+    out = []
+    for e in entries:
+        lp = e.get("logprob") if isinstance(e, dict) else None
+        if isinstance(lp, (int, float)):
+            out.append(float(lp))
+    return tuple(out)

@@ -52,6 +52,7 @@ class Row:
     size_bucket: str = ""
     path_hash: str | None = None
     workspace_hash: str | None = None
+    signal: str = ""  # for a hop that escalated on a low-confidence answer: the signal (actions/signals.py)
 
 
 @dataclass(frozen=True)
