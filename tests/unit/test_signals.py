@@ -139,3 +139,13 @@ def test_first_low_is_the_first_that_flags():
     assert [s.name for s in sigs if s.low] == ["arithmetic", "unfinished", "hedging"]
     assert S.first_low(sigs).name == "arithmetic"
     assert S.first_low(S.evaluate("ask", "Paris.")) is None
+
+
+def test_the_settings_name_every_signal():
+    import typing
+
+    from hybridlsp.config import Settings, SignalName
+
+    assert set(typing.get_args(SignalName)) == set(S.SIGNALS)
+    # the opt-in one is off by default: it doubles local calls
+    assert "samples-disagree" not in Settings().escalation.signals
