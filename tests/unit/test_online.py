@@ -6,7 +6,7 @@ import random
 import pytest
 
 from hybridlsp.tuning import online
-from hybridlsp.tuning.online import W_MAX, OnlineLearner, Shares, features, outcome_of, replay
+from hybridlsp.tuning.online import W_MAX, OnlineLearner, Shares, UserModel, features, outcome_of, replay
 
 
 def test_before_any_outcome_the_prior_decides():
@@ -114,3 +114,80 @@ def test_replay_learns_a_users_pattern_with_feedback_for_the_chosen_tier_only():
 )
 def test_outcome_of_ledger_evidence(escalated, validator_failed, bad, retried, expect):
     assert outcome_of(escalated, validator_failed, bad, retried) == expect
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def _user(tmp_path, **kw):
+    return UserModel(tmp_path / "learner.json", clock=kw.pop("clock", Clock()), **kw)
+
+
+def test_user_model_learns_from_answers_and_saves_its_state(tmp_path):
+    user = _user(tmp_path)
+    x = features("prove the lemma", "ask", 20, 0.0)
+    before = user.learner.quality(1, x)
+    user.tried("r1", "k1", 1, x)
+    user.answered("r1", enough=False)
+    assert user.learner.quality(1, x) < before and user.outcomes == 1
+    again = UserModel(tmp_path / "learner.json")
+    assert again.learner.quality(1, x) == pytest.approx(user.learner.quality(1, x), abs=1e-5)
+    user.reset()
+    assert not (tmp_path / "learner.json").exists()
+    assert user.learner.quality(1, x) == pytest.approx(before) and user.outcomes == 0
+
+
+def test_bad_feedback_corrects_an_answer_taken_as_enough(tmp_path):
+    user = _user(tmp_path)
+    x = features("prove the lemma", "ask", 20, 0.0)
+    user.tried("r1", "k1", 1, x)
+    user.answered("r1", enough=True)
+    good = user.learner.quality(1, x)
+    user.feedback("r1", "good")
+    assert user.learner.quality(1, x) == good
+    user.feedback("r1", "bad")
+    assert user.learner.quality(1, x) < good
+    user.feedback("unknown", "bad")  # a request it never saw: nothing to correct
+
+
+@pytest.mark.parametrize("later_s,tier,explicit,corrected", [
+    (60, 3, True, True),  # the same text again on a bigger tier, soon after: the first was not enough
+    (3600, 3, True, False),  # much later: another question
+    (60, 1, True, False),  # the same tier again
+    (60, 3, False, False),  # routed there, not chosen
+])
+def test_a_retry_on_a_bigger_tier_is_an_outcome_of_the_first(tmp_path, later_s, tier, explicit, corrected):
+    clock = Clock()
+    user = _user(tmp_path, clock=clock)
+    x = features("prove the lemma", "ask", 20, 0.0)
+    user.tried("r1", "same text", 1, x)
+    user.answered("r1", enough=True)
+    good = user.learner.quality(1, x)
+    clock.now = later_s
+    user.tried("r2", "same text", tier, x, explicit=explicit)
+    assert (user.learner.quality(1, x) < good) is corrected
+
+
+def test_a_tier_the_user_chose_teaches_nothing(tmp_path):
+    user = _user(tmp_path)
+    x = features("q", "ask", 5, 0.0)
+    user.tried("r1", "k", 3, x, explicit=True)
+    user.answered("r1", enough=False)
+    assert user.outcomes == 0
+
+
+def test_it_remembers_a_bounded_number_of_requests(tmp_path):
+    user = _user(tmp_path)
+    x = features("q", "ask", 5, 0.0)
+    n = UserModel.PENDING + 50
+    for i in range(n):
+        user.tried(f"r{i}", f"k{i}", 1, x)
+    user.answered("r0", enough=False)  # forgotten: too long ago
+    assert user.outcomes == 0
+    user.answered(f"r{n - 1}", enough=False)
+    assert user.outcomes == 1

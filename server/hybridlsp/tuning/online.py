@@ -29,14 +29,16 @@ import math
 import random
 import re
 import zlib
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Features", "features", "OnlineLearner", "Shares", "STATE_VERSION", "outcome_of", "replay"]
+__all__ = ["Features", "features", "OnlineLearner", "Shares", "UserModel", "STATE_VERSION", "STATE_FILE", "outcome_of",
+           "replay"]
 
 STATE_VERSION = 1
+STATE_FILE = "learner.json"  # beside the ledger
 BUCKETS = 1 << 12  # hashed features; small on purpose: a user's stream is hundreds of requests
 W_MAX = 3.0  # no weight goes past this
 BIAS = 0  # feature index of the constant
@@ -147,15 +149,23 @@ class OnlineLearner:
         below = sum(1 for q in seen if q < v) + 0.5 * sum(1 for q in seen if q == v)
         return below / len(seen)
 
-    def decide(self, x: Features) -> tuple[int, str]:
-        """The tier for a request, and why (the gains and the share they fell in)."""
+    def observe(self, x: Features) -> None:
+        """Count a request in the recent windows the share thresholds are read from."""
+        cloud, tier2 = self.gains(x)
+        stays_local = self._rank(self.recent["cloud"], cloud) < 1 - self.shares.tier3
+        self.recent["cloud"].append(cloud)
+        if stays_local:  # tier 1's share is of the requests that stay local
+            self.recent["tier2"].append(tier2)
+
+    def decide(self, x: Features, record: bool = True) -> tuple[int, str]:
+        """The tier for a request, and why (the gains and the share they fell in). `record=False`
+        for a preview (a code action's title): it leaves the windows and the exploration alone."""
         cloud, tier2 = self.gains(x)
         rc, r2 = self._rank(self.recent["cloud"], cloud), self._rank(self.recent["tier2"], tier2)
-        self.recent["cloud"].append(cloud)
         s = self.shares
-        if rc < 1 - s.tier3:  # tier 1's share is of the requests that stay local
-            self.recent["tier2"].append(tier2)
-        if self._rng.random() < self.explore:
+        if record:
+            self.observe(x)
+        if record and self._rng.random() < self.explore:
             u = self._rng.random()
             tier = 1 if u < s.tier1 else 3 if u >= 1 - s.tier3 else 2
             return tier, f"exploring: tier {tier} at random"
@@ -229,6 +239,87 @@ class OnlineLearner:
         except (OSError, ValueError):
             return cls(**kwargs)
         return cls.from_json(data if isinstance(data, dict) else {}, **kwargs)
+
+
+class UserModel:
+    """The learner as the engine uses it: one per user (the state file lives beside the ledger).
+
+    The engine asks `decide` for an ask request, then reports `tried` (the tier tried first and
+    the features), then `answered` (whether that tier's answer was enough: no escalation, its check
+    passed). Later evidence corrects an outcome: a "bad" verdict (`feedback`), or the same text
+    asked again with an explicit bigger tier within `retry_window_s` (`tried` notices). Only the
+    last `PENDING` requests are remembered for that, in memory: no prompt text is kept anywhere.
+    """
+
+    PENDING = 256
+
+    def __init__(self, path: Path | None, shares: Shares = Shares(), *, retry_window_s: float = 600.0,
+                 clock=None, **learner_kwargs):
+        import time
+
+        self.path = path
+        self.retry_window_s = retry_window_s
+        self.clock = clock or time.monotonic
+        self._kwargs = {"shares": shares, **learner_kwargs}
+        self.learner = OnlineLearner.load(path, **self._kwargs) if path else OnlineLearner(**self._kwargs)
+        self._pending: OrderedDict[str, tuple[int, Features, float]] = OrderedDict()  # id -> (tier, x, outcome)
+        self._by_text: OrderedDict[str, tuple[str, int, float]] = OrderedDict()  # text key -> (id, tier, when)
+
+    def decide(self, x: Features, record: bool = True) -> tuple[int, str]:
+        return self.learner.decide(x, record)
+
+    @property
+    def outcomes(self) -> int:
+        return sum(m.updates for m in self.learner.models.values())
+
+    def tried(self, request_id: str, text_key: str, tier: int, x: Features, explicit: bool = False) -> None:
+        """`tier` was tried first for `request_id`; `explicit`: the user chose it (a tier flag)."""
+        now = self.clock()
+        earlier = self._by_text.get(text_key)
+        if earlier is not None and explicit and now - earlier[2] <= self.retry_window_s and tier > earlier[1]:
+            self._correct(earlier[0], 0.0)  # asked again on a bigger tier: the first was not enough
+        self._by_text[text_key] = (request_id, tier, now)
+        self._by_text.move_to_end(text_key)
+        if not explicit:  # a tier the user chose says nothing about the estimate
+            self._pending[request_id] = (tier, x, -1.0)
+        for table in (self._by_text, self._pending):
+            while len(table) > self.PENDING:
+                table.popitem(last=False)
+
+    def answered(self, request_id: str, enough: bool) -> None:
+        got = self._pending.get(request_id)
+        if got is None:
+            return
+        tier, x, _ = got
+        self._pending[request_id] = (tier, x, 1.0 if enough else 0.0)
+        self.learner.update(tier, x, 1.0 if enough else 0.0)
+        self.save()
+
+    def feedback(self, request_id: str, verdict: str) -> None:
+        if verdict == "bad":
+            self._correct(request_id, 0.0)
+
+    def _correct(self, request_id: str, enough: float) -> None:
+        got = self._pending.get(request_id)
+        if got is None or got[2] == enough:
+            return
+        tier, x, _ = got
+        self._pending[request_id] = (tier, x, enough)
+        self.learner.update(tier, x, enough)  # one more step toward the corrected outcome
+        self.save()
+
+    def save(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.learner.save(self.path)
+
+    def reset(self) -> None:
+        """Forget everything learned: routing is the cold-start estimate again."""
+        self.learner = OnlineLearner(**self._kwargs)
+        self._pending.clear()
+        self._by_text.clear()
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 def outcome_of(escalated: bool, validator_failed: bool, bad: bool, retried_higher: bool) -> float:
