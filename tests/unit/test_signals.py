@@ -149,3 +149,27 @@ def test_the_settings_name_every_signal():
     assert set(typing.get_args(SignalName)) == set(S.SIGNALS)
     # the opt-in one is off by default: it doubles local calls
     assert "samples-disagree" not in Settings().escalation.signals
+
+
+@pytest.mark.parametrize(
+    "action,answer,ctx,escalation,kwargs,flag",
+    [
+        ("ask", "So 9 * 2 = 20.", dict(text="q"), {}, {}, "arithmetic"),
+        ("ask", "So 9 * 2 = 20.", dict(text="q"), {"enabled": False}, {}, None),
+        ("ask", "So 9 * 2 = 20.", dict(text="q"), {"signals": ["hedging"]}, {}, None),
+        ("complete", "    return safe_divide(a, b)\n", dict(prefix=CODE, path="calc.py"), {}, {}, "unknown-names"),
+        ("complete", "    return safe_divide(a, b)\n", dict(prefix=CODE, language="go"), {}, {}, None),
+        ("explain", "It divides.", dict(text=CODE), {}, {"logprobs": [math.log(0.2)] * 5}, "token-confidence"),
+        ("explain", "It divides.", dict(text=CODE), {"mean_token_prob_floor": 0.1}, {"logprobs": [math.log(0.2)] * 5},
+         None),
+        ("ask", "#### 18", dict(text="q"), {"signals": ["samples-disagree"]}, {"second": "#### 20"}, "samples-disagree"),
+        ("ask", "A long answer", dict(text="q"), {}, {"output_tokens": 50, "max_tokens": 50}, "unfinished"),
+    ],
+)
+def test_assess_follows_the_settings(action, answer, ctx, escalation, kwargs, flag):
+    from hybridlsp.actions.base import ActionContext
+    from hybridlsp.config import settings_from_mapping
+
+    settings = settings_from_mapping({"escalation": escalation})
+    got = S.assess(action, answer, ActionContext(**ctx), settings, **kwargs)
+    assert (got.name if got else None) == flag

@@ -43,6 +43,7 @@ __all__ = [
     "final_answer",
     "evaluate",
     "first_low",
+    "assess",
     "SIGNALS",
 ]
 
@@ -386,3 +387,21 @@ def evaluate(action: str, answer: str, *, source: str = "", language: str = "", 
 
 def first_low(signals: Sequence[Signal]) -> Signal | None:
     return next((s for s in signals if s.low), None)
+
+
+def assess(action: str, answer: str, ctx, settings, *, output_tokens: int = 0, max_tokens: int | None = None,
+           logprobs: Sequence[float] | None = None, second: str | None = None) -> Signal | None:
+    """The first signal that flags `answer` under `settings.escalation`, or None.
+
+    `ctx`: the action's ActionContext (the file around the selection is what names are checked
+    against); `second`: a second sample's answer, when one was asked for."""
+    esc = settings.escalation
+    if not esc.enabled:
+        return None
+    th = Thresholds(mean_prob_floor=esc.mean_token_prob_floor, min_prob_floor=esc.min_token_prob_floor)
+    source = f"{ctx.prefix}{ctx.text}{ctx.suffix}"
+    from ..context.syntax import language_for
+
+    language = language_for(ctx.path, ctx.language) or ""
+    return first_low(evaluate(action, answer, source=source, language=language, output_tokens=output_tokens,
+                              max_tokens=max_tokens, logprobs=logprobs, second=second, enabled=esc.signals, th=th))
