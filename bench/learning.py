@@ -120,7 +120,7 @@ def _cell(vals: list[float]) -> str:
 
 def run(argv: list[str] | None = None) -> Result:
     root = data_dir(argv)
-    goal = "learning from outcomes gains over random, and over the cold start, after 1,000 requests (mean of sources)"
+    goal = ">= +1 point over random after 1,000 requests, and above the cold start (mean of the sources the prior never saw)"
     if not (root / "outcomes" / "tiers.json").is_file():
         return Result(NUMBER, "learning from the user", "not measured", goal, None,
                       limits=f"no routing data at {root} (set HYBRIDLSP_ROUTING_DATA)")
@@ -142,7 +142,7 @@ def run(argv: list[str] | None = None) -> Result:
             raw.append(f"| {label if learn else ''} | {'learning' if learn else 'cold start'} | {' | '.join(cells)} |")
     mean_cells = {learn: [f"{statistics.mean(v):+.1f}" if v else "-" for v in means[learn].values()]
                   for learn in (True, False)}
-    raw.append(f"| mean of the outcomes/ sources | learning | {' | '.join(mean_cells[True])} |")
+    raw.append(f"| mean of the outcomes/ sources that long | learning | {' | '.join(mean_cells[True])} |")
     raw.append(f"| | cold start | {' | '.join(mean_cells[False])} |")
     raw.append("")
     raw.append("Points of quality kept over a random router at the same tier shares; mean (lowest..highest) "
@@ -151,9 +151,14 @@ def run(argv: list[str] | None = None) -> Result:
     last = max(n for n in CHECKPOINTS if means[True][n])
     gain, cold = statistics.mean(means[True][last]), statistics.mean(means[False][last])
     figure = f"{gain:+.1f} pts over random after {last:,} requests (cold start {cold:+.1f})"
-    met = gain > 0 and gain > cold
-    limits = "" if met else (f"after {last:,} requests the learner gains {gain:+.1f} points over random and the "
-                             f"cold start {cold:+.1f}")
+    met = gain >= 1.0 and gain > cold
+    limits = "" if met else (
+        f"after {last:,} requests the learner keeps {gain:+.1f} points over random, the cold start {cold:+.1f}: a "
+        "user's outcomes of the tier tried (one tier's result per request, nothing about the others) over the "
+        "features that travel (size, action, words of the head) do not separate the prompts a bigger tier "
+        "rescues from those it does not, within 1,000 requests\n"
+        "the learning is bounded, so it stays near the prior: on GSM8K and MMLU, where the prior is in "
+        "distribution, it keeps most of the prior's gain rather than unlearning it")
     return Result(NUMBER, "learning from the user", figure, goal, met, raw=raw, limits=limits)
 
 
