@@ -191,3 +191,25 @@ def test_it_remembers_a_bounded_number_of_requests(tmp_path):
     assert user.outcomes == 0
     user.answered(f"r{n - 1}", enough=False)
     assert user.outcomes == 1
+
+
+def test_user_estimator_starts_at_the_prior_and_follows_outcomes(tmp_path):
+    from hybridlsp.routing import Estimate
+    from hybridlsp.tuning.online import UserEstimator
+
+    class Fixed:  # a cold-start estimate that calls everything easy
+        def estimate(self, text, action, head=None):
+            return Estimate(1, 0.3, "fixed")
+
+    user = _user(tmp_path, explore=0.0)
+    est = UserEstimator(Fixed(), user)
+    first = est.estimate("prove the lemma about graphs", "ask")
+    assert first.score == pytest.approx((2 * 0.3 - 1 + 1) / 2) and "0 outcomes" in first.reason
+    assert not user.learner.recent["cloud"]  # deciding records nothing
+    hard = est.features("prove the lemma about graphs", "ask")
+    for i in range(300):
+        user.tried(f"r{i}", f"k{i}", 1, hard)
+        user.answered(f"r{i}", enough=False)
+        user.learner.update(3, hard, 1.0)  # the cloud got it right when it was sent
+    assert est.estimate("prove the lemma about graphs", "ask").score > first.score
+    assert "600 outcomes" in est.estimate("x", "ask").reason  # 300 of tier 1, 300 of the cloud

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Features", "features", "OnlineLearner", "Shares", "UserModel", "STATE_VERSION", "STATE_FILE", "outcome_of",
+__all__ = ["Features", "features", "OnlineLearner", "Shares", "UserModel", "UserEstimator", "STATE_VERSION", "STATE_FILE", "outcome_of",
            "replay"]
 
 STATE_VERSION = 1
@@ -58,6 +58,7 @@ class Features:
 
     prior_gain: float  # the cold-start estimate of quality(tier 3) - quality(tier 1), in -1..1
     sparse: dict[int, float]
+    draw: float = -1.0  # 0..1 from the text's hash: whether (and where) this request explores; -1: at random
 
 
 def features(text: str, action: str, input_tokens: int, prior_gain: float) -> Features:
@@ -71,7 +72,9 @@ def features(text: str, action: str, input_tokens: int, prior_gain: float) -> Fe
         for w in words:
             i = _hash("word", w)
             x[i] = x.get(i, 0.0) + v
-    return Features(max(-1.0, min(1.0, prior_gain)), x)
+    # the same text always explores the same way, so a preview (a code action's title) and the run agree
+    draw = zlib.crc32(text.encode("utf-8", "surrogatepass")) / 2**32
+    return Features(max(-1.0, min(1.0, prior_gain)), x, draw)
 
 
 @dataclass(frozen=True)
@@ -159,14 +162,15 @@ class OnlineLearner:
 
     def decide(self, x: Features, record: bool = True) -> tuple[int, str]:
         """The tier for a request, and why (the gains and the share they fell in). `record=False`
-        for a preview (a code action's title): it leaves the windows and the exploration alone."""
+        for a preview (a code action's title): it leaves the recent windows alone."""
         cloud, tier2 = self.gains(x)
         rc, r2 = self._rank(self.recent["cloud"], cloud), self._rank(self.recent["tier2"], tier2)
         s = self.shares
         if record:
             self.observe(x)
-        if record and self._rng.random() < self.explore:
-            u = self._rng.random()
+        draw = x.draw if x.draw >= 0 else self._rng.random()
+        if draw < self.explore:
+            u = draw / self.explore  # where in the exploring share it fell: uniform on 0..1
             tier = 1 if u < s.tier1 else 3 if u >= 1 - s.tier3 else 2
             return tier, f"exploring: tier {tier} at random"
         if rc >= 1 - s.tier3:
@@ -282,6 +286,7 @@ class UserModel:
         self._by_text.move_to_end(text_key)
         if not explicit:  # a tier the user chose says nothing about the estimate
             self._pending[request_id] = (tier, x, -1.0)
+            self.learner.observe(x)  # the share thresholds follow the requests really sent
         for table in (self._by_text, self._pending):
             while len(table) > self.PENDING:
                 table.popitem(last=False)
@@ -320,6 +325,30 @@ class UserModel:
         self._by_text.clear()
         if self.path is not None:
             self.path.unlink(missing_ok=True)
+
+
+class UserEstimator:
+    """A difficulty estimate (`routing.difficulty.Estimator`) that decides ask prompts with a
+    `UserModel`, the cold-start estimate's score as its prior. Deciding records nothing (a code
+    action's title asks too); the engine reports what was tried (`UserModel.tried`)."""
+
+    def __init__(self, base, user: UserModel):
+        self.base = base  # the cold-start Estimator, or None
+        self.user = user
+
+    def features(self, text: str, action: str, head=None) -> Features:
+        e = self.base.estimate(text, action, head) if self.base is not None else None
+        # the learned score is 0.5 + E[gain] / 2; an estimate that abstains says nothing
+        return features(text, action, len(text) // 4, 0.0 if e is None else 2 * e.score - 1)
+
+    def estimate(self, text: str, action: str, head=None):
+        from ..routing.difficulty import Estimate
+
+        x = self.features(text, action, head)
+        tier, why = self.user.decide(x, record=False)
+        cloud, _ = self.user.learner.gains(x)
+        n = self.user.outcomes
+        return Estimate(tier, (cloud + 1) / 2, f"{why} (adapted to you: {n:,} outcome{'s' * (n != 1)})")
 
 
 def outcome_of(escalated: bool, validator_failed: bool, bad: bool, retried_higher: bool) -> float:
