@@ -258,10 +258,11 @@ class UserModel:
     PENDING = 256
 
     def __init__(self, path: Path | None, shares: Shares = Shares(), *, retry_window_s: float = 600.0,
-                 clock=None, **learner_kwargs):
+                 clock=None, autosave: bool = True, **learner_kwargs):
         import time
 
         self.path = path
+        self.autosave = autosave  # False: the caller saves (the engine, off its event loop)
         self.retry_window_s = retry_window_s
         self.clock = clock or time.monotonic
         self._kwargs = {"shares": shares, **learner_kwargs}
@@ -298,7 +299,8 @@ class UserModel:
         tier, x, _ = got
         self._pending[request_id] = (tier, x, 1.0 if enough else 0.0)
         self.learner.update(tier, x, 1.0 if enough else 0.0)
-        self.save()
+        if self.autosave:
+            self.save()
 
     def feedback(self, request_id: str, verdict: str) -> None:
         if verdict == "bad":
@@ -311,12 +313,23 @@ class UserModel:
         tier, x, _ = got
         self._pending[request_id] = (tier, x, enough)
         self.learner.update(tier, x, enough)  # one more step toward the corrected outcome
-        self.save()
+        if self.autosave:
+            self.save()
+
+    def snapshot(self) -> str:
+        return json.dumps(self.learner.to_json(), separators=(",", ":"))
+
+    def write(self, state: str) -> None:
+        """Write a `snapshot` (in a worker thread if need be: it reads nothing that changes)."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(state, encoding="utf-8")
+        tmp.replace(self.path)  # never a half-written state
 
     def save(self) -> None:
-        if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.learner.save(self.path)
+        self.write(self.snapshot())
 
     def reset(self) -> None:
         """Forget everything learned: routing is the cold-start estimate again."""
