@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import re
+import threading
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -232,9 +234,7 @@ class OnlineLearner:
         return learner
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), separators=(",", ":")), encoding="utf-8")
-        tmp.replace(path)  # never a half-written state
+        _write_state(path, json.dumps(self.to_json(), separators=(",", ":")))
 
     @classmethod
     def load(cls, path: Path, **kwargs) -> OnlineLearner:
@@ -243,6 +243,15 @@ class OnlineLearner:
         except (OSError, ValueError):
             return cls(**kwargs)
         return cls.from_json(data if isinstance(data, dict) else {}, **kwargs)
+
+
+def _write_state(path: Path, state: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a file of its own per writer, renamed over the state: never a half-written state, and two
+    # writers (two requests, or two editors' servers) never write into one file; the last wins
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    tmp.write_text(state, encoding="utf-8")
+    tmp.replace(path)
 
 
 class UserModel:
@@ -321,12 +330,8 @@ class UserModel:
 
     def write(self, state: str) -> None:
         """Write a `snapshot` (in a worker thread if need be: it reads nothing that changes)."""
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(state, encoding="utf-8")
-        tmp.replace(self.path)  # never a half-written state
+        if self.path is not None:
+            _write_state(self.path, state)
 
     def save(self) -> None:
         self.write(self.snapshot())
