@@ -36,11 +36,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Features", "features", "OnlineLearner", "Shares", "UserModel", "UserEstimator", "STATE_VERSION", "STATE_FILE", "outcome_of",
+__all__ = ["Features", "features", "OnlineLearner", "Shares", "UserModel", "UserEstimator", "STATE_VERSION", "STATE_FILE", "ADAPTED", "outcome_of",
            "replay"]
 
 STATE_VERSION = 1
 STATE_FILE = "learner.json"  # beside the ledger
+ADAPTED = "adapted to you"  # in the reason of every decision this estimate makes
 BUCKETS = 1 << 12  # hashed features; small on purpose: a user's stream is hundreds of requests
 W_MAX = 3.0  # no weight goes past this
 BIAS = 0  # feature index of the constant
@@ -366,7 +367,7 @@ class UserEstimator:
         tier, why = self.user.decide(x, record=False)
         cloud, _ = self.user.learner.gains(x)
         n = self.user.outcomes
-        return Estimate(tier, (cloud + 1) / 2, f"{why} (adapted to you: {n:,} outcome{'s' * (n != 1)})")
+        return Estimate(tier, (cloud + 1) / 2, f"{why} ({ADAPTED}: {n:,} outcome{'s' * (n != 1)})")
 
 
 def outcome_of(escalated: bool, validator_failed: bool, bad: bool, retried_higher: bool) -> float:
