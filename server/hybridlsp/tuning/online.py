@@ -36,8 +36,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Features", "features", "OnlineLearner", "Shares", "UserModel", "UserEstimator", "STATE_VERSION", "STATE_FILE", "ADAPTED", "outcome_of",
-           "replay"]
+__all__ = ["Features", "features", "OnlineLearner", "Shares", "UserModel", "UserEstimator", "STATE_VERSION",
+           "STATE_FILE", "ADAPTED", "outcome_of", "replay"]
 
 STATE_VERSION = 1
 STATE_FILE = "learner.json"  # beside the ledger
