@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Features", "features", "OnlineLearner", "Shares", "UserModel", "UserEstimator", "STATE_VERSION",
-           "STATE_FILE", "ADAPTED", "outcome_of", "replay"]
+           "STATE_FILE", "ADAPTED", "outcome_of", "replay", "state_path"]
 
 STATE_VERSION = 1
 STATE_FILE = "learner.json"  # beside the ledger
@@ -244,6 +244,11 @@ class OnlineLearner:
         except (OSError, ValueError):
             return cls(**kwargs)
         return cls.from_json(data if isinstance(data, dict) else {}, **kwargs)
+
+
+def state_path(ledger_path) -> Path | None:
+    """The learner's file beside the ledger (None for an in-memory ledger)."""
+    return None if str(ledger_path) == ":memory:" else Path(str(ledger_path)).with_name(STATE_FILE)
 
 
 def _write_state(path: Path, state: str) -> None:
