@@ -110,8 +110,14 @@ def test_an_escalation_hop_keeps_its_signal_and_an_older_file_gains_the_column(t
     class Before(Ledger):  # a ledger written before the signal column existed
         migrations = Ledger.migrations[:4]
 
-    with Before(path) as led:
-        old = record(led)
+    with Before(path):
+        pass
+    db = sqlite3.connect(path)  # a row as the code before the column wrote it
+    db.execute("INSERT INTO requests (id, kind, hop, ts, action, tier, backend, model, outcome) "
+               "VALUES ('old', 'request', 0, '2025-01-01T00:00:00.000000+00:00', 'ask', 1, 'ollama', 'm', 'ok')")
+    db.commit()
+    db.close()
+    old = "old"
     with Ledger(path) as led:
         rid = record(led, action="ask", outcome="fallback")
         led.record_hop(rid, action="ask", tier=1, backend="ollama", model="m", reason="low-confidence",
