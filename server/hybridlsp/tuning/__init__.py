@@ -1,1 +1,2 @@
-"""Routing evaluation and tuning from what the ledger recorded: thresholds (tune) and the per-user online learner."""
+"""Tuning from what the ledger recorded: routing thresholds (`thresholds`, used by `hybridlsp tune`) and
+the per-user online estimate (`online`, `escalation.learn`)."""
