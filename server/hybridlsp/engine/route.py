@@ -32,6 +32,7 @@ class Router:
         self.settings = settings
         self.count_tokens = count_tokens
         self.cloud = cloud_backends()
+        self.estimator = None  # the difficulty estimate for ask prompts; None: the settings' own
 
     def cloud_available(self) -> bool:
         t3 = self.settings.tier(3).backend
@@ -50,6 +51,7 @@ class Router:
                 cloud_backends=self.cloud,
             ),
             self.settings,
+            **({"estimator": self.estimator} if self.estimator is not None else {}),
         )
 
     def decline(self, req: RunRequest, decision: Decision, git: GitSummary, secret: bool,

@@ -262,7 +262,7 @@ class Ledger:
                     baseline_cost_usd=rec.baseline_cost_usd, outcome=rec.outcome, reason=rec.reason,
                     validator=rec.validator, cached=int(rec.outcome == "cache-hit"), saved_usd=rec.saved_usd,
                     size_bucket=size_bucket(rec.input_tokens), path_hash=self._hash(rec.path),
-                    workspace_hash=self._hash(rec.workspace),
+                    workspace_hash=self._hash(rec.workspace), signal=rec.signal,
                 ),
             )
         return request_id
