@@ -27,6 +27,7 @@ import keyword
 import math
 import operator
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -219,13 +220,13 @@ def _code_ok(code: str, language: str) -> bool | None:
             compile(code, "<answer>", "exec", dont_inherit=True)
         except SyntaxError:
             # a fragment shown indented, or with a top-level await/return, may still be fine in place
-            from ..context.syntax import parses
+            from ..context.syntax import parses  # tree-sitter: only once a code block is checked
 
             return parses(code, "python")
         except (ValueError, OverflowError, MemoryError, RecursionError):
             return False
         return True
-    from ..context.syntax import LANGUAGES, parses
+    from ..context.syntax import LANGUAGES, parses  # tree-sitter: only once a code block is checked
 
     return parses(code, language) if language in LANGUAGES else None
 
@@ -292,8 +293,6 @@ def unknown_names(answer: str, source: str, *, language: str = "", completion: b
     if completion:
         if language != "python":
             return Signal("unknown-names", False, None, "names are checked in Python completions only")
-        import textwrap
-
         used = _python_used_names(textwrap.dedent(answer))
         if used is None:
             return Signal("unknown-names", False, None, "the completion does not parse on its own")
@@ -400,7 +399,7 @@ def assess(action: str, answer: str, ctx, settings, *, output_tokens: int = 0, m
         return None
     th = Thresholds(mean_prob_floor=esc.mean_token_prob_floor, min_prob_floor=esc.min_token_prob_floor)
     source = f"{ctx.prefix}{ctx.text}{ctx.suffix}"
-    from ..context.syntax import language_for
+    from ..context.syntax import language_for  # tree-sitter's grammars load with it: only when assessing
 
     language = language_for(ctx.path, ctx.language) or ""
     return first_low(evaluate(action, answer, source=source, language=language, output_tokens=output_tokens,

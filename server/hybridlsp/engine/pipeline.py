@@ -1,6 +1,6 @@
 """`Engine`: one request end to end, LSP-free, as the list of its stages.
 
-    prepare -> protect -> route -> condense -> budget -> cache -> dispatch -> record -> notify
+    prepare -> protect -> route -> condense -> budget -> cache -> dispatch -> record -> (learn) -> notify
 
 Each stage is a module of this package taking and returning plain values; `Engine` holds what
 lives as long as the process (settings, backends, the ledger, the caches, the observers) and runs

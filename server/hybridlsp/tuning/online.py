@@ -30,11 +30,14 @@ import os
 import random
 import re
 import threading
+import time
 import zlib
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..routing.difficulty import Estimate
 
 __all__ = ["Features", "features", "OnlineLearner", "Shares", "UserModel", "UserEstimator", "STATE_VERSION",
            "STATE_FILE", "ADAPTED", "outcome_of", "replay", "state_path"]
@@ -274,8 +277,6 @@ class UserModel:
 
     def __init__(self, path: Path | None, shares: Shares = Shares(), *, retry_window_s: float = 600.0,
                  clock=None, autosave: bool = True, **learner_kwargs):
-        import time
-
         self.path = path
         self.autosave = autosave  # False: the caller saves (the engine, off its event loop)
         self.retry_window_s = retry_window_s
@@ -366,8 +367,6 @@ class UserEstimator:
         return features(text, action, len(text) // 4, 0.0 if e is None else 2 * e.score - 1)
 
     def estimate(self, text: str, action: str, head=None):
-        from ..routing.difficulty import Estimate
-
         x = self.features(text, action, head)
         tier, why = self.user.decide(x, record=False)
         cloud, _ = self.user.learner.gains(x)
