@@ -126,7 +126,7 @@ def test_samples_disagree(a, b, low):
         ("complete", {"source": CODE, "language": "python"}, ["unknown-names"]),
         ("review", {"source": CODE}, ["unknown-names"]),
         ("commit-message", {"logprobs": [-0.1]}, ["token-confidence"]),
-        ("explain", {"second": "x"}, ["arithmetic", "hedging", "code-parse", "samples-disagree"]),
+        ("explain", {"second": "x"}, ["arithmetic", "code-parse", "samples-disagree"]),
         ("ask", {"enabled": ("hedging",)}, ["hedging"]),
     ],
 )

@@ -8,7 +8,7 @@ knew): no model, no I/O.
     signal              actions                what it reads
     arithmetic          ask, explain           "a op b = c" claims (and GSM8K-style <<a*b=c>>) that do not hold
     unfinished          all                    the answer stopped at its token budget
-    hedging             ask, explain           the answer corrects or doubts itself ("however, actually ...")
+    hedging             ask                    the answer corrects or doubts itself ("however, actually ...")
     code-parse          ask, explain           a fenced code block that does not parse (tree-sitter; compile() for Python)
     unknown-names       complete, explain,     identifiers the answer uses or cites that the file never
                         review                 defines or mentions (builtins, imports and keywords excepted)
@@ -367,11 +367,11 @@ def evaluate(action: str, answer: str, *, source: str = "", language: str = "", 
             out.append(arithmetic(answer))
     if "unfinished" in on and max_tokens:
         out.append(unfinished(output_tokens, max_tokens))
-    if action in ("ask", "explain"):
-        if "hedging" in on:
-            out.append(hedging(answer))
-        if "code-parse" in on:
-            out.append(code_parse(answer, language))
+    # an explanation says "however, since b may be 0" for good reasons: self-doubt is read in asks only
+    if action == "ask" and "hedging" in on:
+        out.append(hedging(answer))
+    if action in ("ask", "explain") and "code-parse" in on:
+        out.append(code_parse(answer, language))
     if "unknown-names" in on and source:
         if action == "complete":
             out.append(unknown_names(answer, source, language=language, completion=True))
