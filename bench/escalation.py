@@ -1,7 +1,5 @@
 """[11] Escalation driven by the answer: which signals predict a wrong local answer, and what a cascade buys.
 
-    .venv/bin/python -m bench.escalation [DATA_DIR]
-
 Real answers with known truth: RouteLLM's GSM8K file holds Mixtral-8x7B's and GPT-4's answer to each
 of 1,319 maths questions and whether each is right (Mixtral stands for the local tier, GPT-4 for the
 cloud). Each signal of `hybridlsp.actions.signals` reads Mixtral's answer; "precision" is the share

@@ -1,7 +1,5 @@
 """[12] Learning from the user: each source replayed as one user's stream, feedback only for the tier chosen.
 
-    .venv/bin/python -m bench.learning [DATA_DIR]
-
 Each source of the routing data (the seven `outcomes/` files, tiers from `outcomes/tiers.json`,
 and RouteLLM's GSM8K, MMLU and MT-Bench with Mixtral-8x7B as tiers 1 and 2 and GPT-4 as tier 3)
 is one user's stream, in a seeded random order. A tier's quality on a prompt is the mean score of
