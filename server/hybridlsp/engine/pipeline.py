@@ -261,7 +261,7 @@ class Engine(Router):
         status = await budget.status(self.ledger, self.settings)
         # under the model that answered, never the decided one: a fallback's answer is its own
         key = cache.key_for(action, self.settings, final.hop, messages)
-        if key and not result.best_effort:
+        if key and not result.best_effort and not final.signal:  # a doubted answer is not served again
             hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
             self.cache.put(key, {"text": result.text, "cost": cost, "hop": hop, "output_tokens": final.output_tokens,
                                  "input_tokens": final.input_tokens}, private=decision.private)

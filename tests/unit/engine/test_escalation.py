@@ -148,3 +148,18 @@ async def test_learning_from_the_user_records_outcomes_and_resets(ledger, tmp_pa
                          text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert not state.exists() and "forgot" in out.stdout
+
+
+async def test_a_doubted_answer_that_stood_is_not_served_from_the_cache(ledger):
+    with FakeOllama(answer=WRONG) as ollama, FakeOpenAI(answer=RIGHT) as cloud:
+        cloud.inject("500", "500")
+        eng = Engine(settings_for(ollama, cloud, cache={"enabled": True, "persist": False}), ledger=ledger,
+                     env={"OPENAI_API_KEY": KEY})
+        try:
+            # doubted on tier 1 and tier 2, the cloud fails: tier 2's answer stands, doubted
+            first = await eng.run(RunRequest(action="ask", text=QUESTION))
+            # the same messages decided for tier 2 would find it under tier 2's cache key
+            again = await eng.run(RunRequest(action="ask", text="[tier2] " + QUESTION))
+        finally:
+            await eng.aclose()
+    assert first.tier == 2 and first.text == WRONG and not again.cached
