@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..routing import get_estimator, parse_flag
 from ..routing.types import Decision
-from ..tuning.online import ADAPTED, Shares, UserEstimator, UserModel, state_path
+from ..tuning.online import ADAPTED, UserEstimator, UserModel, shares_for, state_path
 
 if TYPE_CHECKING:
     from .dispatch import DispatchResult
@@ -23,14 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["Learning"]
 
 
-def _shares(settings) -> Shares:
-    t = settings.routing.cloud_share_target  # as the learned estimate's bands: top t cloud, next t tier 2
-    return Shares(tier1=max(0.0, 1 - 2 * t), tier3=t)
-
-
 class Learning:
     def __init__(self, settings, ledger_path):
-        self.user = UserModel(state_path(ledger_path), _shares(settings), autosave=False)
+        self.user = UserModel(state_path(ledger_path), shares_for(settings), autosave=False)
         self.estimator = UserEstimator(get_estimator(settings), self.user)
 
     async def answered(self, request_id: str, text: str, explicit_tier: int | None, decision: Decision,

@@ -40,7 +40,7 @@ from pathlib import Path
 from ..routing.difficulty import Estimate
 
 __all__ = ["Features", "features", "OnlineLearner", "Shares", "UserModel", "UserEstimator", "STATE_VERSION",
-           "STATE_FILE", "ADAPTED", "outcome_of", "replay", "state_path"]
+           "STATE_FILE", "ADAPTED", "outcome_of", "replay", "state_path", "shares_for"]
 
 STATE_VERSION = 1
 STATE_FILE = "learner.json"  # beside the ledger
@@ -247,6 +247,13 @@ class OnlineLearner:
         except (OSError, ValueError):
             return cls(**kwargs)
         return cls.from_json(data if isinstance(data, dict) else {}, **kwargs)
+
+
+def shares_for(settings) -> Shares:
+    """The tier shares of `routing.cloud_share_target`, as the learned estimate's bands: the top
+    share to the cloud, the next to tier 2, the rest to tier 1."""
+    t = settings.routing.cloud_share_target
+    return Shares(tier1=max(0.0, 1 - 2 * t), tier3=t)
 
 
 def state_path(ledger_path) -> Path | None:

@@ -163,3 +163,20 @@ async def test_a_doubted_answer_that_stood_is_not_served_from_the_cache(ledger):
         finally:
             await eng.aclose()
     assert first.tier == 2 and first.text == WRONG and not again.cached
+
+
+def test_route_decides_with_the_adapted_estimate_when_learning(tmp_path, monkeypatch):
+    import io
+
+    from hybridlsp.engine.route import Router
+    from hybridlsp.engine.route_many import route_jsonl
+
+    monkeypatch.setenv("HYBRIDLSP_HOME", str(tmp_path))
+    on = Router(settings_from_mapping({"escalation": {"learn": True}}), env={})
+    off = Router(settings_from_mapping({}), env={})
+    req = RunRequest(action="ask", text=QUESTION)
+    assert "adapted to you" in on.decide(req, 20).reasons[0]
+    assert "adapted to you" not in off.decide(req, 20).reasons[0]
+    out = io.StringIO()
+    route_jsonl(on, ['{"prompt": "%s"}' % QUESTION], out.write, lambda w: None)
+    assert "adapted to you" in out.getvalue()
