@@ -55,6 +55,11 @@ class Explained:
     p_tier2: float  # p(tier 2 is enough)
     top: tuple[tuple[str, float], ...]  # (feature, contribution to the score), largest |contribution| first
 
+    @property
+    def hardness(self) -> float:
+        """0..1, higher = harder, as every `Estimate.score` reads: p(tier 2 is not enough)."""
+        return 1.0 - self.p_tier2
+
     def moved_by(self) -> str:
         return ", ".join(f"{name} {c:+.2f}" for name, c in self.top) or "nothing"
 
@@ -158,10 +163,10 @@ class ColdStartEstimator:
         e = self.model.explain(text, action)
         probs = f"p(tier 1 enough) {e.p_tier1:.2f}, p(tier 2 enough) {e.p_tier2:.2f}"
         if e.score >= self.cloud_score:
-            return Estimate(3, e.p_tier2, f"cold-start {probs}; hardness {e.score:+.2f} >= cloud band "
+            return Estimate(3, e.hardness, f"cold-start {probs}; hardness {e.score:+.2f} >= cloud band "
                                           f"{self.cloud_score:+.2f} -> tier 3; moved by {e.moved_by()}")
         if e.score >= self.tier2_score:
-            return Estimate(2, e.p_tier2, f"cold-start {probs}; hardness {e.score:+.2f} >= tier-2 band "
+            return Estimate(2, e.hardness, f"cold-start {probs}; hardness {e.score:+.2f} >= tier-2 band "
                                           f"{self.tier2_score:+.2f} -> tier 2; moved by {e.moved_by()}")
         return self._abstain(text, action, f"cold-start {probs}; abstains: hardness {e.score:+.2f} below the "
                                            f"tier-2 band {self.tier2_score:+.2f}; moved by {e.moved_by()}")
