@@ -12,7 +12,7 @@ import asyncio
 import random
 from pathlib import Path
 
-from ._common import Result, pct, serve_command, server_env, temp_home
+from ._common import Figure, Result, pct, serve_command, server_env, temp_home
 from ._lsp import LspProcess
 
 REQUESTS = 1000
@@ -65,13 +65,13 @@ def run() -> Result:
         f"{REQUESTS} requests after {WARMUP} warm-up, on a {LINES:,}-line Python file; four actions per answer, "
         f"each title carrying its routing decision. Round trip / floor at p50: {p50 / (pct(refused, 50) * 1e3):.1f}x.",
     ]
-    met = p99 < GOAL_P99_MS
-    figure = f"p50 {p50:.2f} ms, p99 {p99:.2f} ms round trip (handler alone p99 {pct(handler, 99) * 1e3:.2f} ms)"
-    limits = "" if met else (f"the handler alone takes {pct(handler, 99) * 1e3:.2f} ms at p99 and the bare round trip "
-                             f"{pct(refused, 99) * 1e3:.2f} ms: see which dominates above")
-    return Result(4, f"textDocument/codeAction on a {LINES:,}-line file", figure, f"p99 < {GOAL_P99_MS:g} ms", met, raw,
-                  limits)
-
+    handler99, refused99 = pct(handler, 99) * 1e3, pct(refused, 99) * 1e3
+    figures = [Figure("round trip p99", p99, " ms", "<", GOAL_P99_MS), Figure("p50", p50, " ms"),
+               Figure("handler alone p99", handler99, " ms")]
+    limits = "" if p99 < GOAL_P99_MS else (
+        f"of the {p99:.2f} ms at p99, the handler alone takes {handler99:.2f} ms in process and a request refused "
+        f"at once {refused99:.2f} ms over the same pipes; {p99 - handler99 - refused99:.2f} ms are in neither")
+    return Result(4, f"textDocument/codeAction on a {LINES:,}-line file", figures, raw, limits)
 
 if __name__ == "__main__":
     print(run().render())

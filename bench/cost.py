@@ -17,9 +17,10 @@ input/output split per task class stated below.
 
 from __future__ import annotations
 
-from ._common import Result
+from ._common import Figure, Result
 
 NO_GOAL = "none set (a worked figure)"
+RUNS = 1  # prices and the policy's tiers: the same every run
 
 # (class, million tokens, input share, why that split, a typical request for the policy)
 TASKS = [
@@ -99,10 +100,10 @@ def run() -> Result:
         "a local tier answers badly and escalates to the cloud.",
     ]
     m, label, ri, ro, ac, rt, aa, ar = rows[0]
-    figure = (f"{m}: all-cloud ${ac:,.2f} vs routed ${rt:,.2f} a month ({1 - rt / ac:.0%} saved); the summed-rate "
-              f"method would say ${aa:,.2f} vs ${ar:,.2f} ({aa / ac:.2f}x too high)")
-    return Result(9, "Cost of the article's team month", figure, NO_GOAL, None, raw)
-
+    figures = [Figure(f"{m} all-cloud", ac, " $/month"), Figure("routed", rt, " $/month"),
+               Figure("saved", (1 - rt / ac) * 100, " %", digits=0),
+               Figure("the summed-rate method overstates the bill", aa / ac, "x")]
+    return Result(9, "Cost of the article's team month", figures, raw, goal_text=NO_GOAL)
 
 if __name__ == "__main__":
     print(run().render())
