@@ -5,6 +5,7 @@ A missing editor skips its tests with a line saying how to get it; with
 HYBRIDLSP_REQUIRE_ALL=1 (CI) a missing editor fails them instead (tests.support.need).
 """
 
+import os
 import sys
 from pathlib import Path
 
