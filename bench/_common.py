@@ -93,7 +93,7 @@ class Result:
     raw: list[str] = field(default_factory=list)  # Markdown lines: the numbers the figures come from
     limits: str = ""  # what limits a missed goal, with the evidence; one point a line
     note: str = ""  # words after the figures, no numbers of its own (a number belongs in a Figure)
-    goal_text: str = ""  # for a benchmark whose figures carry no goal: says so
+    goal_text: str = ""  # the goal in words where no figure carries it (not measured, or no goal set)
     seconds: float = 0.0
     runs: int = 1
     refused: list[str] = field(default_factory=list)  # non-loopback hosts the guard refused

@@ -137,6 +137,7 @@ def run() -> Result:
             import litellm  # noqa: F401  (imported under the guard: it reaches out at import otherwise)
         except ImportError:
             return Result(2, "Per-request overhead vs LiteLLM Router", note="LiteLLM is not installed",
+                          goal_text="ours / LiteLLM's overhead < 1x",
                           limits="pip install -e '.[bench]' (the `bench` extra) to compare against LiteLLM")
         with temp_home(), FakeOpenAI(answer=ANSWER, usage=(40, 31), token_delay=0) as fake:
             times, note, profile = asyncio.run(_measure(fake, refused))

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ._common import REPO, Result, median, serve_command, server_env, temp_home
+from ._common import REPO, Figure, Result, median, serve_command, server_env, temp_home
 from ._lsp import LspProcess
 
 RUNS = 5
