@@ -84,7 +84,7 @@ def run_many(name: str, runs: int = RUNS) -> Result:
 
 def render(results: list[Result], info: dict[str, str], started: datetime, load: tuple, took: float,
            runs: int = RUNS) -> str:
-    missed = [r for r in results if r.met is False or (not r.figures and r.limits)]
+    missed = [r for r in results if r.met is False or (r.verdict == "not measured" and r.limits)]
     refused = sorted({h for r in results for h in r.refused})
     out = [
         "# Benchmark results",

@@ -7,7 +7,7 @@ import os
 import statistics
 import sys
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -81,25 +81,58 @@ class Figure:
         return replace(self, value=worst, values=values)
 
 
-@dataclass
+_UNSET = object()
+
+
+@dataclass(init=False)
 class Result:
     """One benchmark's outcome: its figures (the headline), the raw numbers they come from, and for
     a missed goal what limits it, from measurement. The verdict is derived from every figure with
-    a goal; a result without figures was not measured (the reason is in `limits`)."""
+    a goal; a result without figures was not measured (the reason is in `limits`).
+
+        Result(number, title, [Figure(...), ...], raw_lines, limits)
+
+    The older form, `Result(number, title, "headline", "goal", met, raw, limits)`, still works: its
+    verdict is the `met` it was given, and over several runs it is the worst run's."""
 
     number: int
     title: str
-    figures: list[Figure] = field(default_factory=list)
-    raw: list[str] = field(default_factory=list)  # Markdown lines: the numbers the figures come from
-    limits: str = ""  # what limits a missed goal, with the evidence; one point a line
-    note: str = ""  # words after the figures, no numbers of its own (a number belongs in a Figure)
-    goal_text: str = ""  # the goal in words where no figure carries it (not measured, or no goal set)
-    seconds: float = 0.0
-    runs: int = 1
-    refused: list[str] = field(default_factory=list)  # non-loopback hosts the guard refused
+    figures: list[Figure]
+    raw: list[str]  # Markdown lines: the numbers the figures come from
+    limits: str  # what limits a missed goal, with the evidence; one point a line
+    note: str  # words after the figures, no numbers of its own (a number belongs in a Figure)
+    goal_text: str  # the goal in words where no figure carries it (not measured, or no goal set)
+    seconds: float
+    runs: int
+    refused: list[str]  # non-loopback hosts the guard refused
+    legacy_figure: str  # the older form's headline and verdict
+    legacy_met: object
+
+    def __init__(self, number: int, title: str, figures=None, *args, raw=None, limits: str = "", note: str = "",
+                 goal_text: str = "", seconds: float = 0.0, runs: int = 1, refused=None, legacy_figure: str = "",
+                 legacy_met=_UNSET):
+        if isinstance(figures, str):  # the older form: (figure, goal, met[, raw[, limits]])
+            legacy_figure, figures = figures, []
+            goal_text = args[0] if args else goal_text
+            legacy_met = args[1] if len(args) > 1 else None
+            args = args[2:]
+        if len(args) > 2:
+            raise TypeError("Result(number, title, figures, raw, limits): too many arguments")
+        raw = args[0] if args else raw
+        limits = args[1] if len(args) > 1 else limits
+        self.number, self.title, self.figures = number, title, list(figures or [])
+        self.raw, self.limits, self.note, self.goal_text = list(raw or []), limits, note, goal_text
+        self.seconds, self.runs, self.refused = seconds, runs, list(refused or [])
+        self.legacy_figure, self.legacy_met = legacy_figure, legacy_met
+
+    @property
+    def legacy(self) -> bool:
+        return self.legacy_met is not _UNSET
 
     @property
     def met(self) -> bool | None:
+        if self.legacy:
+            return False if self.refused else self.legacy_met
         judged = [f.met for f in self.figures if f.op]
         if not judged:
             return None
@@ -111,13 +144,13 @@ class Result:
 
     @property
     def figure(self) -> str:
-        text = "; ".join(f.text() for f in self.figures)
+        text = "; ".join(f.text() for f in self.figures) or self.legacy_figure
         return f"{text} ({self.note})" if text and self.note else text or self.note
 
     @property
     def verdict(self) -> str:
         if self.met is None:
-            return "not measured" if not self.figures else "no goal"
+            return "no goal" if self.figures or (self.legacy and not self.limits) else "not measured"
         return "met" if self.met else "MISSED"
 
     @property
@@ -140,9 +173,14 @@ def combine(runs: list[Result]) -> Result:
     """
     if len(runs) == 1:
         return runs[0]
-    failed = [r for r in runs if not r.figures]
+    failed = [r for r in runs if not r.figures and not r.legacy]
     if failed:
         out = replace(failed[0], runs=len(runs))
+    elif any(r.legacy for r in runs):  # headlines, not figures: the worst run stands for all
+        pick = next((r for r in runs if r.met is False), None) or next((r for r in runs if r.met is None), runs[-1])
+        per_run = [f"Every run ({len(runs)}; the headline and details are run {runs.index(pick) + 1}'s):", "",
+                   *(f"{i}. {r.figure}: {r.verdict}" for i, r in enumerate(runs, 1)), ""]
+        out = replace(pick, raw=per_run + pick.raw, runs=len(runs))
     else:
         first = runs[0]
         names = [f.name for f in first.figures]

@@ -108,3 +108,17 @@ def test_the_guard_holds_in_the_processes_a_benchmark_starts():
         out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60).stdout
     assert "only loopback" in out
     assert refused == ["203.0.113.9"]
+
+
+def test_the_older_result_form_still_plugs_in():
+    """Benchmarks written against the older signature keep working: their verdict is their own."""
+    old = [Result(11, "escalation signals", f"precision {p}", "precision >= 0.8", p >= 0.8, [f"raw {p}"],
+                  "" if p >= 0.8 else f"too low in a run: {p}") for p in (0.9, 0.7, 0.85)]
+    assert old[0].met is True and old[0].figure == "precision 0.9" and old[0].goal == "precision >= 0.8"
+    out = combine(old)
+    assert out.met is False and out.figure == "precision 0.7" and out.limits == "too low in a run: 0.7"
+    assert "2. precision 0.7: MISSED" in out.raw and "raw 0.7" in out.raw
+    keywords = Result(11, "learning", "not measured", "gain > 0", None, raw=["no data"], limits="needs the data")
+    assert keywords.verdict == "not measured" and keywords.raw == ["no data"]
+    text = harness.render([keywords], harness.machine(), datetime.now(timezone.utc), (0.5, 0.5, 0.5), 1.0)
+    assert "- **[11] learning** (goal gain > 0):" in text and "needs the data" in text
