@@ -35,20 +35,22 @@ def markdown() -> str:
         "127.0.0.1 speaking that backend's wire format misbehaves on purpose, and the request goes",
         "through the whole engine. \"Next tier\" means the next hop of the request's fallback chain",
         "answered; the ledger records the failed hop with the reason shown. \"Requests\" is what the",
-        "misbehaving server received, counted there: retries are bounded. \"Within\" is the longest the",
-        "request may take, answer or error included, and the test fails past it. The last column is the",
+        "misbehaving server received, counted there: retries are bounded. The last column is the",
         "fix the error names when no other tier is left; every such error also names the backend.",
+        "\"At most\" is the longest the whole request may take in that test, fallback included: each",
+        "limit costs its own seconds, once.",
         "",
         f"Settings for these figures: `dispatch.max_retries = {MAX_RETRIES}`, "
         f"`dispatch.retry_after_max_s = {RETRY_AFTER_MAX_S}`, `dispatch.read_timeout_s = {READ_TIMEOUT_S}`.",
         "",
         "| fault | injected as | " + " | ".join(WIRE[b] for b in BACKENDS)
-        + " | what the user sees | within | error's fix when nothing is left |",
-        "|---|---|" + "---|" * len(BACKENDS) + "---|---:|---|",
+        + " | what the user sees | at most | error's fix when nothing is left |",
+        "|---|---|" + "---|" * len(BACKENDS) + "---|---|---|",
     ]
     for case in FAULTS:
         cells = " | ".join(_cell(case, b) for b in BACKENDS)
-        lines.append(f"| {case.name} | {case.how} | {cells} | {case.behaviour} | {case.max_wait_s:g} s | {_error(case)} |")
+        bound = f"{case.max_wait_s:g} s" if case.max_wait_s is not None else ""
+        lines.append(f"| {case.name} | {case.how} | {cells} | {case.behaviour} | {bound} | {_error(case)} |")
     lines += [
         "",
         "A backend that fails `dispatch.failures_to_trip` times in a row (2) is skipped for",
