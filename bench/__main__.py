@@ -1,9 +1,10 @@
-"""Run the benchmarks, write bench/RESULTS.md and the README's performance section from it.
+"""Run the benchmarks and write bench/RESULTS.md.
 
-    .venv/bin/python -m bench                 # all of them, RUNS times each; RESULTS.md, README.md
+    .venv/bin/python -m bench                 # all ten, then bench/RESULTS.md
     .venv/bin/python -m bench ttft cost       # some of them, printed only
-    .venv/bin/python -m bench.ttft            # one, once, printed only
+    .venv/bin/python -m bench.ttft            # one, printed only
 
+A full run also rewrites the README's performance section from RESULTS.md (bench/readme.py).
 Each benchmark runs RUNS times (a module may set its own RUNS, e.g. 1 for a computed figure);
 its figures are reported as their range over the runs and judged on the worst. Every run is under
 the loopback-only guard (`_common.loopback_only`), in this process and every process it starts.
@@ -28,10 +29,11 @@ from ._common import REPO, Result, combine, loopback_only
 BENCHMARKS = ["routing", "overhead", "ttft", "code_action", "cancellation", "concurrency", "startup", "embedded",
               "cost", "route_jsonl"]
 COMMAND = "make bench"
+RESULTS = REPO / "bench" / "RESULTS.md"
+
 # Three runs keep a full `make bench` at about five minutes on 2 cores and show how far a timed
 # figure moves between runs; the verdict is on the worst of them.
 RUNS = 3
-RESULTS = REPO / "bench" / "RESULTS.md"
 
 
 def machine() -> dict[str, str]:
