@@ -84,10 +84,8 @@ def run_many(name: str, runs: int = RUNS) -> Result:
     return combine([run_one(name) for _ in range(min(runs, getattr(module, "RUNS", runs)))])
 
 
-def render(results: list[Result], info: dict[str, str], started: datetime, load: tuple, took: float,
-           runs: int = RUNS) -> str:
-    missed = [r for r in results if r.met is False or (r.verdict == "not measured" and r.limits)]
-    refused = sorted({h for r in results for h in r.refused})
+def render(results: list[Result], info: dict[str, str], started: datetime, load: tuple, took: float) -> str:
+    missed = [r for r in results if r.met is False or (r.met is None and r.limits)]
     out = [
         "# Benchmark results",
         "",
@@ -99,11 +97,12 @@ def render(results: list[Result], info: dict[str, str], started: datetime, load:
         "",
         f"Reproduce: `{COMMAND}` (it installs the `bench` extra, then runs `.venv/bin/python -m bench`); "
         "one benchmark: `.venv/bin/python -m bench.NAME` (e.g. `bench.ttft`). "
-        f"This run took {took:.0f} s. Each benchmark ran {runs} times unless its details say otherwise; a "
+        f"This run took {took:.0f} s. Each benchmark ran {max((r.runs for r in results), default=1)} times "
+        "unless its details say otherwise; a "
         "figure is the range over the runs, and its verdict is on the worst run. The upstreams are tests/fakes' "
         "servers on 127.0.0.1, and every benchmark ran under a guard that refuses any other address, in its "
         "process and every process it started: "
-        + (f"it refused {', '.join(refused)}." if refused else "it refused none."),
+        + _refused(results),
         "",
         "## Summary",
         "",
@@ -129,6 +128,11 @@ def render(results: list[Result], info: dict[str, str], started: datetime, load:
         out += [f"**{r.figure}** - goal {r.goal}: {r.verdict} ({runs}{r.seconds:.0f} s; `python -m bench.{name}`)", ""]
         out += _blank_after_tables(r.raw) + [""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _refused(results: list[Result]) -> str:
+    refused = sorted({h for r in results for h in r.refused})
+    return f"it refused {', '.join(refused)}." if refused else "it refused none."
 
 
 def _blank_after_tables(lines: list[str]) -> list[str]:
@@ -159,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         print(results[-1].render(), flush=True)
     took = time.perf_counter() - t0
     if not args.names:
-        RESULTS.write_text(render(results, machine(), started, load, took, args.runs), encoding="utf-8")
+        RESULTS.write_text(render(results, machine(), started, load, took), encoding="utf-8")
         print(f"wrote {RESULTS.relative_to(REPO)} ({took:.0f} s)")
         readme.update()
         print(f"wrote the performance section of {readme.README.relative_to(REPO)}")
