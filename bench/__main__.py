@@ -79,11 +79,6 @@ def run_one(name: str) -> Result:
     return result
 
 
-def run_many(name: str, runs: int = RUNS) -> Result:
-    module = importlib.import_module(f"bench.{name}")
-    return combine([run_one(name) for _ in range(min(runs, getattr(module, "RUNS", runs)))])
-
-
 def render(results: list[Result], info: dict[str, str], started: datetime, load: tuple, took: float) -> str:
     missed = [r for r in results if r.met is False or (r.met is None and r.limits)]
     out = [
@@ -143,6 +138,11 @@ def _blank_after_tables(lines: list[str]) -> list[str]:
             out.append("")
         out.append(line)
     return out
+
+
+def run_many(name: str, runs: int = RUNS) -> Result:
+    module = importlib.import_module(f"bench.{name}")
+    return combine([run_one(name) for _ in range(min(runs, getattr(module, "RUNS", runs)))])
 
 
 def main(argv: list[str] | None = None) -> int:
