@@ -53,3 +53,16 @@ def test_a_broken_install_is_an_error_not_a_skip(clean_env, tmp_path):
 
 def test_an_installed_module_is_imported(clean_env):
     assert support.need_module("json", "the standard library").dumps([]) == "[]"
+
+
+def test_no_test_skips_except_through_need():
+    """A bare skip escapes HYBRIDLSP_REQUIRE_ALL: every test that needs something skips via `need`."""
+    import re
+    from pathlib import Path
+
+    bare = re.compile(r"pytest\.skip\(|importorskip\(|mark\.skipif\(|mark\.skip\(")
+    root = Path(__file__).parent
+    found = [f"{path.relative_to(root.parent)}:{n}: {line.strip()}"
+             for path in sorted(root.rglob("*.py")) if path.name not in ("support.py", "test_support.py")
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if bare.search(line)]
+    assert found == [], "skip through tests.support.need instead:\n" + "\n".join(found)
