@@ -17,6 +17,8 @@ input/output split per task class stated below.
 
 from __future__ import annotations
 
+from hybridlsp.backends.location import cloud_backends
+
 from ._common import Figure, Result
 
 NO_GOAL = "none set (a worked figure)"
@@ -46,7 +48,7 @@ def _tier(task: dict, settings) -> tuple[int, str]:
     t = dict(task)
     files = t.pop("files", 0)
     git = GitSummary(diff_tokens=t["input_tokens"], files_changed=files) if files else GitSummary()
-    d = decide(RouteRequest(git=git, **t), settings)
+    d = decide(RouteRequest(git=git, **t, cloud_backends=cloud_backends()), settings)
     return d.tier, d.reasons[0]
 
 
