@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.ttft            # one, printed only
 
 A full run also rewrites the README's performance section from RESULTS.md (bench/readme.py).
-Each benchmark runs RUNS times (a module may set its own RUNS, e.g. 1 for a computed figure);
+Each benchmark runs RUNS times (a module may set fewer as BENCH_RUNS, e.g. 1 for a computed figure);
 its figures are reported as their range over the runs and judged on the worst. Every run is under
 the loopback-only guard (`_common.loopback_only`), in this process and every process it starts.
 """
@@ -31,8 +31,9 @@ BENCHMARKS = ["routing", "overhead", "ttft", "code_action", "cancellation", "con
 COMMAND = "make bench"
 RESULTS = REPO / "bench" / "RESULTS.md"
 
-# Three runs keep a full `make bench` at about five minutes on 2 cores and show how far a timed
-# figure moves between runs; the verdict is on the worst of them.
+# Three runs show how far a timed figure moves between runs, and the verdict is on the worst of
+# them; with each benchmark's own repetitions trimmed to match, a full `make bench` takes about
+# four minutes on 2 quiet cores.
 RUNS = 3
 
 
@@ -142,7 +143,7 @@ def _blank_after_tables(lines: list[str]) -> list[str]:
 
 def run_many(name: str, runs: int = RUNS) -> Result:
     module = importlib.import_module(f"bench.{name}")
-    return combine([run_one(name) for _ in range(min(runs, getattr(module, "RUNS", runs)))])
+    return combine([run_one(name) for _ in range(min(runs, getattr(module, "BENCH_RUNS", runs)))])
 
 
 def main(argv: list[str] | None = None) -> int:

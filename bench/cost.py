@@ -22,7 +22,7 @@ from hybridlsp.backends.location import cloud_backends
 from ._common import Figure, Result
 
 NO_GOAL = "none set (a worked figure)"
-RUNS = 1  # prices and the policy's tiers: the same every run
+BENCH_RUNS = 1  # prices and the policy's tiers: the same every run, so once is enough
 
 # (class, million tokens, input share, why that split, a typical request for the policy)
 TASKS = [
