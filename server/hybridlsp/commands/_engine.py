@@ -37,8 +37,12 @@ async def _run(engine: Engine, req: RunRequest, stream: bool) -> RunResult:
             sys.stdout.flush()
 
     def on_reset(why: str) -> None:
+        # what streamed so far is already on the terminal: end its line, and say on stderr that it
+        # is dropped and which tier answers instead
         if stream:
-            sys.stdout.write(f"\n[{why}]\n")
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            print(f"hybridlsp: {why}", file=sys.stderr, flush=True)
 
     try:
         return await engine.run(req, on_text=on_text, on_reset=on_reset, confirm=_confirm)
