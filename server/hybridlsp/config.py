@@ -82,10 +82,11 @@ class RoutingSettings(_Model):
         "analyse the trade-offs", "trade-offs", "tradeoffs", "formal", "security audit",
         "threat model", "root cause",
     ]
-    difficulty: Literal["keywords", "learned", "hybrid", "none"] = Field(
+    difficulty: Literal["keywords", "learned", "hybrid", "coldstart", "none"] = Field(
         "hybrid",
         description="the pluggable difficulty estimate for ask prompts: hybrid = the article's task "
-        "keywords first, the learned estimate for prompts no keyword names",
+        "keywords first, the learned estimate for prompts no keyword names; coldstart = prompt features "
+        "that travel between kinds of prompt, abstaining to the keywords and the default tier",
     )
     cloud_share_target: float = Field(
         0.2,
