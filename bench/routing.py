@@ -111,7 +111,7 @@ def run() -> Result:
             "count": lambda: count_tokens(text),
             "route": lambda: route_one(engine, text, "ask", _POOL),
             "secrets": lambda: contains_secret(text),
-            "decide": lambda: engine._route(req, tokens, GitSummary(), False, head=head),
+            "decide": lambda: engine.decide(req, tokens, GitSummary(), False, head=head),
         })
         ratios[n] = t["route"] / t["count"]
         per_token[n] = t["route"] / tokens
@@ -162,7 +162,7 @@ def _diagnose(engine, texts: dict[int, str], missed: list[int]) -> str:
             "count": lambda: engine.count_tokens(text),
             "secret scan": lambda: contains_secret(text),
             "difficulty estimate": lambda: est.estimate(text, "ask", head) if est else None,
-            "decide": lambda: engine._route(req, tokens, GitSummary(), False, head=head),
+            "decide": lambda: engine.decide(req, tokens, GitSummary(), False, head=head),
         }, blocks=3)
         parts = {
             "secret scan": t["secret scan"],

@@ -112,33 +112,32 @@ async def engine_ttft(engine, root: Path, i: int) -> float:
 
 
 async def engine_steps(engine, root: Path, n: int = 200) -> list[tuple[str, float, float]]:
-    """(step, p50 s, p99 s) of what `Engine.run` does before it sends the upstream request."""
-    from hybridlsp.engine import prepare
+    """(step, p50 s, p99 s) of what `Engine.run` does before it sends the upstream request, each
+    stage as the engine runs it (engine/pipeline.py: prepare, protect, budget, route)."""
     from hybridlsp.actions import get_action
-    from hybridlsp.context.secrets import contains_secret
-    from hybridlsp.routing.types import GitSummary
+    from hybridlsp.engine import prepare, protect
 
     req = engine_request(root, 0)
-    ctx = prepare.build_context(req, req.text, req.prompt, engine.settings).context
-    sent = "\n".join(m.content for m in get_action("explain").messages(ctx))
+    action = get_action("explain")
+    prepared = prepare.prepare(req, action)
     ledger = engine.ledger
-    threaded = {  # what runs in a worker thread, with the hop
-        "git context (prepare.build_context) in a worker thread":
-            lambda: prepare.build_context(req, req.text, req.prompt, engine.settings),
-        "ledger spend query in a worker thread": lambda: (ledger.month_cloud_spend(), ledger.day_cloud_spend()),
-        "an empty worker-thread hop (asyncio.to_thread)": lambda: None,
-    }
-    inline = {  # what runs on the event loop
-        "count tokens + secret scan": lambda: (engine.count_tokens(sent), contains_secret(sent)),
-        "routing decision": lambda: engine._route(req, 100, GitSummary(), False),
+    steps = {  # name: (coroutine function or plain function, runs in a worker thread)
+        "prepare (document slices, git context) in a worker thread": (lambda: prepare.prepare(req, action), True),
+        "ledger spend query in a worker thread": (lambda: (ledger.month_cloud_spend(), ledger.day_cloud_spend()), True),
+        "an empty worker-thread hop (asyncio.to_thread)": (lambda: None, True),
+        "protect: count tokens + secret scan": (lambda: protect.scan(prepared.sent, req.path, engine.count_tokens),
+                                                 "await"),
+        "routing decision": (lambda: engine.decide(req, 100, prepared.git, False), False),
     }
     out = []
-    for name, fn in [*threaded.items(), *inline.items()]:
+    for name, (fn, how) in steps.items():
         times = []
         for _ in range(n):
             t0 = time.perf_counter()
-            if name in threaded:
+            if how is True:
                 await asyncio.to_thread(fn)
+            elif how == "await":
+                await fn()
             else:
                 fn()
             times.append(time.perf_counter() - t0)
