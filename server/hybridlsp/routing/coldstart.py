@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .difficulty import Estimate, KeywordEstimator
+from .difficulty import Estimate, KeywordEstimator, sigmoid
 from .promptfeatures import FEATURES, features
 
 __all__ = ["COLDSTART_PATH", "ColdStartEstimator", "ColdStartModel", "Explained", "from_settings", "load_coldstart"]
@@ -37,13 +37,6 @@ __all__ = ["COLDSTART_PATH", "ColdStartEstimator", "ColdStartModel", "Explained"
 FEATURE_SET = "promptfeatures-1"
 COLDSTART_PATH = Path(__file__).parent / "data" / "coldstart.json"
 TOP_FEATURES = 3
-
-
-def _sigmoid(z: float) -> float:
-    if z >= 0:
-        return 1 / (1 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1 + e)
 
 
 @dataclass(frozen=True)
@@ -112,7 +105,7 @@ class ColdStartModel:
         parts = self.contributions(values)
         score = math.fsum(parts)
         top = sorted(((n, c) for n, c in zip(FEATURES, parts) if abs(c) >= 0.01), key=lambda nc: -abs(nc[1]))
-        return Explained(score, _sigmoid(self.p1[0] * score + self.p1[1]), _sigmoid(self.p2[0] * score + self.p2[1]),
+        return Explained(score, sigmoid(self.p1[0] * score + self.p1[1]), sigmoid(self.p2[0] * score + self.p2[1]),
                          tuple(top[:TOP_FEATURES]))
 
     def score_at_quantile(self, p: float) -> float:
