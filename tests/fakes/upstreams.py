@@ -25,6 +25,8 @@ Reasoning and endings, as each format carries them: `thinking` streams before th
 `message.thinking` unless the request said `think: false`, OpenAI `delta.reasoning_content`,
 Anthropic a `thinking` block); `finish` replaces the normal ending (Ollama `done_reason`, OpenAI
 `finish_reason`, Anthropic `stop_reason`), e.g. "length" / "max_tokens" for a cut-off answer.
+`answers` gives some models an answer of their own; with `token_logprob` set, a request that asks
+for log-probabilities gets that value for every token (thinking's too), in the upstream's own shape.
 """
 
 from __future__ import annotations
@@ -135,8 +137,12 @@ class FakeUpstream:
         models: tuple[str, ...] = ("model-a", "model-b"),
         thinking: str = "",
         finish: str | None = None,
+        answers: dict[str, str] | None = None,
+        token_logprob: float | None = None,
     ):
         self.answer = answer
+        self.answers = dict(answers or {})  # model -> its own answer
+        self.token_logprob = token_logprob
         self.thinking = thinking
         self.finish = finish
         self.usage = usage
@@ -242,6 +248,11 @@ class FakeUpstream:
     def stream_frames(self, req: Recorded, pieces: list[str]) -> tuple[list[bytes], list[bytes], list[bytes]]:
         """(frames before the tokens, one frame per token, frames after the tokens)."""
         raise NotImplementedError
+
+    def _logprobs(self, req: Recorded, piece: str) -> list[dict] | None:
+        if self.token_logprob is None or not (req.json or {}).get("logprobs"):
+            return None
+        return [{"token": piece, "logprob": self.token_logprob, "bytes": list(piece.encode()), "top_logprobs": []}]
 
     def malformed_frame(self) -> bytes:
         raise NotImplementedError
@@ -401,7 +412,7 @@ class FakeUpstream:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def _send_stream(self, req: Recorded, writer, conn: _Conn, kind: str, fault: Fault | None) -> None:
-        pieces = _pieces(self.answer)
+        pieces = _pieces(self.answers.get((req.json or {}).get("model", ""), self.answer))
         before, tokens, after = self.stream_frames(req, pieces)
         half = len(tokens) // 2
         if kind == "cut":
@@ -527,6 +538,10 @@ class FakeOllama(FakeUpstream):
     def error_body(self, status: int, message: str, kind: str) -> dict:
         return {"error": message}
 
+    def _lp(self, req, piece: str) -> dict:
+        lp = self._logprobs(req, piece)
+        return {"logprobs": lp} if lp else {}
+
     def _line(self, model: str, text: str, done: bool = False, thinking: str = "", **extra: Any) -> bytes:
         message = {"role": "assistant", "content": text}
         if thinking:
@@ -557,8 +572,8 @@ class FakeOllama(FakeUpstream):
         )
         # Ollama thinks by default; only `think: false` stops it (gpt-oss takes a level instead)
         thinks = self.thinking and (body.get("think") is not False or model.startswith("gpt-oss"))
-        thought = [self._line(model, "", thinking=p) for p in _pieces(self.thinking)] if thinks else []
-        return thought, [self._line(model, p) for p in pieces], [final]
+        thought = [self._line(model, "", thinking=p, **self._lp(req, p)) for p in _pieces(self.thinking)] if thinks else []
+        return thought, [self._line(model, p, **self._lp(req, p)) for p in pieces], [final]
 
     def malformed_frame(self) -> bytes:
         return b'{"model": "x", "message": {"content": \n'
@@ -620,7 +635,8 @@ class FakeOpenAI(FakeUpstream):
             }
         }
 
-    def _chunk(self, model: str, delta: dict | None, finish: str | None = None, usage: dict | None = None) -> dict:
+    def _chunk(self, model: str, delta: dict | None, finish: str | None = None, usage: dict | None = None,
+               logprobs: list | None = None) -> dict:
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion.chunk",
@@ -629,7 +645,8 @@ class FakeOpenAI(FakeUpstream):
             "system_fingerprint": "fp_fake",
             "choices": []
             if delta is None
-            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            else [{"index": 0, "delta": delta, "logprobs": {"content": logprobs, "refusal": None} if logprobs else None,
+                   "finish_reason": finish}],
             "usage": usage,
         }
 
@@ -637,12 +654,12 @@ class FakeOpenAI(FakeUpstream):
         body = req.json or {}
         model = body.get("model", "")
         before = [_sse(None, self._chunk(model, {"role": "assistant", "content": "", "refusal": None}))]
-        before += [_sse(None, self._chunk(model, {self.reasoning_field: p})) for p in _pieces(self.thinking)
-                   if self.thinking]
+        before += [_sse(None, self._chunk(model, {self.reasoning_field: p}, logprobs=self._logprobs(req, p)))
+                   for p in _pieces(self.thinking) if self.thinking]
         if self.refusal:
             tokens = [_sse(None, self._chunk(model, {"refusal": p})) for p in _pieces(self.refusal)]
         else:
-            tokens = [_sse(None, self._chunk(model, {"content": p})) for p in pieces]
+            tokens = [_sse(None, self._chunk(model, {"content": p}, logprobs=self._logprobs(req, p))) for p in pieces]
         after = [_sse(None, self._chunk(model, {}, self.finish or "stop"))]
         if self.send_usage and (body.get("stream_options") or {}).get("include_usage"):
             inp, out = self.usage

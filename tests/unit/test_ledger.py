@@ -9,7 +9,8 @@ from hybridlsp.ledger.records import RequestRecord
 from hybridlsp.errors import HybridError
 from hybridlsp.ledger import Ledger, Row, UnknownRequest, compute_report
 
-BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key", "m004_reservations", "m005_location"]
+BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key", "m004_reservations", "m005_escalation_signal",
+                   "m006_location"]
 
 
 @pytest.fixture
@@ -53,13 +54,13 @@ def test_migrations_apply_once_in_order(tmp_path):
 calls: list[str] = []
 
 
-def m005_add_editor(db):
-    calls.append("m005")
+def m007_add_editor(db):
+    calls.append("m007")
     db.execute("ALTER TABLE requests ADD COLUMN editor TEXT")  # needs m001 to have run first
 
 
 class ExtendedLedger(Ledger):
-    migrations = Ledger.migrations + (m005_add_editor,)
+    migrations = Ledger.migrations + (m007_add_editor,)
 
 
 def test_added_migration_is_applied_once_on_an_existing_file(tmp_path):
@@ -69,9 +70,9 @@ def test_added_migration_is_applied_once_on_an_existing_file(tmp_path):
         rid = record(led)
     for _ in range(2):
         with ExtendedLedger(path) as led:
-            assert led.applied_migrations() == BASE_MIGRATIONS + ["m005_add_editor"]
+            assert led.applied_migrations() == BASE_MIGRATIONS + ["m007_add_editor"]
             assert [r.id for r in led.rows()] == [rid]  # existing rows survive
-    assert calls == ["m005"]
+    assert calls == ["m007"]
     db = sqlite3.connect(path)
     assert "editor" in [c[1] for c in db.execute("PRAGMA table_info(requests)")]
     db.close()
@@ -81,10 +82,10 @@ def test_fresh_file_applies_extended_list_in_order(tmp_path):
     calls.clear()
     with ExtendedLedger(tmp_path / "l.sqlite3") as led:
         assert led.applied_migrations() == [fn.__name__ for fn in ExtendedLedger.migrations]
-    assert calls == ["m005"]
+    assert calls == ["m007"]
 
 
-def m006_breaks(db):
+def m007_breaks(db):
     db.execute("CREATE TABLE half_done (x)")
     raise RuntimeError("boom")
 
@@ -94,7 +95,7 @@ def test_failed_migration_leaves_nothing_behind(tmp_path):
     Ledger(path).close()
 
     class Broken(Ledger):
-        migrations = Ledger.migrations + (m006_breaks,)
+        migrations = Ledger.migrations + (m007_breaks,)
 
     with pytest.raises(RuntimeError, match="boom"):
         Broken(path)
@@ -104,6 +105,32 @@ def test_failed_migration_leaves_nothing_behind(tmp_path):
     assert "half_done" not in tables
     with Ledger(path) as led:
         assert led.applied_migrations() == BASE_MIGRATIONS
+
+
+def test_an_escalation_hop_keeps_its_signal_and_an_older_file_gains_the_column(tmp_path):
+    path = tmp_path / "l.sqlite3"
+
+    class Before(Ledger):  # a ledger written before the signal column existed
+        migrations = Ledger.migrations[:4]
+
+    with Before(path):
+        pass
+    db = sqlite3.connect(path)  # a row as the code before the column wrote it
+    db.execute("INSERT INTO requests (id, kind, hop, ts, action, tier, backend, model, outcome) "
+               "VALUES ('old', 'request', 0, '2025-01-01T00:00:00.000000+00:00', 'ask', 1, 'ollama', 'm', 'ok')")
+    db.commit()
+    db.close()
+    old = "old"
+    with Ledger(path) as led:
+        rid = record(led, action="ask", outcome="fallback")
+        led.record_hop(rid, action="ask", tier=1, backend="ollama", model="m", reason="low-confidence",
+                       signal="arithmetic")
+        led.record_hop(rid, action="ask", tier=2, backend="ollama", model="n", reason="timeout")
+        every = led.rows()
+    hops = {r.tier: r for r in every if r.kind == "hop"}
+    assert hops[1].signal == "arithmetic" and hops[1].reason == "low-confidence"
+    assert hops[2].signal == ""
+    assert [r.signal for r in every if r.id == old] == [""]
 
 
 def test_duplicate_migration_names_are_refused(tmp_path):
@@ -147,11 +174,13 @@ def test_where_the_prompt_went_decides_cloud_spend_not_the_backends_name(ledger)
         record(ledger, location="elsewhere")
 
 
-def test_rows_from_before_the_location_column_get_their_backends_place(tmp_path):
+@pytest.mark.parametrize("applied", ["m004_reservations", "m005_escalation_signal"])
+def test_rows_from_before_the_location_column_get_their_backends_place(tmp_path, applied):
     path = tmp_path / "old.sqlite3"
+    names = [fn.__name__ for fn in Ledger.migrations]
 
     class Before(Ledger):
-        migrations = Ledger.migrations[:4]
+        migrations = Ledger.migrations[: names.index(applied) + 1]
 
     Before(path).close()  # a file as an older hybridlsp left it, with two rows in it
     db = sqlite3.connect(path)
@@ -162,6 +191,7 @@ def test_rows_from_before_the_location_column_get_their_backends_place(tmp_path)
             "('b', 'request', '2025-01-01', 'ask', 3, 'openai', 'gpt-4.1', 0.2, 'ok')")
     db.close()
     with Ledger(path) as led:
+        assert led.applied_migrations() == BASE_MIGRATIONS
         assert [(r.id, r.location) for r in led.rows()] == [("a", "local"), ("b", "cloud")]
 
 

@@ -33,6 +33,7 @@ class ChatRequest:
     # Reasoning before the answer: False asks the model not to think (or to think as little as it
     # can), True lets a model that can think do so. Thinking is never part of the answer text.
     think: bool = False
+    logprobs: bool = False  # ask for each answer token's log-probability, where the backend gives them
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Chunk:
     thinking: str = ""  # reasoning the model showed; kept out of `text`
     finish: str = ""  # on the last chunk: FINISH_STOP, FINISH_LENGTH, FINISH_REFUSAL, FINISH_FILTERED
     detail: str = ""  # with FINISH_REFUSAL: what the model said instead of answering
+    # natural-log probability of each token of `text`, when asked and given; thinking's are left out
+    logprobs: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import httpx
 from ..config import Settings
 from ..errors import BackendError, BackendTimeout, BackendUnavailable, BadRequest, ServerError, StreamBroken
 from ._hosts import DEFAULT_PORT, ollama_base_url, runs_in_cloud
-from ._http import FIX_BROKEN, StreamLimits, Upstream, error_for_message, load_json
+from ._http import FIX_BROKEN, StreamLimits, Upstream, error_for_message, load_json, token_logprobs
 from ._reasoning import ThinkSplitter
 from .base import FINISH_LENGTH, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
@@ -172,6 +172,8 @@ class OllamaBackend:
             body["think"] = think
         if request.json_schema is not None:
             body["format"] = request.json_schema
+        if request.logprobs:
+            body["logprobs"] = True  # Ollama 0.12.11+; an older server ignores the field
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
@@ -190,7 +192,9 @@ class OllamaBackend:
                 text, thought = split.feed(message.get("content") or "")
                 thought = (message.get("thinking") or "") + thought
                 if text or thought:
-                    yield Chunk(text=text, thinking=thought)
+                    # a thinking token's probability says nothing about the answer
+                    lp = token_logprobs(data.get("logprobs")) if text else ()
+                    yield Chunk(text=text, thinking=thought, logprobs=lp)
                 if data.get("done"):
                     text, thought = split.flush()
                     if text or thought:

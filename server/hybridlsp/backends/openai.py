@@ -22,7 +22,7 @@ import httpx
 from ..config import Settings
 from ..errors import BackendError, StreamBroken
 from ._cloud import ApiKey, cloud_upstream
-from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json
+from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json, token_logprobs
 from ._reasoning import ThinkSplitter
 from .base import FINISH_FILTERED, FINISH_LENGTH, FINISH_REFUSAL, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
@@ -70,7 +70,7 @@ class OpenAIBackend:
             "stream_options": {"include_usage": True},
         }
         if self.kind == "openai" and is_reasoning_model(request.model):
-            # temperature and stop are refused (HTTP 400); the budget covers reasoning and answer
+            # temperature, stop and logprobs are refused (HTTP 400); the budget covers reasoning and answer
             body["max_completion_tokens"] = request.max_tokens
             if not request.think:
                 body["reasoning_effort"] = "low"
@@ -85,6 +85,8 @@ class OpenAIBackend:
                 # vLLM, SGLang and llama.cpp's server pass this to the chat template: Qwen3 and
                 # other hybrid thinkers then answer at once. Servers that do not know it ignore it.
                 body["chat_template_kwargs"] = {"enable_thinking": False}
+            if request.logprobs:
+                body["logprobs"] = True
         if request.json_schema is not None:
             # strict mode would reject schemas that do not list every property as required.
             body["response_format"] = {
@@ -130,7 +132,9 @@ class OpenAIBackend:
                     text, thought = split.feed(delta.get("content") or "")
                     thought = (delta.get("reasoning_content") or delta.get("reasoning") or "") + thought
                     if text or thought:
-                        yield Chunk(text=text, thinking=thought)
+                        # a thinking token's probability says nothing about the answer
+                        lp = token_logprobs((choice.get("logprobs") or {}).get("content")) if text else ()
+                        yield Chunk(text=text, thinking=thought, logprobs=lp)
                     if delta.get("refusal"):
                         refusal.append(delta["refusal"])
                     if choice.get("finish_reason"):

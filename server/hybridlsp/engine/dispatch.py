@@ -6,8 +6,10 @@ One timeout and retry policy for every backend lives here (backends never retry 
   on the same backend, then the next hop;
 - connection refused, timeout, context-length, broken stream, no key: the next hop at once;
 - an answer that fails the action's validator, is cut off by its output budget (`truncated`), or
-  is refused by the model (`refusal`, `content-filter`): the next hop (the article's "escalate
-  when the local answer is low-confidence");
+  is refused by the model (`refusal`, `content-filter`): the next hop;
+- a local answer that passed it but that an answer signal flags as likely wrong (`Call.assess`,
+  actions/signals.py): the next hop if a bigger tier is left (the article's "escalate when the local
+  answer is low-confidence"); if no later hop answers, the flagged answer stands, with a note;
 - a host that failed `failures_to_trip` times in a row is skipped for `cooldown_s`, whichever
   tiers point at it;
 - a host that refused a connection, passed a stream limit or answered 5xx: every other hop on it is
@@ -28,7 +30,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass, field, replace
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from ..backends import FINISH_FILTERED, FINISH_LENGTH, FINISH_REFUSAL, strip_thinking
 from ..backends.base import ChatRequest, Message, Usage
@@ -45,6 +47,9 @@ from ..errors import (
 )
 from ..routing.types import Hop
 
+if TYPE_CHECKING:
+    from ..actions.signals import Signal
+
 __all__ = ["Attempt", "Call", "Hooks", "DispatchResult", "Breaker", "BackendPool", "Dispatcher"]
 
 # Failures that say the backend itself is unwell (open the circuit); the others are about the request.
@@ -54,8 +59,8 @@ _HEALTH_FAILURES = ("unavailable", "timeout", "server-error", "rate-limited")
 @dataclass
 class Attempt:
     hop: Hop
-    outcome: str  # ok | failed | invalid | skipped
-    reason: str = ""  # error tag (timeout, rate-limited, invalid-answer, circuit-open, ...)
+    outcome: str  # ok | failed | invalid | low-confidence | skipped
+    reason: str = ""  # error tag (timeout, rate-limited, invalid-answer, low-confidence, circuit-open, ...)
     detail: str = ""
     latency_ms: float = 0.0
     ttft_ms: float | None = None
@@ -67,6 +72,9 @@ class Attempt:
     finish: str = ""  # why the answer ended (backends.FINISH_*), "" when it did not
     detail_text: str = ""  # a refusal's words
     billed: bool = False  # the upstream accepted it: its input (and any output) is paid for
+    max_tokens: int = 0  # the output budget it was sent with
+    logprobs: list[float] = field(default_factory=list)  # of each answer token, when asked and given
+    signal: str = ""  # for outcome low-confidence: the answer signal that flagged it
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,10 @@ class Call:
     action_cap: int | None = None  # the action's output budget; the tier's cap applies too
     input_tokens: int = 0  # our count of what is sent: a hop whose window is smaller is skipped
     think: bool = False  # the action lets a model reason first (ChatRequest.think)
+    # a validated local answer (and a second sample's text, or None) -> the signal that flags it, or None
+    assess: Callable[[Attempt, str | None], Signal | None] | None = None
+    logprobs: bool = False  # ask backends for token log-probabilities (the token-confidence signal)
+    second_sample_temperature: float | None = None  # ask a local hop twice, at this temperature, to compare
 
 
 @dataclass(frozen=True)
@@ -209,15 +221,16 @@ class Dispatcher:
         """The hop's context window in tokens (our estimate's units)."""
         return self.settings.embedded.n_ctx if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
 
-    async def _request(self, hop: Hop, messages: list[Message], json_schema, action_cap, think: bool) -> ChatRequest:
+    async def _request(self, hop: Hop, call: Call) -> ChatRequest:
         num_ctx = None if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
         req = ChatRequest(
             model=hop.model,
-            messages=tuple(messages),
-            max_tokens=self._max_tokens(hop, action_cap),
-            json_schema=json_schema,
+            messages=tuple(call.messages),
+            max_tokens=self._max_tokens(hop, call.action_cap),
+            json_schema=call.json_schema,
             num_ctx=num_ctx,
-            think=think,
+            think=call.think,
+            logprobs=call.logprobs,
         )
         backend = self.pool.get(hop.backend)
         will_think = getattr(backend, "will_think", None)
@@ -231,6 +244,7 @@ class Dispatcher:
         parts: list[str] = []
         thought: list[str] = []
         attempt.text = attempt.thinking = ""
+        attempt.logprobs.clear()  # a retry starts the answer over
         usage = None
         try:
             async with contextlib.aclosing(backend.stream(req)) as stream:
@@ -239,6 +253,7 @@ class Dispatcher:
                         if attempt.ttft_ms is None:
                             attempt.ttft_ms = (time.perf_counter() - t0) * 1000
                         parts.append(chunk.text)
+                        attempt.logprobs.extend(chunk.logprobs)
                         if on_text is not None:
                             on_text(chunk.text)
                     if chunk.thinking:
@@ -288,6 +303,7 @@ class Dispatcher:
         input_tokens_estimate = call.input_tokens
         attempts: list[Attempt] = []
         best: Attempt | None = None
+        flagged: Attempt | None = None  # the last answer that passed its check but a signal flagged
         notes: list[str] = []
         streamed = False
         dropped: str | None = None  # why the text streamed so far is thrown away, once another hop starts
@@ -301,7 +317,7 @@ class Dispatcher:
             if on_text is not None:
                 on_text(delta)
 
-        for hop, host in zip(call.chain, origins):
+        for i, (hop, host) in enumerate(zip(call.chain, origins)):
             key = self.pool.host(hop.backend)
             if host in down:
                 attempts.append(Attempt(hop, "skipped", "host-down", f"{down[host]}; not asked again in this request"))
@@ -319,7 +335,7 @@ class Dispatcher:
                 notes.append(f"cloud tier skipped: {err}")
                 continue
             try:
-                req = await self._request(hop, call.messages, call.json_schema, call.action_cap, call.think)
+                req = await self._request(hop, call)
             except BackendError as e:  # asking the model what it can do failed: so would the call
                 if e.reason in _HEALTH_FAILURES:
                     self.breaker.failure(key)
@@ -350,7 +366,7 @@ class Dispatcher:
             t0 = time.perf_counter()
             if on_attempt is not None:
                 on_attempt(hop)
-            att = Attempt(hop=hop, outcome="failed")
+            att = Attempt(hop=hop, outcome="failed", max_tokens=req.max_tokens)
             try:
                 await self._try_hop(att, req, text_sink)
             except BackendError as e:
@@ -378,6 +394,7 @@ class Dispatcher:
                     att.text = att.detail_text  # a refusal's own words, if nothing better comes
                 attempts.append(att)
                 best = att
+                dropped = f"{hop.label}'s answer {att.reason}: {att.detail}" if streamed else None
                 continue
             try:
                 att.text = call.validate(att.text)
@@ -387,10 +404,23 @@ class Dispatcher:
                 best = att
                 dropped = f"{hop.label}'s answer failed its check: {e.problem}" if streamed else None
                 continue
+            if call.assess is not None and not self.pool.cloud(hop) and _bigger_tier_after(call.chain, i):
+                second = await self._second_sample(hop, req, call, att)
+                signal = call.assess(att, second)
+                if signal is not None:
+                    att.outcome, att.reason, att.signal, att.detail = "low-confidence", "low-confidence", signal.name, \
+                        signal.detail
+                    attempts.append(att)
+                    flagged = att
+                    continue
             att.outcome = "ok"
             attempts.append(att)
             return DispatchResult(att, attempts, notes=notes)
 
+        if flagged is not None:
+            # It passed its check; no bigger tier did better: it stands, and says why it is doubted.
+            notes.append(f"low confidence ({flagged.signal}: {flagged.detail}); no bigger tier answered")
+            return DispatchResult(flagged, attempts, notes=notes)
         if best is not None:
             # Nothing passed its check: give the last real answer, marked, rather than nothing.
             notes.append(f"low confidence: every tier's answer failed the check ({best.detail})")
@@ -398,6 +428,23 @@ class Dispatcher:
         failed = AllTiersFailed([(a.hop.label, a.detail or a.reason) for a in attempts])
         failed.attempts = attempts
         raise failed
+
+    async def _second_sample(self, hop: Hop, req: ChatRequest, call: Call, att: Attempt) -> str | None:
+        """A second answer from the same hop, unstreamed, for the samples-disagree signal; its
+        tokens count toward the attempt. None when not asked for or when it fails."""
+        if call.second_sample_temperature is None:
+            return None
+        try:
+            other = await self._try_hop(Attempt(hop=hop, outcome="failed"),
+                                        replace(req, temperature=call.second_sample_temperature), None)
+        except BackendError:
+            return None
+        att.input_tokens += other.input_tokens
+        att.output_tokens += other.output_tokens
+        att.latency_ms += other.latency_ms
+        if _ended_early(other, req) is not None:  # a cut-off sample would disagree for no reason
+            return None
+        return strip_thinking(other.text)
 
 
 def _ended_early(att: Attempt, req: ChatRequest) -> tuple[str, str] | None:
@@ -409,6 +456,11 @@ def _ended_early(att: Attempt, req: ChatRequest) -> tuple[str, str] | None:
     if att.finish == FINISH_FILTERED:
         return "content-filter", "the provider's content filter withheld the answer"
     return None
+
+
+def _bigger_tier_after(chain: tuple[Hop, ...], i: int) -> bool:
+    """Whether a hop after the i-th is a bigger tier: escalating is only worth it toward one."""
+    return any(h.tier > chain[i].tier for h in chain[i + 1:])
 
 
 def _key_fix(settings, backend: str) -> str:

@@ -34,7 +34,8 @@ class RequestRecord:
     """What `Ledger.record_request` writes for a request's last attempt. `cost_usd` is that
     attempt's cost only (earlier attempts are hops); None means no known price. For a cache hit,
     `saved_usd` is what the answer cost when it was first produced. `path`/`workspace` are stored
-    hashed; `request_id` None gets a new id."""
+    hashed; `request_id` None gets a new id. `signal`: the answer signal that doubted the answer
+    that stood, when no bigger tier did better (actions/signals.py)."""
 
     action: str
     tier: int
@@ -55,6 +56,7 @@ class RequestRecord:
     path: str = ""
     workspace: str = ""
     location: str = ""  # "local" | "cloud" (backends.location.is_cloud); "" = by the backend's name
+    signal: str = ""
 
 
 def is_fallback(row: Row) -> bool:
@@ -93,6 +95,7 @@ class Row:
     path_hash: str | None = None
     workspace_hash: str | None = None
     location: str = ""  # "local" | "cloud": cloud spend and budgets count only "cloud" rows
+    signal: str = ""  # for a hop that escalated on a low-confidence answer: the signal (actions/signals.py)
 
     @property
     def local(self) -> bool:

@@ -109,7 +109,13 @@ def m004_reservations(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m005_location(db: sqlite3.Connection) -> None:
+def m005_escalation_signal(db: sqlite3.Connection) -> None:
+    # which answer signal (actions/signals.py) sent an attempt up a tier: "" for any other reason
+    db.execute("ALTER TABLE requests ADD COLUMN signal TEXT NOT NULL DEFAULT ''")
+
+
+@migration
+def m006_location(db: sqlite3.Connection) -> None:
     # Where each attempt's prompt went. Named backends make the backend's name no longer say it;
     # rows from before were all built-ins, whose names did.
     db.execute("ALTER TABLE requests ADD COLUMN location TEXT NOT NULL DEFAULT 'cloud'")
@@ -272,6 +278,7 @@ class Ledger:
                     validator=rec.validator, cached=int(rec.outcome == "cache-hit"), saved_usd=rec.saved_usd,
                     size_bucket=size_bucket(rec.input_tokens), path_hash=self._hash(rec.path),
                     workspace_hash=self._hash(rec.workspace), location=_location(rec.location, rec.backend),
+                    signal=rec.signal,
                 ),
             )
         return request_id
@@ -293,8 +300,10 @@ class Ledger:
         ttft_ms: float | None = None,
         location: str = "",
         ts: datetime | None = None,
+        signal: str = "",
     ) -> str:
-        """Record an attempt of `request_id` that failed and fell back (`reason`: the error's tag).
+        """Record an attempt of `request_id` that failed and fell back (`reason`: the error's tag;
+        `signal`: for reason "low-confidence", the answer signal that said so).
         Hops are numbered 1, 2, ... in the order recorded; the request row may come later."""
         if tier not in (0, 1, 2, 3):
             raise ValueError(f"tier must be 0-3, not {tier!r}")
@@ -309,7 +318,7 @@ class Ledger:
                     tier=tier, backend=backend, model=model, input_tokens=input_tokens,
                     output_tokens=output_tokens, tokens_counted=int(tokens_counted), latency_ms=latency_ms,
                     ttft_ms=ttft_ms, cost_usd=cost_usd, outcome="fallback", reason=reason,
-                    size_bucket=size_bucket(input_tokens), location=_location(location, backend),
+                    size_bucket=size_bucket(input_tokens), location=_location(location, backend), signal=signal,
                 ),
             )
         return hop_id
