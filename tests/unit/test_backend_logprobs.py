@@ -49,3 +49,34 @@ async def test_a_server_without_logprobs_gives_none(fake_cls, make):
         finally:
             await backend.aclose()
     assert text == "Seven." and all(c.logprobs == () for c in chunks)
+
+
+THOUGHT = "First I check small numbers."
+
+
+@pytest.mark.parametrize("fake_cls,make,model", [
+    (FakeOllama, _ollama, "gpt-oss:20b"),  # thinks whatever `think` says: "low" is the least
+    (FakeOpenAI, _openai, "model-a"),  # reasoning_content before the answer
+])
+async def test_thinking_tokens_log_probabilities_are_left_out(fake_cls, make, model):
+    # the fake gives every generated token one, thinking's too; only the answer's describe the answer
+    with fake_cls(answer="Seven is prime.", thinking=THOUGHT, token_logprob=math.log(0.5)) as fake:
+        backend = make(fake)
+        try:
+            text, _, chunks = await collect(backend.stream(replace(REQUEST, model=model, logprobs=True)))
+        finally:
+            await backend.aclose()
+    assert text == "Seven is prime." and "".join(c.thinking for c in chunks) == THOUGHT
+    assert len([lp for c in chunks for lp in c.logprobs]) == 3  # "Seven ", "is ", "prime."
+
+
+async def test_an_openai_reasoning_model_is_not_asked_for_log_probabilities():
+    # o-series and gpt-5 answer HTTP 400 to logprobs, as to temperature
+    with FakeOpenAI(answer="Seven.") as fake:
+        backend = _openai(fake)
+        try:
+            text, _, _ = await collect(backend.stream(replace(REQUEST, model="o4-mini", logprobs=True)))
+        finally:
+            await backend.aclose()
+    assert text == "Seven."
+    assert "logprobs" not in fake.requests[0].json and "temperature" not in fake.requests[0].json

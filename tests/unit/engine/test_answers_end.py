@@ -123,6 +123,20 @@ async def test_a_cut_off_answer_escalates(ledger):
     assert [(h.tier, h.reason) for h in hops] == [(1, "truncated")]
 
 
+async def test_a_cut_off_answer_that_streamed_is_taken_back_before_the_next_tier_answers(ledger):
+    streamed, resets = [], []
+    with ByModel({"qwen2.5-coder:14b": "The log shows", "llama3.3:70b": GOOD},
+                 finishes={"qwen2.5-coder:14b": "length"}) as fake:
+        eng = Engine(settings(fake), ledger=ledger, env={})
+        try:
+            res = await eng.run(RunRequest(action="ask", text="Summarize the log"),
+                                on_text=streamed.append, on_reset=resets.append)
+        finally:
+            await eng.aclose()
+    assert res.tier == 2 and res.text == GOOD
+    assert len(resets) == 1 and "cut off" in resets[0]  # the client drops "The log shows" first
+
+
 async def test_when_every_answer_is_cut_off_the_result_says_so(ledger):
     with ByModel({}, finishes={"qwen2.5-coder:14b": "length", "llama3.3:70b": "length"}, answer=GOOD) as fake:
         res = await run(settings(fake), ledger, RunRequest(action="ask", text="Summarize the log"), key=False)
