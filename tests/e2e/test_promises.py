@@ -1,5 +1,5 @@
-"""The README's promises that had no test, each through the real CLI (`python -m hybridlsp` in a
-subprocess) or a real LSP session, with the model servers faked on 127.0.0.1."""
+"""The README's promises that had no test, each through the real CLI (the installed `hybridlsp`
+console script, in a subprocess) or a real LSP session, with the model servers faked on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ from tests.fakes.upstreams import free_port
 
 from .conftest import CONFIG, session
 
+HYBRIDLSP = str(Path(sys.executable).with_name("hybridlsp"))  # the console script the install made
 CACHED = CONFIG.replace("[cache]\nenabled = false", "[cache]\nenabled = true")
 
 
 def cli(env: dict, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "hybridlsp", *args], cwd=cwd, env=env, capture_output=True,
+    proc = subprocess.run([HYBRIDLSP, *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=120)
     if check:
         assert proc.returncode == 0, proc.stderr
@@ -38,14 +39,55 @@ def sent_text(fake) -> str:
 
 # ---- explain | review | complete FILE[:START-END] --------------------------------------------
 
-def test_explain_a_line_range_sends_those_lines(server_env, repo, fake_ollama):
-    fake_ollama.answer = "Divides a by b and returns the quotient."
-    out = cli(server_env, repo, "explain", "calc.py:4-6")
-    assert out.stdout.strip() == "Divides a by b and returns the quotient."
+LINES = "".join(f"value_{n:02d} = {n}  # line {n}\n" for n in range(1, 21))  # each line says its number
+
+
+def _lines_file(repo: Path) -> Path:
+    """lines.py, committed: review also sends the file's diff against HEAD, here none."""
+    path = repo / "lines.py"
+    path.write_text(LINES)
+    support.git(repo, "add", "lines.py")
+    support.git(repo, "commit", "-q", "-m", "Add lines", "--", "lines.py")
+    return path
+
+
+def test_explain_a_line_range_sends_those_lines_and_no_other(server_env, repo, fake_ollama):
+    _lines_file(repo)
+    fake_ollama.answer = "Assigns three numbered values."
+    out = cli(server_env, repo, "explain", "lines.py:7-9")
+    assert out.stdout.strip() == "Assigns three numbered values."
     assert "decision: tier 1" in out.stderr
     sent = sent_text(fake_ollama)
-    assert "def divide(a, b):\n    result = a / b\n    return result" in sent
-    assert "def double(x)" not in sent  # lines 12-13: outside the range
+    assert "value_07 = 7  # line 7\nvalue_08 = 8  # line 8\nvalue_09 = 9  # line 9" in sent
+    assert [n for n in range(1, 21) if f"value_{n:02d}" in sent] == [7, 8, 9]  # both ends inclusive
+
+
+def test_explain_one_line(server_env, repo, fake_ollama):
+    _lines_file(repo)
+    fake_ollama.answer = "Assigns twenty to value_20."
+    cli(server_env, repo, "explain", "lines.py:20")
+    sent = sent_text(fake_ollama)
+    assert [n for n in range(1, 21) if f"value_{n:02d}" in sent] == [20]
+
+
+def test_review_a_range_numbers_the_lines_as_in_the_file(server_env, repo, fake_ollama):
+    _lines_file(repo)
+    fake_ollama.answer = json.dumps({"findings": [{"line": 12, "severity": "warning", "message": "magic number 12"}]})
+    out = cli(server_env, repo, "review", "lines.py:11-13")
+    assert "magic number 12" in out.stdout and "fallback" not in out.stderr
+    sent = sent_text(fake_ollama)
+    assert "   11 | value_11 = 11" in sent and "   13 | value_13 = 13" in sent
+    assert [n for n in range(1, 21) if f"value_{n:02d}" in sent] == [11, 12, 13]
+
+
+def test_review_rejects_a_finding_outside_the_range(server_env, repo, fake_ollama, fake_openai):
+    _lines_file(repo)
+    fake_ollama.answer = json.dumps({"findings": [{"line": 2, "severity": "error", "message": "not reviewed"}]})
+    fake_openai.answer = json.dumps({"findings": [{"line": 13, "severity": "info", "message": "in range"}]})
+    out = cli(server_env, repo, "review", "lines.py:11-13")
+    assert "in range" in out.stdout and "not reviewed" not in out.stdout
+    assert ("fallback tier2:ollama/model-b -> tier3:openai/gpt-4.1: invalid-answer" in out.stderr
+            and "outside the reviewed lines 11-13" in out.stderr)
 
 
 def test_review_a_whole_file_prints_its_findings(server_env, repo, fake_ollama):
@@ -56,19 +98,43 @@ def test_review_a_whole_file_prints_its_findings(server_env, repo, fake_ollama):
     assert "def double(x):" in sent_text(fake_ollama)  # the whole file, its last function included
 
 
-def test_complete_a_range_prints_the_completion(server_env, repo, fake_ollama):
-    fake_ollama.answer = "    return a * b"
-    out = cli(server_env, repo, "complete", "calc.py:4-5")
-    assert out.stdout.strip() == "return a * b"
-    assert "result = a / b" in sent_text(fake_ollama)
+def test_complete_a_range_continues_after_its_last_line(server_env, repo, fake_ollama):
+    _lines_file(repo)
+    fake_ollama.answer = "value_extra = 99"
+    out = cli(server_env, repo, "complete", "lines.py:4-5")
+    assert out.stdout.strip() == "value_extra = 99"
+    user = fake_ollama.requests[-1].json["messages"][-1]["content"]
+    before, _, after = user.partition("Code after the cursor")
+    assert "value_05 = 5" in before and "value_06" not in before  # the cursor is at the range's end
+    assert "value_06 = 6" in after
 
 
-@pytest.mark.parametrize("spec", ["calc.py:50-60", "calc.py:0-2", "calc.py:6-4"])
-def test_a_range_outside_the_file_is_an_error_before_any_request(server_env, repo, fake_ollama, spec):
-    out = cli(server_env, repo, "explain", spec, check=False)
-    assert out.returncode != 0
-    assert "outside the file's 1-" in out.stderr and "Traceback" not in out.stderr
+@pytest.mark.parametrize("action, spec, said", [
+    ("explain", "lines.py:50-60", "lines 50-60 are outside the file's 1-20"),
+    ("review", "lines.py:0-2", "lines 0-2 are outside the file's 1-20"),
+    ("complete", "lines.py:19-21", "lines 19-21 are outside the file's 1-20"),
+    ("explain", "lines.py:6-4", "the range ends before it starts"),
+    ("explain", "lines.py:a-b", "'a-b' is not a line range; use FILE:START-END"),
+    ("review", "lines.py:4-", "'4-' is not a line range"),
+    ("complete", "lines.py:-4", "'-4' is not a line range"),
+    ("explain", "lines.py:1,3", "'1,3' is not a line range"),
+    ("explain", "lines.py:2-3-4", "'2-3-4' is not a line range"),
+    ("review", "missing.py:1-2", "no such file"),
+])
+def test_a_bad_range_is_a_clear_error_before_any_request(server_env, repo, fake_ollama, action, spec, said):
+    _lines_file(repo)
+    out = cli(server_env, repo, action, spec, check=False)
+    assert out.returncode == 1
+    assert out.stderr.startswith(f"hybridlsp: {spec}: {said}") and out.stderr.count("\n") == 1  # one line
+    assert "Traceback" not in out.stderr and "int()" not in out.stderr
     assert fake_ollama.request_count == 0
+
+
+def test_a_file_whose_name_has_a_colon_is_read_whole(server_env, repo, fake_ollama):
+    (repo / "notes:v2.py").write_text(LINES)
+    fake_ollama.answer = "Assigns twenty numbered values."
+    cli(server_env, repo, "explain", "notes:v2.py")
+    assert [n for n in range(1, 21) if f"value_{n:02d}" in sent_text(fake_ollama)] == list(range(1, 21))
 
 
 # ---- ask --tier, and a [tier] flag ---------------------------------------------------------------
@@ -125,7 +191,7 @@ def _answer(sock_file, msg_id: int) -> dict:
 
 def test_serve_tcp_speaks_lsp_on_that_port(server_env, repo):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "hybridlsp", "serve", "--tcp", str(port)], cwd=repo,
+    proc = subprocess.Popen([HYBRIDLSP, "serve", "--tcp", str(port)], cwd=repo,
                             env=server_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
