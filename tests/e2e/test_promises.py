@@ -8,6 +8,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -390,17 +391,84 @@ def test_the_ledger_and_the_cache_never_hold_prompt_text_or_paths(tmp_path, repo
     assert marker not in json.dumps(rows)
 
 
-def test_the_cache_answers_a_repeat_and_is_never_exported(tmp_path, repo, fake_ollama):
-    env = support.server_env(tmp_path, CACHED, OLLAMA_HOST=fake_ollama.url, OPENAI_API_KEY="sk-test")
+def _answered_twice(env: dict, repo: Path, fake_ollama) -> str:
+    """The same ask twice: the model answers the first, the shared cache the second. The answer."""
     answer = "Cached answer " + secrets.token_hex(6) + "."
     fake_ollama.answer = answer
     first = cli(env, repo, "ask", "Summarize: the build is green.")
     second = cli(env, repo, "ask", "Summarize: the build is green.")
     assert first.stdout.strip() == second.stdout.strip() == answer
     assert fake_ollama.request_count == 1  # the second came from the cache
+    return answer
+
+
+def test_the_cache_answers_a_repeat_and_is_never_exported(tmp_path, repo, fake_ollama):
+    env = support.server_env(tmp_path, CACHED, OLLAMA_HOST=fake_ollama.url, OPENAI_API_KEY="sk-test")
+    answer = _answered_twice(env, repo, fake_ollama)
+    secret_part = answer.split()[-1].rstrip(".")
     exported = cli(env, repo, "export", "--jsonl").stdout
-    assert len(exported.splitlines()) >= 2  # both requests are in the ledger's export
-    assert answer not in exported and answer.split()[-1] not in exported
+    rows = [json.loads(line) for line in exported.splitlines()]
+    assert len(rows) >= 2 and [r["outcome"] for r in rows].count("cache-hit") == 1, rows
+    page = tmp_path / "report.html"
+    said = {
+        "export --jsonl": exported,
+        "report": cli(env, repo, "report", "--no-charts").stdout,
+        "report --json": cli(env, repo, "report", "--json").stdout,
+        "report --html": (cli(env, repo, "report", "--html", str(page)), page.read_text())[1],
+    }
+    assert "Summarize" not in exported
+    for what, text in said.items():
+        assert text.strip() and secret_part not in text, f"{what} holds the cached answer"
+
+
+def test_the_cache_never_reaches_telemetry(tmp_path, repo, fake_ollama):
+    support.need_module("opentelemetry.exporter.otlp.proto.http", "needs the otel extra: pip install 'hybridlsp[otel]'")
+    with _Collector() as collector:
+        config = CACHED + f'[telemetry]\nenabled = true\nendpoint = "{collector.url}"\n'
+        env = support.server_env(tmp_path, config, OLLAMA_HOST=fake_ollama.url, OPENAI_API_KEY="sk-test")
+        answer = _answered_twice(env, repo, fake_ollama)
+    traces = [b for path, b in collector.bodies if path == "/v1/traces"]
+    assert len(traces) >= 2 and b"hybridlsp.cached" in b"".join(traces)  # both requests' spans arrived
+    sent = b"".join(b for _, b in collector.bodies)
+    assert answer.split()[-1].rstrip(".").encode() not in sent and b"Summarize" not in sent
+
+
+class _Collector:
+    """An OTLP/HTTP endpoint on 127.0.0.1 that keeps every body it is sent (gunzipped) and answers
+    with an empty protobuf: what a collector says when it accepts everything."""
+
+    def __init__(self):
+        import gzip
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[tuple[str, bytes]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                outer.bodies.append((self.path, body))
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 # ---- the 80 % budget warning reaches the editor ----------------------------------------------------
