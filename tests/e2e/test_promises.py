@@ -504,10 +504,14 @@ def _subject(n: int) -> str:
     return (out[:n - 1].rstrip() + "s").ljust(n, "s")[:n]
 
 
-@pytest.mark.parametrize("length", [72, 73])
+@pytest.mark.parametrize("length, accents", [(72, False), (73, False), (72, True)],
+                         ids=["72", "73", "72-accented"])
 def test_a_commit_subject_of_72_characters_is_accepted_and_73_is_not(server_env, repo, fake_ollama, fake_openai,
-                                                                     length):
+                                                                     length, accents):
     subject = _subject(length)
+    if accents:  # characters, not bytes: 72 of them in 80-odd UTF-8 bytes
+        subject = subject.replace("e", "é")
+        assert len(subject.encode()) > 72
     assert len(subject) == length
     fake_ollama.answer = subject
     out = cli(server_env, repo, "commit-msg")
@@ -518,6 +522,7 @@ def test_a_commit_subject_of_72_characters_is_accepted_and_73_is_not(server_env,
         assert out.stdout.strip() != subject
         # the same words one character longer: refused as an invalid answer, the next tier asked
         assert "fallback tier1:ollama/model-a -> tier2:ollama/model-b: invalid-answer" in out.stderr
+        assert "subject is 73 characters, more than 72" in out.stderr
 
 
 # the shipped default, which the README quotes as 8,000; the tests' config leaves it alone
