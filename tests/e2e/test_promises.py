@@ -141,13 +141,19 @@ def test_a_file_whose_name_has_a_colon_is_read_whole(server_env, repo, fake_olla
 
 # ---- ask --tier, and a [tier] flag ---------------------------------------------------------------
 
-@pytest.mark.parametrize("tier, model", [("1", "model-a"), ("2", "model-b"), ("3", "gpt-4.1")])
-def test_ask_tier_sends_to_that_tier(server_env, repo, fake_ollama, fake_openai, tier, model):
-    out = cli(server_env, repo, "ask", "--tier", tier, "Summarize: the build is green.")
-    assert f"decision: tier {tier}" in out.stderr
+@pytest.mark.parametrize("tier, model, prompt", [
+    ("1", "model-a", "[cloud] Prove that the square root of 2 is irrational."),  # flag and keyword: tier 3
+    ("2", "model-b", "Prove that the square root of 2 is irrational."),  # the keyword alone: tier 3
+    ("3", "gpt-4.1", "[local] Summarize: the build is green."),  # flag and keyword: tier 1
+])
+def test_ask_tier_sends_to_that_tier_whatever_the_prompt_says(server_env, repo, fake_ollama, fake_openai, tier, model,
+                                                              prompt):
+    out = cli(server_env, repo, "ask", "--tier", tier, prompt)
+    assert f"decision: tier {tier}" in out.stderr and f"because explicit tier {tier} requested" in out.stderr
     fake = fake_openai if tier == "3" else fake_ollama
     assert fake.request_count == 1 and fake.requests[-1].json["model"] == model
     assert (fake_ollama if tier == "3" else fake_openai).request_count == 0
+    assert "[" not in sent_text(fake)  # a flag the tier overrode is still not sent
 
 
 @pytest.mark.parametrize("flag, tier, model", [("[heavy]", 2, "model-b"), ("[CLOUD]", 3, "gpt-4.1"),
@@ -161,6 +167,15 @@ def test_a_tier_flag_is_obeyed_and_removed_from_what_is_sent(server_env, repo, f
     body = fake.requests[-1].body.decode()
     assert "Name three primary colours." in sent_text(fake)
     assert flag.lower() not in body.lower()
+
+
+def test_a_tier_flag_in_an_actions_prompt_is_obeyed_and_removed(server_env, repo, fake_ollama, fake_openai):
+    fake_openai.answer = "Divides a by b; b = 0 raises ZeroDivisionError."
+    out = cli(server_env, repo, "explain", "calc.py:4-6", "--prompt", "[Cloud] what happens when b is 0?")
+    assert "decision: tier 3" in out.stderr and "prompt flag [Cloud] -> tier 3" in out.stderr
+    assert fake_ollama.request_count == 0
+    body = fake_openai.requests[-1].body.decode()
+    assert "what happens when b is 0?" in sent_text(fake_openai) and "[cloud]" not in body.lower()
 
 
 # ---- serve --tcp -------------------------------------------------------------------------------
