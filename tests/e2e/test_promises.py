@@ -247,12 +247,13 @@ def test_serve_tcp_speaks_lsp_on_that_port(server_env, repo):
 
 # ---- doctor never prints keys ---------------------------------------------------------------------
 
-def test_doctor_never_prints_keys(server_env, repo, fake_ollama):
+def test_doctor_never_prints_keys_nor_sends_them(server_env, repo, fake_ollama, fake_openai):
     keys = {"OPENAI_API_KEY": "sk-" + secrets.token_hex(24), "ANTHROPIC_API_KEY": "sk-ant-" + secrets.token_hex(24)}
     env = {**server_env, **keys}
     out = cli(env, repo, "-v", "doctor", check=False)  # -v: debug logging to stderr too
     said = out.stdout + out.stderr
-    assert "OPENAI_API_KEY is set" in said
+    assert "OPENAI_API_KEY is set" in said and "tier 1: ollama model-a: pulled" in said
+    assert fake_openai.requests == [] and fake_openai.probes == []  # a cloud tier's key is checked, not used
     for key in keys.values():
         body = key.split("-")[-1]
         leaked = [body[i:i + 8] for i in range(len(body) - 7) if body[i:i + 8] in said]
