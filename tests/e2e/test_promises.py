@@ -493,19 +493,28 @@ class _Collector:
 PROMPT = {"action": "ask", "prompt": "[cloud] Analyze the trade-offs of sharding"}
 
 
-async def test_the_80_percent_budget_warning_reaches_the_editor_once(server_env, repo, fake_openai):
-    fake_openai.usage = (20_000, 2_500)  # $0.04 in + $0.02 out on gpt-4.1: $0.06 a request, against a $1 cap
+async def test_the_80_percent_budget_warning_reaches_the_editor_once_and_the_cap_once_more(server_env, repo,
+                                                                                          fake_openai):
+    fake_openai.usage = (20_000, 7_500)  # $0.04 in + $0.06 out on gpt-4.1: $0.10 a request, against a $1 cap
     async with session(server_env, client_capabilities("neovim"), repo,
                        initialization_options={"budget": {"monthlyCloudUsd": 1.0}}) as s:
         said = lambda: [m for m in s.client.messages if "budget" in m.message]  # noqa: E731
-        for _ in range(13):  # $0.78: 78 %
+        for _ in range(7):  # $0.70: 70 %
             assert (await s.run(PROMPT))["decision"]["tier"] == 3
         assert said() == []
-        assert (await s.run(PROMPT))["decision"]["tier"] == 3  # $0.84: 84 %
+        # $0.80: 80 %, as eight sums of 0.1 (0.7999999999999999 in floating point)
+        assert (await s.run(PROMPT))["decision"]["tier"] == 3
         (warning,) = said()
-        assert warning.type == t.MessageType.Warning and "monthly cloud budget" in warning.message
+        assert warning.type == t.MessageType.Warning and "monthly cloud budget $0.80 of $1.00 (80 %) spent" in \
+            warning.message
         assert (await s.run(PROMPT))["decision"]["tier"] == 3  # $0.90: still below the cap, still cloud
         assert said() == [warning]  # said once, not after every request
+        assert (await s.run(PROMPT))["decision"]["tier"] == 3  # $1.00: the cap, reached exactly
+        assert said()[:1] == [warning] and len(said()) == 2
+        assert said()[1].type == t.MessageType.Error and "monthly cloud budget spent: $1.00 of $1.00" in said()[1].message
+        after = await s.run(PROMPT)
+        assert after["decision"]["tier"] == 2 and any("monthly cloud budget" in r for r in after["decision"]["reasons"])
+        assert fake_openai.request_count == 10 and len(said()) == 2
 
 
 # ---- boundaries: a 72-character subject, 8,000 against 8,001 tokens -------------------------------
