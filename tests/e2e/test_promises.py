@@ -206,6 +206,22 @@ def _answer(sock_file, msg_id: int) -> dict:
             return msg
 
 
+def _listening_on(port: int) -> list[str]:
+    """The IPv4 and IPv6 addresses a socket listens on at `port`, from the kernel's own tables."""
+    tables = [Path("/proc/net/tcp"), Path("/proc/net/tcp6")]
+    support.need(tables[0].exists() or None, "reads /proc/net/tcp (Linux) to see where the server listens")
+    found = []
+    for table in tables:
+        for row in table.read_text().splitlines()[1:] if table.exists() else []:
+            local, state = row.split()[1], row.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                raw = bytes.fromhex(address)
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # each 32-bit word host-order
+                found.append(socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, words))
+    return found
+
+
 def test_serve_tcp_speaks_lsp_on_that_port(server_env, repo):
     port = free_port()
     proc = subprocess.Popen([HYBRIDLSP, "serve", "--tcp", str(port)], cwd=repo,
@@ -220,6 +236,7 @@ def test_serve_tcp_speaks_lsp_on_that_port(server_env, repo):
                 assert proc.poll() is None, proc.stderr.read().decode()
                 assert time.monotonic() < deadline, "nothing listened on the port"
                 time.sleep(0.1)
+        assert _listening_on(port) == ["127.0.0.1"]  # the loopback only: no one else on the network
         with conn, conn.makefile("rb") as fh:
             conn.sendall(_frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
                                  "params": {"processId": None, "rootUri": repo.as_uri(), "capabilities": {}}}))
