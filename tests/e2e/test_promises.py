@@ -178,6 +178,17 @@ def test_a_tier_flag_in_an_actions_prompt_is_obeyed_and_removed(server_env, repo
     assert "what happens when b is 0?" in sent_text(fake_openai) and "[cloud]" not in body.lower()
 
 
+@pytest.mark.parametrize("flag, tier, fake", [("[heavy]", 2, "ollama"), ("[Cloud]", 3, "openai")])
+async def test_a_tier_flag_over_lsp_is_obeyed_and_sent_neither_as_is_nor_twice(server_env, repo, fake_ollama,
+                                                                              fake_openai, flag, tier, fake):
+    # an editor's ask arrives as both the request's text and its prompt; only the words are sent
+    async with session(server_env, client_capabilities("visual_studio_code"), repo) as s:
+        result = await s.run({"action": "ask", "prompt": f"{flag} Name three primary colours."})
+    assert result["decision"]["tier"] == tier
+    asked = (fake_openai if fake == "openai" else fake_ollama).requests[-1].json["messages"]
+    assert [m["content"] for m in asked if m["role"] == "user"] == ["Name three primary colours."]
+
+
 # ---- serve --tcp -------------------------------------------------------------------------------
 
 def _frame(msg: dict) -> bytes:
@@ -399,6 +410,15 @@ def test_the_hook_leaves_a_message_git_already_has_alone(hooked, server_env, fak
     assert fake_ollama.request_count == 0
 
 
+def test_the_hook_never_blocks_a_commit(hooked, server_env, fake_ollama, fake_openai):
+    fake_ollama.down()  # no model answers (and the tests' config has no embedded model)
+    fake_openai.down()
+    env = _commit_env(server_env)
+    done = support.git(hooked, "commit", "--allow-empty-message", env=env)
+    assert "hybridlsp: no message generated; write your own" in done.stderr
+    assert _message(hooked, env) == "" and "def double" in support.git(hooked, "show", "HEAD", env=env).stdout
+
+
 # ---- the ledger never holds prompt text; the cache is never exported ----------------------------
 
 def _stored_bytes(home: Path) -> bytes:
@@ -532,6 +552,8 @@ async def test_the_80_percent_budget_warning_reaches_the_editor_once_and_the_cap
         after = await s.run(PROMPT)
         assert after["decision"]["tier"] == 2 and any("monthly cloud budget" in r for r in after["decision"]["reasons"])
         assert fake_openai.request_count == 10 and len(said()) == 2
+        assert [m["content"] for m in fake_openai.requests[-1].json["messages"]][1:] == [
+            "Analyze the trade-offs of sharding"]  # the flag is not sent
 
 
 # ---- boundaries: a 72-character subject, 8,000 against 8,001 tokens -------------------------------
@@ -565,6 +587,15 @@ def test_a_commit_subject_of_72_characters_is_accepted_and_73_is_not(server_env,
         # the same words one character longer: refused as an invalid answer, the next tier asked
         assert "fallback tier1:ollama/model-a -> tier2:ollama/model-b: invalid-answer" in out.stderr
         assert "subject is 73 characters, more than 72" in out.stderr
+
+
+def test_when_every_tier_gives_73_characters_the_last_is_given_with_a_note(server_env, repo, fake_ollama, fake_openai):
+    fake_ollama.answer = _subject(73)
+    fake_openai.answer = _subject(73).replace("Add", "Put")
+    out = cli(server_env, repo, "commit-msg")
+    assert out.stdout.strip() == fake_openai.answer.strip()  # the last hop's, as the README says
+    assert ("note: low confidence: every tier's answer failed the check (subject is 73 characters, more than 72)"
+            in out.stderr)
 
 
 # the shipped default, which the README quotes as 8,000; the tests' config leaves it alone
