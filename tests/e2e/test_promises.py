@@ -1,5 +1,8 @@
 """The README's promises that had no test, each through the real CLI (the installed `hybridlsp`
-console script, in a subprocess) or a real LSP session, with the model servers faked on 127.0.0.1."""
+console script, in a subprocess) or a real LSP session, with the model servers faked on 127.0.0.1:
+file ranges, explicit tiers and flags, `serve --tcp`, `doctor`, the budget warning, and the
+boundaries (72 characters, 8,000 tokens). The hook's are in test_hook.py, what is stored and
+exported in test_stored.py."""
 
 from __future__ import annotations
 
@@ -7,8 +10,6 @@ import json
 import secrets
 import socket
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,23 +21,8 @@ from hybridlsp.config import Settings
 from tests import support
 from tests.fakes.upstreams import free_port
 
-from .conftest import CONFIG, session
-
-HYBRIDLSP = str(Path(sys.executable).with_name("hybridlsp"))  # the console script the install made
-CACHED = CONFIG.replace("[cache]\nenabled = false", "[cache]\nenabled = true")
-
-
-def cli(env: dict, cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([HYBRIDLSP, *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=120)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
-
-
-def sent_text(fake) -> str:
-    """Everything the last request to `fake` asked the model, as one string."""
-    return "\n".join(m["content"] for m in fake.requests[-1].json["messages"])
+from .cli import HYBRIDLSP, cli, sent_text
+from .conftest import session
 
 
 # ---- explain | review | complete FILE[:START-END] --------------------------------------------
@@ -286,243 +272,6 @@ def test_doctor_never_prints_keys_nor_sends_them(server_env, repo, fake_ollama, 
         body = key.split("-")[-1]
         leaked = [body[i:i + 8] for i in range(len(body) - 7) if body[i:i + 8] in said]
         assert not leaked, f"doctor printed part of a key: {leaked[:3]}"
-
-
-# ---- the hook leaves merges (and every message git already has) alone ----------------------------
-
-GENERATED = "Add a double helper"
-
-
-@pytest.fixture
-def hooked(server_env, repo, fake_ollama):
-    """`repo` with the hook installed by `hybridlsp install-hook`, and its own commit message set."""
-    assert "installed" in cli(server_env, repo, "install-hook").stdout
-    fake_ollama.answer = GENERATED
-    return repo
-
-
-def _commit_env(server_env: dict) -> dict:
-    return {**server_env, "GIT_EDITOR": "true"}  # the editor git opens accepts the message as it is
-
-
-def _message(repo: Path, env: dict) -> str:
-    return support.git(repo, "log", "-1", "--format=%B", env=env).stdout.strip()
-
-
-def _two_branches(repo: Path, env: dict, conflict: bool) -> None:
-    """main and `side`, each one commit past their fork; with `conflict`, both edit calc.py's line 5."""
-    if conflict:
-        (repo / "calc.py").write_text(support.CALC.replace("a / b", "a / (b or 1)"))
-        support.git(repo, "add", "calc.py", env=env)
-    support.git(repo, "commit", "-q", "-m", "Change divide", env=env)
-    support.git(repo, "checkout", "-q", "-b", "side", "HEAD~1", env=env)
-    if conflict:
-        (repo / "calc.py").write_text(support.CALC.replace("a / b", "a // b"))
-        support.git(repo, "add", "calc.py", env=env)
-    else:
-        (repo / "notes.txt").write_text("side work\n")
-        support.git(repo, "add", "notes.txt", env=env)
-    support.git(repo, "commit", "-q", "-m", "Side work", env=env)
-    support.git(repo, "checkout", "-q", "main", env=env)
-
-
-def test_the_hook_writes_the_message_of_a_plain_commit(hooked, server_env, fake_ollama):
-    env = _commit_env(server_env)
-    support.git(hooked, "commit", env=env)
-    assert _message(hooked, env) == GENERATED
-    assert fake_ollama.request_count == 1 and "def double(x):" in sent_text(fake_ollama)
-
-
-def _merge_with_a_conflict(repo: Path, env: dict) -> str:
-    _two_branches(repo, env, conflict=True)
-    merging = subprocess.run(["git", "merge", "side"], cwd=repo, env={**env, **support.GIT_ENV}, capture_output=True,
-                             text=True)
-    assert merging.returncode == 1 and "CONFLICT" in merging.stdout, merging.stdout + merging.stderr
-    (repo / "calc.py").write_text(support.CALC)  # resolved
-    support.git(repo, "add", "calc.py", env=env)
-    support.git(repo, "commit", env=env)  # git's source "merge", with MERGE_MSG: what a terminal does
-    return "Merge branch 'side'"
-
-
-def _merge_edited(repo: Path, env: dict) -> str:
-    _two_branches(repo, env, conflict=False)
-    support.git(repo, "merge", "--no-ff", "--edit", "side", env=env)
-    return "Merge branch 'side'"
-
-
-def _squash(repo: Path, env: dict) -> str:
-    _two_branches(repo, env, conflict=False)
-    support.git(repo, "merge", "--squash", "side", env=env)
-    support.git(repo, "commit", env=env)  # source "squash", with SQUASH_MSG
-    return "Squashed commit of the following:"
-
-
-def _amend(repo: Path, env: dict) -> str:
-    support.git(repo, "commit", "-q", "-m", "My own words", env=env)
-    support.git(repo, "commit", "--amend", env=env)  # source "commit"
-    return "My own words"
-
-
-def _reuse(repo: Path, env: dict) -> str:
-    support.git(repo, "commit", "-q", "-m", "Words to reuse", env=env)
-    (repo / "notes.txt").write_text("more\n")
-    support.git(repo, "add", "notes.txt", env=env)
-    support.git(repo, "commit", "-c", "HEAD", env=env)  # source "commit", from another commit
-    return "Words to reuse"
-
-
-def _message_flag(repo: Path, env: dict) -> str:
-    support.git(repo, "commit", "-m", "Typed with -m", env=env)
-    return "Typed with -m"
-
-
-def _empty_message_flag(repo: Path, env: dict) -> str:
-    # -m "": the person asked for no message; only the source ("message") says so, the file is empty
-    support.git(repo, "commit", "--allow-empty-message", "-m", "", env=env)
-    return ""
-
-
-def _file_flag(repo: Path, env: dict) -> str:
-    (repo.parent / "msg.txt").write_text("From a file\n")
-    support.git(repo, "commit", "-F", str(repo.parent / "msg.txt"), env=env)
-    return "From a file"
-
-
-def _template_with_text(repo: Path, env: dict) -> str:
-    (repo.parent / "template.txt").write_text("Team template subject\n\n# Why:\n")
-    edit = repo.parent / "edit.sh"  # git refuses a template left unedited: the person adds a line
-    edit.write_text('#!/bin/sh\necho "Edited by hand." >> "$1"\n')
-    edit.chmod(0o755)
-    support.git(repo, "-c", f"commit.template={repo.parent / 'template.txt'}", "commit",
-                env={**env, "GIT_EDITOR": str(edit)})
-    return "Team template subject"
-
-
-@pytest.mark.parametrize("given", [_merge_with_a_conflict, _merge_edited, _squash, _amend, _reuse, _message_flag,
-                                   _empty_message_flag, _file_flag, _template_with_text],
-                         ids=lambda f: f.__name__.strip("_"))
-def test_the_hook_leaves_a_message_git_already_has_alone(hooked, server_env, fake_ollama, given):
-    env = _commit_env(server_env)
-    expected = given(hooked, env)
-    said = _message(hooked, env)
-    assert said.startswith(expected) if expected else said == ""
-    assert GENERATED not in said
-    assert fake_ollama.request_count == 0
-
-
-def test_the_hook_never_blocks_a_commit(hooked, server_env, fake_ollama, fake_openai):
-    fake_ollama.down()  # no model answers (and the tests' config has no embedded model)
-    fake_openai.down()
-    env = _commit_env(server_env)
-    done = support.git(hooked, "commit", "--allow-empty-message", env=env)
-    assert "hybridlsp: no message generated; write your own" in done.stderr
-    assert _message(hooked, env) == "" and "def double" in support.git(hooked, "show", "HEAD", env=env).stdout
-
-
-# ---- the ledger never holds prompt text; the cache is never exported ----------------------------
-
-def _stored_bytes(home: Path) -> bytes:
-    """Every SQLite file in the home (the ledger, the answer cache), write-ahead logs included."""
-    files = sorted(home.glob("*.sqlite3*"))
-    assert any(f.name == "ledger.sqlite3" for f in files), files
-    return b"".join(f.read_bytes() for f in files)
-
-
-def test_the_ledger_and_the_cache_never_hold_prompt_text_or_paths(tmp_path, repo, fake_ollama, fake_openai):
-    env = support.server_env(tmp_path, CACHED, OLLAMA_HOST=fake_ollama.url, OPENAI_BASE_URL=fake_openai.base_url,
-                             OPENAI_API_KEY="sk-test")
-    marker = "quokka" + secrets.token_hex(6)
-    source = repo / f"{marker}_module.py"
-    source.write_text(f"def {marker}(x):\n    # {marker} in a comment\n    return x + 1\n")
-    fake_ollama.answer = "Adds one to its argument."
-    cli(env, repo, "ask", f"Summarize: the {marker} release notes.")
-    cli(env, repo, "explain", f"{source.name}:1-3")
-    cli(env, repo, "ask", "--tier", "3", f"Why is {marker} slow?")
-    rows = [json.loads(line) for line in cli(env, repo, "export", "--jsonl").stdout.splitlines()]
-    assert len([r for r in rows if r.get("kind", "request") == "request"]) >= 3  # the ledger has the three
-    stored = _stored_bytes(Path(env["HYBRIDLSP_HOME"]))
-    assert marker.encode() not in stored
-    assert marker not in json.dumps(rows)
-
-
-def _answered_twice(env: dict, repo: Path, fake_ollama) -> str:
-    """The same ask twice: the model answers the first, the shared cache the second. The answer."""
-    answer = "Cached answer " + secrets.token_hex(6) + "."
-    fake_ollama.answer = answer
-    first = cli(env, repo, "ask", "Summarize: the build is green.")
-    second = cli(env, repo, "ask", "Summarize: the build is green.")
-    assert first.stdout.strip() == second.stdout.strip() == answer
-    assert fake_ollama.request_count == 1  # the second came from the cache
-    return answer
-
-
-def test_the_cache_answers_a_repeat_and_is_never_exported(tmp_path, repo, fake_ollama):
-    env = support.server_env(tmp_path, CACHED, OLLAMA_HOST=fake_ollama.url, OPENAI_API_KEY="sk-test")
-    answer = _answered_twice(env, repo, fake_ollama)
-    secret_part = answer.split()[-1].rstrip(".")
-    exported = cli(env, repo, "export", "--jsonl").stdout
-    rows = [json.loads(line) for line in exported.splitlines()]
-    assert len(rows) >= 2 and [r["outcome"] for r in rows].count("cache-hit") == 1, rows
-    page = tmp_path / "report.html"
-    said = {
-        "export --jsonl": exported,
-        "report": cli(env, repo, "report", "--no-charts").stdout,
-        "report --json": cli(env, repo, "report", "--json").stdout,
-        "report --html": (cli(env, repo, "report", "--html", str(page)), page.read_text())[1],
-    }
-    assert "Summarize" not in exported
-    for what, text in said.items():
-        assert text.strip() and secret_part not in text, f"{what} holds the cached answer"
-
-
-def test_the_cache_never_reaches_telemetry(tmp_path, repo, fake_ollama):
-    support.need_module("opentelemetry.exporter.otlp.proto.http", "needs the otel extra: pip install 'hybridlsp[otel]'")
-    with _Collector() as collector:
-        config = CACHED + f'[telemetry]\nenabled = true\nendpoint = "{collector.url}"\n'
-        env = support.server_env(tmp_path, config, OLLAMA_HOST=fake_ollama.url, OPENAI_API_KEY="sk-test")
-        answer = _answered_twice(env, repo, fake_ollama)
-    traces = [b for path, b in collector.bodies if path == "/v1/traces"]
-    assert len(traces) >= 2 and b"hybridlsp.cached" in b"".join(traces)  # both requests' spans arrived
-    sent = b"".join(b for _, b in collector.bodies)
-    assert answer.split()[-1].rstrip(".").encode() not in sent and b"Summarize" not in sent
-
-
-class _Collector:
-    """An OTLP/HTTP endpoint on 127.0.0.1 that keeps every body it is sent (gunzipped) and answers
-    with an empty protobuf: what a collector says when it accepts everything."""
-
-    def __init__(self):
-        import gzip
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.bodies: list[tuple[str, bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                if self.headers.get("content-encoding") == "gzip":
-                    body = gzip.decompress(body)
-                outer.bodies.append((self.path, body))
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # ---- the 80 % budget warning reaches the editor ----------------------------------------------------
