@@ -297,7 +297,8 @@ async def test_the_80_percent_budget_warning_reaches_the_editor_once_and_the_cap
         assert said() == [warning]  # said once, not after every request
         assert (await s.run(PROMPT))["decision"]["tier"] == 3  # $1.00: the cap, reached exactly
         assert said()[:1] == [warning] and len(said()) == 2
-        assert said()[1].type == t.MessageType.Error and "monthly cloud budget spent: $1.00 of $1.00" in said()[1].message
+        over = said()[1]
+        assert over.type == t.MessageType.Error and "monthly cloud budget spent: $1.00 of $1.00" in over.message
         after = await s.run(PROMPT)
         assert after["decision"]["tier"] == 2 and any("monthly cloud budget" in r for r in after["decision"]["reasons"])
         assert fake_openai.request_count == 10 and len(said()) == 2

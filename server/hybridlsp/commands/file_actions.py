@@ -1,4 +1,5 @@
-"""`hybridlsp explain|review|complete FILE[:START-END]`: an action on a file or some of its lines."""
+"""`hybridlsp explain|review|complete FILE[:START-END]`: an action on a file or some of its lines
+(FILE:LINE for one)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ _RANGE_RE = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
 
 def add_parser(sub) -> None:
     for name in ACTIONS:
-        s = sub.add_parser(name, help=f"{name} FILE or FILE:START-END")
+        s = sub.add_parser(name, help=f"{name} FILE, FILE:START-END or FILE:LINE")
         s.add_argument("file")
         s.add_argument("--prompt", default="")
         s.add_argument("--tier", type=int, choices=[1, 2, 3])
