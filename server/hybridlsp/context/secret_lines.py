@@ -1,20 +1,18 @@
 """Stage 2 of the secret scan: the secrets one candidate line holds, and where (`secrets`).
 
-detect-secrets' plugin classes, called directly (`analyze_string`, never `analyze_line`: that
-path may call `verify`, i.e. the network), plus its heuristic filters, plus our patterns for what
-it lacks (Anthropic keys, OpenAI project keys, connection strings with any password characters,
-unquoted NAME=value assignments). Its own module because importing detect-secrets (and requests
+detect-secrets' token and entropy plugin classes, called directly (`analyze_string`, never
+`analyze_line`: that path may call `verify`, i.e. the network), plus its heuristic filters, plus
+our patterns for what it lacks (Anthropic keys, OpenAI project keys, connection strings with any
+password characters, unquoted NAME=value assignments). Names that say secret with a value after
+them are the rule sets' (`rulesets`). Its own module because importing detect-secrets (and requests
 with it) takes ~50-80 ms: a text with no candidate line, most prompts, never pays it.
 """
 
 from __future__ import annotations
 
-import functools
-import posixpath
 import re
 
 from detect_secrets.filters import heuristic
-from detect_secrets.plugins import keyword
 from detect_secrets.plugins.aws import AWSKeyDetector
 from detect_secrets.plugins.azure_storage_key import AzureStorageKeyDetector
 from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
@@ -35,7 +33,6 @@ from detect_secrets.plugins.sendgrid import SendGridDetector
 from detect_secrets.plugins.slack import SlackDetector
 from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
-from detect_secrets.util.filetype import determine_file_type
 
 __all__ = ["scan_line"]
 
@@ -62,9 +59,11 @@ _TOKEN_PLUGINS: list[tuple[RegexBasedDetector, str, int, tuple[str, ...]]] = [
 ]
 # Detectors whose pattern includes context (`aws...key = "`, `://user:`) around group 1.
 _SECRET_IN_GROUP_1 = (AWSKeyDetector, BasicAuthDetector, NpmDetector)
-_KEYWORD = keyword.KeywordDetector()
 _ENTROPY_PLUGINS: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(), HexHighEntropyString()]
 
+_NAME = (r"(?<![^\W_])[\w]*(?:passw(?:or)?d|pwd|secret|token|api_?key|access_?key|auth_?key|priv(?:ate)?_?key"
+         r"|service_?key|account_?key|client_?key|d(?:b|atabase)_?(?:key|pass)|key_?pass|credentials?|contrase(?:n|ñ)a)\w*")
+_QUOTED = r"[\"'`]([^\s\"'`]{6,200})[\"'`]"
 # Ours, where detect-secrets has no detector. Group 1, when present, is the secret itself.
 _OWN: list[tuple[re.Pattern[str], str, int]] = [
     (re.compile(r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{20,}"), "anthropic-key", 0),
@@ -83,20 +82,17 @@ _OWN: list[tuple[re.Pattern[str], str, int]] = [
         "secret-assignment",
         2,
     ),
+    # Quoted values in the code forms detect-secrets' keyword plugin knew: `name = "v"` (also
+    # `name[0]`, `config['name']`), `name.assign("v")`, `name "v";`, `"v" == name`. The rule sets
+    # cover the common forms; these are the ones stage 1's detect-secrets candidates flag.
+    *((re.compile(p), "secret-assignment", 2) for p in (
+        _NAME + r"(?:\[[^\]]{0,20}\]|[\]'\"]{0,2})\s*(?::=|=>|==|!=|=|:)\s*" + _QUOTED,
+        _NAME + r"\.assign\(\s*" + _QUOTED,
+        _NAME + r"\s+" + _QUOTED + r"\s*;",
+        _QUOTED + r"\s*[!=]==?\s*[\w.\[\]'\"]*?" + _NAME,
+    )),
 ]
 
-# Keyword rule sets whose every pattern requires a quote character in the line.
-_QUOTED_RULES = (
-    keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP,
-    keyword.COMMON_C_DENYLIST_REGEX_TO_GROUP,
-    keyword.C_PLUS_PLUS_REGEX_TO_GROUP,
-)
-_QUOTE = re.compile("[\"'`]")
-# Each of detect-secrets' keyword patterns needs one of these around its keyword: ":" (":", ":="),
-# "=" or "!" ("=", "==", "!=", "=>", `"x" == key`), "(" (`key.assign("x")`), ";" (`key "x";`).
-# A test pins the list of those patterns: a new one must be checked against this.
-_KEYWORD_OPERATOR = re.compile("[:=!(;]")
-_ENV_LINE = re.compile(r"^[+\- ]?[ \t]*(?:export[ \t]+)?[A-Z][A-Z0-9_]*=")
 # Values that name a secret rather than being one (`PASSWORD_FIELD = "password"`).
 _PLACEHOLDERS = frozenset({"password", "passwd", "pwd", "secret", "token", "changeit", "xxx", "none", "null"})
 
@@ -114,20 +110,14 @@ def _value_filtered(value: str) -> bool:
     )
 
 
-@functools.lru_cache(maxsize=256)
-def _rules_for_path(path: str) -> dict:
-    # detect-secrets keys its rules by extension and has none for .env, so it would require
-    # quotes there; .env files take the config-file rules, which allow unquoted values.
-    base = posixpath.basename(path)
-    if base.startswith(".env") or base.endswith(".env"):
-        return keyword.CONFIG_DENYLIST_REGEX_TO_GROUP
-    default = keyword.QUOTES_REQUIRED_DENYLIST_REGEX_TO_GROUP
-    return keyword.REGEX_BY_FILETYPE.get(determine_file_type(path), default)
-
-
-def _keyword_rules(path: str, line: str) -> dict:
-    # A KEY=value line is config-style wherever it appears (a shell script, a pasted snippet).
-    return keyword.CONFIG_DENYLIST_REGEX_TO_GROUP if _ENV_LINE.match(line) else _rules_for_path(path)
+def _placeholder(value: str) -> bool:
+    """Values that stand for a secret: templates, $VARS, "password", "xxx", our placeholders."""
+    return (
+        heuristic.is_templated_secret(value)
+        or value.startswith(("{", "<", "%(", "$", "[REDACTED:"))
+        or value.lower() in _PLACEHOLDERS
+        or set(value) <= set("*xX.")
+    )
 
 
 def scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
@@ -147,15 +137,9 @@ def scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
                     span = m.span(1) if in_group and rx.groups and m.group(1) else m.span()
                     found.append((*span, kind, rank))
 
-    quoted = _QUOTE.search(line) is not None
-    rules = _keyword_rules(path, line)
-    # else every pattern of `rules` would fail anyway: on prose that says "secret" (2,000 questions:
-    # 21 candidates, all the word "secret"), the keyword regexes cost ~170 us a line
-    if (quoted or rules not in _QUOTED_RULES) and _KEYWORD_OPERATOR.search(line):
-        values = list(_KEYWORD.analyze_string(line, denylist_regex_to_group=rules))
-        if values and not heuristic.is_indirect_reference(line):  # password = get_password()
-            found += _value_spans(line, values, _KEYWORD, "secret-assignment", 2)
-    if quoted:  # the entropy plugins only look at quoted strings
+    # Names that say secret (password = "...") are the rule sets' (`rulesets`): detect-secrets'
+    # keyword plugin found no more of them and cost ~0.5 ms a line, most of a scan's time.
+    if "'" in line or '"' in line or "`" in line:  # the entropy plugins only look at quoted strings
         for plugin in _ENTROPY_PLUGINS:
             values = [
                 v for v in plugin.analyze_string(line) if plugin.calculate_shannon_entropy(v) > plugin.entropy_limit
@@ -165,7 +149,9 @@ def scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
     for rx, kind, rank in _OWN:
         for m in rx.finditer(line):
             group = 1 if rx.groups else 0
-            if not _value_filtered(m.group(group)):
+            # a URL's password is a password whatever it looks like (digits, a UUID)
+            filtered = _placeholder if kind == "connection-string" else _value_filtered
+            if not filtered(m.group(group)):
                 found.append((*m.span(group), kind, rank))
     return found
 

@@ -19,11 +19,13 @@ SoftLayer (prefixes too generic to prefilter without flagging ordinary code).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..multimatch import Background, PatternSet, parts_matched
+from . import rulesets
 
 __all__ = ["SecretHit", "contains_secret", "contains_secret_many", "find_secrets", "redact"]
 
@@ -43,8 +45,8 @@ class SecretHit:
 # Stage 1, run on text.encode().lower(): ASCII-only lowercasing keeps byte offsets, and factoring
 # the alternatives by first letter keeps the regex engine's scan fast (measured 4x over (?i)).
 #
-# A secret-sounding name (password, secret, api_key...) is a candidate only where one of
-# detect-secrets' keyword patterns could match it, or our NAME=value one: the name, a suffix, a
+# A secret-sounding name (password, secret, api_key...) is a candidate only where one of the
+# code-form patterns of `secret_lines` (detect-secrets' keyword forms) could match it, or NAME=value: the name, a suffix, a
 # closing quote or bracket, an index or `.assign`, spaces, then ":", "=", "!" or "("; or later
 # a quoted value and ";"; or "==" / "!=" before it. Prose that says "secret" or "password" is
 # then no candidate ("the secretary", "secreted from (...)": 21 of 2,000 held-out questions
@@ -111,7 +113,7 @@ _ONE_PASS_BELOW = 4096  # bytes
 _COMPARISON = re.compile(rb"[!=]{2}")
 
 
-def _offsets_re(low: bytes) -> list[int]:
+def _ds_offsets_re(low: bytes) -> list[int]:
     short = len(low) < _ONE_PASS_BELOW
     out = [m.start() for rx in (_CANDIDATE_ONE if short else _CANDIDATES) for m in rx.finditer(low)]
     for rx in _NAMES_TAILED_ONE if short else _NAMES_TAILED:
@@ -122,21 +124,85 @@ def _offsets_re(low: bytes) -> list[int]:
     return out
 
 
-# All candidate patterns as one Hyperscan expression (`multimatch`): 0.5 us a 350-character prompt
-# in a batch against 5.7 for `re`. One expression compiles in a third of the time of 17 (~20 ms)
-# and scans as fast; in `route`, `re` runs until it has compiled on its own thread.
+def _rule_offsets_re(low: bytes) -> list[tuple[int, int]]:
+    """(rule index, offset) of each rule prefilter's match: a prefilter whose leading literal is
+    absent (most, in any one text) costs one substring search."""
+    out = []
+    for pre in rulesets.prefilters():
+        at = low.find(pre.head)
+        if at < 0:
+            continue
+        if pre.literal:
+            while at >= 0:
+                out.append((pre.rule, at))
+                at = low.find(pre.head, at + 1)
+        else:
+            out += [(pre.rule, m.start()) for m in _compiled(pre.pattern).finditer(low, at)]
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(pattern: bytes) -> re.Pattern[bytes]:
+    return re.compile(pattern)
+
+
+def _offsets_re(low: bytes) -> list[int]:
+    return _ds_offsets_re(low) + [at for _, at in _rule_offsets_re(low)]
+
+
+# All candidate patterns in one Hyperscan set (`multimatch`): detect-secrets' candidates as one
+# expression (id 0: 0.5 us a 350-character prompt in a batch against 5.7 for `re`; one expression
+# compiles in a third of the time of 17, ~20 ms, and scans as fast), then each rule prefilter
+# (id 1 + its index), so one scan says which rules each line needs. In `route`, `re` runs until it
+# has compiled on its own thread.
 _EXPRESSION = b"|".join((*_CANDIDATE_PATTERNS, _COMPARED_NAME))
-_ENGINE = Background([_EXPRESSION])
+
+
+def _patterns() -> list[bytes]:
+    return [_EXPRESSION, *(pre.pattern for pre in rulesets.prefilters())]
+
+
+_ENGINE: Background | None = None  # built on first use: the rule set loads then
+
+
+def _engine() -> Background:
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = Background(_patterns())
+    return _ENGINE
 
 
 def _hyperscan(wait: bool | None = None) -> PatternSet | None:
-    return _ENGINE.get(wait)
+    return _engine().get(wait)
 
 
 def _candidate_offsets(low: bytes) -> list[int]:
     """An offset inside each stage-1 match in `low`: the lines to hand to stage 2."""
     engine = _hyperscan()
     return engine.ends(low) if engine is not None else _offsets_re(low)
+
+
+def _line_start(low: bytes, at: int) -> int:
+    return low.rfind(b"\n", 0, at) + 1
+
+
+def _candidate_lines(low: bytes) -> tuple[set[int], dict[int, set[int]]]:
+    """Stage 1: (starts of lines for detect-secrets' plugins, line start -> rule indices)."""
+    ds: set[int] = set()
+    by_line: dict[int, set[int]] = {}
+    engine = _hyperscan()
+    if engine is not None:
+        pres = rulesets.prefilters()
+        for pattern_id, at in engine.matches(low):
+            if pattern_id == 0:
+                ds.add(_line_start(low, at))
+            else:
+                by_line.setdefault(_line_start(low, at), set()).add(pres[pattern_id - 1].rule)
+        return ds, by_line
+    ds = {_line_start(low, at) for at in _ds_offsets_re(low)}
+    for rule, at in _rule_offsets_re(low):
+        by_line.setdefault(_line_start(low, at), set()).add(rule)
+    return ds, by_line
 
 
 # A PEM private key, with its body: following base64 or header lines, or on the same line with
@@ -198,17 +264,22 @@ def _scan(text: str, path: str) -> list[_Finding]:
         return header_paths[i] if i >= 0 else path
 
     # the start of every line with a trigger, each line once, in order
-    starts = sorted({data.rfind(b"\n", 0, at) + 1 for at in _candidate_offsets(low)})
-    if starts:
+    ds_starts, rule_lines = _candidate_lines(low)
+    if ds_starts:
         from .secret_lines import scan_line
     line_no, counted_to = 1, 0
-    for start in starts:
+    for start in sorted(ds_starts | rule_lines.keys()):
         line_no += data.count(b"\n", counted_to, start)
         counted_to = start
         end = data.find(b"\n", start)
-        line = data[start : end if end >= 0 else len(data)].decode("utf-8", "surrogatepass")
+        line = data[start : end if end >= 0 else len(data)].decode("utf-8", "surrogatepass").rstrip("\r")
         line_path = path_at(start)
-        for s, e, kind in _merge(scan_line(line.rstrip("\r"), line_path)):
+        found = scan_line(line, line_path) if start in ds_starts else []
+        indices = rule_lines.get(start)
+        if indices:
+            found += rulesets.scan_line(line, line_path, indices)
+            findings += _rewritten(data, line, end, line_no, line_path)
+        for s, e, kind in _merge(found):
             findings.append(_Finding(line_no, s, line_no, e, kind, line_path))
 
     if "PRIVATE KEY" in text:
@@ -220,6 +291,65 @@ def _scan(text: str, path: str) -> list[_Finding]:
             where = path_at(len(text[: m.start()].encode("utf-8", "surrogatepass")))
             findings.append(_Finding(first, begin_col, last, end_col, "private-key", where))
     return findings
+
+
+def _line_at(data: bytes, start: int) -> tuple[str, int]:
+    """(the line that starts at `start`, without its newline; the offset of that newline or -1)."""
+    end = data.find(b"\n", start)
+    return data[start : end if end >= 0 else len(data)].decode("utf-8", "surrogatepass").rstrip("\r"), end
+
+
+def _as_assignment(name: str, value: str, line_no: int, value_col: int, path: str) -> list[_Finding]:
+    """Scan `name: value`, a name and a value that stand apart in the text, as one line; a
+    finding counts only inside the value, at its place (`value_col`) on line `line_no`."""
+    joined = f"{name}: {value}"
+    at = len(name) + 2
+    indices = {rule for rule, _ in _rule_offsets_re(joined.encode("utf-8", "surrogatepass").lower())}
+    found = _merge(rulesets.scan_line(joined, path, indices)) if indices else []
+    return [_Finding(line_no, s - at + value_col, line_no, e - at + value_col, kind, path)
+            for s, e, kind in found if s >= at]
+
+
+_CHILDREN_SCANNED = 20  # lines after a `parent:` line
+
+
+def _rewritten(data: bytes, line: str, end: int, line_no: int, path: str) -> list[_Finding]:
+    """A flagged line whose name and value stand apart: `<add key="k" value="v"/>`, a YAML block
+    scalar (`k: |` then the value), a `parent:` or `[parent]` whose children's names it prefixes."""
+    out = []
+    for m in rulesets.KEY_VALUE_ATTRIBUTES.finditer(line):
+        if m.group(2):
+            out += _as_assignment(m.group(1), m.group(2), line_no, m.start(2), path)
+    if end < 0:
+        return out
+    block = rulesets.BLOCK_SCALAR.match(line)
+    if block:
+        value_line, _ = _line_at(data, end + 1)
+        value = value_line.lstrip(" \t+-")
+        if value:
+            out += _as_assignment(block.group(1), value, line_no + 1, len(value_line) - len(value), path)
+        return out
+    parent = rulesets.PARENT_KEY.match(line)
+    if parent:
+        indent, name = len(parent.group(1).lstrip("+-")), parent.group(2) or parent.group(3)
+        start, child_no = end + 1, line_no
+        for _ in range(_CHILDREN_SCANNED):
+            if start >= len(data):
+                break
+            child_line, child_end = _line_at(data, start)
+            child_no += 1
+            if child_line.strip(" \t+-"):
+                child = rulesets.CHILD_KEY.match(child_line)
+                if parent.group(2) and (child is None or len(child.group(1).lstrip("+-")) <= indent):
+                    break  # YAML: back at the parent's level
+                if child is None and child_line.lstrip(" \t+-").startswith("["):
+                    break  # INI: the next section
+                if child:
+                    out += _as_assignment(f"{name}_{child.group(2)}", child.group(3), child_no, child.start(3), path)
+            if child_end < 0:
+                break
+            start = child_end + 1
+    return out
 
 
 def find_secrets(text: str, path: str = "") -> list[SecretHit]:
