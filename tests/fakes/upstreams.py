@@ -89,8 +89,10 @@ class FakeUpstream:
         token_delay: float = 0.002,
         expected_key: str | None = None,
         models: tuple[str, ...] = ("model-a", "model-b"),
+        chunks: list[str] | None = None,
     ):
         self.answer = answer
+        self.chunks = chunks  # the answer's stream pieces, as given (default: one per word)
         self.usage = usage
         self.token_delay = token_delay
         self.expected_key = expected_key  # None: accept any key
@@ -328,7 +330,7 @@ class FakeUpstream:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def _send_stream(self, req: Recorded, writer, conn: _Conn, kind: str, fault: Fault | None) -> None:
-        pieces = _pieces(self.answer)
+        pieces = list(self.chunks) if self.chunks else _pieces(self.answer)
         before, tokens, after = self.stream_frames(req, pieces)
         half = len(tokens) // 2
         if kind == "cut":

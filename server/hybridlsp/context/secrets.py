@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from ..multimatch import Background, PatternSet, parts_matched
 from . import rulesets
 
-__all__ = ["SecretHit", "contains_secret", "contains_secret_many", "find_secrets", "redact"]
+__all__ = ["SecretHit", "contains_secret", "contains_secret_many", "find_secrets", "redact", "secret_spans"]
 
 
 @dataclass(frozen=True)
@@ -378,6 +378,19 @@ def contains_secret_many(texts: Sequence[str], path: str = "") -> list[bool]:
     hit = parts_matched([t.encode("utf-8", "surrogatepass").lower() for t in texts], _candidate_offsets)
     # `_scan`'s PEM check needs "PRIVATE KEY", which lowercased is a candidate ("p(?:rivate key").
     return [i in hit and contains_secret(text, path) for i, text in enumerate(texts)]
+
+
+def secret_spans(text: str, path: str = "") -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each secret value in `text`, as offsets into it, sorted and without
+    overlaps (a PEM key: its whole block). For `context.redact`; never logged."""
+    findings = _scan(text, path)
+    if not findings:
+        return []
+    starts = [0]
+    for line in text.split("\n"):
+        starts.append(starts[-1] + len(line) + 1)
+    found = [(starts[f.line_no - 1] + f.start, starts[f.end_line_no - 1] + f.end, f.kind, 0) for f in findings]
+    return [(s, e, kind) for s, e, kind in _merge(found) if e > s]
 
 
 def redact(text: str, path: str = "") -> str:
