@@ -8,7 +8,8 @@ password, a `+` line of a diff, a log line, and, for tokens that identify themse
 question. A secret counts as caught when `contains_secret` says so (the request stays local).
 False positives: a file with any finding, over a seeded sample of 200 standard-library modules
 and every module of a few installed projects. Cost: `contains_secret` on a 5,000-line file of
-standard-library code (p50 of 30), and per MB of code, with Hyperscan and with `re` alone.
+standard-library code (p50 of 30), and per MB of code, with Hyperscan and with `re` alone, as CPU
+time of the scanning thread (its cost, whatever shares the cores) and as wall time.
 """
 
 from __future__ import annotations
@@ -92,13 +93,17 @@ def _code(lines: int = 0, size: int = 0) -> str:
     return "\n".join(text.split("\n")[:lines]) if lines else text[:size]
 
 
-def _timed(text: str, runs: int) -> list[float]:
-    out = []
+def _timed(text: str, runs: int) -> tuple[float, float]:
+    """p50 ms of `contains_secret(text)`: (CPU time of this thread, wall time). The scan runs on
+    the calling thread (Hyperscan too), so its CPU time is its cost whatever else shares the
+    cores; the wall time grows with that load."""
+    cpu, wall = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        c0, w0 = time.thread_time(), time.perf_counter()
         contains_secret(text, "module.py")
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+        cpu.append((time.thread_time() - c0) * 1000)
+        wall.append((time.perf_counter() - w0) * 1000)
+    return pct(cpu, 50), pct(wall, 50)
 
 
 def _cost() -> dict[str, float]:
@@ -106,13 +111,13 @@ def _cost() -> dict[str, float]:
     secrets._hyperscan(wait=True)
     out = {}
     contains_secret(five_k)  # warm: regexes compiled on first use
-    out["5k p50"] = pct(_timed(five_k, 30), 50)
-    out["MB p50"] = pct(_timed(mb, 7), 50)
+    out["5k"], out["5k wall"] = _timed(five_k, 30)
+    out["MB"], out["MB wall"] = _timed(mb, 7)
     engine = secrets._engine()
     saved, engine._set = engine._set, None  # `re` alone, as without a Hyperscan wheel
     try:
-        out["5k p50 re"] = pct(_timed(five_k, 10), 50)
-        out["MB p50 re"] = pct(_timed(mb, 3), 50)
+        out["5k re"], _ = _timed(five_k, 10)
+        out["MB re"], _ = _timed(mb, 3)
     finally:
         engine._set = saved
     out["5k bytes"] = len(five_k.encode())
@@ -161,17 +166,19 @@ def run() -> Result:
         fp_total += total
     if fp_examples:
         raw.append("First flagged: " + "; ".join(fp_examples))
-    raw += ["", f"Scan cost (`contains_secret`): 5,000-line file ({cost['5k bytes'] / 1024:.0f} KB) "
-            f"p50 {cost['5k p50']:.2f} ms with Hyperscan, {cost['5k p50 re']:.2f} ms with `re` alone; "
-            f"1 MB of code p50 {cost['MB p50']:.1f} ms with Hyperscan, {cost['MB p50 re']:.1f} ms with `re`.",
-            f"Load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; Python {sys.version.split()[0]}."]
+    load = os.getloadavg()[0]
+    raw += ["", f"Scan cost (`contains_secret`, p50, CPU time of the scanning thread): 5,000-line file "
+            f"({cost['5k bytes'] / 1024:.0f} KB) {cost['5k']:.2f} ms with Hyperscan, {cost['5k re']:.1f} ms with `re` "
+            f"alone; 1 MB of code {cost['MB']:.1f} ms with Hyperscan, {cost['MB re']:.0f} ms with `re`. "
+            f"Wall time: {cost['5k wall']:.2f} ms and {cost['MB wall']:.1f} ms, at load average {load:.2f} on "
+            f"{os.cpu_count()} cores (Python {sys.version.split()[0]})."]
     prose = _pct(*by_form.get(("gitleaks", "prose"), (0, 0)))
     fp_rate = _pct(fp_files, fp_total)
     met = (worst_assign["gitleaks"] >= GOAL_ASSIGN and prose >= GOAL_PROSE and fp_rate <= GOAL_FP
-           and cost["5k p50"] <= GOAL_MS)
+           and cost["5k"] <= GOAL_MS)
     figure = (f"assignments >= {worst_assign['gitleaks']:.1f} % in every form (held-out {worst_assign['held-out']:.1f} %), "
               f"self-identifying in prose {prose:.1f} % (held-out {_pct(*by_form.get(('held-out', 'prose'), (0, 1))):.1f} %), "
-              f"{fp_rate:.1f} % of code files flagged, 5,000 lines in {cost['5k p50']:.2f} ms p50")
+              f"{fp_rate:.1f} % of code files flagged, 5,000 lines in {cost['5k']:.2f} ms p50 (CPU)")
     limits = []
     if worst_assign["gitleaks"] < GOAL_ASSIGN:
         limits.append(f"an assignment form is under {GOAL_ASSIGN:.0f} % on the gitleaks formats (table above)")
@@ -179,8 +186,8 @@ def run() -> Result:
         limits.append("self-identifying tokens in prose: the misses are listed above")
     if fp_rate > GOAL_FP:
         limits.append(f"false positives over {GOAL_FP:.0f} % of code files (first ones listed above)")
-    if cost["5k p50"] > GOAL_MS:
-        limits.append(f"a 5,000-line file takes {cost['5k p50']:.2f} ms")
+    if cost["5k"] > GOAL_MS:
+        limits.append(f"a 5,000-line file takes {cost['5k']:.2f} ms of CPU")
     return Result(NUMBER, "Secrets gate: recall, false positives, scan cost", figure,
                   f">= {GOAL_ASSIGN:.0f} % each assignment form, >= {GOAL_PROSE:.0f} % prose tokens, "
                   f"<= {GOAL_FP:.0f} % files flagged, <= {GOAL_MS:.0f} ms / 5,000 lines",

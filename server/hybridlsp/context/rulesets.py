@@ -69,6 +69,16 @@ OWN_RULES: list[dict] = [
     },
 ]
 
+# A token that names its issuer by a prefix (`pcsk_`, `sk-or-v1-`, `HRKU-`), of a format no rule
+# knows: a prefix, a separator, then a long random body (checked by `_random_body`).
+OWN_RULES.append({
+    "id": "prefixed-token",
+    "regex": r"(?<![A-Za-z0-9_.+/=-])((?!(?:sha|md)\d*-)[A-Za-z][A-Za-z0-9]{1,14}(?:[_.-][A-Za-z0-9]{1,14}){0,3}[_.-]"
+             r"([A-Za-z0-9][A-Za-z0-9_.+/=-]{15,}))",
+    "secret_group": 1, "entropy": 0.0, "shape": "token",
+    "prefilters": [rb"[_.-][a-z0-9]{16}".decode()],
+})
+
 # Forms where the name and the value are apart: `secrets` rewrites each as `name: value` and
 # scans that. `name: |` / `name: >-`, a YAML block scalar: the value is the next line.
 BLOCK_SCALAR = re.compile(r"^[ \t+-]*[\"']?([\w.-]+)[\"']?[ \t]*:[ \t]*[|>][-+0-9]*[ \t]*$")
@@ -90,6 +100,7 @@ class Rule:
     keywords: tuple[str, ...] = ()
     generic: bool = False
     mixed: bool = False  # the secret must mix letters and digits (our any-character rule)
+    token: bool = False  # group 2 must look random (our prefixed-token rule)
 
     @functools.cached_property
     def rx(self) -> re.Pattern[str]:
@@ -113,7 +124,7 @@ def source() -> str:
 @dataclass(frozen=True)
 class Prefilter:
     pattern: bytes  # on lowercased text; never matches a newline
-    head: bytes  # the literal it starts with: where it is absent, the pattern cannot match
+    head: bytes  # the literal it starts with (or b""): where it is absent, the pattern cannot match
     literal: bool  # the pattern is its head
     rule: int  # index into rules()
 
@@ -142,7 +153,8 @@ def _head(pattern: bytes) -> tuple[bytes, bool]:
 def rules() -> list[Rule]:
     """gitleaks' rules, then ours."""
     return [Rule(r["id"], r["regex"], r.get("secret_group", 0), r.get("entropy", 0.0), r.get("path"),
-                 r.get("allowlists", []), tuple(r.get("keywords", ())), generic=r["id"].startswith("generic"), mixed=r.get("mixed", False))
+                 r.get("allowlists", []), tuple(r.get("keywords", ())), generic=r["id"].startswith("generic"), mixed=r.get("mixed", False),
+                 token=r.get("shape") == "token")
             for r in [*_load()["rules"], *OWN_RULES]]
 
 
@@ -151,9 +163,7 @@ def prefilters() -> list[Prefilter]:
     out = []
     for i, r in enumerate([*_load()["rules"], *OWN_RULES]):
         for p in r["prefilters"]:
-            head, literal = _head(p.encode())
-            if not head:
-                raise ValueError(f"rule {r['id']}: prefilter {p!r} starts with no literal")
+            head, literal = _head(p.encode())  # b"" (no literal head): the `re` path always runs it
             out.append(Prefilter(p.encode(), head, literal, i))
     return out
 
@@ -202,6 +212,34 @@ _DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[A-Za-z]")
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+_WORDS = re.compile(r"[A-Z]?[a-z]{3,}|[A-Z]{3,}(?![a-z])")
+
+
+def _wordy(body: str) -> bool:
+    """Mostly words (`PositionEncodingKind.Utf16`, `InvalidBase64PaddingDefect`): runs of 4+
+    letters cover most letters and hold vowels as words do (random letters: ~20 % vowels)."""
+    words = [w for w in _WORDS.findall(body) if len(w) >= 4]
+    covered = sum(map(len, words))
+    vowels = sum(c in "aeiouAEIOU" for w in words for c in w)
+    return covered >= 0.6 * sum(c.isalpha() for c in body) and vowels >= 0.3 * covered
+
+
+def _random_body(body: str) -> bool:
+    """Random-looking, not a word chain or a hash: 16+ characters with 2+ digits and 2+ letters;
+    mixed case at 3.5 bits a character, or one case (not hex: hashes) at 24+ and 3.7 bits."""
+    if len(body) < 16 or sum(c.isdigit() for c in body) < 2 or sum(c.isalpha() for c in body) < 2:
+        return False
+    if _wordy(body):
+        return False
+    if any(c.isupper() for c in body) and any(c.islower() for c in body):
+        return entropy(body) >= 3.5
+    bare = body.replace("-", "").replace("_", "")
+    return len(body) >= 24 and not _HEX.fullmatch(bare) and entropy(body) >= 3.7
+
+
 def scan_line(line: str, path: str, indices: set[int]) -> list[tuple[int, int, str, float]]:
     """(start, end, rule id, rank) of each secret the rules at `indices` find in one line."""
     all_rules = rules()
@@ -223,9 +261,15 @@ def scan_line(line: str, path: str, indices: set[int]) -> list[tuple[int, int, s
                 continue
             if rule.mixed and not _LETTER.search(secret):
                 continue
+            if rule.token:
+                body = m.group(2).rstrip("._-")
+                if not _random_body(body):
+                    continue
+                secret = secret[: len(secret) - (len(m.group(2)) - len(body))]
             if _allowed(rule, secret, m.group(0), line, path):
                 continue
             # gitleaks-specific formats name the finding before our generic assignment rules
             rank = 2.5 if rule.generic or rule.mixed else 0.5
-            found.append((*m.span(g), rule.id, rank))
+            start = m.start(g)
+            found.append((start, start + len(secret), rule.id, 2.8 if rule.token else rank))
     return found

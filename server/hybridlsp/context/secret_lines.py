@@ -10,6 +10,7 @@ with it) takes ~50-80 ms: a text with no candidate line, most prompts, never pay
 
 from __future__ import annotations
 
+import math
 import re
 
 from detect_secrets.filters import heuristic
@@ -33,6 +34,8 @@ from detect_secrets.plugins.sendgrid import SendGridDetector
 from detect_secrets.plugins.slack import SlackDetector
 from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
+
+from .rulesets import entropy
 
 __all__ = ["scan_line"]
 
@@ -61,8 +64,9 @@ _TOKEN_PLUGINS: list[tuple[RegexBasedDetector, str, int, tuple[str, ...]]] = [
 _SECRET_IN_GROUP_1 = (AWSKeyDetector, BasicAuthDetector, NpmDetector)
 _ENTROPY_PLUGINS: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(), HexHighEntropyString()]
 
-_NAME = (r"(?<![^\W_])[\w]*(?:passw(?:or)?d|pwd|secret|token|api_?key|access_?key|auth_?key|priv(?:ate)?_?key"
-         r"|service_?key|account_?key|client_?key|d(?:b|atabase)_?(?:key|pass)|key_?pass|credentials?|contrase(?:n|ñ)a)\w*")
+# detect-secrets' keyword list (its DENYLIST)
+_NAME = (r"(?<![^\W_])[\w]*(?:passw(?:or)?d|pwd|secret|api_?key|auth_?key|priv(?:ate)?_?key"
+         r"|service_?key|account_?key|client_?key|d(?:b|atabase)_?(?:key|pass)|key_?pass|contrase(?:n|ñ)a)\w*")
 _QUOTED = r"[\"'`]([^\s\"'`]{6,200})[\"'`]"
 # Ours, where detect-secrets has no detector. Group 1, when present, is the secret itself.
 _OWN: list[tuple[re.Pattern[str], str, int]] = [
@@ -110,6 +114,15 @@ def _value_filtered(value: str) -> bool:
     )
 
 
+def _entropy(plugin: HighEntropyStringsPlugin, value: str) -> float:
+    """`plugin.calculate_shannon_entropy(value)`, without its `str.count` per charset character
+    (64 of them a string: most of a scan's time). Its values hold only charset characters."""
+    e = entropy(value)
+    if isinstance(plugin, HexHighEntropyString) and len(value) > 1 and value.isdigit():
+        e -= 1.2 / math.log(len(value), 2)  # its correction for all-digit strings
+    return e
+
+
 def _placeholder(value: str) -> bool:
     """Values that stand for a secret: templates, $VARS, "password", "xxx", our placeholders."""
     return (
@@ -142,7 +155,7 @@ def scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
     if "'" in line or '"' in line or "`" in line:  # the entropy plugins only look at quoted strings
         for plugin in _ENTROPY_PLUGINS:
             values = [
-                v for v in plugin.analyze_string(line) if plugin.calculate_shannon_entropy(v) > plugin.entropy_limit
+                v for v in plugin.analyze_string(line) if _entropy(plugin, v) > plugin.entropy_limit
             ]
             found += _value_spans(line, values, plugin, "high-entropy-string", 3)
 
