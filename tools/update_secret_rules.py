@@ -223,7 +223,11 @@ def re2_to_python(pattern: str) -> str:
 
 # gitleaks' template for "a name that says PROVIDER, an operator, a value" rules
 _NAME_TEMPLATE = re.compile(r"^(?:\(\?i\))?(?:\[\\w\.-\]\{0,50\}\?)?\(\?i?:?")
-_OPERATOR_AFTER = rb"[a-z0-9_.\t -]{0,20}[\t\x0b\x0c\r '\"]{0,3}[=>:|?,]"
+# the operators of the template (`=`, `:`, `=>`, `?=`, `||`, `,`); a comma only after a quote
+# (`"api_key", "v"`), as prose has "the API, ..." everywhere
+_OPERATOR_AFTER = rb"[a-z0-9_.\t -]{0,20}(?:[\t\x0b\x0c\r '\"]{0,3}(?:[=>:?]|\|\|)|['\"][\t ]{0,3},)"
+# where a rule is that template, its keywords are the name: they need the operator after them
+_TEMPLATE = r"(?:[ \t\w.-]{0,20})[\s'" + '"' + r"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)"
 _OVERRIDES: dict[str, list[bytes]] = {
     # keyword -> prefilters that replace it (all lowercased text)
     "ey": [rb"\.ey"],  # a JWT is ey...`.ey`...: the dot is rarer than "ey" (key, they)
@@ -233,6 +237,10 @@ _OVERRIDES: dict[str, list[bytes]] = {
     "ext_": [rb"ext_[a-z0-9]{5,30}\.[a-z0-9]{4,6}\.acc"],
     "fm1": [rb"fm1[ar]_"],
     "live_": [rb"live_[a-z0-9]{10}"],
+    # AWS key ids: "Asia" in prose is none
+    **{k: [k.encode() + rb"[a-z0-9]{16}"] for k in ("a3t", "akia", "asia", "abia", "acca")},
+    "ltai": [rb"ltai[a-z0-9]{20}"],
+    "intra": [],  # intra42's, whose pattern needs "s-s4t2", its other keywords
 }
 # words common in code and prose: a rule whose keyword is one needs the operator after it
 _COMMON = {"access", "api", "auth", "key", "credential", "creds", "passwd", "password", "secret", "token",
@@ -241,11 +249,14 @@ _COMMON = {"access", "api", "auth", "key", "credential", "creds", "passwd", "pas
 
 def prefilters(rule: dict) -> list[str]:
     out: list[bytes] = []
+    regex = rule.get("regex", "")
+    template_at = regex.find(_TEMPLATE)
     for kw in rule.get("keywords", []):
         low = kw.lower()
+        named = 0 <= regex.lower().find(low) < template_at  # the keyword is the template's name
         if low in _OVERRIDES:
             out += _OVERRIDES[low]
-        elif low in _COMMON:
+        elif low in _COMMON or named:
             out.append(re.escape(low).encode() + _OPERATOR_AFTER)
         else:
             out.append(re.escape(low).encode())

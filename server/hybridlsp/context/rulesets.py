@@ -127,12 +127,14 @@ class Prefilter:
     head: bytes  # the literal it starts with (or b""): where it is absent, the pattern cannot match
     literal: bool  # the pattern is its head
     rule: int  # index into rules()
+    tail: bytes = b""  # the pattern after its head
 
 
 _META = set(b"[(.*+?{|^$")
 
 
-def _head(pattern: bytes) -> tuple[bytes, bool]:
+def _head(pattern: bytes) -> tuple[bytes, int]:
+    """The literal a pattern starts with, and where in the pattern it ends."""
     out, i = bytearray(), 0
     while i < len(pattern):
         c = pattern[i]
@@ -146,7 +148,7 @@ def _head(pattern: bytes) -> tuple[bytes, bool]:
             break  # that character may be absent
         out.append(nxt)
         i += step
-    return bytes(out), i == len(pattern)
+    return bytes(out), i
 
 
 @functools.lru_cache(maxsize=1)
@@ -163,8 +165,9 @@ def prefilters() -> list[Prefilter]:
     out = []
     for i, r in enumerate([*_load()["rules"], *OWN_RULES]):
         for p in r["prefilters"]:
-            head, literal = _head(p.encode())  # b"" (no literal head): the `re` path always runs it
-            out.append(Prefilter(p.encode(), head, literal, i))
+            pattern = p.encode()
+            head, end = _head(pattern)  # b"" (no literal head): the `re` path always runs it
+            out.append(Prefilter(pattern, head, end == len(pattern), i, pattern[end:]))
     return out
 
 

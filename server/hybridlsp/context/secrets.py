@@ -124,21 +124,51 @@ def _ds_offsets_re(low: bytes) -> list[int]:
     return out
 
 
+# Characters of the rules' literal heads: a head lies inside one run of them. On a long text the
+# heads are looked for in its distinct runs, joined (a tenth of a prose text's size or less), and
+# only the heads found there in the text itself: 2,000 prompts, ~700 KB, take ~20 ms, not ~170.
+_HEAD_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_-.~+/:")
+_NOT_HEAD = bytes(c if c in _HEAD_CHARS else 32 for c in range(256))
+_DISTINCT_ABOVE = 16384  # bytes
+
+
 def _rule_offsets_re(low: bytes) -> list[tuple[int, int]]:
-    """(rule index, offset) of each rule prefilter's match: a prefilter whose leading literal is
-    absent (most, in any one text) costs one substring search."""
+    """(rule index, offset) of each rule prefilter's match, on `re`: a prefilter whose leading
+    literal is absent (most, in any one text) costs one substring search; the others that share
+    a tail (the generic names and their operators) run as one pass."""
     out = []
+    runs = b" ".join(set(low.translate(_NOT_HEAD).split())) if len(low) > _DISTINCT_ABOVE else None
+    present: dict[bytes, bool] = {}
+    tails: dict[bytes, list[rulesets.Prefilter]] = {}
     for pre in rulesets.prefilters():
-        at = low.find(pre.head)
-        if at < 0:
+        found = present.get(pre.head)
+        if found is None:
+            skip = runs is not None and pre.head and _HEAD_CHARS.issuperset(pre.head) and pre.head not in runs
+            found = present[pre.head] = not skip and pre.head in low
+        if not found:
             continue
         if pre.literal:
+            at = low.find(pre.head)
             while at >= 0:
                 out.append((pre.rule, at))
                 at = low.find(pre.head, at + 1)
         else:
-            out += [(pre.rule, m.start()) for m in _compiled(pre.pattern).finditer(low, at)]
+            tails.setdefault(pre.tail, []).append(pre)
+    for tail, pres in tails.items():
+        if len(pres) == 1:
+            out += [(pres[0].rule, m.start()) for m in _compiled(pres[0].pattern).finditer(low)]
+            continue
+        # One alternation finds the lines; on each, every prefilter of the group whose head is
+        # there counts (an alternation's match may hide another head inside it: `apikey=`).
+        for m in _grouped(tail, tuple(sorted({p.head for p in pres}))).finditer(low):
+            line = low[low.rfind(b"\n", 0, m.start()) + 1 : (low.find(b"\n", m.end()) + 1 or len(low) + 1) - 1]
+            out += [(p.rule, m.start()) for p in pres if p.head in line]
     return out
+
+
+@functools.lru_cache(maxsize=None)
+def _grouped(tail: bytes, heads: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    return re.compile(b"(?:" + b"|".join(re.escape(h) for h in heads) + b")" + tail)
 
 
 @functools.lru_cache(maxsize=None)
