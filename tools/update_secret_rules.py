@@ -224,8 +224,9 @@ def re2_to_python(pattern: str) -> str:
 # gitleaks' template for "a name that says PROVIDER, an operator, a value" rules
 _NAME_TEMPLATE = re.compile(r"^(?:\(\?i\))?(?:\[\\w\.-\]\{0,50\}\?)?\(\?i?:?")
 # the operators of the template (`=`, `:`, `=>`, `?=`, `||`, `,`); a comma only after a quote
-# (`"api_key", "v"`), as prose has "the API, ..." everywhere
-_OPERATOR_AFTER = rb"[a-z0-9_.\t -]{0,20}(?:[\t\x0b\x0c\r '\"]{0,3}(?:[=>:?]|\|\|)|['\"][\t ]{0,3},)"
+# (`"api_key", "v"`), as prose has "the API, ..." everywhere; "]" for an INI `[section]`, whose
+# keys `secrets` scans with the section's name
+_OPERATOR_AFTER = rb"[a-z0-9_.\t -]{0,20}(?:[\t\x0b\x0c\r '\"]{0,3}(?:[=>:?\]]|\|\|)|['\"][\t ]{0,3},)"
 # where a rule is that template, its keywords are the name: they need the operator after them
 _TEMPLATE = r"(?:[ \t\w.-]{0,20})[\s'" + '"' + r"]{0,3}(?:=|>|:{1,3}=|\|\||:|=>|\?=|,)"
 _OVERRIDES: dict[str, list[bytes]] = {
