@@ -279,8 +279,9 @@ def _strip_credentials(data: dict, source: str) -> tuple[dict, list[str]]:
 def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]]:
     """A workspace file may tighten the user's privacy and budget, never loosen them: it adds
     local-only globs (it cannot remove the user's), cannot turn `privacy.on_secret` from "local"
-    to "redact", lowers cloud caps (it cannot raise or lift them), and may pick another model for a local tier but cannot move a tier the user keeps local
-    to a cloud backend (that would send all of that tier's code out, billed to the user's key)."""
+    to "redact", lowers cloud caps (it cannot raise or lift them), and may pick another model for
+    a local tier but cannot move a tier the user keeps local to a cloud backend (that would send
+    all of that tier's code out, billed to the user's key)."""
     notes = []
     tiers = {}
     for n in (1, 2, 3):
