@@ -1,19 +1,25 @@
 """Find secrets in text before it leaves the machine, and redact them.
 
-detect-secrets' `scan_line` runs ~27 plugins and its filter machinery on every line: about 2,000
-lines/s, far too slow for a 100,000-line staged diff. So the scan has two stages:
+Two rule sets run here: gitleaks' (`rulesets`, vendored and pinned) and detect-secrets' token and
+entropy plugins (`secret_lines`), with our own patterns beside each. Running them line by line
+over a 100,000-line staged diff would be far too slow, so the scan has two stages:
 
-1. one pass over the whole (ASCII-lowercased) text finds candidate lines: every line that holds
-   a token prefix, a secret-sounding keyword, credentials in a URL or a long quoted string.
-   Hyperscan (Intel's multi-pattern matcher) runs all the candidate patterns at once, about 1.5 ms
-   a MB of code; where its wheel is missing, `re` runs them as separate passes, about 15-20 ms.
-2. only candidate lines go through detect-secrets' plugin classes and our own patterns
-   (`secret_lines`, imported on the first candidate: detect-secrets takes ~50-80 ms to import).
-   Whole PEM blocks are found here.
+1. one pass over the whole (ASCII-lowercased) text finds candidate lines, and for each the rules
+   that could match it: detect-secrets' candidates (token prefixes, secret-sounding names before
+   an operator, credentials in a URL, long quoted strings) as one expression, and each rule's
+   keyword prefilter. Hyperscan (Intel's multi-pattern matcher) runs them all at once, ~25 ms of
+   CPU a MB of code, stage 2 included; where its wheel is missing, `re` runs them as passes
+   (~130 ms).
+2. only candidate lines go through the rules they were flagged for (`rulesets.scan_line`) and,
+   when detect-secrets' expression flagged them, its plugin classes (`secret_lines`, imported on
+   the first such line: detect-secrets takes ~50-80 ms to import). Names and values that stand
+   apart (an XML key/value pair, a YAML block scalar, nested keys) are scanned joined. Whole PEM
+   blocks are found here.
 
-Hits carry the line and the kind, never the value. Plugins left out on purpose: IPPublic (an IP
-is not a credential), Twilio, Mailchimp, Telegram, Discord, Artifactory, Cloudant, IBM and
-SoftLayer (prefixes too generic to prefilter without flagging ordinary code).
+Hits carry the line and the kind, never the value. detect-secrets plugins left out on purpose:
+IPPublic (an IP is not a credential), its keyword plugin (the rule sets cover its forms at a
+fraction of its cost), Twilio, Mailchimp, Telegram, Discord, Artifactory, Cloudant, IBM and
+SoftLayer (gitleaks' rules cover those, with keyword prefilters).
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ class SecretHit:
     """A secret found on a line. Kinds: aws-key, azure-storage-key, github-token, gitlab-token,
     jwt, npm-token, openai-key, anthropic-key, private-key, pypi-token, sendgrid-key,
     slack-token, square-oauth-secret, stripe-key, connection-string, secret-assignment,
-    high-entropy-string."""
+    high-entropy-string (detect-secrets' and ours); a gitleaks rule's id (`adafruit-api-key`);
+    ours: prefixed-token, authorization-header, bearer-token, xml-secret-element."""
 
     line_no: int  # 1-based line of the scanned text
     kind: str
