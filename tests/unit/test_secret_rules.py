@@ -128,3 +128,37 @@ def test_the_rules_own_samples_are_caught_in_a_python_assignment():
     assert len(drawn) >= 200
     missed = [s.rule for s in drawn if not contains_secret(*CORPUS_FORMS["python"](s.name, s.secret))]
     assert len(missed) <= len(drawn) // 100, missed
+
+
+def _lines_both_ways(text: str) -> tuple[tuple, tuple]:
+    low = text.encode("utf-8", "surrogatepass").lower()
+    engine = secrets_mod._engine()
+    if engine.get(wait=True) is None:
+        pytest.skip("no hyperscan wheel on this platform")
+    with_hs = secrets_mod._candidate_lines(low)
+    saved, engine._set = engine._set, None  # as before the set has compiled, or with no wheel
+    try:
+        with_re = secrets_mod._candidate_lines(low)
+    finally:
+        engine._set = saved
+    return with_hs, with_re
+
+
+def test_hyperscan_and_re_flag_the_same_rules_on_each_line():
+    from bench.secret_corpus import samples, written
+
+    texts = [text for s in samples()[::3] for text, _ in written(s).values()]
+    # grouped heads inside one match, and a text long enough for the distinct-runs shortcut
+    texts += ["x apikey= 1\ntwitterkey: 2\naccess_token_secret => 3", "\n".join(texts)]
+    for text in texts:
+        with_hs, with_re = _lines_both_ways(text)
+        assert with_hs == with_re, text[:300]
+
+
+def test_findings_on_the_corpus_are_the_same_without_hyperscan(monkeypatch):
+    from bench.secret_corpus import samples, written
+
+    cases = [(text, path) for s in samples()[1::4] for text, path in written(s).values()]
+    with_hs = [find_secrets(t, p) for t, p in cases]
+    monkeypatch.setattr(secrets_mod, "_hyperscan", lambda wait=False: None)
+    assert [find_secrets(t, p) for t, p in cases] == with_hs
