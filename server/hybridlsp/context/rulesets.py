@@ -13,8 +13,10 @@ generic one without a digit; an allowlist (on the secret, the match or the line;
 parts) or a global one drops it. Rules gitleaks writes for whole files (multi-line `curl`,
 Kubernetes manifests) see one line at a time here.
 
-`OWN_RULES` add the forms gitleaks' line patterns miss: XML elements, Authorization headers, and
-the value of a YAML block scalar on the line after its name (`secrets` joins the two lines).
+`OWN_RULES` add what gitleaks' line patterns miss: XML elements, Authorization and Bearer
+headers, names that say secret before a value of any characters, and tokens that name their
+issuer by a prefix in formats no rule knows. `BLOCK_SCALAR`, `PARENT_KEY`/`CHILD_KEY` and
+`KEY_VALUE_ATTRIBUTES` find names and values that stand apart, which `secrets` joins and rescans.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BLOCK_SCALAR", "CHILD_KEY", "KEY_VALUE_ATTRIBUTES", "PARENT_KEY", "Prefilter", "Rule", "prefilters", "rules", "scan_line", "source"]
+__all__ = ["BLOCK_SCALAR", "CHILD_KEY", "KEY_VALUE_ATTRIBUTES", "PARENT_KEY", "Prefilter", "Rule", "prefilters", "rules",
+           "scan_line", "source", "untranslated"]
 
 _DATA = Path(__file__).with_name("secret_rules") / "compiled.json"
 
@@ -135,6 +138,11 @@ def _load() -> dict:
 def source() -> str:
     """Which pinned rule set is compiled in, e.g. "gitleaks 8.30.1"."""
     return _load()["source"]
+
+
+def untranslated() -> list[dict]:
+    """The pinned set's rules left out, each with the reason (`id`, `reason`)."""
+    return _load()["untranslated"]
 
 
 @dataclass(frozen=True)
