@@ -72,6 +72,15 @@ OWN_RULES: list[dict] = [
     },
 ]
 
+# A name that ends in "key" alone (`ETSY_KEY`, `service_key`) says less than "secret" does
+# (`sort_key`, `primary_key: id`): the value must be long, random-looking and no chain of words.
+OWN_RULES.append({
+    "id": "secret-assignment",
+    "regex": r"(?i)(?:^|[^\w.-])([\w.-]{0,40}?key)[\"']?[ \t]*(?:=|:=|:|=>)[ \t]*[\"'`]?([^\s\"'`,;<>(){}\[\]]{16,200})(?:[\"'`\s,;]|$)",
+    "secret_group": 2, "entropy": 3.8, "mixed": True, "shape": "keyed",
+    "prefilters": _each((b"key",), rb"[\"']?[ \t]*[=:]"),
+})
+
 # A token that names its issuer by a prefix (`pcsk_`, `sk-or-v1-`, `HRKU-`), of a format no rule
 # knows: a prefix, a separator, then a long random body (checked by `_random_body`).
 OWN_RULES.append({
@@ -107,6 +116,7 @@ class Rule:
     generic: bool = False
     mixed: bool = False  # the secret must mix letters and digits (our any-character rule)
     token: bool = False  # group 2 must look random (our prefixed-token rule)
+    keyed: bool = False  # the value must not be a chain of words (our "...key = value" rule)
 
     @functools.cached_property
     def rx(self) -> re.Pattern[str]:
@@ -180,7 +190,7 @@ def rules() -> list[Rule]:
     """gitleaks' rules, then ours."""
     return [Rule(r["id"], r["regex"], r.get("secret_group", 0), r.get("entropy", 0.0), r.get("path"),
                  r.get("allowlists", []), tuple(r.get("keywords", ())), generic=r["id"].startswith("generic"), mixed=r.get("mixed", False),
-                 token=r.get("shape") == "token")
+                 token=r.get("shape") == "token", keyed=r.get("shape") == "keyed")
             for r in [*_load()["rules"], *OWN_RULES]]
 
 
@@ -236,6 +246,7 @@ def _allowed(rule: Rule, secret: str, match: str, line: str, path: str) -> bool:
 
 
 _DIGIT = re.compile(r"\d")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")  # ctypes.c_int32: a reference in code
 _LETTER = re.compile(r"[A-Za-z]")
 
 
@@ -286,7 +297,9 @@ def scan_line(line: str, path: str, indices: set[int]) -> list[tuple[int, int, s
                 continue
             if (rule.generic or rule.mixed) and not _DIGIT.search(secret):
                 continue
-            if rule.mixed and not _LETTER.search(secret):
+            if rule.mixed and (not _LETTER.search(secret) or _DOTTED.fullmatch(secret)):
+                continue
+            if rule.keyed and _wordy(secret):
                 continue
             if rule.token:
                 body = m.group(2).rstrip("._-")

@@ -114,6 +114,15 @@ def _value_filtered(value: str) -> bool:
     )
 
 
+# A constant's name (`"DUMMY_KEY"`) or a dotted path (`ctypes.c_int32`): code, not a secret
+_CODE_NAME = re.compile(r"[A-Z][A-Z_]*|[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
+
+
+def _assigned_filtered(value: str) -> bool:
+    """A value after a name that says secret: detect-secrets' heuristics, or code's names."""
+    return _value_filtered(value) or _CODE_NAME.fullmatch(value) is not None
+
+
 def _entropy(plugin: HighEntropyStringsPlugin, value: str) -> float:
     """`plugin.calculate_shannon_entropy(value)`, without its `str.count` per charset character
     (64 of them a string: most of a scan's time). Its values hold only charset characters."""
@@ -163,7 +172,8 @@ def scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
         for m in rx.finditer(line):
             group = 1 if rx.groups else 0
             # a URL's password is a password whatever it looks like (digits, a UUID)
-            filtered = _placeholder if kind == "connection-string" else _value_filtered
+            filtered = {"connection-string": _placeholder, "secret-assignment": _assigned_filtered}.get(
+                kind, _value_filtered)
             if not filtered(m.group(group)):
                 found.append((*m.span(group), kind, rank))
     return found
