@@ -149,6 +149,7 @@ def test_on_secret_defaults_to_local_and_takes_redact():
 
 @pytest.mark.parametrize("user, expected", [("local", "local"), ("redact", "redact")])
 def test_a_workspace_file_cannot_turn_local_into_redact(tmp_path, user, expected):
+    from hybridlsp.backends.location import cloud_backends
     from hybridlsp.config import load_settings
 
     home, ws = tmp_path / "home", tmp_path / "ws"
@@ -156,6 +157,6 @@ def test_a_workspace_file_cannot_turn_local_into_redact(tmp_path, user, expected
     ws.mkdir()
     (home / "config.toml").write_text(f'[privacy]\non_secret = "{user}"\n')
     (ws / ".hybridlsp.toml").write_text('[privacy]\non_secret = "redact"\n')
-    settings, notes = load_settings(ws, env={"HYBRIDLSP_HOME": str(home)})
+    settings, notes = load_settings(ws, env={"HYBRIDLSP_HOME": str(home)}, cloud_backends=cloud_backends())
     assert settings.privacy.on_secret == expected
     assert any("on_secret" in n for n in notes) == (user == "local")

@@ -51,6 +51,7 @@ class RequestRecord:
     saved_usd: float = 0.0
     path: str = ""
     workspace: str = ""
+    redacted: int = 0  # secret values replaced by placeholders before it left; never which
 
 
 def is_fallback(row: Row) -> bool:
@@ -88,6 +89,7 @@ class Row:
     size_bucket: str = ""
     path_hash: str | None = None
     workspace_hash: str | None = None
+    redacted: int = 0  # secret values replaced by placeholders before the request left
 
 
 @dataclass(frozen=True)

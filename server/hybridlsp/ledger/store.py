@@ -108,6 +108,12 @@ def m004_reservations(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m005_redacted(db: sqlite3.Connection) -> None:
+    # how many secret values a request had redacted before it left (privacy.on_secret = "redact")
+    db.execute("ALTER TABLE requests ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0")
+
+
 RESERVATION_TTL_S = 1800.0  # a reservation left by a killed process lapses after this, at the latest
 
 
@@ -256,7 +262,7 @@ class Ledger:
                     baseline_cost_usd=rec.baseline_cost_usd, outcome=rec.outcome, reason=rec.reason,
                     validator=rec.validator, cached=int(rec.outcome == "cache-hit"), saved_usd=rec.saved_usd,
                     size_bucket=size_bucket(rec.input_tokens), path_hash=self._hash(rec.path),
-                    workspace_hash=self._hash(rec.workspace),
+                    workspace_hash=self._hash(rec.workspace), redacted=rec.redacted,
                 ),
             )
         return request_id
