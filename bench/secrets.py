@@ -31,7 +31,7 @@ from hybridlsp.context.secrets import contains_secret, find_secrets
 from ._common import Result, pct
 from .secret_corpus import ASSIGNMENT_FORMS, FORMS, samples, written
 
-NUMBER = 11
+NUMBER = 13  # 11 and 12 are the escalation branch's (escalation, learning)
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 PROJECTS = ("httpx", "httpcore", "pygls", "lsprotocol", "git", "anyio")  # installed with hybridlsp
 GOAL_ASSIGN, GOAL_PROSE, GOAL_FP, GOAL_MS = 95.0, 95.0, 2.0, 5.0
