@@ -138,7 +138,7 @@ def run() -> Result:
     raw = [f"Rules: {rulesets.source()} ({len(rulesets.rules()) - len(rulesets.OWN_RULES)} rules compiled) plus "
            f"{len(rulesets.OWN_RULES)} of ours, and detect-secrets' plugins; corpus seed fixed, "
            f"{time.perf_counter() - t0:.0f} s. Not compiled: "
-           + ("; ".join(f"{u['id']} ({u['reason']})" for u in rulesets.untranslated()) or "none") + ".", "",
+           + ("; ".join(f"{u['id']}: {u['reason']}" for u in rulesets.untranslated()) or "none") + ".", "",
            "| form | gitleaks formats | held-out formats |", "|---|---:|---:|"]
     worst_assign = {}
     for form in FORMS:
