@@ -195,6 +195,7 @@ CREDENTIAL_KEYS = (
     ("telemetry", "enabled"),
     ("telemetry", "endpoint"),
     ("telemetry", "include_prompts"),
+    ("privacy", "on_secret"),  # "redact" sends requests that hold secrets to the cloud, redacted
 )
 
 _CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")
@@ -278,10 +279,9 @@ def _strip_credentials(data: dict, source: str) -> tuple[dict, list[str]]:
 
 def _only_tighter(user: Settings, merged: Settings, cloud_backends: Collection[str]) -> tuple[Settings, list[str]]:
     """A workspace file may tighten the user's privacy and budget, never loosen them: it adds
-    local-only globs (it cannot remove the user's), cannot turn `privacy.on_secret` from "local"
-    to "redact", lowers cloud caps (it cannot raise or lift them), and may pick another model for
-    a local tier but cannot move a tier the user keeps local to a cloud backend (that would send
-    all of that tier's code out, billed to the user's key)."""
+    local-only globs (it cannot remove the user's), lowers cloud caps (it cannot raise or lift
+    them), and may pick another model for a local tier but cannot move a tier the user keeps local
+    to a cloud backend (that would send all of that tier's code out, billed to the user's key)."""
     notes = []
     tiers = {}
     for n in (1, 2, 3):
@@ -298,9 +298,6 @@ def _only_tighter(user: Settings, merged: Settings, cloud_backends: Collection[s
         notes.append(f"routing.local_only_globs keeps your {', '.join(missing)}")
         merged = merged.model_copy(update={"routing": merged.routing.model_copy(
             update={"local_only_globs": globs + missing})})
-    if user.privacy.on_secret == "local" and merged.privacy.on_secret != "local":
-        notes.append('privacy.on_secret stays "local": a workspace file cannot send redacted secrets to the cloud')
-        merged = merged.model_copy(update={"privacy": user.privacy})
     caps = {}
     for key in ("monthly_cloud_usd", "daily_cloud_usd"):
         mine, theirs = getattr(user.budget, key), getattr(merged.budget, key)

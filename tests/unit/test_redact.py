@@ -147,16 +147,19 @@ def test_on_secret_defaults_to_local_and_takes_redact():
         settings_from_mapping({"privacy": {"on_secret": "cloud"}})
 
 
-@pytest.mark.parametrize("user, expected", [("local", "local"), ("redact", "redact")])
-def test_a_workspace_file_cannot_turn_local_into_redact(tmp_path, user, expected):
+@pytest.mark.parametrize("user", ["local", "redact"])
+def test_only_the_user_sets_on_secret(tmp_path, user):
+    # it decides whether requests holding secrets go to the cloud: a repository's file cannot
     from hybridlsp.backends.location import cloud_backends
-    from hybridlsp.config import load_settings
+    from hybridlsp.config import CREDENTIAL_KEYS, load_settings
 
+    assert ("privacy", "on_secret") in CREDENTIAL_KEYS  # so editor settings are refused too
     home, ws = tmp_path / "home", tmp_path / "ws"
     home.mkdir()
     ws.mkdir()
     (home / "config.toml").write_text(f'[privacy]\non_secret = "{user}"\n')
-    (ws / ".hybridlsp.toml").write_text('[privacy]\non_secret = "redact"\n')
+    other = "local" if user == "redact" else "redact"
+    (ws / ".hybridlsp.toml").write_text(f'[privacy]\non_secret = "{other}"\n')
     settings, notes = load_settings(ws, env={"HYBRIDLSP_HOME": str(home)}, cloud_backends=cloud_backends())
-    assert settings.privacy.on_secret == expected
-    assert any("on_secret" in n for n in notes) == (user == "local")
+    assert settings.privacy.on_secret == user
+    assert any("privacy.on_secret" in n and "ignored" in n for n in notes), notes
