@@ -1,4 +1,4 @@
-"""context.redact: stable placeholders, restored in a streamed answer, and never on the wire.
+"""context.redaction: stable placeholders, restored in a streamed answer, and never on the wire.
 
 The wire tests send a redacted prompt through each HTTP backend to its fake upstream on 127.0.0.1
 (Ollama NDJSON, OpenAI SSE, Anthropic SSE), whose answer splits a placeholder across stream
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from hybridlsp.backends import AnthropicBackend, ChatRequest, Message, OllamaBackend, OpenAIBackend
-from hybridlsp.context.redact import Redactor
+from hybridlsp.context.redaction import Redactor
 from hybridlsp.context.secrets import contains_secret, secret_spans
 from tests.fakes import FakeAnthropic, FakeOllama, FakeOpenAI
 from tests.fakes.fixtures import settings_for

@@ -9,7 +9,7 @@ import pytest
 
 from hybridlsp.context import rulesets
 from hybridlsp.context import secrets as secrets_mod
-from hybridlsp.context.redact import Redactor
+from hybridlsp.context.redaction import Redactor
 from hybridlsp.context.secrets import contains_secret, find_secrets
 from tools.update_secret_rules import OUT, Untranslatable, compile_rules, re2_to_python
 

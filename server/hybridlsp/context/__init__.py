@@ -59,7 +59,7 @@ _WHERE = {
     "find_secrets": "secrets",
     "redact": "secrets",
     "secret_spans": "secrets",
-    "Redactor": "redact",
+    "Redactor": "redaction",
     "LANGUAGES": "syntax",
     "language_for": "syntax",
     "parses": "syntax",

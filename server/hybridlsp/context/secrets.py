@@ -448,7 +448,7 @@ def contains_secret_many(texts: Sequence[str], path: str = "") -> list[bool]:
 
 def secret_spans(text: str, path: str = "") -> list[tuple[int, int, str]]:
     """(start, end, kind) of each secret value in `text`, as offsets into it, sorted and without
-    overlaps (a PEM key: its whole block). For `context.redact`; never logged."""
+    overlaps (a PEM key: its whole block). For `context.redaction`; never logged."""
     findings = _scan(text, path)
     if not findings:
         return []

@@ -19,7 +19,7 @@ from typing import Awaitable, Callable
 from ..actions import get_action
 from ..actions.base import StreamSanitizer, sanitize
 from ..budget.guard import BudgetGuard
-from ..context.redact import Redactor
+from ..context.redaction import Redactor
 from ..errors import AllTiersFailed
 from ..ledger.records import CONDENSE
 from ..ledger.store import Ledger

@@ -9,7 +9,7 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from ..context.redact import Redactor
+from ..context.redaction import Redactor
 from ..context.secrets import contains_secret
 from .prepare import Prepared, sent_text
 
