@@ -1,7 +1,7 @@
 """privacy.on_secret = "redact" end to end: the engine sends a request holding secrets to the cloud
 with each value behind a placeholder, shows the answer with the values back, and records that it
-redacted, never what. Checked at the fake cloud server (OpenAI and Anthropic wire formats): no
-value is in any request body, header or path, nor in the log or the ledger file.
+redacted, never what. Checked at the fake servers (OpenAI and Anthropic, and Ollama when the cloud
+fails over to it): no value is in any request body, header or path, nor in the log or the ledger.
 """
 
 import logging
@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from hybridlsp.request import RunRequest
-from tests.fakes import FakeAnthropic, FakeOllama, FakeOpenAI
+from tests.fakes import FakeAnthropic, FakeOllama, FakeOpenAI, Fault
 from tests.unit.engine.test_pipeline import engine_for, ledger, make_settings  # noqa: F401
 
 from .secret_corpus import corpus
@@ -93,3 +93,20 @@ async def test_every_planted_secret_is_redacted_on_the_way_out(planted, ledger):
         wire = _wire(cloud)
     assert cloud.request_count >= 1, "a redacted request should reach the cloud"
     assert not [p for p in planted.probes if p in wire]
+
+
+async def test_a_fallback_to_ollama_gets_the_redacted_text_and_the_answer_is_restored(ledger):  # noqa: F811
+    with FakeOllama(chunks=CHUNKS) as ollama, FakeOpenAI() as cloud:
+        for _ in range(4):
+            cloud.inject(Fault("500"))
+        eng = engine_for(make_settings(ollama, cloud, cache={"enabled": False}, privacy={"on_secret": "redact"}),
+                         ledger)
+        try:
+            res = await eng.run(RunRequest(action="ask", text=PROMPT))
+        finally:
+            await eng.aclose()
+        local, wire = _wire(ollama), _wire(cloud) + _wire(ollama)
+    assert cloud.request_count >= 1 and ollama.request_count >= 1 and res.backend == "ollama", res
+    assert "<SECRET_1>" in local  # the local model got the redacted text too
+    assert TOKEN not in wire and PASSWORD not in wire
+    assert res.text == SHOWN
