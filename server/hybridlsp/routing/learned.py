@@ -41,7 +41,7 @@ from itertools import islice, repeat
 from operator import add, mod, mul
 from pathlib import Path
 
-from .difficulty import Estimate, KeywordEstimator, register
+from .difficulty import Estimate, KeywordEstimator, register, sigmoid
 
 __all__ = [
     "BIGRAM_BUCKETS",
@@ -106,13 +106,6 @@ def features(head: Sequence[int], n_vocab: int) -> set[int]:
     return ids | {n_vocab + b for b in pairs}
 
 
-def _sigmoid(z: float) -> float:
-    if z >= 0:
-        return 1 / (1 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1 + e)
-
-
 @dataclass(frozen=True)
 class LearnedModel:
     n_vocab: int
@@ -152,8 +145,26 @@ class LearnedModel:
     def logit(self, text: str) -> float:
         return self.logit_of_head(head_of(text))
 
+    def contributions(self, head: Sequence[int]) -> list[tuple[tuple[int, ...], float]]:
+        """Each distinct id's and id pair's share of the logit (pairs by the ids that made the bucket;
+        two pairs in one bucket share it), largest |share| first. For explaining, not deciding."""
+        head = [int(t) for t in head[:HEAD_TOKENS]]
+        ids, pairs = _feature_sets(head)
+        n = len(ids) + len(pairs)
+        if not n:
+            return []
+        k = self.scale / math.sqrt(n)
+        out = [((i,), k * self.unigrams[i]) for i in ids if 0 <= i < self.n_vocab]
+        seen = set()
+        for a, b in zip(head, head[1:]):
+            bucket = (a * _MIX + b) % BIGRAM_BUCKETS
+            if bucket not in seen:
+                seen.add(bucket)
+                out.append(((a, b), k * self.bigrams[bucket]))
+        return sorted(out, key=lambda fc: -abs(fc[1]))
+
     def score(self, text: str) -> float:
-        return _sigmoid(self.logit(text))
+        return sigmoid(self.logit(text))
 
     def logit_at_quantile(self, p: float) -> float:
         """The held-out logit below which a share `p` of prompts fall (linear between points)."""
@@ -200,7 +211,7 @@ class LearnedEstimator:
         # past half the prompts to the cloud, the tier-2 band takes all the rest
         low = 1 - 2 * cloud_share_target
         self.tier2_logit = model.logit_at_quantile(low) if low > 0 else -math.inf
-        t, t2, t3 = cloud_share_target, _sigmoid(self.tier2_logit), _sigmoid(self.cloud_logit)
+        t, t2, t3 = cloud_share_target, sigmoid(self.tier2_logit), sigmoid(self.cloud_logit)
         self._bands = {  # each decision formats only its score
             3: f">= cloud threshold {t3:.3f} (top {t:.0%}) -> tier 3",
             2: f">= tier-2 threshold {t2:.3f} (next {t:.0%}) -> tier 2",
@@ -210,7 +221,7 @@ class LearnedEstimator:
     @property
     def thresholds(self) -> dict[int, float]:
         """Lowest score (0..1) of tier 2 and tier 3."""
-        return {2: _sigmoid(self.tier2_logit), 3: _sigmoid(self.cloud_logit)}
+        return {2: sigmoid(self.tier2_logit), 3: sigmoid(self.cloud_logit)}
 
     def estimate(self, text: str, action: str, head: Sequence[int] | None = None) -> Estimate | None:
         """`head`: the text's first token ids, when the caller has encoded it already.
@@ -224,13 +235,29 @@ class LearnedEstimator:
         if len(head) < self.model.min_tokens:
             return None
         z = self.model.logit_of_head(head)
-        score = _sigmoid(z)
+        score = sigmoid(z)
         tier = 3 if z >= self.cloud_logit else 2 if z >= self.tier2_logit else 1
         return Estimate(tier, score, f"learned difficulty {score:.3f} {self._bands[tier]}")
 
     def estimate_many(self, texts: Sequence[str], action: str,
                       heads: Sequence[Sequence[int] | None]) -> list[Estimate | None]:
         return list(map(self.estimate, texts, repeat(action), heads))
+
+    def explain(self, text: str, action: str, head: Sequence[int] | None = None) -> str:
+        """What the estimate saw: its score and band, or that it abstains, and the tokens that moved it."""
+        from ..context.tokens import _enc
+
+        if head is None:
+            head = head_of(text)
+        if len(head) < self.model.min_tokens:
+            return (f"learned estimate abstains: {len(head)} tokens is shorter than the shortest 1 % it learned "
+                    f"from ({self.model.min_tokens})")
+        score = sigmoid(self.model.logit_of_head(head))
+        enc = _enc()
+        moved = ", ".join(
+            f"{'+'.join(repr(enc.decode_single_token_bytes(t).decode('utf-8', 'replace')) for t in ids)} {c:+.3f}"
+            for ids, c in self.model.contributions(head)[:3])
+        return f"learned estimate {score:.3f}, moved by {moved or 'nothing'}"
 
 
 @lru_cache(maxsize=16)

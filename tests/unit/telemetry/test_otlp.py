@@ -13,8 +13,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-pytest.importorskip("opentelemetry.sdk", reason="needs the otel extra: pip install 'hybridlsp[otel]'")
-pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason="needs opentelemetry-exporter-otlp-proto-http")
+from tests.support import need_module
+
+# not installed: a skip (a failure under HYBRIDLSP_REQUIRE_ALL=1); installed but broken: an error
+need_module("opentelemetry.sdk", "needs the otel extra: pip install 'hybridlsp[otel]'")
+need_module("opentelemetry.exporter.otlp.proto.http", "needs the otel extra: pip install 'hybridlsp[otel]'")
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (  # noqa: E402
     ExportMetricsServiceRequest,
@@ -240,7 +243,8 @@ async def test_a_real_request_through_the_engine_is_exported(receiver, ledger):
     (span,) = receiver.spans()
     a = attrs(span.attributes)
     assert res.tier == 3 and a["hybridlsp.tier"] == 3 and a["gen_ai.usage.input_tokens"] == 120
-    assert a["hybridlsp.fallback"] == 2 and a["hybridlsp.fallback_reasons"] == ["server-error", "server-error"]
+    # tier 2 is on the Ollama that answered 500: skipped, not asked
+    assert a["hybridlsp.fallback"] == 2 and a["hybridlsp.fallback_reasons"] == ["server-error", "host-down"]
     assert a["hybridlsp.cost_usd"] == pytest.approx(res.usage.cost_usd) and a["hybridlsp.cost_usd"] > 0
     assert a["hybridlsp.user"] == "bo" and a["hybridlsp.request_id"] == res.request_id
 
