@@ -110,3 +110,18 @@ async def test_a_fallback_to_ollama_gets_the_redacted_text_and_the_answer_is_res
     assert "<SECRET_1>" in local  # the local model got the redacted text too
     assert TOKEN not in wire and PASSWORD not in wire
     assert res.text == SHOWN
+
+
+async def test_the_answer_signals_read_the_answer_as_shown(ledger):  # noqa: F811
+    # `token = <SECRET_1>` does not parse; `token = ghp_...`, as shown, does: no escalation on it
+    code = "```python\ntoken = <SECRET_1>\n```\n"
+    with FakeOllama(answer=code) as ollama, FakeOpenAI() as cloud:
+        eng = engine_for(make_settings(ollama, cloud, cache={"enabled": False}, privacy={"on_secret": "redact"},
+                                       escalation={"signals": ["code-parse"]}), ledger)
+        try:
+            res = await eng.run(RunRequest(action="ask", text=PROMPT.replace("[cloud] ", ""), tier=1))
+        finally:
+            await eng.aclose()
+    assert res.tier == 1 and not res.fallbacks, res
+    assert ollama.request_count == 1 and cloud.request_count == 0
+    assert res.text.strip() == code.replace("<SECRET_1>", TOKEN).strip()

@@ -220,11 +220,14 @@ class Engine(Router):
         esc = self.settings.escalation
 
         def assess(att: Attempt, second: str | None):
-            return signals.assess(action.name, att.text, ctx, self.settings, output_tokens=att.output_tokens,
-                                  max_tokens=att.max_tokens, logprobs=att.logprobs, second=second)
+            # judged as it will be shown: a placeholder is no name the file lacks
+            second = self._restored(flight, second) if second is not None else None
+            return signals.assess(action.name, self._restored(flight, att.text), ctx, self.settings,
+                                  output_tokens=att.output_tokens, max_tokens=att.max_tokens, logprobs=att.logprobs,
+                                  second=second)
 
         on = esc.enabled and bool(esc.signals)
-        call = Call(decision.chain, prepared.messages, lambda text: action.validate(text, ctx),
+        call = Call(decision.chain, prepared.messages, lambda text: action.validate(self._restored(flight, text), ctx),
                     json_schema=action.json_schema, action_cap=action.max_tokens, input_tokens=tokens,
                     assess=assess if on else None, logprobs=on and "token-confidence" in esc.signals,
                     second_sample_temperature=esc.sample_temperature
@@ -283,7 +286,7 @@ class Engine(Router):
             usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline or 0.0, 8)),
             fallbacks=fallbacks, request_id=flight.request_id, backend=final.hop.backend, model=final.hop.model,
             tier=final.hop.tier, latency_ms=latency_ms, ttft_ms=final.ttft_ms, findings=findings,
-            notes=flight.notes, budget=status,
+            notes=flight.notes, budget=status, redacted=self._redacted(flight),
         ))
 
     async def _answer_from_cache(self, flight: _Flight, action, decision: Decision, hit: dict, tokens: int,
@@ -303,7 +306,7 @@ class Engine(Router):
             text=text, decision=decision,
             usage=UsageReport(hit["input_tokens"], hit["output_tokens"], 0.0, baseline or 0.0),
             fallbacks=[], request_id=flight.request_id, backend=hop.backend, model=hop.model, tier=hop.tier,
-            latency_ms=latency_ms, ttft_ms=latency_ms, cached=True, findings=findings,
+            latency_ms=latency_ms, ttft_ms=latency_ms, cached=True, findings=findings, redacted=self._redacted(flight),
             notes=flight.notes + [f"answered from cache (saved ${hit['cost']:.6f})"],
         ))
 
