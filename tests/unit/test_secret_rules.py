@@ -78,6 +78,11 @@ def j(*parts: str) -> str:
 GENERIC = j("Zq8", "Wv2Lm5Np7Qr2St4", "Uv9x")  # a random value behind a name that says secret
 ASANA_ID = j("1", "20", "3456", "7890", "12345")  # a format only a name identifies (gitleaks asana)
 TOKEN = j("pc", "sk_", "KNgb4l_", "EyPVOmmVOFQKTdyGeyIAGQj0crFCQCZCgEYaY8yoB")  # a prefixed token no rule knows
+# prefixed tokens whose body starts with a separator, or breaks within its first 16 characters
+DASHED = j("qx", "t_-", "bQRLEm5QkCW92fKxB1sPNzseKjo_ETIotXk")
+SHORT_RUNS = j("zkey", "-api-", "3l72TeSe72cVU", "nY_cEUw8FF92HFr")
+SLASHED = j("QWXZ", "-saQ5sZryq/U5b2ly2Ievw", "ddn4R6fCCdRcVdnBug")
+LONG = j(*("Zq8Wv2Lm5Np7Qr2St4Uv9x+Ab3dEf6/hIj9kLm2=" for _ in range(8)))  # 320 characters
 
 FORMS = [
     ("python", f'API_KEY = "{GENERIC}"', "settings.py", GENERIC),
@@ -92,6 +97,10 @@ FORMS = [
     ("diff", f"diff --git a/s.py b/s.py\n+++ b/s.py\n@@ -1 +1 @@\n+secret_key = '{GENERIC}'\n", "", GENERIC),
     ("url password", f"redis://:{ASANA_ID}@cache.internal:6379/0", "", ASANA_ID),
     ("prefixed token in prose", f"why does {TOKEN} get a 401?", "", TOKEN),
+    ("prefix, then a dash", f"why does {DASHED} get a 401?", "", DASHED),
+    ("prefix, short runs", f"why does {SHORT_RUNS} get a 401?", "", SHORT_RUNS),
+    ("prefix, a slash in the body", f"why does {SLASHED} get a 401?", "", SLASHED),
+    ("a value over 200 characters", f"export SERVICE_KEY={LONG}", "deploy.sh", LONG),
 ]
 
 
@@ -113,7 +122,16 @@ NOT_SECRETS = [
     ("prose", "Asia's secret, the key: to the city, was an access token for the API.", ""),
     ("an integrity hash", j("sha512-", "Zq8Wv2Lm5Np7Qr2St4Uv9xAb3dEf6hIj9kLm2nOp5q=="), "lock.json"),
     ("a long snake_case name", "self.assert_raises_regex_with_callable_and_message(x)", "t.py"),
+    ("a snake_case name with digits", "def test_utf8_decoder_2_bytes_and_3_bytes_sequence(self):", "t.py"),
+    ("a git object id", 'NULL_TREE_SHA = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"', "diff.py"),
+    ("a digest in a docstring", "    'a4337bc45a8fc544c03f52dc550cd6e1e87021bc896588bd79e901e2'", "hashlib.py"),
+    ("option letters in order", 'clusterable_short_options="46abceflmnpqrstuvwzBCDMNRW",', "cmd.py"),
+    ("an argument passed on by name", '"max_tokens_per_1_minute": max_tokens_per_1_minute,', "limits.py"),
 ]
+
+
+def test_a_digest_after_a_name_that_says_secret_still_is_one():
+    assert contains_secret(j('signing_', 'secret = "', '4b825dc642cb6eb9a060e54bf8d69288fbee4904"'), "s.py")
 
 
 @pytest.mark.parametrize("what, text, path", NOT_SECRETS, ids=[n[0] for n in NOT_SECRETS])

@@ -66,7 +66,7 @@ OWN_RULES: list[dict] = [
     {   # NAME=value, NAME: value, "name": "value" with any characters in the value (passwords
         # with punctuation, which gitleaks' generic rule leaves out): a long, mixed value only
         "id": "secret-assignment",
-        "regex": r"(?i)(?:^|[^\w.-])(" + _SECRET_NAME + r")[\"']?[ \t]*(?:=|:=|:|=>)[ \t]*[\"'`]?([^\s\"'`,;<>(){}\[\]]{10,200})(?:[\"'`\s,;]|$)",
+        "regex": r"(?i)(?:^|[^\w.-])(" + _SECRET_NAME + r")[\"']?[ \t]*(?:=|:=|:|=>)[ \t]*[\"'`]?([^\s\"'`,;<>(){}\[\]]{10,1000})(?:[\"'`\s,;]|$)",
         "secret_group": 2, "entropy": 3.2, "mixed": True,
         "prefilters": _each(_NAME_HEADS, rb"[a-z0-9_.-]{0,20}[\"']?[ \t]*[=:]"),
     },
@@ -76,7 +76,7 @@ OWN_RULES: list[dict] = [
 # (`sort_key`, `primary_key: id`): the value must be long, random-looking and no chain of words.
 OWN_RULES.append({
     "id": "secret-assignment",
-    "regex": r"(?i)(?:^|[^\w.-])([\w.-]{0,40}?key)[\"']?[ \t]*(?:=|:=|:|=>)[ \t]*[\"'`]?([^\s\"'`,;<>(){}\[\]]{16,200})(?:[\"'`\s,;]|$)",
+    "regex": r"(?i)(?:^|[^\w.-])([\w.-]{0,40}?key)[\"']?[ \t]*(?:=|:=|:|=>)[ \t]*[\"'`]?([^\s\"'`,;<>(){}\[\]]{16,1000})(?:[\"'`\s,;]|$)",
     "secret_group": 2, "entropy": 3.8, "mixed": True, "shape": "keyed",
     "prefilters": _each((b"key",), rb"[\"']?[ \t]*[=:]"),
 })
@@ -86,9 +86,9 @@ OWN_RULES.append({
 OWN_RULES.append({
     "id": "prefixed-token",
     "regex": r"(?<![A-Za-z0-9_.+/=-])((?!(?:sha|md)\d*-)[A-Za-z][A-Za-z0-9]{1,14}(?:[_.-][A-Za-z0-9]{1,14}){0,3}[_.-]"
-             r"([A-Za-z0-9][A-Za-z0-9_.+/=-]{15,}))",
+             r"([A-Za-z0-9_-][A-Za-z0-9_.+/=-]{15,}))",
     "secret_group": 1, "entropy": 0.0, "shape": "token",
-    "prefilters": [rb"[_.-][a-z0-9]{16}".decode()],
+    "prefilters": [rb"[_.-][a-z0-9]{16}".decode(), rb"[_.-][a-z]{0,10}[0-9][a-z0-9]{3,14}[_+/=-]".decode()],
 })
 
 # Forms where the name and the value are apart: `secrets` rewrites each as `name: value` and
@@ -299,6 +299,8 @@ def scan_line(line: str, path: str, indices: set[int]) -> list[tuple[int, int, s
                 continue
             if rule.mixed and (not _LETTER.search(secret) or _DOTTED.fullmatch(secret)):
                 continue
+            if rule.mixed and secret.lower() == m.group(1).lower():
+                continue  # `"max_tokens": max_tokens`: keyword arguments passed on by name
             if rule.keyed and _wordy(secret):
                 continue
             if rule.token:

@@ -179,13 +179,32 @@ def scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
     return found
 
 
+# Hex of a digest's length (MD5, SHA-1, SHA-224, SHA-256, SHA-384, SHA-512): git object ids,
+# checksums and test vectors in code and diffs. Only a name that says secret on the line makes one
+# a secret to the entropy plugins.
+_DIGEST_LENGTHS = frozenset({32, 40, 56, 64, 96, 128})
+_HEX_VALUE = re.compile(r"[0-9a-fA-F]+")
+_SECRET_WORD = re.compile(r"(?i)key|secret|token|passw|pwd|auth|cred|api|private|session|bearer|cookie")
+_CLASS_RUNS = re.compile(r"[0-9]+|[a-z]+|[A-Z]+")
+
+
+def _not_random(value: str, line: str) -> bool:
+    """An entropy plugin's value that is a digest (no secret name on its line), or a list of
+    characters in order (option letters, `"46abceflmnpqrstuvwzBCDMNRW"`): digits, lowercase and
+    uppercase runs, at most three, each sorted."""
+    if len(value) in _DIGEST_LENGTHS and _HEX_VALUE.fullmatch(value) and not _SECRET_WORD.search(line):
+        return True
+    runs = _CLASS_RUNS.findall(value)
+    return "".join(runs) == value and len(runs) <= 3 and all(list(r) == sorted(r) for r in runs)
+
+
 def _value_spans(
     line: str, values: list[str], plugin: BasePlugin, kind: str, rank: int
 ) -> list[tuple[int, int, str, int]]:
     """Every place each unfiltered value occurs in the line."""
     out = []
     for value in values:
-        if _value_filtered(value) or heuristic.is_likely_id_string(value, line, plugin):
+        if _value_filtered(value) or heuristic.is_likely_id_string(value, line, plugin) or _not_random(value, line):
             continue
         at = line.find(value)
         while at >= 0:
