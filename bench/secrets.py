@@ -30,7 +30,7 @@ from pathlib import Path
 from hybridlsp.context import rulesets, secrets
 from hybridlsp.context.secrets import contains_secret, find_secrets
 
-from ._common import Result, pct
+from ._common import Figure, Result, pct
 from .secret_corpus import ASSIGNMENT_FORMS, FORMS, samples, written
 
 NUMBER = 13  # 11 and 12 are the escalation branch's (escalation, learning)
@@ -194,12 +194,16 @@ def run() -> Result:
             f"Wall time: {cost['5k wall']:.2f} ms and {cost['MB wall']:.1f} ms, at load average {load:.2f} on "
             f"{os.cpu_count()} cores (Python {sys.version.split()[0]})."]
     prose = _pct(*by_form.get(("gitleaks", "prose"), (0, 0)))
+    held_prose = _pct(*by_form.get(("held-out", "prose"), (0, 0)))
     fp_rate = _pct(fp_files, fp_total)
-    met = (worst_assign["gitleaks"] >= GOAL_ASSIGN and prose >= GOAL_PROSE and fp_rate <= GOAL_FP
-           and cost["5k"] <= GOAL_MS)
-    figure = (f"assignments >= {worst_assign['gitleaks']:.1f} % in every form (held-out {worst_assign['held-out']:.1f} %), "
-              f"self-identifying in prose {prose:.1f} % (held-out {_pct(*by_form.get(('held-out', 'prose'), (0, 1))):.1f} %), "
-              f"{fp_rate:.1f} % of code files flagged, 5,000 lines in {cost['5k']:.2f} ms p50 (CPU)")
+    figures = [
+        Figure("assignments, worst form", worst_assign["gitleaks"], " %", ">=", GOAL_ASSIGN, 1),
+        Figure("self-identifying in prose", prose, " %", ">=", GOAL_PROSE, 1),
+        Figure("held-out: assignments, worst form", worst_assign["held-out"], " %", digits=1),
+        Figure("held-out: in prose", held_prose, " %", digits=1),
+        Figure("code files flagged", fp_rate, " %", "<=", GOAL_FP, 1),
+        Figure("5,000 lines (CPU p50)", cost["5k"], " ms", "<=", GOAL_MS),
+    ]
     limits = []
     if worst_assign["gitleaks"] < GOAL_ASSIGN:
         limits.append(f"an assignment form is under {GOAL_ASSIGN:.0f} % on the gitleaks formats (table above)")
@@ -208,12 +212,9 @@ def run() -> Result:
     if fp_rate > GOAL_FP:
         limits.append(f"false positives over {GOAL_FP:.0f} % of code files (first ones listed above)")
     if cost["5k"] > GOAL_MS:
-        limits.append(f"a 5,000-line file takes {cost['5k']:.2f} ms of CPU")
-    return Result(NUMBER, "Secrets gate: recall, false positives, scan cost", figure,
-                  f">= {GOAL_ASSIGN:.0f} % each assignment form, >= {GOAL_PROSE:.0f} % prose tokens, "
-                  f"<= {GOAL_FP:.0f} % files flagged, <= {GOAL_MS:.0f} ms / 5,000 lines",
-                  met, raw=raw, limits="\n".join(limits))
-
+        limits.append(f"a 5,000-line file takes {cost['5k']:.2f} ms of CPU (wall {cost['5k wall']:.2f} ms, "
+                      f"load average {load:.2f} on {os.cpu_count()} cores)")
+    return Result(NUMBER, "Secrets gate: recall, false positives, scan cost", figures, raw, "\n".join(limits))
 
 if __name__ == "__main__":
     print(run().render())

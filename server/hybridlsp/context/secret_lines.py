@@ -60,6 +60,9 @@ _TOKEN_PLUGINS: list[tuple[RegexBasedDetector, str, int, tuple[str, ...]]] = [
     (StripeDetector(), "stripe-key", 0, ("k_live_",)),
     (BasicAuthDetector(), "connection-string", 1, ("://",)),
 ]
+# Every hint found in a line, overlapping ones too, in one pass (not one substring search each)
+_HINTS = re.compile("(?=(" + "|".join(sorted({re.escape(h) for *_, hints in _TOKEN_PLUGINS for h in hints},
+                                              key=len, reverse=True)) + "))")
 # Detectors whose pattern includes context (`aws...key = "`, `://user:`) around group 1.
 _SECRET_IN_GROUP_1 = (AWSKeyDetector, BasicAuthDetector, NpmDetector)
 _ENTROPY_PLUGINS: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(), HexHighEntropyString()]
@@ -68,12 +71,16 @@ _ENTROPY_PLUGINS: list[HighEntropyStringsPlugin] = [Base64HighEntropyString(), H
 _NAME = (r"(?<![^\W_])[\w]*(?:passw(?:or)?d|pwd|secret|api_?key|auth_?key|priv(?:ate)?_?key"
          r"|service_?key|account_?key|client_?key|d(?:b|atabase)_?(?:key|pass)|key_?pass|contrase(?:n|ñ)a)\w*")
 _QUOTED = r"[\"'`]([^\s\"'`]{6,200})[\"'`]"
-# Ours, where detect-secrets has no detector. Group 1, when present, is the secret itself.
-_OWN: list[tuple[re.Pattern[str], str, int]] = [
-    (re.compile(r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{20,}"), "anthropic-key", 0),
-    (re.compile(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}"), "openai-key", 0),
+# Ours, where detect-secrets has no detector. Group 1, when present, is the secret itself. The
+# last element: literals one of which each match holds (case as in the line), so a line without
+# any skips the pattern (most candidate lines hold none: a long quoted string, a name).
+_NAME_LITERALS = ("pass", "pwd", "secret", "key", "contrase")
+_OWN: list[tuple[re.Pattern[str], str, int, tuple[str, ...]]] = [
+    (re.compile(r"sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{20,}"), "anthropic-key", 0, ("sk-",)),
+    (re.compile(r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}"), "openai-key", 0, ("sk-",)),
     # scheme://user:password@host, with any password characters (BasicAuth rejects $, ! ...).
-    (re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:([^\s@/'\"]+)@[^\s/'\"]"), "connection-string", 1),
+    (re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@'\"]*:([^\s@/'\"]+)@[^\s/'\"]"), "connection-string", 1,
+     ("://",)),
     # NAME=value in env/shell style, anywhere in a line (a .env file, or pasted into a question):
     # the keyword plugin needs quotes outside config files and does not know TOKEN names.
     # No spaces around "=": that is what tells it from code like `API_KEY = settings.api_key`.
@@ -85,16 +92,18 @@ _OWN: list[tuple[re.Pattern[str], str, int]] = [
         ),
         "secret-assignment",
         2,
+        tuple(f"{name}=" for name in ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PWD", "CREDENTIAL", "CREDENTIALS",
+                                      "KEY")),
     ),
     # Quoted values in the code forms detect-secrets' keyword plugin knew: `name = "v"` (also
     # `name[0]`, `config['name']`), `name.assign("v")`, `name "v";`, `"v" == name`. The rule sets
     # cover the common forms; these are the ones stage 1's detect-secrets candidates flag.
-    *((re.compile(p), "secret-assignment", 2) for p in (
+    *((re.compile(p), "secret-assignment", 2, _NAME_LITERALS) for p in (
         _NAME + r"(?:\[[^\]]{0,20}\]|[\]'\"]{0,2})\s*(?::=|=>|==|!=|=|:)\s*" + _QUOTED,
         _NAME + r"\.assign\(\s*" + _QUOTED,
         _NAME + r"\s+" + _QUOTED + r"\s*;",
-        _QUOTED + r"\s*[!=]==?\s*[\w.\[\]'\"]*?" + _NAME,
     )),
+    (re.compile(_QUOTED + r"\s*[!=]==?\s*[\w.\[\]'\"]*?" + _NAME), "secret-assignment", 2, ("==", "!=")),
 ]
 
 # Values that name a secret rather than being one (`PASSWORD_FIELD = "password"`).
@@ -145,9 +154,9 @@ def _placeholder(value: str) -> bool:
 def scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
     """(start, end, kind, rank) for every secret in one line; columns index `line`."""
     found: list[tuple[int, int, str, int]] = []
-    low = line.lower()
-    for plugin, kind, rank, hints in _TOKEN_PLUGINS:
-        if not any(h in low for h in hints):
+    present = set(_HINTS.findall(line.lower()))
+    for plugin, kind, rank, hints in _TOKEN_PLUGINS if present else ():
+        if present.isdisjoint(hints):
             continue
         # analyze_string decides (JWT checks the token decodes); the spans come from the
         # detector's own patterns because its yielded value can be a mere prefix group
@@ -163,12 +172,17 @@ def scan_line(line: str, path: str) -> list[tuple[int, int, str, int]]:
     # keyword plugin found no more of them and cost ~0.5 ms a line, most of a scan's time.
     if "'" in line or '"' in line or "`" in line:  # the entropy plugins only look at quoted strings
         for plugin in _ENTROPY_PLUGINS:
+            # a string's entropy is at most log2 of its length: shorter ones cannot pass the limit
+            shortest = 2 ** plugin.entropy_limit
             values = [
-                v for v in plugin.analyze_string(line) if _entropy(plugin, v) > plugin.entropy_limit
+                v for v in plugin.analyze_string(line)
+                if len(v) > shortest and _entropy(plugin, v) > plugin.entropy_limit
             ]
             found += _value_spans(line, values, plugin, "high-entropy-string", 3)
 
-    for rx, kind, rank in _OWN:
+    for rx, kind, rank, literals in _OWN:
+        if not any(s in line for s in literals):
+            continue
         for m in rx.finditer(line):
             group = 1 if rx.groups else 0
             # a URL's password is a password whatever it looks like (digits, a UUID)
