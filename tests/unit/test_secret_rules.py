@@ -11,6 +11,7 @@ from hybridlsp.context import rulesets
 from hybridlsp.context import secrets as secrets_mod
 from hybridlsp.context.redaction import Redactor
 from hybridlsp.context.secrets import contains_secret, find_secrets
+from tests.support import need
 from tools.update_secret_rules import OUT, Untranslatable, compile_rules, re2_to_python
 
 
@@ -151,8 +152,7 @@ def test_the_rules_own_samples_are_caught_in_a_python_assignment():
 def _lines_both_ways(text: str) -> tuple[tuple, tuple]:
     low = text.encode("utf-8", "surrogatepass").lower()
     engine = secrets_mod._engine()
-    if engine.get(wait=True) is None:
-        pytest.skip("no hyperscan wheel on this platform")
+    need(engine.get(wait=True), "no hyperscan wheel on this platform")
     with_hs = secrets_mod._candidate_lines(low)
     saved, engine._set = engine._set, None  # as before the set has compiled, or with no wheel
     try:
