@@ -10,7 +10,7 @@ from hybridlsp.errors import HybridError
 from hybridlsp.ledger import Ledger, Row, UnknownRequest, compute_report
 
 BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key", "m004_reservations", "m005_escalation_signal",
-                   "m006_location"]
+                   "m006_redacted", "m007_location"]
 
 
 @pytest.fixture
@@ -54,13 +54,13 @@ def test_migrations_apply_once_in_order(tmp_path):
 calls: list[str] = []
 
 
-def m007_add_editor(db):
-    calls.append("m007")
+def m008_add_editor(db):
+    calls.append("m008")
     db.execute("ALTER TABLE requests ADD COLUMN editor TEXT")  # needs m001 to have run first
 
 
 class ExtendedLedger(Ledger):
-    migrations = Ledger.migrations + (m007_add_editor,)
+    migrations = Ledger.migrations + (m008_add_editor,)
 
 
 def test_added_migration_is_applied_once_on_an_existing_file(tmp_path):
@@ -70,9 +70,9 @@ def test_added_migration_is_applied_once_on_an_existing_file(tmp_path):
         rid = record(led)
     for _ in range(2):
         with ExtendedLedger(path) as led:
-            assert led.applied_migrations() == BASE_MIGRATIONS + ["m007_add_editor"]
+            assert led.applied_migrations() == BASE_MIGRATIONS + ["m008_add_editor"]
             assert [r.id for r in led.rows()] == [rid]  # existing rows survive
-    assert calls == ["m007"]
+    assert calls == ["m008"]
     db = sqlite3.connect(path)
     assert "editor" in [c[1] for c in db.execute("PRAGMA table_info(requests)")]
     db.close()
@@ -82,10 +82,10 @@ def test_fresh_file_applies_extended_list_in_order(tmp_path):
     calls.clear()
     with ExtendedLedger(tmp_path / "l.sqlite3") as led:
         assert led.applied_migrations() == [fn.__name__ for fn in ExtendedLedger.migrations]
-    assert calls == ["m007"]
+    assert calls == ["m008"]
 
 
-def m007_breaks(db):
+def m008_breaks(db):
     db.execute("CREATE TABLE half_done (x)")
     raise RuntimeError("boom")
 
@@ -95,7 +95,7 @@ def test_failed_migration_leaves_nothing_behind(tmp_path):
     Ledger(path).close()
 
     class Broken(Ledger):
-        migrations = Ledger.migrations + (m007_breaks,)
+        migrations = Ledger.migrations + (m008_breaks,)
 
     with pytest.raises(RuntimeError, match="boom"):
         Broken(path)
@@ -174,7 +174,7 @@ def test_where_the_prompt_went_decides_cloud_spend_not_the_backends_name(ledger)
         record(ledger, location="elsewhere")
 
 
-@pytest.mark.parametrize("applied", ["m004_reservations", "m005_escalation_signal"])
+@pytest.mark.parametrize("applied", ["m004_reservations", "m005_escalation_signal", "m006_redacted"])
 def test_rows_from_before_the_location_column_get_their_backends_place(tmp_path, applied):
     path = tmp_path / "old.sqlite3"
     names = [fn.__name__ for fn in Ledger.migrations]
@@ -451,3 +451,17 @@ def test_cloud_reservations_fit_the_caps_and_lapse(tmp_path):
         # ...and any, this process's included, once past its time limit
         later = datetime.now(UTC) + timedelta(hours=1)
         assert led.reserve_cloud(0.9, 1.0, 0.0, now=later).reserved == 0.0
+
+
+@pytest.mark.parametrize("cost, n", [(0.1, 8), (0.1, 10), (0.08, 10), (0.07, 3)])
+def test_cloud_spend_is_the_round_sum_of_its_costs(ledger, cost, n):
+    # summed as floats, eight $0.10 rows are 0.7999999999999999: a cap or a warning at $0.80 would not hold
+    for _ in range(n):
+        record(ledger, backend="openai", model="gpt-4.1", cost_usd=cost)
+    assert ledger.month_cloud_spend() == ledger.day_cloud_spend() == round(cost * n, 2)
+
+
+def test_a_reservation_that_reaches_the_cap_exactly_fits(ledger):
+    record(ledger, backend="openai", model="gpt-4.1", cost_usd=0.1)
+    assert ledger.reserve_cloud(0.2, 0.3, 0.0).id  # 0.1 + 0.2 is 0.30000000000000004 in floating point
+    assert ledger.reserve_cloud(0.01, 0.3, 0.0).refused_by == "monthly"

@@ -57,6 +57,7 @@ class RequestRecord:
     workspace: str = ""
     location: str = ""  # "local" | "cloud" (backends.location.is_cloud); "" = by the backend's name
     signal: str = ""
+    redacted: int = 0  # secret values replaced by placeholders before it left; never which
 
 
 def is_fallback(row: Row) -> bool:
@@ -96,6 +97,7 @@ class Row:
     workspace_hash: str | None = None
     location: str = ""  # "local" | "cloud": cloud spend and budgets count only "cloud" rows
     signal: str = ""  # for a hop that escalated on a low-confidence answer: the signal (actions/signals.py)
+    redacted: int = 0  # secret values replaced by placeholders before the request left
 
     @property
     def local(self) -> bool:

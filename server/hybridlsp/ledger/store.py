@@ -115,7 +115,13 @@ def m005_escalation_signal(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m006_location(db: sqlite3.Connection) -> None:
+def m006_redacted(db: sqlite3.Connection) -> None:
+    # how many secret values a request had redacted before it left (privacy.on_secret = "redact")
+    db.execute("ALTER TABLE requests ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0")
+
+
+@migration
+def m007_location(db: sqlite3.Connection) -> None:
     # Where each attempt's prompt went. Named backends make the backend's name no longer say it;
     # rows from before were all built-ins, whose names did.
     db.execute("ALTER TABLE requests ADD COLUMN location TEXT NOT NULL DEFAULT 'cloud'")
@@ -151,6 +157,12 @@ def _utc(now: datetime | None) -> datetime:
     """Aware UTC; a naive datetime is taken to be UTC already."""
     now = now or datetime.now(UTC)
     return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
+
+
+def _usd(total: float) -> float:
+    """A sum of dollar amounts, to the billionth: sums of floats miss round figures (ten requests of
+    $0.08 sum to 0.7999999999999999), and a cap or its 80 % warning must hold at exactly that spend."""
+    return round(float(total), 9)
 
 
 def _iso(ts: datetime | None = None) -> str:
@@ -278,7 +290,7 @@ class Ledger:
                     validator=rec.validator, cached=int(rec.outcome == "cache-hit"), saved_usd=rec.saved_usd,
                     size_bucket=size_bucket(rec.input_tokens), path_hash=self._hash(rec.path),
                     workspace_hash=self._hash(rec.workspace), location=_location(rec.location, rec.backend),
-                    signal=rec.signal,
+                    signal=rec.signal, redacted=rec.redacted,
                 ),
             )
         return request_id
@@ -343,7 +355,7 @@ class Ledger:
             "WHERE ts >= ? AND ts < ? AND location = 'cloud'",
             (_iso(start), _iso(end)),
         ).fetchone()
-        return float(total)
+        return _usd(total)
 
     @staticmethod
     def _month(now: datetime | None) -> tuple[datetime, datetime]:
@@ -379,7 +391,7 @@ class Ledger:
             (reserved,) = db.execute("SELECT COALESCE(SUM(amount), 0) FROM reservations").fetchone()
             month, day = self._spend_in(db, *self._month(now)), self._spend_in(db, *self._day(now))
             for name, cap, spent in (("monthly", monthly_cap, month), ("daily", daily_cap, day)):
-                if cap and spent + reserved + amount > cap:
+                if cap and _usd(spent + reserved + amount) > cap:
                     return Reservation(None, month, day, float(reserved), name)
             rid = uuid.uuid4().hex
             db.execute("INSERT INTO reservations VALUES (?, ?, ?, ?)",
