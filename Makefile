@@ -85,11 +85,11 @@ check-router: $(TRAIN_STAMP)
 	PYTHONHASHSEED=$(CHECK_SEED) $(BIN)/python training/train_difficulty.py $(DATA) --check
 	PYTHONHASHSEED=$(CHECK_SEED) $(BIN)/python training/train_coldstart.py $(DATA) --check
 
-# leave-one-source-out over every source; writes its tables into bench/RESULTS.md and README.md;
-# then the escalation and replay tables (#18 items 3-4), once that script is on this branch
+# leave-one-source-out over every source, then the escalation signals, the cascade and the replay
+# curve (benchmarks 11 and 12); writes their tables into bench/RESULTS.md and README.md
 eval-routing: $(TRAIN_STAMP)
 	$(BIN)/python bench/eval_routing.py $(DATA) --write
-	@if [ -f training/eval_escalation.py ]; then $(BIN)/python training/eval_escalation.py; fi
+	$(BIN)/python training/eval_escalation.py $(DATA) --write
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache
