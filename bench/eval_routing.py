@@ -293,7 +293,7 @@ def tables(res: dict, default_router: str, default_share: float) -> str:
         "",
         "In distribution, for contrast only (not a quality figure for new prompts): on held-out questions of "
         "the three RouteLLM sources it was trained on, the token-id model recovers 0.407 of the weak-to-strong "
-        "gap at a 20 % cloud share, 2.04x a random router (training/README.md). Left out one source at a time, "
+        "gap at a 20 % cloud share, 2.05x a random router (training/README.md). Left out one source at a time, "
         "the same recipe gains the figures above.",
     ]
     return "\n".join(lines)

@@ -50,6 +50,14 @@ def test_learned_line_names_the_tokens_that_moved_it():
 
 def test_summary_gives_both_probabilities_and_the_features():
     assert PROBS.match(probabilities_summary(LONG, "ask"))
+    assert "abstain" not in probabilities_summary(LONG, "ask")
+
+
+@pytest.mark.parametrize("action", ["ask", "explain", "review"])
+def test_summary_says_when_it_would_abstain(action):
+    line = probabilities_summary("x = 1", action)
+    assert PROBS.match(line)
+    assert re.search(r"; it would abstain: 5 chars is shorter than any prompt it learned from \(\d+\)$", line), line
 
 
 def test_learned_contributions_add_up_to_the_logit():

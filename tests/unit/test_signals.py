@@ -70,6 +70,19 @@ def test_code_parse(answer, language, low):
 
 
 @pytest.mark.parametrize(
+    "answer,language,blocks",
+    [
+        ("a\n```py\nx = 1\n```\nb\n```c++\nint x;\n```", "", [("python", "x = 1\n"), ("cpp", "int x;\n")]),
+        ("```\nx\n```", "go", [("go", "x\n")]),  # untagged: the file's language
+        ("```\nx\n```", "", [("", "x\n")]),
+        ("inline `x = 1` only", "python", []),
+    ],
+)
+def test_code_blocks(answer, language, blocks):
+    assert S.code_blocks(answer, language) == blocks
+
+
+@pytest.mark.parametrize(
     "answer,completion,low",
     [
         ("    if b == 0:\n        raise ValueError('b is 0')\n", True, False),

@@ -37,6 +37,7 @@ __all__ = [
     "arithmetic",
     "unfinished",
     "hedging",
+    "code_blocks",
     "code_parse",
     "unknown_names",
     "token_confidence",
@@ -231,13 +232,21 @@ def _code_ok(code: str, language: str) -> bool | None:
     return parses(code, language) if language in LANGUAGES else None
 
 
+def code_blocks(answer: str, default_language: str = "") -> list[tuple[str, str]]:
+    """(language, code) of each fenced block in the answer; the fence's tag, normalised ("py" ->
+    "python"), else `default_language`."""
+    out = []
+    for m in _BLOCK_RE.finditer(answer):
+        tag = m.group(1).lower()
+        out.append((_FENCE_LANGUAGE.get(tag, tag) or default_language, m.group(2)))
+    return out
+
+
 def code_parse(answer: str, default_language: str = "") -> Signal:
     """Fenced code blocks in the answer that do not parse in their language (or the file's)."""
     checked = 0
-    for m in _BLOCK_RE.finditer(answer):
-        tag = m.group(1).lower()
-        lang = _FENCE_LANGUAGE.get(tag, tag) or default_language
-        ok = _code_ok(m.group(2), lang) if lang else None
+    for lang, code in code_blocks(answer, default_language):
+        ok = _code_ok(code, lang) if lang else None
         if ok is None:
             continue
         checked += 1

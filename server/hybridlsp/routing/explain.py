@@ -38,9 +38,14 @@ def _deciding(est, text: str, action: str, head: Sequence[int] | None) -> str | 
 
 
 def probabilities_summary(text: str, action: str) -> str:
-    """E.g. "p(tier 1 enough) 0.71, p(tier 2 enough) 0.86; moved by log_chars +0.31, ..."."""
-    e = load_coldstart().explain(text, action)
-    return f"p(tier 1 enough) {e.p_tier1:.2f}, p(tier 2 enough) {e.p_tier2:.2f}; moved by {e.moved_by()}"
+    """E.g. "p(tier 1 enough) 0.71, p(tier 2 enough) 0.86; moved by log_chars +0.31, ...", and
+    that it would abstain when the text is shorter than any prompt it learned from."""
+    m = load_coldstart()
+    e = m.explain(text, action)
+    out = f"p(tier 1 enough) {e.p_tier1:.2f}, p(tier 2 enough) {e.p_tier2:.2f}; moved by {e.moved_by()}"
+    if len(text) < m.min_chars:
+        out += f"; it would abstain: {len(text)} chars is shorter than any prompt it learned from ({m.min_chars})"
+    return out
 
 
 def probabilities_by_action(text: str, actions: Sequence[str]) -> dict[str, str]:
