@@ -13,7 +13,7 @@ from typing import Protocol
 from ..backends.base import Message
 from ..errors import ValidationFailed
 
-__all__ = ["ActionContext", "Action", "sanitize", "StreamSanitizer", "strip_fences", "check_common", "REFUSAL_RE"]
+__all__ = ["ActionContext", "Action", "SmallPrompt", "sanitize", "StreamSanitizer", "strip_fences", "check_common", "REFUSAL_RE"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,22 @@ class ActionContext:
     omitted: tuple[str, ...] = field(default=())  # what the git context left out, and why
 
 
+@dataclass(frozen=True)
+class SmallPrompt:
+    """How an action asks the embedded 135M model: a short few-shot prompt of its own, a GBNF
+    grammar its output must follow (llama.cpp enforces it token by token), and an output budget."""
+
+    messages: list[Message]
+    grammar: str | None = None
+    max_tokens: int | None = None
+
+
 class Action(Protocol):
+    """Every action module has these. Two more are optional:
+    `small_prompt(ctx) -> SmallPrompt | None` (the embedded tier's own prompt; without it the
+    embedded tier gets `messages`), and `floor(ctx) -> str | None` (an answer built without a model,
+    given when the embedded model's answer fails the check)."""
+
     name: str
     json_schema: dict | None
     cacheable: bool

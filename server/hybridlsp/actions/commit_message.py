@@ -1,12 +1,23 @@
-"""Commit message: a subject line of at most 72 characters, then an optional body."""
+"""Commit message: a subject line of at most 72 characters, then an optional body.
+
+Three ways to one, in the order the dispatcher tries them:
+- `messages`: the full prompt with the staged diff, for Ollama and the cloud;
+- `small_prompt`: for the embedded 135M model, a few-shot prompt over a summary of the change
+  (files, the definitions touched, a few changed lines) and a GBNF grammar that allows only a
+  subject line, so no fence, echo or explanation can be generated at all;
+- `floor`: a message built from the diff without a model (files and definitions touched, from
+  tree-sitter), given when the embedded model's subject fails the check.
+"""
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from ..backends.base import Message
+from ..context.changes import FileChange, describe_changes, mentions_change
 from ..errors import ValidationFailed
-from .base import ActionContext, check_common, sanitize, strip_fences
+from .base import ActionContext, SmallPrompt, check_common, sanitize, strip_fences
 
 name = "commit-message"
 json_schema = None
@@ -17,7 +28,17 @@ SYSTEM = "You write git commit messages. Output only the commit message, nothing
 
 _PREFIX_RE = re.compile(r"^\s*(commit message|subject|message)\s*:\s*", re.IGNORECASE)
 # Echoes of the prompt or the diff, and chatter, are not a subject line.
-_NOT_A_SUBJECT_RE = re.compile(r"^(diff --git|index [0-9a-f]|@@|[-+]{3} |```|here is|here's|sure\b)", re.IGNORECASE)
+_NOT_A_SUBJECT_RE = re.compile(
+    r"^(diff --git|index [0-9a-f]|@@|[-+]{3} |```|here is|here's|sure\b|output\b|input\b|answer\b|explanation\b"
+    r"|(this|the|these|in this|below|above) (code|diff|function|change|changes|commit|patch|file|script|snippet)\b)",
+    re.IGNORECASE,
+)
+# Anywhere in the message: a fence, a label the model copied from a prompt, or a diff line.
+_JUNK_LINE_RE = re.compile(
+    r"^(```|~~~|(output|input|answer|explanation|example|response|note)\s*:|diff --git |index [0-9a-f]{6,}"
+    r"|@@ |\+\+\+ |--- [ab/]|\+(?!\s*$)|-(?=\S)|-\s{2,}\S)",
+    re.IGNORECASE,
+)
 _WORD_RE = re.compile(r"[A-Za-z]{3,}")
 BODY_MAX_LINES = 12
 max_tokens = 160
@@ -41,6 +62,20 @@ def messages(ctx: ActionContext) -> list[Message]:
     return [Message("system", SYSTEM), Message("user", user)]
 
 
+def junk(text: str) -> str | None:
+    """Why `text` is not a commit message a person would keep (a fence, a copied label, a diff
+    line, an explanation of the code), or None."""
+    lines = text.splitlines()
+    if not lines:
+        return "empty"
+    if _NOT_A_SUBJECT_RE.match(lines[0].strip()) or not _WORD_RE.search(lines[0]):
+        return f"{lines[0].strip()[:40]!r} is not a subject line"
+    for line in lines:
+        if _JUNK_LINE_RE.match(line.strip() if line.strip().startswith(("```", "~~~")) else line):
+            return f"{line.strip()[:40]!r} is not commit message text"
+    return None
+
+
 def validate(answer: str, ctx: ActionContext) -> str:
     text = strip_fences(sanitize(answer)).strip().strip('"').strip("'").strip()
     text = _PREFIX_RE.sub("", text)
@@ -51,8 +86,6 @@ def validate(answer: str, ctx: ActionContext) -> str:
         raise ValidationFailed(name, "no subject line")
     if len(subject) > SUBJECT_MAX:
         raise ValidationFailed(name, f"subject is {len(subject)} characters, more than {SUBJECT_MAX}")
-    if _NOT_A_SUBJECT_RE.match(subject) or not _WORD_RE.search(subject):
-        raise ValidationFailed(name, f"{subject[:40]!r} is not a subject line")
     body = lines[1:]
     while body and not body[0].strip():
         body.pop(0)
@@ -60,4 +93,157 @@ def validate(answer: str, ctx: ActionContext) -> str:
     body = [ln for ln in body if not ln.startswith("#")]
     if len(body) > BODY_MAX_LINES:
         raise ValidationFailed(name, f"body has {len(body)} lines, more than {BODY_MAX_LINES}")
-    return subject + ("\n\n" + "\n".join(body).strip() if body else "")
+    message = subject + ("\n\n" + "\n".join(body).strip() if body else "")
+    why = junk(message)
+    if why:
+        raise ValidationFailed(name, why)
+    return message
+
+
+# --- the embedded model -------------------------------------------------------------------------
+
+SMALL_SYSTEM = "You write the subject line of a git commit."
+# Real changes (this repository's and public ones), each with the subject its author wrote.
+_SHOTS = (
+    ("Files: src/tomli/_parser.py (changed: loads)\n"
+     "+    try:\n+        src = __s.replace(\"\\r\\n\", \"\\n\")\n+    except (AttributeError, TypeError):\n"
+     "+        raise TypeError(f\"Expected str object, not '{type(__s).__qualname__}'\") from None",
+     "Raise TypeError in loads when the input is not a str"),
+    ("Files: server/hybridlsp/context/tokens.py (changed: counts_and_heads)\n"
+     "-            heads.append(ids[:head])\n+            heads.append(ids if len(ids) <= head else ids[:head])",
+     "Keep the ids list in counts_and_heads when the text is short"),
+    ("Files: README.md\n+## Configuration\n+Settings are read from hybridlsp.toml.",
+     "Document the configuration file in README.md"),
+)
+SMALL_VERBS = ("Add", "Fix", "Update", "Remove", "Rename", "Move", "Use", "Make", "Allow", "Support", "Handle",
+               "Document", "Test", "Refactor", "Simplify", "Raise", "Return", "Keep", "Skip", "Check", "Avoid",
+               "Drop", "Replace", "Split", "Merge", "Bump", "Pass", "Set", "Clean", "Improve", "Speed up")
+SMALL_MAX_TOKENS = 24
+_SUMMARY_LINES = 14
+_LINE_CHARS = 100
+
+
+def _gbnf_literal(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# A subject only: a verb from the list, then words; no newline, fence, or markup characters.
+# {8,58} keeps verb + space + text under 72 characters ("Speed up" is the longest verb).
+SMALL_GRAMMAR = (
+    "root ::= verb \" \" text\n"
+    "verb ::= " + " | ".join(_gbnf_literal(v) for v in SMALL_VERBS) + "\n"
+    "text ::= [A-Za-z0-9_] [A-Za-z0-9_ .,:/()'=<>+-]{8,58}\n"
+)
+
+
+def change_summary(changes: list[FileChange], diff: str) -> str:
+    """A few lines a 135M model can read: each file with what it touches, then changed lines."""
+    files = []
+    for fc in changes[:6]:
+        what = fc.omitted_reason or ", ".join(fc.symbols()[:4])
+        label = {"added": "new file", "deleted": "deleted", "renamed": f"renamed from {fc.old_path}"}.get(fc.status)
+        extra = "; ".join(x for x in (label, f"changed: {what}" if what and not fc.omitted_reason else what) if x)
+        files.append(f"{fc.path} ({extra})" if extra else fc.path)
+    lines = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")) or not line.startswith(("+", "-")) or not line[1:].strip():
+            continue
+        lines.append(line[:_LINE_CHARS])
+        if len(lines) == _SUMMARY_LINES:
+            break
+    return "Files: " + ", ".join(files) + ("\n" + "\n".join(lines) if lines else "")
+
+
+def small_prompt(ctx: ActionContext) -> SmallPrompt:
+    changes = describe_changes(ctx.staged_diff)
+    msgs = [Message("system", SMALL_SYSTEM)]
+    for shot, subject in _SHOTS:
+        msgs += [Message("user", shot), Message("assistant", subject)]
+    msgs.append(Message("user", change_summary(changes, ctx.staged_diff)))
+    return SmallPrompt(msgs, SMALL_GRAMMAR, SMALL_MAX_TOKENS)
+
+
+def small_validate(answer: str, ctx: ActionContext) -> str:
+    """The embedded model's subject passes when it passes `validate` and names something the diff
+    changed (a file, a definition, an identifier): a 135M model's generic "Update code" does not."""
+    message = validate(answer, ctx)
+    if not mentions_change(message, describe_changes(ctx.staged_diff)):
+        raise ValidationFailed(name, "the subject names no file or symbol the diff changes")
+    return message
+
+
+# --- without a model ----------------------------------------------------------------------------
+
+def _names(items: list[str], limit: int) -> str:
+    items = items[:limit]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
+
+
+def _looks_like_code(word: str) -> bool:
+    return "_" in word or any(c.isupper() for c in word[1:]) or any(c.isdigit() for c in word)
+
+
+def _verb(fc: FileChange) -> str:
+    if fc.status == "added":
+        return "Add"
+    if fc.status == "deleted":
+        return "Remove"
+    if fc.added and not fc.changed and not fc.removed:
+        return "Add"
+    if fc.removed and not fc.changed and not fc.added:
+        return "Remove"
+    return "Update"
+
+
+def _subjects(changes: list[FileChange]) -> list[str]:
+    """Subjects from the most to the least detailed; the caller takes the first that fits."""
+    shown = [fc for fc in changes if not fc.omitted_reason] or changes
+    main = max(shown, key=lambda fc: fc.lines_added + fc.lines_removed)
+    others = [fc.name for fc in shown if fc is not main]
+    verb = _verb(main)
+    if main.status == "renamed" and main.old_path:
+        heads = [(f"Rename {main.old_path} to", [main.path]), (f"Rename {posixpath.basename(main.old_path)} to", [main.name])]
+    else:
+        syms = main.added if verb == "Add" else main.removed if verb == "Remove" else main.symbols()
+        if main.status in ("added", "deleted") or not syms:
+            syms = [] if main.status in ("added", "deleted") else [w for w in main.words_in + main.words_out
+                                                                    if _looks_like_code(w)][:2]
+        prep = {"Add": "to", "Remove": "from"}.get(verb, "in") if syms else ""
+        heads = [(f"{verb} {_names(syms, n)} {prep}", [where]) for n in (3, 2, 1) if syms for where in (main.path, main.name)]
+        heads += [(verb, [main.path]), (verb, [main.name])]
+    out = []
+    if 0 < len(others) <= 2:
+        out += [f"{head} {_names(where + others, 3)}" for head, where in heads]
+    if others:
+        out += [f"{head} {where[0]} and {len(others)} more file{'s' if len(others) > 1 else ''}" for head, where in heads]
+    else:
+        out += [f"{head} {where[0]}" for head, where in heads]
+    return out
+
+
+def _body_line(fc: FileChange) -> str:
+    if fc.omitted_reason:
+        return f"- {fc.path}: {fc.omitted_reason}, not shown"
+    parts = [f"{label} {_names(items, 4)}" for label, items in
+             (("added", fc.added), ("changed", fc.changed), ("removed", fc.removed)) if items]
+    if fc.status == "renamed":
+        parts.insert(0, f"renamed from {fc.old_path}")
+    elif fc.status in ("added", "deleted"):
+        parts.insert(0, "new file" if fc.status == "added" else "deleted")
+    parts.append(f"+{fc.lines_added} -{fc.lines_removed} lines")
+    return f"- {fc.path}: " + "; ".join(parts)
+
+
+def floor(ctx: ActionContext) -> str | None:
+    """A message from the diff alone: the subject names the file changed most and what it touches;
+    the body lists each file. None when the diff shows no file."""
+    changes = describe_changes(ctx.staged_diff)
+    if not changes:
+        return None
+    subject = next((s for s in _subjects(changes) if len(s) <= SUBJECT_MAX), None)
+    if subject is None:
+        subject = _subjects(changes)[-1][: SUBJECT_MAX - 3].rstrip() + "..."
+    body = [_body_line(fc) for fc in changes[:BODY_MAX_LINES]]
+    if len(changes) > BODY_MAX_LINES:
+        body[-1] = f"- and {len(changes) - BODY_MAX_LINES + 1} more files"
+    return subject + "\n\n" + "\n".join(body)
