@@ -70,6 +70,10 @@ def junk(text: str) -> str | None:
         return "empty"
     if _NOT_A_SUBJECT_RE.match(lines[0].strip()) or not _WORD_RE.search(lines[0]):
         return f"{lines[0].strip()[:40]!r} is not a subject line"
+    words = re.findall(r"[\w.]+", lines[0].lower())
+    pairs = list(zip(words, words[1:]))
+    if len(set(pairs)) < len(pairs):
+        return f"{lines[0].strip()[:40]!r} repeats itself"
     for line in lines:
         if _JUNK_LINE_RE.match(line.strip() if line.strip().startswith(("```", "~~~")) else line):
             return f"{line.strip()[:40]!r} is not commit message text"
@@ -102,38 +106,50 @@ def validate(answer: str, ctx: ActionContext) -> str:
 
 # --- the embedded model -------------------------------------------------------------------------
 
-SMALL_SYSTEM = "You write the subject line of a git commit."
-# Real changes (this repository's and public ones), each with the subject its author wrote.
+SMALL_SYSTEM = "You write the subject line of a git commit: what changed, then what was done."
+# Real changes (public ones and this repository's), each with its author's subject in our form.
 _SHOTS = (
     ("Files: src/tomli/_parser.py (changed: loads)\n"
      "+    try:\n+        src = __s.replace(\"\\r\\n\", \"\\n\")\n+    except (AttributeError, TypeError):\n"
      "+        raise TypeError(f\"Expected str object, not '{type(__s).__qualname__}'\") from None",
-     "Raise TypeError in loads when the input is not a str"),
-    ("Files: server/hybridlsp/context/tokens.py (changed: counts_and_heads)\n"
-     "-            heads.append(ids[:head])\n+            heads.append(ids if len(ids) <= head else ids[:head])",
-     "Keep the ids list in counts_and_heads when the text is short"),
+     "loads: Raise TypeError when the input is not a str"),
     ("Files: README.md\n+## Configuration\n+Settings are read from hybridlsp.toml.",
-     "Document the configuration file in README.md"),
+     "README.md: Document the configuration file"),
 )
 SMALL_VERBS = ("Add", "Fix", "Update", "Remove", "Rename", "Move", "Use", "Make", "Allow", "Support", "Handle",
                "Document", "Test", "Refactor", "Simplify", "Raise", "Return", "Keep", "Skip", "Check", "Avoid",
-               "Drop", "Replace", "Split", "Merge", "Bump", "Pass", "Set", "Clean", "Improve", "Speed up")
+               "Drop", "Replace", "Split", "Bump", "Pass", "Set", "Clean up", "Improve", "Speed up")
 SMALL_MAX_TOKENS = 24
-_SUMMARY_LINES = 14
+_SUMMARY_LINES = 8
 _LINE_CHARS = 100
+_TARGETS = 8
 
 
 def _gbnf_literal(s: str) -> str:
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-# A subject only: a verb from the list, then words; no newline, fence, or markup characters.
-# {8,58} keeps verb + space + text under 72 characters ("Speed up" is the longest verb).
-SMALL_GRAMMAR = (
-    "root ::= verb \" \" text\n"
-    "verb ::= " + " | ".join(_gbnf_literal(v) for v in SMALL_VERBS) + "\n"
-    "text ::= [A-Za-z0-9_] [A-Za-z0-9_ .,:/()'=<>+-]{8,58}\n"
-)
+def small_grammar(targets: list[str]) -> str:
+    """`<a changed file or definition>: <Verb> <a few words>`, one line: the subject names what
+    changed by construction, and no fence, echo or explanation can be generated at all."""
+    return (
+        "root ::= target \": \" verb \" \" text\n"
+        "target ::= " + " | ".join(_gbnf_literal(t) for t in targets) + "\n"
+        "verb ::= " + " | ".join(_gbnf_literal(v) for v in SMALL_VERBS) + "\n"
+        f"text ::= [a-zA-Z0-9_] [a-zA-Z0-9_ .,/()'=<>+-]{{3,{_text_max(targets) - 1}}}\n"
+    )
+
+
+def _text_max(targets: list[str]) -> int:
+    """The longest text after the verb that keeps every target and verb within SUBJECT_MAX."""
+    return max(8, SUBJECT_MAX - 2 - max(len(t) for t in targets) - max(len(v) for v in SMALL_VERBS) - 1)
+
+
+def targets(changes: list[FileChange]) -> list[str]:
+    """What a subject may start with: the definitions touched, then the file names."""
+    shown = [fc for fc in changes if not fc.omitted_reason] or changes
+    out = [sym for fc in shown for sym in fc.symbols()[:3]] + [fc.name for fc in shown]
+    return [t for t in dict.fromkeys(out) if len(t) <= 40][:_TARGETS] or ["changes"]
 
 
 def change_summary(changes: list[FileChange], diff: str) -> str:
@@ -160,16 +176,44 @@ def small_prompt(ctx: ActionContext) -> SmallPrompt:
     for shot, subject in _SHOTS:
         msgs += [Message("user", shot), Message("assistant", subject)]
     msgs.append(Message("user", change_summary(changes, ctx.staged_diff)))
-    return SmallPrompt(msgs, SMALL_GRAMMAR, SMALL_MAX_TOKENS)
+    return SmallPrompt(msgs, small_grammar(targets(changes)), SMALL_MAX_TOKENS)
+
+
+_NOT_IMPERATIVE_RE = re.compile(r"^\S+ (is|are|was|were|of|to|that|which|will|can|has|have)\b", re.IGNORECASE)
+_DANGLING_RE = re.compile(r"\b(the|a|an|and|or|of|to|in|for|with|if|is|it's|that|which|by|on|from|as)$", re.IGNORECASE)
+
+
+def _small_problem(said: str, room: int) -> str | None:
+    """Why the words after `<target>: ` are not a subject a person would keep, or None."""
+    verb_and_text = said.rstrip(".")
+    if len(said) >= room:
+        return "the subject was cut at the length limit"
+    if _NOT_IMPERATIVE_RE.match(verb_and_text):
+        return "the subject is not in the imperative"
+    if re.search(r"[.!?] \S", verb_and_text):
+        return "the subject is more than one sentence"
+    if _DANGLING_RE.search(verb_and_text):
+        return "the subject ends mid-phrase"
+    if len(re.findall(r"\b[A-Za-z]{2,}\b", verb_and_text)) < 3:
+        return "the subject has too few words"
+    if any(verb_and_text.lower() == subject.split(": ", 1)[-1].lower() for _, subject in _SHOTS):
+        return "the subject copies the prompt's example"
+    return None
 
 
 def small_validate(answer: str, ctx: ActionContext) -> str:
-    """The embedded model's subject passes when it passes `validate` and names something the diff
-    changed (a file, a definition, an identifier): a 135M model's generic "Update code" does not."""
+    """The embedded model's subject passes when it passes `validate`, names something the diff
+    changed, and reads as one imperative phrase: a 135M model often starts well and trails off."""
     message = validate(answer, ctx)
-    if not mentions_change(message, describe_changes(ctx.staged_diff)):
+    changes = describe_changes(ctx.staged_diff)
+    if not mentions_change(message, changes):
         raise ValidationFailed(name, "the subject names no file or symbol the diff changes")
-    return message
+    target, _, said = message.partition(": ")
+    room = SUBJECT_MAX - len(target) - 2
+    problem = _small_problem(said, min(room, len(said.split(" ", 1)[0]) + 1 + _text_max(targets(changes))))
+    if problem:
+        raise ValidationFailed(name, problem)
+    return message.rstrip(".")
 
 
 # --- without a model ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ class ChatRequest:
     max_tokens: int = 512
     temperature: float = 0.2
     json_schema: dict | None = None  # structured output where the backend supports it
+    grammar: str | None = None  # GBNF the output must follow (the embedded backend); others ignore it
     num_ctx: int | None = None  # Ollama: keep stable per model so it never reloads
     stop: tuple[str, ...] = ()
 

@@ -58,6 +58,7 @@ class EmbeddedBackend:
         self._load_lock = threading.Lock()
         # llama.cpp keeps one KV cache per model: one generation at a time.
         self._generate_lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
 
     def _unavailable(self, detail: str) -> BackendUnavailable:
         return BackendUnavailable(self.name, detail, FIX_INSTALL)
@@ -95,6 +96,19 @@ class EmbeddedBackend:
             self._llm = llm
             return llm
 
+    def _grammar(self, gbnf: str) -> Any:
+        """The compiled grammar for `gbnf`; an action sends the same few texts, so keep them."""
+        grammar = self._grammars.get(gbnf)
+        if grammar is None:
+            from llama_cpp import LlamaGrammar  # the optional embedded extra; imported with the model
+
+            try:
+                grammar = LlamaGrammar.from_string(gbnf, verbose=False)
+            except ValueError as e:
+                raise BackendError(self.name, f"the grammar does not parse ({e})", "fix the action's grammar") from None
+            self._grammars[gbnf] = grammar
+        return grammar
+
     def _count(self, llm: Any, text: str) -> int:
         return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)) if text else 0
 
@@ -121,7 +135,9 @@ class EmbeddedBackend:
             "stop": list(request.stop) or None,
             "stream": True,
         }
-        if request.json_schema is not None:
+        if request.grammar is not None:
+            kwargs["grammar"] = self._grammar(request.grammar)
+        elif request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
         try:
             with self._generate_lock:

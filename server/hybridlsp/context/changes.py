@@ -170,7 +170,7 @@ def _touched(side: _Side, language: str | None, header: str | None) -> tuple[lis
             covered |= inside
             if first in side.changed:
                 started.append(name)
-    if header and side.changed - covered:
+    if header and any(side.lines[i].strip() for i in side.changed - covered):
         touched.insert(0, header)  # changed lines outside every definition shown: the enclosing one's
     return touched, started, [n for n in names if len(n) > 2 and n.lower() not in _COMMON]
 

@@ -1,0 +1,202 @@
+"""[11] Commit messages from the embedded tier alone, on 40 real changes.
+
+The changes are in bench/data/commits (24 commits of this repository, 16 release-to-release diffs
+of PyPI and npm packages; provenance and licences in its README). Each diff goes through what the
+embedded tier does for `hybridlsp commit-msg`: the diff summarized as the staged diff is
+(context.diff), the action's small prompt and GBNF grammar (actions.commit_message.small_prompt)
+sent to SmolLM2-135M-Instruct through `EmbeddedBackend.stream` with the tier's settings (greedy
+decoding), its check (`small_validate`), and the message built from the diff (`floor`) when the
+model's subject fails it. The figures are for the message the user would get:
+
+- passes the check: the message passes the action's check (`validate`);
+- names a change: its subject names a changed file (name or stem) or a definition or identifier
+  the diff touches (`context.changes.mentions_change`);
+- junk: the bench's own list, independent of the product's check: a code fence, a copied label
+  ("Output:", "Answer:"), a line of the diff echoed back, an explanation ("This code ...",
+  "The function ..."), a phrase repeated, or a subject over 72 characters;
+- latency: from the call to the message, the model loaded (it loads once per process).
+
+The model's own share (its subject passed, no floor needed) and its decoding rate are reported
+beside them. Set BENCH_COMMITS_MODEL to another GGUF file to run the same changes through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from ._common import REPO, Result, median, pct
+
+DATA = REPO / "bench" / "data" / "commits"
+GOAL_SHARE = 0.90
+GOAL_P50_S = 5.0
+
+# The bench's own idea of junk (the issue's list), deliberately not the product's check.
+_JUNK = {
+    "code fence": re.compile(r"```|~~~"),
+    "copied label": re.compile(r"^\s*(output|input|answer|response|commit message|explanation)\s*:", re.I | re.M),
+    "echoed diff": re.compile(r"^(diff --git|index [0-9a-f]{6,}|@@ |\+\+\+ |--- a/|[+-](?! )\S)", re.M),
+    "explanation": re.compile(r"^\s*(this|the|these|in this|here is|here's|below|sure)\b.*\b(code|diff|function|"
+                              r"commit|change|patch|snippet|file)\b", re.I | re.M),
+}
+
+
+def junk_kinds(message: str) -> list[str]:
+    kinds = [kind for kind, rx in _JUNK.items() if rx.search(message)]
+    subject = message.split("\n", 1)[0]
+    words = re.findall(r"[\w.]+", subject.lower())
+    if len(set(zip(words, words[1:]))) < len(words) - 1:
+        kinds.append("repeats itself")
+    if len(subject) > 72:
+        kinds.append("subject over 72")
+    return kinds
+
+
+def load_changes() -> list[tuple[str, str, str]]:
+    """(id, source, diff text) of each vendored change, in the manifest's order."""
+    manifest = json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))
+    return [(e["id"], e["source"], (DATA / f"{e['id']}.diff").read_text(encoding="utf-8")) for e in manifest]
+
+
+async def _one(backend, diff: str) -> dict:
+    from hybridlsp.actions import commit_message as cm
+    from hybridlsp.actions.base import ActionContext
+    from hybridlsp.backends.base import ChatRequest
+    from hybridlsp.context.changes import describe_changes, mentions_change
+    from hybridlsp.context.diff import summarize_diff
+    from hybridlsp.errors import ValidationFailed
+
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    summary = summarize_diff(diff)
+    ctx = ActionContext(staged_diff=summary.kept_text,
+                        omitted=tuple(f"{p} ({why})" for p, why in summary.omitted))
+    small = cm.small_prompt(ctx)
+    req = ChatRequest(model=backend.model_path.name, messages=tuple(small.messages), max_tokens=small.max_tokens,
+                      temperature=0.0, grammar=small.grammar)
+    parts, usage = [], None
+    t_model = time.perf_counter()
+    async for chunk in backend.stream(req):
+        parts.append(chunk.text)
+        usage = chunk.usage or usage
+    model_s = time.perf_counter() - t_model
+    raw = "".join(parts)
+    try:
+        message, why, own = cm.small_validate(raw, ctx), "", True
+    except ValidationFailed as e:
+        message, why, own = cm.floor(ctx) or "", e.problem, False
+    took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    try:
+        passed = cm.validate(message, ctx) == message
+    except ValidationFailed:
+        passed = False
+    subject = message.split("\n", 1)[0]
+    return {
+        "raw": raw, "message": message, "own": own, "why": why, "passed": passed,
+        "names": mentions_change(subject, describe_changes(diff)), "junk": junk_kinds(message),
+        "raw_junk": junk_kinds(raw), "seconds": took, "cpu": cpu, "model_s": model_s,
+        "in": usage.input_tokens if usage else 0, "out": usage.output_tokens if usage else 0,
+    }
+
+
+def measure(model_path: Path | None = None) -> tuple[list[tuple[str, str, dict]], object]:
+    from hybridlsp.backends.embedded import EmbeddedBackend
+    from hybridlsp.config import Settings
+
+    backend = EmbeddedBackend(Settings())
+    if model_path is not None:
+        backend.model_path = model_path
+    backend._load()  # raises BackendUnavailable when the model or llama_cpp is missing
+    changes = load_changes()
+
+    async def run_all():
+        out = []
+        try:
+            for cid, source, diff in changes:
+                out.append((cid, source, await _one(backend, diff)))
+        finally:
+            await backend.aclose()
+        return out
+
+    return asyncio.run(run_all()), backend
+
+
+def _figures(rows: list[dict]) -> dict:
+    n = len(rows)
+    return {
+        "n": n,
+        "pass": sum(r["passed"] for r in rows) / n,
+        "names": sum(r["names"] for r in rows) / n,
+        "pass_and_names": sum(r["passed"] and r["names"] for r in rows) / n,
+        "junk": sum(bool(r["junk"]) for r in rows) / n,
+        "own": sum(r["own"] for r in rows) / n,
+        "raw_junk": sum(bool(r["raw_junk"]) for r in rows) / n,
+        "p50": median([r["seconds"] for r in rows]),
+        "p90": pct([r["seconds"] for r in rows], 90),
+        "cpu50": median([r["cpu"] for r in rows]),
+        "tok_s": median([r["out"] / r["model_s"] for r in rows if r["model_s"] > 0 and r["out"]]),
+        "prompt": median([r["in"] for r in rows]),
+    }
+
+
+def run() -> Result:
+    from hybridlsp.errors import BackendError
+
+    title = "Commit messages from the embedded tier, 40 real changes"
+    goal = f">= {GOAL_SHARE:.0%} pass and name a change, 0% junk, p50 <= {GOAL_P50_S:.0f} s"
+    try:
+        results, backend = measure()
+    except BackendError as e:
+        return Result(11, title, "the embedded model is not available", goal, None, limits=str(e))
+    rows = [r for _, _, r in results]
+    f = _figures(rows)
+    met = f["pass_and_names"] >= GOAL_SHARE and f["junk"] == 0 and f["p50"] <= GOAL_P50_S
+    figure = (f"{f['pass_and_names']:.0%} pass and name a change, {f['junk']:.0%} junk, p50 {f['p50']:.1f} s "
+              f"(the model's own subject {f['own']:.0%}, the floor the rest)")
+    raw = [
+        "| | share |",
+        "|---|---:|",
+        f"| passes the check | {f['pass']:.0%} |",
+        f"| names a changed file or symbol | {f['names']:.0%} |",
+        f"| both | {f['pass_and_names']:.0%} |",
+        f"| junk (fence, label, echoed diff, explanation, repetition) | {f['junk']:.0%} |",
+        f"| the model's own subject passed (no floor) | {f['own']:.0%} |",
+        f"| the model's raw text was junk by the same list | {f['raw_junk']:.0%} |",
+        f"Latency p50 {f['p50']:.2f} s, p90 {f['p90']:.2f} s ({f['n']} changes, one at a time, the model loaded once); "
+        f"CPU time a message p50 {f['cpu50']:.2f} s (what the load of a shared machine does not change); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end; "
+        f"decoding {f['tok_s']:.1f} tokens/s median; prompt {f['prompt']:.0f} tokens median; "
+        f"{backend.n_threads} thread(s), n_ctx {backend.n_ctx}.",
+        "",
+        "| change | message subject | from | s |",
+        "|---|---|---|---:|",
+        *(f"| {cid} | {r['message'].splitlines()[0].replace('|', '/')} | "
+          f"{'model' if r['own'] else 'floor: ' + r['why'].replace('|', '/')[:60]} | {r['seconds']:.1f} |"
+          for cid, _, r in results),
+    ]
+    second = os.environ.get("BENCH_COMMITS_MODEL")
+    if second:
+        results2, backend2 = measure(Path(second))
+        g = _figures([r for _, _, r in results2])
+        raw += ["", f"Side by side, {Path(second).name} on the same changes: {g['pass_and_names']:.0%} pass and "
+                    f"name, {g['junk']:.0%} junk, model's own subject {g['own']:.0%}, raw junk {g['raw_junk']:.0%}, "
+                    f"p50 {g['p50']:.2f} s, {g['tok_s']:.1f} tokens/s, prompt {g['prompt']:.0f} tokens."]
+    limits = ""
+    if not met:
+        points = []
+        if f["pass_and_names"] < GOAL_SHARE:
+            points.append(f"{f['pass_and_names']:.0%} pass and name a change")
+        if f["junk"]:
+            points.append(f"{f['junk']:.0%} junk")
+        if f["p50"] > GOAL_P50_S:
+            points.append(f"p50 {f['p50']:.1f} s wall on a shared machine (load {os.getloadavg()[0]:.1f} on "
+                          f"{os.cpu_count()} cores); the CPU time a message is {f['cpu50']:.2f} s p50")
+        limits = "\n".join(points)
+    return Result(11, title, figure, goal, met, raw, limits)
+
+
+if __name__ == "__main__":
+    print(run().render())
