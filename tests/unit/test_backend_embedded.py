@@ -13,7 +13,7 @@ import pytest
 from hybridlsp.backends import ChatRequest, EmbeddedBackend, Message
 from hybridlsp.backends.embedded import default_model_path
 from hybridlsp.config import settings_from_mapping
-from hybridlsp.errors import BackendUnavailable, ContextLengthExceeded
+from hybridlsp.errors import BackendError, BackendUnavailable, ContextLengthExceeded
 from tests.fakes.fixtures import collect
 
 needs_model = pytest.mark.skipif(
@@ -157,3 +157,28 @@ async def test_prompt_over_the_window_is_context_length(embedded):
     huge = ChatRequest(model="smollm2", messages=(Message("user", "word " * 2000),), max_tokens=16)
     with pytest.raises(ContextLengthExceeded, match="embedded.n_ctx"):
         await collect(embedded.stream(huge))
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_grammar_constrains_the_answer(embedded):
+    """The commit subject's grammar: a changed name, a colon, a verb from the list, words; one line."""
+    from hybridlsp.actions import commit_message
+    from hybridlsp.actions.base import ActionContext
+    from tests.unit.test_changes import PY_CHANGED
+
+    small = commit_message.small_prompt(ActionContext(staged_diff=PY_CHANGED))
+    request = ChatRequest(model="smollm2", messages=tuple(small.messages), max_tokens=small.max_tokens,
+                          temperature=0.0, grammar=small.grammar)
+    text, _, _ = await collect(embedded.stream(request))
+    target, _, rest = text.partition(": ")
+    assert target in ("loads", "_parser.py") and "\n" not in text and "`" not in text
+    assert rest.split(" ")[0] in commit_message.SMALL_VERBS or rest.startswith(("Clean up", "Speed up"))
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_a_grammar_that_does_not_parse_is_a_backend_error(embedded):
+    request = ChatRequest(model="smollm2", messages=(Message("user", "Hi"),), max_tokens=4, grammar="root ::= (")
+    with pytest.raises(BackendError, match="grammar does not parse"):
+        await collect(embedded.stream(request))

@@ -109,17 +109,20 @@ def validate(answer: str, ctx: ActionContext) -> str:
 SMALL_SYSTEM = "You write the subject line of a git commit: what changed, then what was done."
 # Real changes (public ones and this repository's), each with its author's subject in our form.
 _SHOTS = (
+    ("Files: docs/install.md\n+## Windows\n+Run the installer, then restart the editor.",
+     "install.md: Add the Windows steps"),
+    ("Files: server/hybridlsp/context/tokens.py (changed: counts_and_heads)\n"
+     "-            heads.append(ids[:head])\n+            heads.append(ids if len(ids) <= head else ids[:head])",
+     "counts_and_heads: Keep short id lists as they are"),
     ("Files: src/tomli/_parser.py (changed: loads)\n"
      "+    try:\n+        src = __s.replace(\"\\r\\n\", \"\\n\")\n+    except (AttributeError, TypeError):\n"
      "+        raise TypeError(f\"Expected str object, not '{type(__s).__qualname__}'\") from None",
-     "loads: Raise TypeError when the input is not a str"),
-    ("Files: README.md\n+## Configuration\n+Settings are read from hybridlsp.toml.",
-     "README.md: Document the configuration file"),
+     "loads: Raise TypeError for non-str input"),
 )
 SMALL_VERBS = ("Add", "Fix", "Update", "Remove", "Rename", "Move", "Use", "Make", "Allow", "Support", "Handle",
                "Document", "Test", "Refactor", "Simplify", "Raise", "Return", "Keep", "Skip", "Check", "Avoid",
                "Drop", "Replace", "Split", "Bump", "Pass", "Set", "Clean up", "Improve", "Speed up")
-SMALL_MAX_TOKENS = 24
+SMALL_MAX_TOKENS = 20
 _SUMMARY_LINES = 8
 _LINE_CHARS = 100
 _TARGETS = 8
@@ -183,37 +186,51 @@ _NOT_IMPERATIVE_RE = re.compile(r"^\S+ (is|are|was|were|of|to|that|which|will|ca
 _DANGLING_RE = re.compile(r"\b(the|a|an|and|or|of|to|in|for|with|if|is|it's|that|which|by|on|from|as)$", re.IGNORECASE)
 
 
-def _small_problem(said: str, room: int) -> str | None:
-    """Why the words after `<target>: ` are not a subject a person would keep, or None."""
-    verb_and_text = said.rstrip(".")
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[\w'-]+", text.lower())
+    return set(zip(words, words[1:], words[2:]))
+
+
+_SHOT_TRIGRAMS = set().union(*(_trigrams(subject.split(": ", 1)[-1]) for _, subject in _SHOTS))
+
+
+def _tidy(said: str, room: int) -> str:
+    """The model's words after `<target>: `, cut to their first sentence; a text stopped by the
+    length limit loses its last clause (after a comma) or its last, maybe partial, word."""
+    said = re.split(r"[.!?;] ", said, maxsplit=1)[0]
     if len(said) >= room:
-        return "the subject was cut at the length limit"
-    if _NOT_IMPERATIVE_RE.match(verb_and_text):
+        said = said.rsplit(",", 1)[0] if "," in said else said.rsplit(" ", 1)[0]
+    return said.strip().rstrip(".,;:")
+
+
+def _small_problem(said: str) -> str | None:
+    """Why the words after `<target>: ` are not a subject a person would keep, or None."""
+    if _NOT_IMPERATIVE_RE.match(said):
         return "the subject is not in the imperative"
-    if re.search(r"[.!?] \S", verb_and_text):
-        return "the subject is more than one sentence"
-    if _DANGLING_RE.search(verb_and_text):
+    if _DANGLING_RE.search(said):
         return "the subject ends mid-phrase"
-    if len(re.findall(r"\b[A-Za-z]{2,}\b", verb_and_text)) < 3:
+    if len(re.findall(r"\b[A-Za-z]{2,}\b", said)) < 3:
         return "the subject has too few words"
-    if any(verb_and_text.lower() == subject.split(": ", 1)[-1].lower() for _, subject in _SHOTS):
+    if _trigrams(said) & _SHOT_TRIGRAMS:
         return "the subject copies the prompt's example"
     return None
 
 
 def small_validate(answer: str, ctx: ActionContext) -> str:
-    """The embedded model's subject passes when it passes `validate`, names something the diff
-    changed, and reads as one imperative phrase: a 135M model often starts well and trails off."""
-    message = validate(answer, ctx)
+    """The embedded model's subject, tidied (`_tidy`), passes when it passes `validate`, names
+    something the diff changed, and reads as one imperative phrase: a 135M model often starts well
+    and trails off."""
     changes = describe_changes(ctx.staged_diff)
+    target, _, said = sanitize(answer).strip().split("\n", 1)[0].partition(": ")
+    room = len(said.split(" ", 1)[0]) + 1 + _text_max(targets(changes))
+    message = validate(f"{target}: {_tidy(said, room)}", ctx)
+    said = message.partition(": ")[2]
     if not mentions_change(message, changes):
         raise ValidationFailed(name, "the subject names no file or symbol the diff changes")
-    target, _, said = message.partition(": ")
-    room = SUBJECT_MAX - len(target) - 2
-    problem = _small_problem(said, min(room, len(said.split(" ", 1)[0]) + 1 + _text_max(targets(changes))))
+    problem = _small_problem(said)
     if problem:
         raise ValidationFailed(name, problem)
-    return message.rstrip(".")
+    return message
 
 
 # --- without a model ----------------------------------------------------------------------------

@@ -96,17 +96,19 @@ class EmbeddedBackend:
             self._llm = llm
             return llm
 
-    def _grammar(self, gbnf: str) -> Any:
-        """The compiled grammar for `gbnf`; an action sends the same few texts, so keep them."""
+    def _grammar(self, llm: Any, gbnf: str) -> Any:
+        """The grammar for `gbnf`, checked once: llama.cpp answers a grammar it cannot parse with a
+        null sampler, which crashes the process when generation uses it."""
         grammar = self._grammars.get(gbnf)
         if grammar is None:
-            from llama_cpp import LlamaGrammar  # the optional embedded extra; imported with the model
+            import llama_cpp  # the optional embedded extra; already imported with the model
 
-            try:
-                grammar = LlamaGrammar.from_string(gbnf, verbose=False)
-            except ValueError as e:
-                raise BackendError(self.name, f"the grammar does not parse ({e})", "fix the action's grammar") from None
-            self._grammars[gbnf] = grammar
+            sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, gbnf.encode("utf-8"), b"root")
+            if not sampler:
+                raise BackendError(self.name, "the grammar does not parse (llama.cpp logs why at debug level)",
+                                   "fix the action's grammar")
+            llama_cpp.llama_sampler_free(sampler)
+            grammar = self._grammars[gbnf] = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
         return grammar
 
     def _count(self, llm: Any, text: str) -> int:
@@ -135,11 +137,11 @@ class EmbeddedBackend:
             "stop": list(request.stop) or None,
             "stream": True,
         }
-        if request.grammar is not None:
-            kwargs["grammar"] = self._grammar(request.grammar)
-        elif request.json_schema is not None:
+        if request.grammar is None and request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
         try:
+            if request.grammar is not None:
+                kwargs["grammar"] = self._grammar(llm, request.grammar)
             with self._generate_lock:
                 prompt_tokens = self._prompt_tokens(llm, messages)
                 if prompt_tokens >= self.n_ctx:

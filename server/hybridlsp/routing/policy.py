@@ -69,15 +69,16 @@ def _action_tier(req: RouteRequest, r, estimator: Estimator | None, text: str) -
     return r.default_tier, f"no harder task recognised -> default tier {r.default_tier}"
 
 
-def build_chain(tier: int, settings, *, allow_cloud: bool) -> tuple[Hop, ...]:
+def build_chain(tier: int, settings, *, allow_cloud: bool, action: str = "") -> tuple[Hop, ...]:
     """The decided tier, then escalation upwards, then the local tiers downwards, then embedded.
 
     Escalating first is the article's fallback chain (low confidence -> bigger model); going down
     after the cloud is its always-available local fallback for people who hit rate limits.
     """
     t1, t2, t3 = settings.tier(1), settings.tier(2), settings.tier(3)
+    embedded = settings.embedded.enabled and (not action or action in settings.embedded.actions)
     return _chain(tier, allow_cloud, (t1.backend, t1.model), (t2.backend, t2.model), (t3.backend, t3.model),
-                  settings.embedded.enabled)
+                  embedded)
 
 
 @lru_cache(maxsize=256)  # a handful of distinct chains per configuration; every decision needs one
@@ -185,7 +186,7 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
             notes.append(f"cloud tier skipped: no API key for {t3.backend}")
 
     ts = settings.tier(tier)
-    chain = build_chain(tier, settings, allow_cloud=allow_cloud)
+    chain = build_chain(tier, settings, allow_cloud=allow_cloud, action=req.action)
     return Decision(
         tier=tier,
         backend=ts.backend,
