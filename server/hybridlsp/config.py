@@ -61,9 +61,9 @@ class EmbeddedSettings(_Model):
     threads: int = Field(0, ge=0, description="0 = half the cores (leaves the editor and the server a core)")
     max_output_tokens: int = Field(256, ge=16)
     actions: list[str] = Field(
-        ["commit-message", "complete"],
+        ["commit-message", "complete", "ask"],
         description="the actions the embedded model answers; the others need Ollama or a cloud tier (a 135M "
-        "model's reviews, explanations and free answers are not ones to trust: bench 11, README)",
+        "model's reviews and code explanations are not ones to trust: README)",
     )
 
 

@@ -255,6 +255,10 @@ def test_floor_body_lists_every_file_and_fits_long_names():
     assert commit_message.floor(ActionContext(staged_diff="")) is None
 
 
+# the body the embedded model's subject gets: the diff's facts, as the floor lists them
+FACTS = "- src/tomli/_parser.py: changed loads; +4 -1 lines"
+
+
 @pytest.mark.parametrize(
     "answer, result",
     [
@@ -274,7 +278,7 @@ def test_floor_body_lists_every_file_and_fits_long_names():
 def test_small_model_subject_check(answer, result):
     ctx = ActionContext(staged_diff=PY_CHANGED)
     if isinstance(result, str):
-        assert commit_message.small_validate(answer, ctx) == result
+        assert commit_message.small_validate(answer, ctx) == result + "\n\n" + FACTS
     else:
         with pytest.raises(ValidationFailed, match=result[1]):
             commit_message.small_validate(answer, ctx)
@@ -285,10 +289,10 @@ def test_small_model_subject_stopped_by_the_length_limit_loses_its_last_clause_o
     room = commit_message._text_max(commit_message.targets(describe(PY_CHANGED)))
     words = "an error for bytes input, so callers see at once why the parse failed and where it happened"
     cut = "loads: Raise " + words[:room]
-    assert commit_message.small_validate(cut, ctx) == "loads: Raise an error for bytes input"
+    assert commit_message.small_validate(cut, ctx) == "loads: Raise an error for bytes input\n\n" + FACTS
     words = "an error when the input of loads is bytes rather than text so callers see why it failed early"
     cut = "loads: Raise " + words[:room]
-    assert commit_message.small_validate(cut, ctx) == cut.rsplit(" ", 1)[0]
+    assert commit_message.small_validate(cut, ctx) == cut.rsplit(" ", 1)[0] + "\n\n" + FACTS
 
 
 def describe(diff):

@@ -172,6 +172,25 @@ def test_fallback_chain_order(tier, labels):
     assert [h.label.split(":")[0].split("/")[0] for h in d.chain] == labels
 
 
+@pytest.mark.parametrize(
+    "action, settings, embedded",
+    [
+        ("commit-message", S, True),
+        ("complete", S, True),
+        ("ask", S, True),
+        # a 135M model's findings and explanations are wrong more often than not (README)
+        ("review", S, False),
+        ("explain", S, False),
+        ("review", settings_from_mapping({"embedded": {"actions": ["review"]}}), True),
+        ("commit-message", settings_from_mapping({"embedded": {"actions": ["review"]}}), False),
+    ],
+)
+def test_embedded_serves_only_the_actions_it_can_do(action, settings, embedded):
+    chain = decide(req(action=action, text="def f(): pass"), settings).chain
+    assert (chain[-1].backend == "embedded") is embedded
+    assert all(h.backend != "embedded" for h in chain[:-1])
+
+
 def test_embedded_can_be_disabled():
     s = settings_from_mapping({"embedded": {"enabled": False}})
     assert all(h.backend != "embedded" for h in decide(req(), s).chain)

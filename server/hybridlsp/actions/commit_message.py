@@ -219,7 +219,7 @@ def _small_problem(said: str) -> str | None:
 def small_validate(answer: str, ctx: ActionContext) -> str:
     """The embedded model's subject, tidied (`_tidy`), passes when it passes `validate`, names
     something the diff changed, and reads as one imperative phrase: a 135M model often starts well
-    and trails off."""
+    and trails off. It gets the floor's body: each file and what it touches."""
     changes = describe_changes(ctx.staged_diff)
     target, _, said = sanitize(answer).strip().split("\n", 1)[0].partition(": ")
     room = len(said.split(" ", 1)[0]) + 1 + _text_max(targets(changes))
@@ -230,7 +230,8 @@ def small_validate(answer: str, ctx: ActionContext) -> str:
     problem = _small_problem(said)
     if problem:
         raise ValidationFailed(name, problem)
-    return message
+    # the body is the diff's own facts, so a vague subject still comes with what changed
+    return message + "\n\n" + _body(changes)
 
 
 # --- without a model ----------------------------------------------------------------------------
@@ -304,7 +305,11 @@ def floor(ctx: ActionContext) -> str | None:
     subject = next((s for s in _subjects(changes) if len(s) <= SUBJECT_MAX), None)
     if subject is None:
         subject = _subjects(changes)[-1][: SUBJECT_MAX - 3].rstrip() + "..."
+    return subject + "\n\n" + _body(changes)
+
+
+def _body(changes: list[FileChange]) -> str:
     body = [_body_line(fc) for fc in changes[:BODY_MAX_LINES]]
     if len(changes) > BODY_MAX_LINES:
         body[-1] = f"- and {len(changes) - BODY_MAX_LINES + 1} more files"
-    return subject + "\n\n" + "\n".join(body)
+    return "\n".join(body)
