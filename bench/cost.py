@@ -15,6 +15,7 @@ figure prices input tokens at the input rate and output tokens at the output rat
 input/output split per task class stated below.
 """
 
+from hybridlsp.backends.location import cloud_backends
 from __future__ import annotations
 
 from ._common import Result
@@ -45,7 +46,7 @@ def _tier(task: dict, settings) -> tuple[int, str]:
     t = dict(task)
     files = t.pop("files", 0)
     git = GitSummary(diff_tokens=t["input_tokens"], files_changed=files) if files else GitSummary()
-    d = decide(RouteRequest(git=git, **t), settings)
+    d = decide(RouteRequest(git=git, **t, cloud_backends=cloud_backends()), settings)
     return d.tier, d.reasons[0]
 
 

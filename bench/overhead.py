@@ -64,7 +64,8 @@ async def _measure(fake, refused: list[str]) -> tuple[dict[str, list[float]], st
     import httpx
     from litellm import Router
 
-    from hybridlsp.engine import Engine, RunRequest
+    from hybridlsp.engine import Engine
+    from hybridlsp.request import RunRequest
 
     engine = Engine(_settings(fake.base_url), env={"OPENAI_API_KEY": "sk-bench"})
     router = Router(model_list=[{"model_name": "gpt-4.1", "litellm_params": {

@@ -1,6 +1,6 @@
 """[10] `hybridlsp route --jsonl` on 2,000 prompts against counting their tokens, for two kinds of prompt.
 
-Ours is `routemany.route_jsonl`, the code behind `route --jsonl`, with the default difficulty
+Ours is `engine.route_many.route_jsonl`, the code behind `route --jsonl`, with the default difficulty
 estimate (keywords, then the learned estimate): parse each line, count its tokens, scan for
 secrets, decide, write one JSON decision per line. The floor reads the same lines and writes each
 prompt's token count: parse, `encode_ordinary`, dump, one line at a time. A second floor counts with
@@ -102,7 +102,7 @@ def _floor_batch(lines: list[str]) -> int:
 
 
 def _ours(engine, lines: list[str]) -> int:
-    from hybridlsp.routemany import route_jsonl
+    from hybridlsp.engine.route_many import route_jsonl
 
     out: list[str] = []
     route_jsonl(engine, lines, out.append, lambda m: None)
@@ -114,7 +114,7 @@ def _stages(engine, prompts: list[str]) -> dict[str, float]:
     and what the whole takes beyond their sum."""
     from hybridlsp.context.secrets import contains_secret_many
     from hybridlsp.context.tokens import counts_and_heads
-    from hybridlsp.routemany import CHUNK
+    from hybridlsp.engine.route_many import CHUNK
     from hybridlsp.routing import get_estimator
     from hybridlsp.routing.learned import HEAD_TOKENS
 
@@ -177,7 +177,7 @@ def _measure(engine, prompts: list[str]) -> dict[str, tuple[float, float]]:
              "route": lambda: _ours(engine, lines)}
     for fn in sides.values():
         fn()  # warm: the tokenizer, the estimator's weights, the regexes
-    gc.freeze()  # as route_jsonl does: both sides run with what is loaded exempt from collection
+    gc.freeze()  # as `hybridlsp route --jsonl` does: both sides run with what is loaded exempt from collection
     best = {k: (math.inf, math.inf) for k in sides}
     order = list(sides)
     for block in range(BLOCKS):

@@ -89,11 +89,11 @@ def _profile_top(fn, calls: int, top: int = 3) -> list[tuple[str, float]]:
 
 
 def run() -> Result:
-    from hybridlsp.routemany import route_one
+    from hybridlsp.engine.route_many import route_one
     from hybridlsp.context.secrets import contains_secret
     from hybridlsp.context.tokens import count_tokens, head_tokens, truncate_to_tokens
     from hybridlsp.routing.learned import HEAD_TOKENS
-    from hybridlsp.engine import RunRequest
+    from hybridlsp.request import RunRequest
     from hybridlsp.routing.types import GitSummary
 
     engine = _engine()
@@ -143,9 +143,9 @@ def run() -> Result:
 
 def _diagnose(engine, texts: dict[int, str], ratios: dict[int, float]) -> str:
     """Where route's time goes beyond counting: at the smallest size that misses, and at the largest."""
-    from hybridlsp.routemany import route_one
+    from hybridlsp.engine.route_many import route_one
     from hybridlsp.context.secrets import contains_secret
-    from hybridlsp.engine import RunRequest
+    from hybridlsp.request import RunRequest
     from hybridlsp.context.tokens import head_tokens
     from hybridlsp.routing.difficulty import get_estimator
     from hybridlsp.routing.learned import HEAD_TOKENS

@@ -29,7 +29,7 @@ from routellm import load_rows  # noqa: E402
 
 from hybridlsp.config import settings_from_mapping  # noqa: E402
 from hybridlsp.context.tokens import count_tokens, count_tokens_many, counts_and_heads  # noqa: E402
-from hybridlsp.evalrouting import (  # noqa: E402
+from hybridlsp.evaluation.routing import (  # noqa: E402
     EvalRow,
     rank_key,
     recovery_curve,

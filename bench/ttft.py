@@ -94,7 +94,7 @@ async def refused_round_trip(server: LspProcess) -> float:
 
 def engine_request(root: Path, i: int):
     """The `RunRequest` the handler builds for `explain(uri, i)`."""
-    from hybridlsp.engine import RunRequest
+    from hybridlsp.request import RunRequest
 
     lines = SOURCE.splitlines()
     return RunRequest(action="explain", text="\n".join(lines[3:7]), path=str(root / "calc.py"), document=SOURCE,
@@ -112,7 +112,7 @@ async def engine_ttft(engine, root: Path, i: int) -> float:
 
 async def engine_steps(engine, root: Path, n: int = 200) -> list[tuple[str, float, float]]:
     """(step, p50 s, p99 s) of what `Engine.run` does before it sends the upstream request."""
-    from hybridlsp import prepare
+    from hybridlsp.engine import prepare
     from hybridlsp.actions import get_action
     from hybridlsp.context.secrets import contains_secret
     from hybridlsp.routing.types import GitSummary

@@ -65,7 +65,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "server"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hybridlsp.evalrouting import recovery_curve  # noqa: E402
+from hybridlsp.evaluation.routing import recovery_curve  # noqa: E402
 from hybridlsp.context.tokens import counts_and_heads, n_vocab  # noqa: E402
 from hybridlsp.routing.learned import (  # noqa: E402
     BIGRAM_BUCKETS,

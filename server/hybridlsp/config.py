@@ -13,12 +13,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
-from .routing.types import CLOUD_BACKENDS
 
 __all__ = [
     "Settings",
@@ -274,7 +274,7 @@ def _strip_credentials(data: dict, source: str) -> tuple[dict, list[str]]:
     return data, ignored
 
 
-def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]]:
+def _only_tighter(user: Settings, merged: Settings, cloud_backends: Collection[str]) -> tuple[Settings, list[str]]:
     """A workspace file may tighten the user's privacy and budget, never loosen them: it adds
     local-only globs (it cannot remove the user's), lowers cloud caps (it cannot raise or lift
     them), and may pick another model for a local tier but cannot move a tier the user keeps local
@@ -283,7 +283,7 @@ def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]
     tiers = {}
     for n in (1, 2, 3):
         mine, theirs = user.tier(n), merged.tier(n)
-        if mine.backend not in CLOUD_BACKENDS and theirs.backend in CLOUD_BACKENDS:
+        if mine.backend not in cloud_backends and theirs.backend in cloud_backends:
             tiers[f"tier{n}"] = mine
             notes.append(f"tiers.tier{n} stays on your local {mine.backend} {mine.model}: "
                          "a workspace file cannot send a local tier to the cloud")
@@ -306,8 +306,13 @@ def _only_tighter(user: Settings, merged: Settings) -> tuple[Settings, list[str]
     return merged, notes
 
 
-def user_config_path() -> Path:
-    from platformdirs import user_config_dir
+def user_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """The user's config file: HYBRIDLSP_HOME/config.toml, else the platform's user config dir."""
+    env = os.environ if env is None else env
+    home = env.get("HYBRIDLSP_HOME")
+    if home:
+        return Path(home) / "config.toml"
+    from platformdirs import user_config_dir  # platformdirs: only when no HYBRIDLSP_HOME says it
 
     return Path(user_config_dir("hybridlsp")) / "config.toml"
 
@@ -317,18 +322,20 @@ def data_dir() -> Path:
     home = os.environ.get("HYBRIDLSP_HOME")
     if home:
         return Path(home)
-    from platformdirs import user_data_dir
+    from platformdirs import user_data_dir  # platformdirs: only when HYBRIDLSP_HOME is unset
 
     return Path(user_data_dir("hybridlsp"))
 
 
-def load_settings(workspace: Path | None = None, env: dict | None = None) -> tuple[Settings, list[str]]:
-    """Layer every source; return the settings and human-readable notes (ignored keys, files read)."""
+def load_settings(workspace: Path | None = None, env: dict | None = None, *,
+                  cloud_backends: Collection[str]) -> tuple[Settings, list[str]]:
+    """Layer every source; return the settings and human-readable notes (ignored keys, files read).
+    `cloud_backends` (from `backends.location`) are the backends a workspace file may not move a
+    local tier to."""
     env = os.environ if env is None else env
     notes: list[str] = []
     settings = Settings()
-    home = env.get("HYBRIDLSP_HOME")
-    user_file = Path(home) / "config.toml" if home else user_config_path()
+    user_file = user_config_path(env)
     if user_file.is_file():
         settings = merge_settings(settings, _read_toml(user_file), str(user_file))
     if workspace is not None:
@@ -339,7 +346,7 @@ def load_settings(workspace: Path | None = None, env: dict | None = None) -> tup
                 notes.append(f"{ws_file}: '{key}' ignored: only your user config or environment may set it")
             before = settings
             settings = merge_settings(settings, data, str(ws_file))
-            settings, kept = _only_tighter(before, settings)
+            settings, kept = _only_tighter(before, settings, cloud_backends)
             notes += [f"{ws_file}: {k}" for k in kept]
     explicit = env.get("HYBRIDLSP_CONFIG")
     if explicit:

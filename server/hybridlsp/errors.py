@@ -16,8 +16,6 @@
     ├── NotARepository              a git action outside a repository
     ├── NothingStaged               a commit message with nothing staged
     ├── UnknownRequest              feedback for a request the ledger does not hold
-    ├── PrivacyBlocked              private text and no local tier could take it
-    ├── BudgetExceeded              the cloud budget is spent and nothing else may take it
     └── AllTiersFailed              every hop of the chain failed (carries the hops)
 
 Escalation in the dispatcher is decided by the class, never by parsing messages.
@@ -42,8 +40,6 @@ __all__ = [
     "NotARepository",
     "NothingStaged",
     "UnknownRequest",
-    "PrivacyBlocked",
-    "BudgetExceeded",
     "AllTiersFailed",
 ]
 
@@ -65,7 +61,6 @@ class BackendError(HybridError):
     """One attempt against one backend failed. `reason` is a short tag for ledgers and fallbacks."""
 
     reason = "error"
-    retryable = False  # worth one more try on the same backend
 
     def __init__(self, backend: str, detail: str, fix: str = ""):
         self.backend = backend
@@ -87,7 +82,6 @@ class BackendTimeout(BackendError):
 
 class RateLimited(BackendError):
     reason = "rate-limited"
-    retryable = True
 
     def __init__(self, backend: str, detail: str, fix: str = "", retry_after: float | None = None):
         super().__init__(backend, detail, fix)
@@ -96,7 +90,6 @@ class RateLimited(BackendError):
 
 class ServerError(BackendError):
     reason = "server-error"
-    retryable = True
 
 
 class ContextLengthExceeded(BackendError):
@@ -145,14 +138,6 @@ class UnknownRequest(HybridError, LookupError):
             f"no request {request_id!r} in the ledger at {path}: "
             "feedback needs the request_id that came back with the answer"
         )
-
-
-class PrivacyBlocked(HybridError):
-    reason = "private"
-
-
-class BudgetExceeded(HybridError):
-    reason = "budget"
 
 
 class AllTiersFailed(HybridError):

@@ -9,7 +9,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from hybridlsp.cli import build_parser
+from hybridlsp.commands import build_parser
 from hybridlsp.config import Settings, lsp_options_to_settings
 
 from .conftest import CLIENTS, ROOT

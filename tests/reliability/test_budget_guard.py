@@ -1,7 +1,7 @@
 """Concurrent cloud requests cannot together overshoot the monthly cap by more than one request.
 
 Without reservations each of 50 requests started together reads the same recorded spend, and all
-50 go to the cloud. With `budget_guard` each reserves its most expensive outcome before its cloud
+50 go to the cloud. With `budget.guard` each reserves its most expensive outcome before its cloud
 hop; the ones that do not fit go on to tier 2 with the reason "budget".
 """
 
@@ -9,9 +9,9 @@ import asyncio
 
 import pytest
 
-from hybridlsp.engine import RunRequest
+from hybridlsp.request import RunRequest
 from tests.fakes.upstreams import Fault, FakeOpenAI
-from tests.unit.test_engine import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
+from tests.unit.engine.test_pipeline import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
 
 CONCURRENT = 50
 PRICE = [10.0, 30.0]  # USD per million input / output tokens
@@ -98,7 +98,8 @@ async def test_a_request_that_cannot_fit_goes_local_even_when_nothing_is_spent(o
 _CHILD = r"""
 import asyncio, json, sys
 from hybridlsp.config import settings_from_mapping
-from hybridlsp.engine import Engine, RunRequest
+from hybridlsp.engine import Engine
+from hybridlsp.request import RunRequest
 from hybridlsp.ledger.store import Ledger
 
 cfg, ledger_path, n, tag = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -123,7 +124,7 @@ async def test_two_processes_sharing_the_ledger_stay_within_one_request_of_the_c
     import sys
 
     from hybridlsp.ledger.store import Ledger
-    from tests.unit.test_engine import KEY
+    from tests.unit.engine.test_pipeline import KEY
 
     with FakeOpenAI(answer="Cloud says: " + GOOD, usage=USAGE, token_delay=0.02) as cloud:
         settings = _settings(ollama, cloud)

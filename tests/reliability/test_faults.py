@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from hybridlsp.engine import RunRequest
+from hybridlsp.request import RunRequest
 from hybridlsp.errors import AllTiersFailed
 from tests.e2e.conftest import repo, server_env  # noqa: F401
 from tests.fakes.fixtures import fake_ollama, fake_openai  # noqa: F401
 from tests.fakes.upstreams import FakeAnthropic, FakeOpenAI
-from tests.unit.test_engine import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
+from tests.unit.engine.test_pipeline import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
 
 from .faults import BACKENDS, FAULTS, MAX_RETRIES, READ_TIMEOUT_S, RETRY_AFTER_MAX_S, FaultCase, fix_phrase
 

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from hybridlsp.ledger.records import RequestRecord
 from hybridlsp.ledger.report import compute_report
 from hybridlsp.ledger.store import Ledger
 
@@ -72,8 +73,8 @@ def test_eight_writers_one_killed_no_committed_row_lost(tmp_path, figures):
     assert all(n == 1 for _, n in hops)  # hop numbering stayed consistent under contention
 
     with Ledger(db) as ledger:  # opens (recovering the WAL) and takes writes again
-        ledger.record_request(action="ask", tier=1, backend="ollama", model="m", input_tokens=1, output_tokens=1,
-                              latency_ms=1, cost_usd=0.0, baseline_cost_usd=0.0, request_id="after")
+        ledger.record_request(RequestRecord(action="ask", tier=1, backend="ollama", model="m", input_tokens=1, output_tokens=1,
+                              latency_ms=1, cost_usd=0.0, baseline_cost_usd=0.0, request_id="after"))
         rows, feedback = ledger.rows(), ledger.feedback()
     report = compute_report(rows, feedback)
     total = len(in_db) + 1

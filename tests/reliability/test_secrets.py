@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from hybridlsp.engine import RunRequest
+from hybridlsp.request import RunRequest
 from tests.e2e.conftest import git
-from tests.unit.test_engine import engine_for, ledger, make_settings  # noqa: F401
+from tests.unit.engine.test_pipeline import engine_for, ledger, make_settings  # noqa: F401
 
 from .answering import AnsweringAnthropic, AnsweringOllama, AnsweringOpenAI
 from .secret_corpus import Planted, corpus, harmless

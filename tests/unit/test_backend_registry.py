@@ -1,4 +1,5 @@
-"""Backends by name: creation, cloud or local, and whether a key is there."""
+"""Backends by name: creation, cloud or local (`backends.location`, the one answer), and whether a
+key is there."""
 
 import pytest
 
@@ -15,6 +16,7 @@ from hybridlsp.backends import (
     registered_names,
     unregister,
 )
+from hybridlsp.backends.location import cloud_backends, is_local
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.errors import ConfigError
 
@@ -35,7 +37,7 @@ async def test_create_backend_by_name(name, cls, cloud):
     try:
         assert type(backend) is cls and isinstance(backend, Backend)
         assert backend.name == name
-        assert is_cloud(name) is cloud and backend.is_local is not cloud
+        assert is_cloud(name) is cloud and is_local(name) is not cloud
     finally:
         await backend.aclose()
 
@@ -61,8 +63,7 @@ def test_credentials_present(name, env, settings, present):
 def test_unknown_backend_names_the_known_ones():
     with pytest.raises(ConfigError, match="ollama"):
         create_backend("nope", SETTINGS)
-    with pytest.raises(ConfigError):
-        is_cloud("nope")
+    assert not is_cloud("nope") and not is_local("nope")  # neither: the registry refuses to create it
 
 
 async def test_register_adds_a_backend():
@@ -81,3 +82,11 @@ async def test_register_adds_a_backend():
     finally:
         unregister("test-local")
     assert "test-local" not in registered_names()
+
+
+async def test_a_registered_cloud_backend_is_cloud_everywhere():
+    register("test-cloud", lambda settings, **kw: OllamaBackend(settings), cloud=True)
+    try:
+        assert is_cloud("test-cloud") and not is_local("test-cloud") and "test-cloud" in cloud_backends()
+    finally:
+        unregister("test-cloud")

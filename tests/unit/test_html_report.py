@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hybridlsp.ledger.records import RequestRecord
 from hybridlsp.ledger import Ledger, compute_report
 from hybridlsp.ledger import series
 from hybridlsp.ledger.html_report import TIER_COLORS, render_html
@@ -63,9 +64,9 @@ def fill(ledger: Ledger, days: int = 28, seed: int = 8) -> None:
             baseline = price_usd("gpt-4.1", "openai", inp, out)
             backend, model = MODELS[tier]
             if action in ("complete", "explain") and rng.random() < 0.05:
-                ledger.record_request(action=action, tier=tier, backend=backend, model=model, input_tokens=inp,
+                ledger.record_request(RequestRecord(action=action, tier=tier, backend=backend, model=model, input_tokens=inp,
                                       output_tokens=out, latency_ms=4.0, cost_usd=0.0, baseline_cost_usd=baseline,
-                                      outcome="cache-hit", saved_usd=_cost(tier, inp, out, 1.0) or 0.0, ts=ts)
+                                      outcome="cache-hit", saved_usd=_cost(tier, inp, out, 1.0) or 0.0), ts=ts)
                 continue
             rid = f"req-{day}-{rng.getrandbits(40):x}"
             outcome, reason, waited = "ok", "", 0.0
@@ -82,11 +83,11 @@ def fill(ledger: Ledger, days: int = 28, seed: int = 8) -> None:
             latency = _latency_s(rng, tier, out)
             if rng.random() < 0.005:
                 outcome, reason = "error", "unavailable"
-            ledger.record_request(action=action, tier=tier, backend=backend, model=model, input_tokens=inp,
+            ledger.record_request(RequestRecord(action=action, tier=tier, backend=backend, model=model, input_tokens=inp,
                                   output_tokens=out, latency_ms=(latency + waited) * 1000,
                                   ttft_ms=latency * 150, cost_usd=_cost(tier, inp, out, latency),
                                   baseline_cost_usd=baseline, outcome=outcome, reason=reason, request_id=rid,
-                                  validator="pass", ts=ts + timedelta(seconds=waited))
+                                  validator="pass"), ts=ts + timedelta(seconds=waited))
             roll = rng.random()
             if roll < 0.035:
                 ledger.record_feedback(rid, "bad", rng.choice(NOTES))

@@ -9,6 +9,7 @@ from array import array
 
 import pytest
 
+from hybridlsp.backends.location import cloud_backends
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.errors import ConfigError
 from hybridlsp.routing import Estimate, LearnedEstimator, RouteRequest, decide, get_estimator
@@ -30,7 +31,7 @@ def learned(share=0.2, **routing):
 
 
 def req(text="hello", tokens=50, action="ask", **kw):
-    return RouteRequest(action=action, text=text, input_tokens=tokens, **kw)
+    return RouteRequest(action=action, text=text, input_tokens=tokens, **kw, cloud_backends=cloud_backends())
 
 
 # ---- interface and shipped weights ------------------------------------------------------------

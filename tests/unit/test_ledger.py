@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from hybridlsp.ledger.records import RequestRecord
 from hybridlsp.errors import HybridError
 from hybridlsp.ledger import Ledger, Row, UnknownRequest, compute_report
 
@@ -22,7 +23,8 @@ def record(led: Ledger, **kw) -> str:
         action="complete", tier=1, backend="ollama", model="qwen2.5-coder:14b", input_tokens=100,
         output_tokens=20, latency_ms=800.0, cost_usd=0.0, baseline_cost_usd=0.0004,
     )
-    return led.record_request(**{**args, **kw})
+    ts = kw.pop("ts", None)
+    return led.record_request(RequestRecord(**{**args, **kw}), ts=ts)
 
 
 # --- opening and migrations -------------------------------------------------------------------

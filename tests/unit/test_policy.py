@@ -5,12 +5,13 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
+from hybridlsp.backends.location import cloud_backends
 from hybridlsp.config import Settings, settings_from_mapping
 from hybridlsp.routing import GitSummary, RouteRequest, decide, parse_flag
 
 
 def req(action="ask", text="hello", tokens=50, **kw):
-    return RouteRequest(action=action, text=text, input_tokens=tokens, **kw)
+    return RouteRequest(action=action, text=text, input_tokens=tokens, **kw, cloud_backends=cloud_backends())
 
 
 S = Settings()

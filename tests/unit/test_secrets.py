@@ -467,7 +467,7 @@ def test_detect_secrets_is_imported_only_for_a_candidate_line():
 
 def test_scans_before_the_patterns_have_compiled_find_the_same(monkeypatch):
     # the first scans of a process run on `re` while Hyperscan compiles on its own thread
-    from hybridlsp import multimatch
+    from hybridlsp.context import multimatch
 
     monkeypatch.setattr(multimatch, "_in_background", True)  # as `route` runs
     fresh = multimatch.Background([secrets_mod._EXPRESSION])
@@ -481,7 +481,7 @@ def test_scans_before_the_patterns_have_compiled_find_the_same(monkeypatch):
 
 def test_a_server_compiles_the_patterns_on_first_use(monkeypatch):
     # not in the background: beside a streaming request on 2 cores that cost the request ~50 ms
-    from hybridlsp import multimatch
+    from hybridlsp.context import multimatch
 
     # the default (`route`, run in-process by other tests, switches it for the process)
     monkeypatch.setattr(multimatch, "_in_background", False)
@@ -493,7 +493,7 @@ def test_a_server_compiles_the_patterns_on_first_use(monkeypatch):
 def test_only_route_compiles_in_the_background():
     import subprocess
 
-    code = ("import sys; from hybridlsp import cli, multimatch; before = multimatch._in_background; "
-            "cli.main(['route', '--json', 'hello']); print(before, multimatch._in_background)")
+    code = ("import sys; from hybridlsp import commands; from hybridlsp.context import multimatch; "
+            "before = multimatch._in_background; commands.main(['route', '--json', 'hello']); print(before, multimatch._in_background)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[-2:] == ["False", "True"]

@@ -4,7 +4,8 @@ where, and how each set-up is priced and counted (the facts docs/team.md states)
 import pytest
 
 from hybridlsp.config import settings_from_mapping
-from hybridlsp.engine import Engine, RunRequest
+from hybridlsp.engine import Engine
+from hybridlsp.request import RunRequest
 from hybridlsp.ledger import compute_report
 from hybridlsp.ledger.store import Ledger
 from tests.fakes.upstreams import FakeOllama, FakeOpenAI

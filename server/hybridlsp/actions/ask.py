@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from ..backends.base import Message
-from .base import ActionContext, check_common
+from .base import ActionContext, check_common, no_git, plain
 
 name = "ask"
 json_schema = None
 max_tokens = None  # the answer's output budget (the tier's own cap applies too)
 cacheable = True
+reads_document = False
+surroundings = False
+prompt_in_text = True
+reads_git = False
+condensable = False
+gather = no_git
+present = plain
 
 SYSTEM = "Answer the request directly and concisely. Use Markdown only where it helps."
 

@@ -12,8 +12,11 @@ from typing import Protocol
 
 from ..backends.base import Message
 from ..errors import ValidationFailed
+from ..request import Finding
+from ..routing.types import GitSummary
 
-__all__ = ["ActionContext", "Action", "SmallPrompt", "sanitize", "StreamSanitizer", "strip_fences", "check_common", "REFUSAL_RE"]
+__all__ = ["ActionContext", "Action", "Gathered", "SmallPrompt", "plain", "sanitize", "StreamSanitizer",
+           "strip_fences", "check_common", "REFUSAL_RE"]
 
 
 @dataclass(frozen=True)
@@ -42,22 +45,58 @@ class SmallPrompt:
     max_tokens: int | None = None
 
 
+@dataclass(frozen=True)
+class Gathered:
+    """What an action read from git: fields of its `ActionContext`, the summary the policy reads,
+    notes for the person, and the staged diff (a `context.diff.DiffSummary`) when it can be condensed."""
+
+    fields: dict = field(default_factory=dict)
+    git: GitSummary = GitSummary()
+    notes: tuple[str, ...] = ()
+    diff: object | None = None
+
+
 class Action(Protocol):
-    """Every action module has these. Two more are optional:
-    `small_prompt(ctx) -> SmallPrompt | None` (the embedded tier's own prompt; without it the
-    embedded tier gets `messages`), and `floor(ctx) -> str | None` (an answer built without a model,
-    given when the embedded model's answer fails the check)."""
+    """What an action module declares; the engine reads these and never an action's name.
+
+    Optional, for the embedded tier: `small_prompt(ctx) -> SmallPrompt` (its own prompt and
+    grammar; without it the embedded tier gets `messages`) with `small_validate(answer, ctx)` (its
+    check), and `floor(ctx) -> str | None` (an answer built without a model, given when the
+    embedded model's answer fails its check)."""
 
     name: str
     json_schema: dict | None
     cacheable: bool
     max_tokens: int | None  # output budget for this action; the tier's cap applies too
+    reads_document: bool  # with no selection, the whole document is the subject
+    surroundings: bool  # the document before and after the selection goes with it
+    prompt_in_text: bool  # the text is the prompt, and may start with a tier flag
+    reads_git: bool  # `gather` reads the repository (blocking: the engine runs it off the loop)
+    condensable: bool  # a context too big for its tier is summarized first (`with_summary`)
+
+    def gather(self, where: str, path: str) -> Gathered:
+        """Read git for a request in folder `where` on file `path` (only when `reads_git`)."""
+        ...
 
     def messages(self, ctx: ActionContext) -> list[Message]: ...
 
     def validate(self, answer: str, ctx: ActionContext) -> str:
         """Return the cleaned answer or raise ValidationFailed."""
         ...
+
+    def present(self, validated: str) -> tuple[str, list[Finding]]:
+        """The validated answer as shown, and the findings it carries for diagnostics."""
+        ...
+
+
+def plain(validated: str) -> tuple[str, list[Finding]]:
+    """`present` of an action whose answer is shown as it is, with no findings."""
+    return validated, []
+
+
+def no_git(where: str, path: str) -> Gathered:
+    """`gather` of an action that reads no git."""
+    return Gathered()
 
 
 # ANSI CSI/OSC sequences and C0/C1 controls except tab and newline: model output is data, and it

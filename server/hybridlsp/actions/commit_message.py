@@ -13,15 +13,23 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import replace
 
 from ..backends.base import Message
 from ..context.changes import FileChange, describe_changes, mentions_change
-from ..errors import ValidationFailed
-from .base import ActionContext, SmallPrompt, check_common, sanitize, strip_fences
+from ..errors import NotARepository, NothingStaged, ValidationFailed
+from ..routing.types import GitSummary
+from .base import ActionContext, Gathered, SmallPrompt, check_common, plain, sanitize, strip_fences
 
 name = "commit-message"
 json_schema = None
 cacheable = True
+reads_document = False
+surroundings = False
+prompt_in_text = False
+reads_git = True  # the staged diff, recent subjects, the branch
+condensable = True  # a staged diff too big for its tier is summarized chunk by chunk first
+present = plain
 SUBJECT_MAX = 72
 
 SYSTEM = "You write git commit messages. Output only the commit message, nothing else."
@@ -42,6 +50,29 @@ _JUNK_LINE_RE = re.compile(
 _WORD_RE = re.compile(r"[A-Za-z]{3,}")
 BODY_MAX_LINES = 12
 max_tokens = 160
+
+
+def gather(where: str, path: str) -> Gathered:
+    """The staged diff of the repository holding `where`, recent subjects and the branch."""
+    from ..context import git  # GitPython: ~80 ms to import, only once a commit message reads a repository
+
+    repo = git.repo_for(where) if where else None
+    if repo is None:
+        raise NotARepository(where)
+    summary = git.staged_diff(repo)
+    if not summary.files:
+        raise NothingStaged()
+    omitted = tuple(f"{p} ({why})" for p, why in summary.omitted)
+    notes = ("left out of the prompt: " + "; ".join(omitted),) if omitted else ()
+    fields = dict(staged_diff=summary.kept_text, recent_subjects=tuple(git.recent_subjects(repo, 10)),
+                  branch=git.branch_name(repo), omitted=omitted)
+    git_summary = GitSummary(diff_tokens=summary.total_tokens, files_changed=summary.files_changed, staged=True)
+    return Gathered(fields, git_summary, notes, summary)
+
+
+def with_summary(ctx: ActionContext, summary: str) -> ActionContext:
+    """The context with its staged diff replaced by a summary of it (see `engine.condense`)."""
+    return replace(ctx, staged_diff="Summary of the changes (the full diff was too large):\n" + summary)
 
 
 def messages(ctx: ActionContext) -> list[Message]:

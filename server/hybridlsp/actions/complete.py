@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from ..backends.base import Message
 from ..errors import ValidationFailed
-from .base import ActionContext, check_common, sanitize, strip_fences
+from .base import ActionContext, check_common, no_git, plain, sanitize, strip_fences
 
 name = "complete"
 json_schema = None
 max_tokens = 256  # the answer's output budget (the tier's own cap applies too)
 cacheable = False  # completions depend on every keystroke around them: never cached
+reads_document = True
+surroundings = True
+prompt_in_text = False
+reads_git = False
+condensable = False
+gather = no_git
+present = plain
 
 SYSTEM = (
     "You are a code completion engine. Output only the code that continues the given code, "
@@ -36,7 +43,7 @@ def validate(answer: str, ctx: ActionContext) -> str:
     lines = code.splitlines()
     if len(lines) > MAX_LINES * 2:
         code = "\n".join(lines[: MAX_LINES * 2])
-    from ..context.syntax import language_for, parses_in_context
+    from ..context.syntax import language_for, parses_in_context  # tree-sitter: only once a completion is checked
 
     lang = language_for(ctx.path, ctx.language)
     if lang is not None:

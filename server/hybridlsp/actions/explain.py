@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from ..backends.base import Message
-from .base import ActionContext, check_common
+from .base import ActionContext, check_common, no_git, plain
 
 name = "explain"
 json_schema = None
 max_tokens = 350  # the answer's output budget (the tier's own cap applies too)
 cacheable = True
+reads_document = True
+surroundings = False
+prompt_in_text = False
+reads_git = False
+condensable = False
+gather = no_git
+present = plain
 
 SYSTEM = "You explain code to a developer. Be direct and accurate. Use Markdown."
 

@@ -6,12 +6,21 @@ import json
 import re
 
 from ..backends.base import Message
+from ..context.tokens import truncate_to_tokens
 from ..errors import ValidationFailed
-from .base import ActionContext, check_common, sanitize, strip_fences
+from ..request import Finding
+from ..routing.types import GitSummary
+from .base import ActionContext, Gathered, check_common, sanitize, strip_fences
 
 name = "review"
 max_tokens = 800  # the answer's output budget (the tier's own cap applies too)
 cacheable = True
+reads_document = True
+surroundings = False
+prompt_in_text = False
+reads_git = True  # the file's own diff against HEAD
+condensable = False
+FILE_DIFF_TOKENS = 2000  # the file's own diff is context for review, not the subject
 SEVERITIES = ("error", "warning", "info", "hint")
 MAX_FINDINGS = 20
 
@@ -106,6 +115,27 @@ def parse(answer: str, ctx: ActionContext) -> list[dict]:
 def validate(answer: str, ctx: ActionContext) -> str:
     check_common(name, answer)
     return json.dumps({"findings": parse(answer, ctx)})
+
+
+def gather(where: str, path: str) -> Gathered:
+    """The file's diff against HEAD, as context (none outside a repository or for an unsaved file)."""
+    if not where or not path:
+        return Gathered()
+    from ..context import git  # GitPython: ~80 ms to import, only once a review reads a repository
+
+    repo = git.repo_for(where)
+    if repo is None:
+        return Gathered()
+    summary = git.file_diff(repo, path)
+    diff_text = truncate_to_tokens(summary.kept_text, FILE_DIFF_TOKENS) if summary.kept_text else ""
+    return Gathered({"file_diff": diff_text},
+                    GitSummary(diff_tokens=summary.total_tokens, files_changed=summary.files_changed))
+
+
+def present(validated: str) -> tuple[str, list[Finding]]:
+    """A validated review (JSON) as the Markdown shown, and the findings for diagnostics."""
+    raw = json.loads(validated)["findings"]
+    return render(raw), [Finding(**f) for f in raw]
 
 
 def render(findings: list[dict]) -> str:

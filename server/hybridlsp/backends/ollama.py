@@ -20,7 +20,6 @@ __all__ = ["OllamaBackend"]
 
 class OllamaBackend:
     name = "ollama"
-    is_local = True
 
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None):
         cfg = settings.backends.ollama

@@ -22,7 +22,6 @@ __all__ = ["OpenAIBackend"]
 
 class OpenAIBackend:
     name = "openai"
-    is_local = False
 
     def __init__(
         self,

@@ -2,7 +2,8 @@
 
 `routing` returns backend names; only the engine turns a name into a live backend, through here.
 Each built-in backend's module (and httpx with it) is imported by its factory, when one is
-created: `is_cloud` and `credentials_present` are asked by `hybridlsp route`, which calls no model.
+created: `credentials_present` is asked by `hybridlsp route`, which calls no model. Whether a
+backend is cloud is `location.is_cloud`'s answer; `register(..., cloud=True)` tells it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..errors import ConfigError
+from .location import declare
 
 if TYPE_CHECKING:
     import httpx
@@ -19,7 +21,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from .base import Backend
 
-__all__ = ["register", "unregister", "create_backend", "is_cloud", "credentials_present", "registered_names"]
+__all__ = ["register", "unregister", "create_backend", "credentials_present", "registered_names"]
 
 # factory(settings, *, transport=None, env=None) -> Backend
 Factory = Callable[..., "Backend"]
@@ -28,7 +30,6 @@ Factory = Callable[..., "Backend"]
 @dataclass(frozen=True)
 class _Entry:
     factory: Factory
-    cloud: bool
     key_env: Callable[[Settings], str] | None  # the setting that names the API-key variable
 
 
@@ -39,7 +40,9 @@ def register(
     name: str, factory: Factory, *, cloud: bool = False, key_env: Callable[[Settings], str] | None = None
 ) -> None:
     """Make a backend available by `name`. A cloud backend says where its key comes from."""
-    _REGISTRY[name] = _Entry(factory, cloud, key_env)
+    _REGISTRY[name] = _Entry(factory, key_env)
+    if cloud:
+        declare(name, cloud=True)
 
 
 def unregister(name: str) -> None:
@@ -69,10 +72,6 @@ def create_backend(
     return _entry(name).factory(settings, transport=transport, env=env)
 
 
-def is_cloud(name: str) -> bool:
-    return _entry(name).cloud
-
-
 def credentials_present(name: str, settings: Settings, env: Mapping[str, str] | None = None) -> bool:
     """True when `name` needs no key, or its key variable is set and not blank."""
     entry = _entry(name)
@@ -83,25 +82,25 @@ def credentials_present(name: str, settings: Settings, env: Mapping[str, str] | 
 
 
 def _ollama(settings, *, transport=None, env=None):
-    from .ollama import OllamaBackend
+    from .ollama import OllamaBackend  # httpx (or llama_cpp) only once a ollama backend is created
 
     return OllamaBackend(settings, transport=transport)
 
 
 def _openai(settings, *, transport=None, env=None):
-    from .openai import OpenAIBackend
+    from .openai import OpenAIBackend  # httpx (or llama_cpp) only once a openai backend is created
 
     return OpenAIBackend(settings, env=env, transport=transport)
 
 
 def _anthropic(settings, *, transport=None, env=None):
-    from .anthropic import AnthropicBackend
+    from .anthropic import AnthropicBackend  # httpx (or llama_cpp) only once a anthropic backend is created
 
     return AnthropicBackend(settings, env=env, transport=transport)
 
 
 def _embedded(settings, *, transport=None, env=None):
-    from .embedded import EmbeddedBackend
+    from .embedded import EmbeddedBackend  # httpx (or llama_cpp) only once a embedded backend is created
 
     return EmbeddedBackend(settings)
 

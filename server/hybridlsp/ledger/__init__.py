@@ -1,8 +1,8 @@
 """SQLite usage ledger, prices and reports: what each request cost and whether routing pays off."""
 
 from .export import export_jsonl
-from .prices import LOCAL_BACKENDS, baseline_cost, cost_usd, is_local, local_cost_usd, price_usd
-from .records import OUTCOMES, Feedback, Row, size_bucket
+from .prices import baseline_cost, cost_usd, local_cost_usd, price_usd
+from .records import CONDENSE, OUTCOMES, Feedback, RequestRecord, Row, is_fallback, size_bucket
 from .report import Metric, Report, compute_report, format_report, report_json
 from .store import MIGRATIONS, Ledger, UnknownRequest, migration
 
@@ -12,11 +12,12 @@ __all__ = [
     "MIGRATIONS",
     "migration",
     "Row",
+    "RequestRecord",
+    "CONDENSE",
+    "is_fallback",
     "Feedback",
     "OUTCOMES",
     "size_bucket",
-    "LOCAL_BACKENDS",
-    "is_local",
     "price_usd",
     "cost_usd",
     "local_cost_usd",

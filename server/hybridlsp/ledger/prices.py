@@ -13,18 +13,14 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..routing.types import LOCAL_BACKENDS  # hardware, no per-token bill; named beside the cloud ones
+from ..backends.location import is_local  # hardware, no per-token bill
 
 if TYPE_CHECKING:
     from ..config import LedgerSettings, Settings
 
-__all__ = ["LOCAL_BACKENDS", "is_local", "price_usd", "local_cost_usd", "cost_usd", "baseline_cost"]
+__all__ = ["price_usd", "local_cost_usd", "cost_usd", "baseline_cost"]
 
 _MTOK = 1_000_000
-
-
-def is_local(backend: str) -> bool:
-    return backend in LOCAL_BACKENDS
 
 
 def _override_price(model: str, rates: list[float], input_tokens: int, output_tokens: int) -> float:
@@ -38,7 +34,7 @@ def _override_price(model: str, rates: list[float], input_tokens: int, output_to
 @lru_cache(maxsize=4096)
 def _catalogue_price(model: str, provider: str | None, input_tokens: int, output_tokens: int) -> float | None:
     # Keyed on token counts too: some models (e.g. long-context Claude) price by request size tiers.
-    from genai_prices import Usage, calc_price
+    from genai_prices import Usage, calc_price  # ~0.16 s cold: only at the first price looked up
 
     try:
         calc = calc_price(
@@ -82,7 +78,7 @@ def cost_usd(
     overrides: dict[str, list[float]] | None = None,
 ) -> float | None:
     """What one attempt cost: hardware time on a local backend, the catalogue price on a cloud one."""
-    if backend in LOCAL_BACKENDS:
+    if is_local(backend):
         return local_cost_usd(hourly_cost_usd, latency_s)
     return price_usd(model, backend, input_tokens, output_tokens, overrides)
 

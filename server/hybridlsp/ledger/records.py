@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["OUTCOMES", "VERDICTS", "VALIDATOR_VERDICTS", "Row", "Feedback", "size_bucket"]
+__all__ = ["OUTCOMES", "VERDICTS", "VALIDATOR_VERDICTS", "CONDENSE", "Row", "RequestRecord", "Feedback", "size_bucket",
+           "is_fallback"]
 
 # ok: the first attempt answered; fallback: a later hop answered; error: no hop answered
 OUTCOMES = ("ok", "fallback", "error", "cancelled", "cache-hit")
 VERDICTS = ("good", "bad")
 VALIDATOR_VERDICTS = ("", "pass", "fail")  # "" = the action has no validator or it did not run
+
+# The reason of a hop that summarized part of a too-big context for the request (no fallback).
+CONDENSE = "condense"
 
 # Upper bounds in input tokens; coarse on purpose so a bucket says little about the text.
 _BUCKETS = ((500, "xs"), (2000, "s"), (8000, "m"), (32000, "l"))
@@ -20,6 +24,38 @@ def size_bucket(input_tokens: int) -> str:
         if input_tokens < bound:
             return name
     return "xl"
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What `Ledger.record_request` writes for a request's last attempt. `cost_usd` is that
+    attempt's cost only (earlier attempts are hops); None means no known price. For a cache hit,
+    `saved_usd` is what the answer cost when it was first produced. `path`/`workspace` are stored
+    hashed; `request_id` None gets a new id."""
+
+    action: str
+    tier: int
+    backend: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    latency_ms: float
+    cost_usd: float | None
+    baseline_cost_usd: float | None
+    outcome: str = "ok"
+    request_id: str | None = None
+    ttft_ms: float | None = None
+    tokens_counted: bool = False
+    reason: str = ""
+    validator: str = ""
+    saved_usd: float = 0.0
+    path: str = ""
+    workspace: str = ""
+
+
+def is_fallback(row: Row) -> bool:
+    """A hop row that fell back to a later attempt (not one that condensed the context)."""
+    return row.kind == "hop" and row.reason != CONDENSE
 
 
 @dataclass(frozen=True)

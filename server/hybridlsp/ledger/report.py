@@ -15,8 +15,8 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from .prices import LOCAL_BACKENDS
-from .records import Feedback, Row
+from ..backends.location import is_local
+from .records import Feedback, Row, is_fallback
 
 __all__ = ["Metric", "Report", "compute_report", "format_report", "report_json"]
 
@@ -83,7 +83,7 @@ def compute_report(rows: list[Row], feedback: list[Feedback], since: datetime | 
         since = _as_utc(since)
         rows = [r for r in rows if datetime.fromisoformat(r.ts) >= since]
     requests = [r for r in rows if r.kind == "request"]
-    hop_parents = {r.parent_id for r in rows if r.kind == "hop"}
+    hop_parents = {r.parent_id for r in rows if is_fallback(r)}
     cached = [r for r in requests if r.cached or r.outcome == "cache-hit"]
     routed = [r for r in requests if not (r.cached or r.outcome == "cache-hit")]
 
@@ -103,7 +103,7 @@ def compute_report(rows: list[Row], feedback: list[Feedback], since: datetime | 
         if r.cost_usd is None:
             unpriced += 1
             continue
-        if r.backend in LOCAL_BACKENDS:
+        if is_local(r.backend):
             local += r.cost_usd
         else:
             cloud += r.cost_usd
@@ -113,7 +113,7 @@ def compute_report(rows: list[Row], feedback: list[Feedback], since: datetime | 
     unpriced += sum(1 for r in requests if r.baseline_cost_usd is None)
 
     local_latencies = [
-        r.latency_ms / 1000 for r in routed if r.backend in LOCAL_BACKENDS and r.outcome in ("ok", "fallback")
+        r.latency_ms / 1000 for r in routed if is_local(r.backend) and r.outcome in ("ok", "fallback")
     ]
     fell_back = sum(1 for r in routed if r.id in hop_parents or r.outcome == "fallback")
     saving = 1 - (cloud + local) / baseline if baseline else None

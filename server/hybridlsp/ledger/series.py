@@ -12,8 +12,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from .prices import LOCAL_BACKENDS
-from .records import Feedback, Row
+from ..backends.location import is_local
+from .records import Feedback, Row, is_fallback
 
 __all__ = [
     "in_window",
@@ -91,13 +91,13 @@ def shares_by_action(rows: list[Row]) -> dict[str, tuple[int, dict[int, float]]]
 def local_latencies(rows: list[Row]) -> list[float]:
     """Seconds the person waited for answers from local backends: the report's p95 population."""
     return [
-        r.latency_ms / 1000 for r in _routed(rows) if r.backend in LOCAL_BACKENDS and r.outcome in ("ok", "fallback")
+        r.latency_ms / 1000 for r in _routed(rows) if is_local(r.backend) and r.outcome in ("ok", "fallback")
     ]
 
 
 def fallback_reasons(rows: list[Row]) -> Counter:
     """Why attempts fell back (each hop row's reason), most common first via `most_common()`."""
-    return Counter(r.reason or "unknown" for r in rows if r.kind == "hop")
+    return Counter(r.reason or "unknown" for r in rows if is_fallback(r))
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 
+from ..backends.location import local_backends
 from ..config import data_dir
 from ..errors import UnknownRequest
-from .prices import LOCAL_BACKENDS
-from .records import OUTCOMES, VALIDATOR_VERDICTS, VERDICTS, Feedback, Row, size_bucket
+from .records import OUTCOMES, VALIDATOR_VERDICTS, VERDICTS, Feedback, RequestRecord, Row, size_bucket
 
 __all__ = ["Ledger", "UnknownRequest", "MIGRATIONS", "RESERVATION_TTL_S", "Reservation", "migration"]
 
@@ -101,7 +101,7 @@ def m003_hash_key(db: sqlite3.Connection) -> None:
 
 @migration
 def m004_reservations(db: sqlite3.Connection) -> None:
-    # cloud money held by requests in flight, in any process of this user (budget_guard)
+    # cloud money held by requests in flight, in any process of this user (budget.guard)
     db.execute(
         "CREATE TABLE reservations (id TEXT PRIMARY KEY, amount REAL NOT NULL, pid INTEGER NOT NULL, "
         "expires_at TEXT NOT NULL)"
@@ -145,7 +145,7 @@ def _iso(ts: datetime | None = None) -> str:
 
 _ROW_FIELDS = tuple(f.name for f in fields(Row))
 _BOOL_AT = tuple(_ROW_FIELDS.index(name) for name in ("tokens_counted", "cached"))  # stored as 0/1
-_LOCAL_SQL = ", ".join(f"'{b}'" for b in sorted(LOCAL_BACKENDS))
+_LOCAL_SQL = ", ".join(f"'{b}'" for b in sorted(local_backends()))
 
 
 def _row(values: tuple) -> Row:
@@ -236,50 +236,27 @@ class Ledger:
         except sqlite3.IntegrityError:
             raise ValueError(f"row {values['id']!r} is already in the ledger") from None
 
-    def record_request(
-        self,
-        *,
-        action: str,
-        tier: int,
-        backend: str,
-        model: str,
-        input_tokens: int,
-        output_tokens: int,
-        latency_ms: float,
-        cost_usd: float | None,
-        baseline_cost_usd: float | None,
-        outcome: str = "ok",
-        request_id: str | None = None,
-        ttft_ms: float | None = None,
-        tokens_counted: bool = False,
-        reason: str = "",
-        validator: str = "",
-        saved_usd: float = 0.0,
-        path: str = "",
-        workspace: str = "",
-        ts: datetime | None = None,
-    ) -> str:
-        """Record a request's last attempt; return its id. `cost_usd` is that attempt's cost only
-        (earlier attempts are hops); None means no known price. For a cache hit, `saved_usd` is
-        what the answer cost when it was first produced. `path`/`workspace` are stored hashed."""
-        if outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
-        if validator not in VALIDATOR_VERDICTS:
-            raise ValueError(f"validator must be one of {VALIDATOR_VERDICTS}, not {validator!r}")
-        if tier not in (0, 1, 2, 3):
-            raise ValueError(f"tier must be 0-3, not {tier!r}")
-        request_id = request_id or uuid.uuid4().hex
+    def record_request(self, rec: RequestRecord, ts: datetime | None = None) -> str:
+        """Record a request's last attempt (see `RequestRecord`); return its id."""
+        if rec.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, not {rec.outcome!r}")
+        if rec.validator not in VALIDATOR_VERDICTS:
+            raise ValueError(f"validator must be one of {VALIDATOR_VERDICTS}, not {rec.validator!r}")
+        if rec.tier not in (0, 1, 2, 3):
+            raise ValueError(f"tier must be 0-3, not {rec.tier!r}")
+        request_id = rec.request_id or uuid.uuid4().hex
         with self._write() as db:
             self._insert(
                 db,
                 dict(
-                    id=request_id, kind="request", parent_id=None, hop=0, ts=_iso(ts), action=action,
-                    tier=tier, backend=backend, model=model, input_tokens=input_tokens,
-                    output_tokens=output_tokens, tokens_counted=int(tokens_counted), latency_ms=latency_ms,
-                    ttft_ms=ttft_ms, cost_usd=cost_usd, baseline_cost_usd=baseline_cost_usd, outcome=outcome,
-                    reason=reason, validator=validator, cached=int(outcome == "cache-hit"), saved_usd=saved_usd,
-                    size_bucket=size_bucket(input_tokens), path_hash=self._hash(path),
-                    workspace_hash=self._hash(workspace),
+                    id=request_id, kind="request", parent_id=None, hop=0, ts=_iso(ts), action=rec.action,
+                    tier=rec.tier, backend=rec.backend, model=rec.model, input_tokens=rec.input_tokens,
+                    output_tokens=rec.output_tokens, tokens_counted=int(rec.tokens_counted),
+                    latency_ms=rec.latency_ms, ttft_ms=rec.ttft_ms, cost_usd=rec.cost_usd,
+                    baseline_cost_usd=rec.baseline_cost_usd, outcome=rec.outcome, reason=rec.reason,
+                    validator=rec.validator, cached=int(rec.outcome == "cache-hit"), saved_usd=rec.saved_usd,
+                    size_bucket=size_bucket(rec.input_tokens), path_hash=self._hash(rec.path),
+                    workspace_hash=self._hash(rec.workspace),
                 ),
             )
         return request_id

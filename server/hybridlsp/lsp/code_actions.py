@@ -18,7 +18,7 @@ from pygls.uris import from_fs_path
 from pygls.workspace import TextDocument
 
 from ..config import data_dir
-from ..engine import RunResult
+from ..request import RunResult
 from ..errors import HybridError
 from .convert import (
     DOCUMENT_ACTIONS,

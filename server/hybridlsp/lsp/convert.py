@@ -6,9 +6,10 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from ..engine import Finding, RunRequest, RunResult
-from ..routing.types import CLOUD_BACKENDS, Decision
-from ..textutil import enclosing_block, paragraph
+from ..request import Finding, RunRequest, RunResult
+from ..backends.location import is_cloud
+from ..routing.types import Decision
+from .textutil import enclosing_block, paragraph
 
 __all__ = [
     "DOCUMENT_ACTIONS",
@@ -132,7 +133,7 @@ def run_request(
 
 
 def where(backend: str) -> str:
-    return "cloud" if backend in CLOUD_BACKENDS else "local"
+    return "cloud" if is_cloud(backend) else "local"
 
 
 def title(action: str, decision: Decision) -> str:

@@ -6,8 +6,8 @@ import dataclasses
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from ..engine import Finding
-from ..textutil import shift_spans
+from ..request import Finding
+from .textutil import shift_spans
 from .convert import SEVERITY, finding_range
 
 __all__ = ["FindingsStore", "SOURCE"]

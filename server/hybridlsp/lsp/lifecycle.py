@@ -5,15 +5,16 @@ An invalid client setting is refused whole: a `window/showMessage` names the key
 `window/logMessage` records it, and the previous settings stay in force.
 """
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from ..backends.location import cloud_backends
 from ..config import Settings, lsp_options_to_settings, load_settings
 from ..errors import ConfigError
+from ..telemetry import exporter_for
 
 if TYPE_CHECKING:
     from .server import HybridLanguageServer
@@ -45,12 +46,12 @@ def initialize(ls: "HybridLanguageServer", params: types.InitializeParams) -> No
     if ls.base_settings is None:
         root = ls.workspace.root_path
         try:
-            ls.base_settings, notes = load_settings(Path(root) if root else None)
+            ls.base_settings, notes = load_settings(Path(root) if root else None, cloud_backends=cloud_backends())
         except ConfigError as e:
             _refuse(ls, e)
             # keep the user's own file and environment: only the broken layer is dropped
             try:
-                ls.base_settings, notes = load_settings(None)
+                ls.base_settings, notes = load_settings(None, cloud_backends=cloud_backends())
                 notes.append("the workspace's .hybridlsp.toml was ignored: it is invalid")
             except ConfigError:
                 ls.base_settings, notes = Settings(), []
@@ -62,13 +63,13 @@ def initialize(ls: "HybridLanguageServer", params: types.InitializeParams) -> No
 
 
 def _install_telemetry(ls: "HybridLanguageServer") -> None:
-    from ..telemetry import install_telemetry
-
     try:
-        ls.exporter = install_telemetry(ls.engine, ls.settings)
+        exporter = exporter_for(ls.settings)
     except ConfigError as e:
-        ls.exporter = None
         _refuse(ls, e)
+        return
+    if exporter is not None:
+        ls.engine.add_observer(exporter)
 
 
 async def did_change_configuration(ls: "HybridLanguageServer", params: types.DidChangeConfigurationParams) -> None:
@@ -97,8 +98,5 @@ def _can_pull(ls: "HybridLanguageServer") -> bool:
 async def shutdown(ls: "HybridLanguageServer", params) -> None:
     for task in list(ls.inline_tasks.values()):
         task.cancel()
-    exporter = getattr(ls, "exporter", None)
-    if exporter is not None:
-        await asyncio.to_thread(exporter.shutdown)  # flushes; may take a few seconds
     if ls.engine is not None:
-        await ls.engine.aclose()
+        await ls.engine.aclose()  # shuts the observers down too: telemetry flushes, may take seconds

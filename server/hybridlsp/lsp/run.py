@@ -15,7 +15,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
-from ..engine import RunRequest
+from ..request import RunRequest
 from ..errors import HybridError
 from ..routing.types import ACTIONS
 from .convert import LABELS, Subject, range_from_json, readable_document, result_to_json, run_request

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from ..engine import RunRequest, RunResult
+from ..request import RunRequest, RunResult
 
 if TYPE_CHECKING:
     from .server import HybridLanguageServer

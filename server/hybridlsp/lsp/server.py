@@ -7,7 +7,6 @@ Handlers live beside this module, one per responsibility (`code_actions`, `run`,
 import asyncio
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
 from lsprotocol import types
@@ -16,7 +15,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, default_converter
 from pygls.workspace import TextDocument
 
-from ..budget import BudgetWatch
+from .. import version
+from ..budget.status import BudgetWatch
 from ..config import Settings
 from ..engine import Engine
 from . import code_actions, inline, lifecycle, run
@@ -29,13 +29,6 @@ RUN_COMMAND = code_actions.RUN_COMMAND
 FEEDBACK_COMMAND = "hybridlsp.feedback"
 
 EngineFactory = Callable[[Settings], Engine]
-
-
-def _version() -> str:
-    try:
-        return version("hybridlsp")
-    except PackageNotFoundError:
-        return "0"
 
 
 class _Protocol(LanguageServerProtocol):
@@ -84,7 +77,7 @@ class HybridLanguageServer(LanguageServer):
     def __init__(self, engine_factory: EngineFactory, settings: Settings | None = None):
         super().__init__(
             "hybridlsp",
-            _version(),
+            version(),
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
             protocol_cls=_Protocol,
             converter_factory=_converter,
@@ -97,7 +90,6 @@ class HybridLanguageServer(LanguageServer):
         self.inline_tasks: dict[str, asyncio.Task] = {}
         self.command_tasks: dict[object, asyncio.Task] = {}
         self.budget_watch = BudgetWatch()  # says each budget warning once
-        self.exporter = None  # telemetry, when enabled
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))

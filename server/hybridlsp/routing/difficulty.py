@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Protocol
 
-from ..multimatch import Background, PatternSet, parts_matched
+from ..context.multimatch import Background, PatternSet, parts_matched
 
 __all__ = ["Estimate", "Estimator", "KeywordEstimator", "register", "get_estimator", "estimate_many", "HEAD_CHARS"]
 

@@ -41,7 +41,7 @@ from itertools import islice, repeat
 from operator import add, mod, mul
 from pathlib import Path
 
-from .difficulty import Estimate, register
+from .difficulty import Estimate, KeywordEstimator, register
 
 __all__ = [
     "BIGRAM_BUCKETS",
@@ -77,7 +77,7 @@ SPEEDUPS = _c_head_sums is not None  # which path logit_of_head takes
 
 def head_of(text: str) -> list[int]:
     """The first HEAD_TOKENS token ids of `text` (for callers that have not encoded it)."""
-    from ..context.tokens import head_tokens
+    from ..context.tokens import head_tokens  # tiktoken: only for a caller that has not encoded the text
 
     return head_tokens(text, HEAD_TOKENS)
 
@@ -271,8 +271,6 @@ def _hybrid(s) -> HybridEstimator:
 
 @lru_cache(maxsize=16)  # the policy asks on every decision: one estimator per configuration
 def _hybrid_for(t1: tuple[str, ...], t2: tuple[str, ...], t3: tuple[str, ...], share: float) -> HybridEstimator:
-    from .difficulty import KeywordEstimator
-
     return HybridEstimator(KeywordEstimator(list(t1), list(t2), list(t3)), _estimator(share))
 
 

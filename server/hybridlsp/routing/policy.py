@@ -19,7 +19,7 @@ from pathlib import PurePath
 
 from .difficulty import Estimator, get_estimator
 from .flags import parse_flag
-from .types import ACTIONS, CLOUD_BACKENDS, Decision, Hop, RouteRequest
+from .types import ACTIONS, Decision, Hop, RouteRequest
 
 __all__ = ["decide", "build_chain", "estimate_only", "is_local_only_path"]
 
@@ -69,7 +69,8 @@ def _action_tier(req: RouteRequest, r, estimator: Estimator | None, text: str) -
     return r.default_tier, f"no harder task recognised -> default tier {r.default_tier}"
 
 
-def build_chain(tier: int, settings, *, allow_cloud: bool, action: str = "") -> tuple[Hop, ...]:
+def build_chain(tier: int, settings, *, allow_cloud: bool, cloud_backends: frozenset[str],
+                action: str = "") -> tuple[Hop, ...]:
     """The decided tier, then escalation upwards, then the local tiers downwards, then embedded.
 
     Escalating first is the article's fallback chain (low confidence -> bigger model); going down
@@ -77,19 +78,19 @@ def build_chain(tier: int, settings, *, allow_cloud: bool, action: str = "") -> 
     """
     t1, t2, t3 = settings.tier(1), settings.tier(2), settings.tier(3)
     embedded = settings.embedded.enabled and (not action or action in settings.embedded.actions)
-    return _chain(tier, allow_cloud, (t1.backend, t1.model), (t2.backend, t2.model), (t3.backend, t3.model),
+    return _chain(tier, allow_cloud, cloud_backends, (t1.backend, t1.model), (t2.backend, t2.model), (t3.backend, t3.model),
                   embedded)
 
 
 @lru_cache(maxsize=256)  # a handful of distinct chains per configuration; every decision needs one
-def _chain(tier: int, allow_cloud: bool, *spec) -> tuple[Hop, ...]:
+def _chain(tier: int, allow_cloud: bool, cloud: frozenset[str], *spec) -> tuple[Hop, ...]:
     *tiers, embedded = spec
     order = [tier] + [t for t in (1, 2, 3) if t > tier] + [t for t in (3, 2, 1) if t < tier]
     hops: list[Hop] = []
     seen = set()
     for t in order:
         backend, model = tiers[t - 1]
-        if backend in CLOUD_BACKENDS and not allow_cloud:
+        if backend in cloud and not allow_cloud:
             continue
         if (backend, model) in seen:
             continue
@@ -100,8 +101,8 @@ def _chain(tier: int, allow_cloud: bool, *spec) -> tuple[Hop, ...]:
     return tuple(hops)
 
 
-def _tier_is_cloud(settings, tier: int) -> bool:
-    return settings.tier(tier).backend in CLOUD_BACKENDS
+def _tier_is_cloud(req: RouteRequest, settings, tier: int) -> bool:
+    return settings.tier(tier).backend in req.cloud_backends
 
 
 def estimate_only(action: str, text: str, input_tokens: int, settings) -> bool:
@@ -111,7 +112,7 @@ def estimate_only(action: str, text: str, input_tokens: int, settings) -> bool:
     explicit tier, path, git context or local-only flag (as `route --jsonl`'s have none). Two such
     requests that agree on `contains_secret` and on their estimate's tier (or both have none) get
     decisions that differ only in the first reason (the estimate's), `input_tokens` and `prompt`,
-    so a batch can decide one and reuse the rest (`routemany`). Keep in step with `decide` below;
+    so a batch can decide one and reuse the rest (`engine.route_many`). Keep in step with `decide` below;
     tests compare the two on mixed batches.
     """
     return action == "ask" and input_tokens <= settings.routing.long_context_tokens and parse_flag(text)[0] is None
@@ -152,7 +153,7 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
     if req.contains_secret or glob:
         private = True
         why = "text contains a secret" if req.contains_secret else f"path matches local-only glob '{glob}'"
-        if _tier_is_cloud(settings, tier):
+        if _tier_is_cloud(req, settings, tier):
             tier = 2
             reasons.append(f"{why} -> stays local (tier 2), never cloud")
         else:
@@ -161,7 +162,7 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
     allow_cloud = not private
     if req.local_only:
         allow_cloud = False
-        if _tier_is_cloud(settings, tier):
+        if _tier_is_cloud(req, settings, tier):
             tier = 2
             reasons.append("local-only request -> tier 2")
     if allow_cloud:
@@ -173,20 +174,21 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
             over = f"daily cloud budget ${b.daily_cloud_usd:.2f} spent (${req.day_cloud_spend_usd:.2f})"
         if over:
             allow_cloud = False
-            if _tier_is_cloud(settings, tier):
+            if _tier_is_cloud(req, settings, tier):
                 tier = 2
                 reasons.append(f"{over} -> tier 2")
 
     if allow_cloud and not req.cloud_available:
         allow_cloud = False
-        if _tier_is_cloud(settings, tier):
+        if _tier_is_cloud(req, settings, tier):
             tier = 2
             t3 = settings.tier(3)
             reasons.append(f"no API key for {t3.backend} -> best local tier (tier 2)")
             notes.append(f"cloud tier skipped: no API key for {t3.backend}")
 
     ts = settings.tier(tier)
-    chain = build_chain(tier, settings, allow_cloud=allow_cloud, action=req.action)
+    chain = build_chain(tier, settings, allow_cloud=allow_cloud, cloud_backends=req.cloud_backends,
+                        action=req.action)
     return Decision(
         tier=tier,
         backend=ts.backend,

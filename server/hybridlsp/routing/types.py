@@ -6,13 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-__all__ = ["ACTIONS", "CLOUD_BACKENDS", "LOCAL_BACKENDS", "RouteRequest", "Hop", "Decision", "GitSummary"]
+__all__ = ["ACTIONS", "RouteRequest", "Hop", "Decision", "GitSummary"]
 
 ACTIONS = ("complete", "explain", "review", "commit-message", "ask")
-# The built-in backends by where a prompt goes: the policy's gates read CLOUD_BACKENDS, the ledger
-# prices LOCAL_BACKENDS' hardware instead of tokens (a registered backend says it for itself).
-CLOUD_BACKENDS = ("openai", "anthropic")
-LOCAL_BACKENDS = frozenset({"ollama", "embedded"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +35,8 @@ class RouteRequest:
     cloud_available: bool = True  # a key is configured for the tier-3 backend
     local_only: bool = False  # the caller never wants the cloud (inline completion)
     head_tokens: Sequence[int] | None = None  # text's first token ids, if the caller encoded it
+    # the backends that send prompts off the machine (`backends.location`: routing never asks backends)
+    cloud_backends: frozenset[str] = field(kw_only=True)
 
 
 @dataclass(frozen=True)

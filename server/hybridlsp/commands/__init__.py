@@ -1,0 +1,95 @@
+"""The `hybridlsp` command line: the parser, one table of commands, and `main`.
+
+Each command is a module of this package declaring its own arguments (`add_parser`) and what it
+runs. Only the module of the command about to run is imported: `route` should decide a file of
+prompts in about the time it takes to count their tokens, not spend it loading asyncio, httpx,
+the backends or the ledger, none of which it uses. Logging is configured in `main`, nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from importlib import import_module
+from pathlib import Path
+
+from ..backends.location import cloud_backends
+from ..config import Settings, load_settings
+from ..errors import HybridError
+
+__all__ = ["COMMANDS", "build_parser", "load", "main"]
+
+log = logging.getLogger("hybridlsp")
+
+# command -> the module of this package that declares and runs it (in `--help` order)
+COMMANDS = {
+    "serve": "serve",
+    "route": "route",
+    "ask": "ask",
+    "explain": "file_actions",
+    "review": "file_actions",
+    "complete": "file_actions",
+    "commit-msg": "commit_msg",
+    "install-hook": "hook",
+    "export": "export",
+    "doctor": "doctor",
+    "demo": "demo",
+    "report": "report",
+    "eval-routing": "eval_routing",
+    "audit": "audit",
+    "tune": "tune",
+}
+
+
+def load(workspace: str | Path | None = None) -> Settings:
+    """The settings every command runs with, the notes about them on stderr."""
+    settings, notes = load_settings(Path(workspace) if workspace else Path.cwd(), cloud_backends=cloud_backends())
+    for n in notes:
+        print(f"hybridlsp: {n}", file=sys.stderr)
+    return settings
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser: of `command` only when it is one of ours (importing every command's module
+    would slow every command down), else of all of them (help, or an error listing each)."""
+    p = argparse.ArgumentParser(prog="hybridlsp", description="Route each AI request to the cheapest tier that can do it well.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log to stderr at debug level")
+    sub = p.add_subparsers(dest="command", required=True)
+    modules = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
+        import_module(f".{name}", __name__).add_parser(sub)
+    return p
+
+
+def _command(argv: list[str]) -> str | None:
+    """The command `argv` names (the first word not an option: `-v` takes no value); None when
+    help is asked for, since the help lists every command."""
+    if "-h" in argv or "--help" in argv:
+        return None
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(_command(argv)).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        stream=sys.stderr,  # stdout is the protocol channel in `serve`
+    )
+    try:
+        return args.fn(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except (HybridError, OSError, ValueError) as e:
+        return _failed(e)
+
+
+def _failed(e: Exception) -> int:
+    """An upstream's error text can be in the message: it is data, like a model's answer, so it is
+    sanitized (the actions package: imported only when there is an error to show)."""
+    from ..actions.base import sanitize  # every action's module: only with an error to show, never in `route`
+
+    print(f"hybridlsp: {sanitize(str(e))}", file=sys.stderr)
+    return 1

@@ -1,0 +1,70 @@
+"""What the model-calling commands (ask, explain, review, complete, commit-msg) share: an engine
+with its observers, one request run to the end with its answer streamed, and the summary on stderr."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from ..engine import Engine
+from ..request import RunRequest, RunResult
+from ..telemetry import exporter_for
+
+__all__ = ["make_engine", "run_request", "describe"]
+
+
+def make_engine(settings) -> Engine:
+    engine = Engine(settings)
+    exporter = exporter_for(settings)
+    if exporter is not None:
+        engine.add_observer(exporter)
+    return engine
+
+
+async def _confirm(message: str) -> bool:
+    """Ask on a terminal; without one, an expensive request is not sent to the cloud."""
+    if not sys.stdin.isatty():
+        print(f"hybridlsp: {message} -> not confirmed (no terminal), using tier 2", file=sys.stderr)
+        return False
+    answer = await asyncio.to_thread(input, f"{message} Send? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+async def _run(engine: Engine, req: RunRequest, stream: bool) -> RunResult:
+    def on_text(t: str) -> None:
+        if stream:
+            sys.stdout.write(t)
+            sys.stdout.flush()
+
+    def on_reset(why: str) -> None:
+        if stream:
+            sys.stdout.write(f"\n[{why}]\n")
+
+    try:
+        return await engine.run(req, on_text=on_text, on_reset=on_reset, confirm=_confirm)
+    finally:
+        await engine.aclose()  # shuts its observers down too (telemetry flushes)
+
+
+def run_request(engine: Engine, req: RunRequest, *, stream: bool) -> RunResult:
+    return asyncio.run(_run(engine, req, stream))
+
+
+def describe(result: RunResult) -> str:
+    """Decision, reasons, latency, tokens and cost against the baseline, for stderr."""
+    d = result.decision
+    who = "embedded" if result.tier == 0 else f"tier {result.tier}"
+    lines = [
+        f"decision: tier {d.tier} ({d.backend} {d.model}); answered by {who} ({result.backend} {result.model})",
+        *(f"  because {r}" for r in d.reasons),
+        *(f"  fallback {f.from_} -> {f.to}: {f.reason}" for f in result.fallbacks),
+        *(f"  note: {n}" for n in result.notes),
+        f"  latency {result.latency_ms:,.0f} ms"
+        + (f", first token {result.ttft_ms:,.0f} ms" if result.ttft_ms is not None else "")
+        + f"; tokens in {result.usage.input_tokens:,} / out {result.usage.output_tokens:,}"
+        + f"; cost ${result.usage.cost_usd:.6f} vs ${result.usage.baseline_cost_usd:.6f} all-cloud",
+        f"  request {result.request_id}",
+    ]
+    if result.budget is not None and result.budget.level != "ok":
+        lines.append(f"  budget: {result.budget.message}")
+    return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""The cache stage: an exact repeat of a request is answered at no cost, in this process or another.
+
+Two layers. In memory, per process: the language server repeats requests within seconds (a code
+action run twice, a re-opened hover). On disk, `answers.sqlite3` beside the ledger, shared by every
+hybridlsp process of the user: the command line and the git hook start a new process each time, so
+only the file lets `hybridlsp commit-msg --hook` answer a retried commit from the first attempt.
+
+What the file holds: a key (SHA-256 of the model and the messages, so no prompt text) and the
+validated answer with its usage. It is kept apart from the ledger, which never stores text and is
+meant to be exported; this file is never exported. Answers to private requests (a secret in the
+text, a local-only path) are never written to it, only kept in memory. A cache must never slow a
+request down: a lookup is one point read (in WAL mode readers do not wait for writers), a write is
+queued for the store's own thread, a write that waits more than `_BUSY_S` for another process is
+dropped, and a damaged file is a miss, never an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+__all__ = ["AnswerCache", "AnswerStore", "answer_key", "key_for", "store_beside"]
+
+log = logging.getLogger(__name__)
+
+_BUSY_S = 0.25
+_PRUNE_EVERY = 64  # writes between two prunes of expired and surplus rows
+
+
+def answer_key(model: str, messages) -> str:
+    h = hashlib.sha256(model.encode())
+    for m in messages:
+        h.update(b"\x00" + m.role.encode() + b"\x00" + m.content.encode())
+    return h.hexdigest()
+
+
+class AnswerStore:
+    """The on-disk layer: one SQLite file, WAL, each call a short statement; errors are misses."""
+
+    def __init__(self, path: str | Path, max_rows: int = 5_000, clock=time.time):
+        self.path = Path(path)
+        self.max_rows = max_rows
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._writes = 0
+        self._writer: ThreadPoolExecutor | None = None
+        self._db: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=_BUSY_S)
+            os.chmod(self.path, 0o600)  # answers are the user's alone (SQLite gives the -wal file the same mode)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, created REAL NOT NULL, "
+                       "value TEXT NOT NULL)")
+            self._db = db
+        except (sqlite3.Error, OSError) as e:
+            log.warning("answer cache file %s unusable, keeping answers in memory only: %s", self.path, e)
+
+    def get(self, key: str, ttl_s: float) -> dict | None:
+        """A point read: in WAL mode a reader never waits for another process's writer."""
+        if self._db is None:
+            return None
+        try:
+            with self._lock:
+                row = self._db.execute("SELECT created, value FROM answers WHERE key = ?", (key,)).fetchone()
+            if row is None or self.clock() - row[0] > ttl_s:
+                return None
+            value = json.loads(row[1])
+            return value if isinstance(value, dict) else None
+        except (sqlite3.Error, ValueError) as e:
+            log.warning("answer cache read failed, treating as a miss: %s", e)
+            return None
+
+    def put(self, key: str, value: dict, ttl_s: float) -> None:
+        """Queued for the store's own writer thread: the request that answered does not wait."""
+        if self._db is None:
+            return
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="hybridlsp-answers")
+        self._writer.submit(self._put, key, value, ttl_s)
+
+    def _put(self, key: str, value: dict, ttl_s: float) -> None:
+        if self._db is None:
+            return
+        try:
+            now = self.clock()
+            with self._lock:
+                self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, now, json.dumps(value)))
+                self._writes += 1
+                if self._writes % _PRUNE_EVERY == 1:
+                    self._db.execute("DELETE FROM answers WHERE created < ?", (now - ttl_s,))
+                    self._db.execute("DELETE FROM answers WHERE key NOT IN "
+                                     "(SELECT key FROM answers ORDER BY created DESC LIMIT ?)", (self.max_rows,))
+        except sqlite3.Error as e:
+            log.warning("answer cache write skipped: %s", e)
+
+    def close(self) -> None:
+        """Waits for queued writes, then closes the file."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+        if self._db is not None:
+            with self._lock:
+                self._db.close()
+            self._db = None
+
+
+class AnswerCache:
+    """Memory first, then the store; a private answer stays in memory."""
+
+    def __init__(self, ttl_s: float, store: AnswerStore | None = None, clock=time.monotonic,
+                 max_entries: int = 512):
+        self.ttl = ttl_s
+        self.store = store
+        self.clock = clock
+        self.max = max_entries
+        self._d: dict[str, tuple[float, dict]] = {}
+
+    def get(self, key: str) -> dict | None:
+        hit = self._d.get(key)
+        if hit is not None and self.clock() - hit[0] <= self.ttl:
+            return hit[1]
+        self._d.pop(key, None)
+        value = self.store.get(key, self.ttl) if self.store is not None else None
+        if value is not None:
+            self._remember(key, value)
+        return value
+
+    def put(self, key: str, value: dict, *, private: bool) -> None:
+        self._remember(key, value)
+        if self.store is not None and not private:
+            self.store.put(key, value, self.ttl)
+
+    def _remember(self, key: str, value: dict) -> None:
+        if len(self._d) >= self.max:
+            self._d.pop(next(iter(self._d)))
+        self._d[key] = (self.clock(), value)
+
+
+def key_for(action, settings, model: str, messages) -> str | None:
+    """The cache key of a request to `model`, or None when its action or the settings cache nothing."""
+    if not (action.cacheable and settings.cache.enabled):
+        return None
+    return answer_key(model, messages)
+
+
+def store_beside(ledger, settings) -> AnswerStore | None:
+    """The shared answer file beside the ledger; none for an in-memory ledger (tests, benches)."""
+    path = getattr(ledger, "path", None)
+    if not settings.cache.persist or path is None or str(path) == ":memory:":
+        return None
+    return AnswerStore(Path(path).parent / "answers.sqlite3")

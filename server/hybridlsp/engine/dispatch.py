@@ -1,0 +1,289 @@
+"""The dispatch stage: a request run along its fallback chain - retries, escalation, a circuit
+breaker per backend, validation.
+
+One timeout and retry policy for every backend lives here (backends never retry on their own):
+- 429 with Retry-After within `dispatch.retry_after_max_s`, and 5xx: up to `max_retries` more tries
+  on the same backend, then the next hop;
+- connection refused, timeout, context-length, broken stream, no key: the next hop at once;
+- an answer that fails the action's validator: the next hop (the article's "escalate when the local
+  answer is low-confidence");
+- a backend that failed `failures_to_trip` times in a row is skipped for `cooldown_s`;
+- a hop the caller's `admit` hook refuses (the budget guard, for cloud hops) is skipped.
+When every hop fails, `AllTiersFailed.attempts` carries them, so the caller can record them.
+Cancellation propagates: closing the stream closes the upstream connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from ..backends.base import ChatRequest, Message, Usage
+from ..backends.location import is_cloud
+from ..backends.registry import create_backend, credentials_present
+from ..errors import (
+    AllTiersFailed,
+    BackendError,
+    MissingCredentials,
+    RateLimited,
+    ServerError,
+    ValidationFailed,
+)
+from ..routing.types import Hop
+
+__all__ = ["Attempt", "Call", "Hooks", "DispatchResult", "Breaker", "BackendPool", "Dispatcher"]
+
+# Failures that say the backend itself is unwell (open the circuit); the others are about the request.
+_HEALTH_FAILURES = ("unavailable", "timeout", "server-error", "rate-limited")
+
+
+@dataclass
+class Attempt:
+    hop: Hop
+    outcome: str  # ok | failed | invalid | skipped
+    reason: str = ""  # error tag (timeout, rate-limited, invalid-answer, circuit-open, ...)
+    detail: str = ""
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usage_counted: bool = False  # True when we counted tokens ourselves
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Call:
+    """What to send, along which chain, and how to check the answer."""
+
+    chain: tuple[Hop, ...]
+    messages: tuple[Message, ...]
+    validate: Callable[[str], str]  # the cleaned answer, or raises ValidationFailed
+    json_schema: dict | None = None
+    action_cap: int | None = None  # the action's output budget; the tier's cap applies too
+    input_tokens: int = 0  # our count of what is sent: a hop whose window is smaller is skipped
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the caller hears while a call runs, and its say before each hop."""
+
+    on_text: Callable[[str], None] | None = None  # streamed deltas
+    on_reset: Callable[[str], None] | None = None  # a fallback starts the answer over (why)
+    on_attempt: Callable[[Hop], None] | None = None  # a hop is about to be sent
+    # before each hop: None to go ahead, or why it is skipped (the budget hold, for cloud hops)
+    admit: Callable[[Hop, ChatRequest], Awaitable[str | None]] | None = None
+
+
+@dataclass
+class DispatchResult:
+    answer: Attempt  # the attempt whose text is the result
+    attempts: list[Attempt]
+    best_effort: bool = False  # every hop failed; `answer` is the last one that failed validation
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return self.answer.text
+
+    @property
+    def hop(self) -> Hop:
+        return self.answer.hop
+
+
+class Breaker:
+    """Consecutive-failure circuit breaker per backend key (LiteLLM-style cool-down)."""
+
+    def __init__(self, failures_to_trip: int, cooldown_s: float, clock=time.monotonic):
+        self.trip = failures_to_trip
+        self.cooldown = cooldown_s
+        self.clock = clock
+        self._fails: dict[str, int] = {}
+        self._open_until: dict[str, float] = {}
+
+    def allow(self, key: str) -> bool:
+        return self.clock() >= self._open_until.get(key, 0.0)
+
+    def success(self, key: str) -> None:
+        self._fails.pop(key, None)
+        self._open_until.pop(key, None)
+
+    def failure(self, key: str) -> None:
+        n = self._fails.get(key, 0) + 1
+        self._fails[key] = n
+        if n >= self.trip:
+            self._open_until[key] = self.clock() + self.cooldown
+
+
+class BackendPool:
+    """One backend instance (one httpx client) per backend name, created on first use."""
+
+    def __init__(self, settings, env: dict, transports: dict | None = None, overrides: dict | None = None):
+        self.settings = settings
+        self.env = env
+        self.transports = transports or {}
+        self._backends: dict = dict(overrides or {})
+
+    def get(self, name: str):
+        b = self._backends.get(name)
+        if b is None:
+            b = create_backend(name, self.settings, transport=self.transports.get(name), env=self.env)
+            self._backends[name] = b
+        return b
+
+    def has_credentials(self, name: str) -> bool:
+        return credentials_present(name, self.settings, self.env)
+
+    async def aclose(self) -> None:
+        for b in list(self._backends.values()):
+            with contextlib.suppress(Exception):
+                await b.aclose()
+        self._backends.clear()
+
+
+class Dispatcher:
+    def __init__(self, settings, pool: BackendPool, breaker: Breaker, count_tokens: Callable[[str], int]):
+        self.settings = settings
+        self.pool = pool
+        self.breaker = breaker
+        self.count = count_tokens
+
+    def _max_tokens(self, hop: Hop, action_cap: int | None) -> int:
+        cap = self.settings.embedded.max_output_tokens if hop.tier == 0 else self.settings.tier(hop.tier).max_output_tokens
+        return min(cap, action_cap) if action_cap else cap
+
+    def _window(self, hop: Hop) -> int:
+        """The hop's context window in tokens (our estimate's units)."""
+        return self.settings.embedded.n_ctx if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
+
+    def _request(self, hop: Hop, messages: list[Message], json_schema, action_cap) -> ChatRequest:
+        num_ctx = None if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
+        return ChatRequest(
+            model=hop.model,
+            messages=tuple(messages),
+            max_tokens=self._max_tokens(hop, action_cap),
+            json_schema=json_schema,
+            num_ctx=num_ctx,
+        )
+
+    async def _stream_once(self, backend, req: ChatRequest, on_text, attempt: Attempt, t0: float) -> tuple[str, Usage | None]:
+        parts: list[str] = []
+        usage = None
+        async with contextlib.aclosing(backend.stream(req)) as stream:
+            async for chunk in stream:
+                if chunk.text:
+                    if attempt.ttft_ms is None:
+                        attempt.ttft_ms = (time.perf_counter() - t0) * 1000
+                    parts.append(chunk.text)
+                    if on_text is not None:
+                        on_text(chunk.text)
+                if chunk.usage is not None:
+                    usage = chunk.usage
+        return "".join(parts), usage
+
+    async def _try_hop(self, hop: Hop, req: ChatRequest, on_text) -> Attempt:
+        d = self.settings.dispatch
+        backend = self.pool.get(hop.backend)
+        attempt = Attempt(hop=hop, outcome="failed", input_tokens=0)
+        t0 = time.perf_counter()
+        tries = 0
+        while True:
+            try:
+                text, usage = await self._stream_once(backend, req, on_text, attempt, t0)
+                break
+            except (RateLimited, ServerError) as e:
+                wait = getattr(e, "retry_after", None)
+                if wait is None:
+                    wait = 0.25 * (2**tries)
+                if tries >= d.max_retries or wait > d.retry_after_max_s or attempt.ttft_ms is not None:
+                    raise
+                tries += 1
+                await asyncio.sleep(wait)
+        attempt.latency_ms = (time.perf_counter() - t0) * 1000
+        attempt.text = text
+        if usage is not None:
+            attempt.input_tokens, attempt.output_tokens = usage.input_tokens, usage.output_tokens
+        else:
+            attempt.usage_counted = True
+            attempt.input_tokens = sum(self.count(m.content) for m in req.messages)
+            attempt.output_tokens = self.count(text)
+        return attempt
+
+    async def run(self, call: Call, hooks: Hooks = Hooks()) -> DispatchResult:
+        on_text, on_reset, on_attempt, admit = hooks.on_text, hooks.on_reset, hooks.on_attempt, hooks.admit
+        input_tokens_estimate = call.input_tokens
+        attempts: list[Attempt] = []
+        best: Attempt | None = None
+        notes: list[str] = []
+        streamed = False
+
+        def text_sink(delta: str) -> None:
+            nonlocal streamed
+            streamed = True
+            if on_text is not None:
+                on_text(delta)
+
+        for hop in call.chain:
+            key = f"{hop.backend}"
+            if not self.breaker.allow(key):
+                attempts.append(Attempt(hop, "skipped", "circuit-open", f"{hop.backend} failed recently; skipped during its cool-down"))
+                continue
+            if is_cloud(hop.backend) and not self.pool.has_credentials(hop.backend):
+                err = MissingCredentials(hop.backend, "no API key", _key_fix(self.settings, hop.backend))
+                attempts.append(Attempt(hop, "skipped", err.reason, str(err)))
+                notes.append(f"cloud tier skipped: {err}")
+                continue
+            window = self._window(hop)
+            if input_tokens_estimate > window:
+                # the model would truncate the prompt (Ollama does so silently) or refuse it: not sent
+                why = f"{input_tokens_estimate:,} tokens do not fit {hop.model}'s {window:,}-token window; not sent"
+                attempts.append(Attempt(hop, "skipped", "context-length", why))
+                continue
+            req = self._request(hop, call.messages, call.json_schema, call.action_cap)
+            refused = await admit(hop, req) if admit is not None else None
+            if refused:
+                attempts.append(Attempt(hop, "skipped", "budget", refused))
+                notes.append(refused)
+                continue
+            if streamed and on_reset is not None:
+                on_reset(f"escalating to {hop.label}: {attempts[-1].reason}")
+            streamed = False
+            t0 = time.perf_counter()
+            if on_attempt is not None:
+                on_attempt(hop)
+            try:
+                att = await self._try_hop(hop, req, text_sink)
+            except BackendError as e:
+                if e.reason in _HEALTH_FAILURES:
+                    self.breaker.failure(key)
+                attempts.append(
+                    Attempt(hop, "failed", e.reason, str(e), latency_ms=(time.perf_counter() - t0) * 1000,
+                            input_tokens=input_tokens_estimate)
+                )
+                continue
+            self.breaker.success(key)
+            try:
+                att.text = call.validate(att.text)
+            except ValidationFailed as e:
+                att.outcome, att.reason, att.detail = "invalid", e.reason, e.problem
+                attempts.append(att)
+                best = att
+                continue
+            att.outcome = "ok"
+            attempts.append(att)
+            return DispatchResult(att, attempts, notes=notes)
+
+        if best is not None:
+            # Nothing passed its check: give the last real answer, marked, rather than nothing.
+            notes.append(f"low confidence: every tier's answer failed the check ({best.detail})")
+            return DispatchResult(best, attempts, best_effort=True, notes=notes)
+        failed = AllTiersFailed([(a.hop.label, a.detail or a.reason) for a in attempts])
+        failed.attempts = attempts
+        raise failed
+
+
+def _key_fix(settings, backend: str) -> str:
+    var = getattr(settings.backends, backend).api_key_env
+    return f"set {var} in your environment, or choose a local tier with [local]"

@@ -1,0 +1,308 @@
+"""`Engine`: one request end to end, LSP-free, as the list of its stages.
+
+    prepare -> protect -> route -> condense -> budget -> cache -> dispatch -> record -> notify
+
+Each stage is a module of this package taking and returning plain values; `Engine` holds what
+lives as long as the process (settings, backends, the ledger, the caches, the observers) and runs
+the stages in order. `Engine.run` is cancellable end to end: a cancelled request closes its
+upstream stream and is still recorded with what it used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from ..actions import get_action
+from ..actions.base import StreamSanitizer, sanitize
+from ..budget.guard import BudgetGuard
+from ..errors import AllTiersFailed
+from ..ledger.records import CONDENSE
+from ..ledger.store import Ledger
+from ..request import Fallback, RunRequest, RunResult, UsageReport
+from ..routing.types import Decision, Hop
+from . import budget, cache, condense, prepare, protect
+from .cache import AnswerCache
+from .dispatch import Attempt, BackendPool, Breaker, Call, DispatchResult, Dispatcher, Hooks
+from .notify import Observer, Observers
+from .prepare import Prepared
+from .protect import OFFLOAD_CHARS, Scanned
+from .record import Recorder, Write
+from .route import Router
+
+__all__ = ["Engine"]
+
+
+@dataclass
+class _Flight:
+    """One request in flight: what a cancel or a failure must still record."""
+
+    req: RunRequest
+    request_id: str
+    t0: float
+    notes: list[str] = field(default_factory=list)
+    hop: Hop | None = None  # the hop being sent now
+    input_tokens: int = 0  # of what that hop was sent
+    parts: list[str] = field(default_factory=list)  # what it streamed so far
+    spent_usd: float = 0.0  # the condense calls' cost, part of what the request cost
+    holds: list = field(default_factory=list)  # budget holds to release once the cost is recorded
+
+    def latency_ms(self) -> float:
+        return (time.perf_counter() - self.t0) * 1000
+
+    def sending(self, hop: Hop, input_tokens: int) -> None:
+        self.hop, self.input_tokens, self.parts = hop, input_tokens, []
+
+    def release(self) -> None:
+        while self.holds:
+            self.holds.pop().release()
+
+
+class Engine(Router):
+    """Owns settings, backends and the ledger for one process."""
+
+    def __init__(self, settings, *, ledger=None, env: dict | None = None, transports: dict | None = None,
+                 backends: dict | None = None):
+        super().__init__(settings, env=env)
+        self._owns_ledger = ledger is None
+        self.ledger = Ledger() if ledger is None else ledger
+        self.pool = BackendPool(settings, self.env, transports=transports, overrides=backends)
+        d = settings.dispatch
+        self.breaker = Breaker(d.failures_to_trip, d.cooldown_s)
+        self.cache = AnswerCache(settings.cache.ttl_s, cache.store_beside(self.ledger, settings))
+        self.dispatcher = Dispatcher(settings, self.pool, self.breaker, self.count_tokens)
+        # reservations against the cloud caps for requests in flight (see budget.guard)
+        self.budget_guard = BudgetGuard(lambda: self.settings, self.ledger)
+        self.recorder = Recorder(self.ledger, lambda: self.settings)
+        self.observers = Observers()
+
+    def add_observer(self, observer: Observer) -> None:
+        """Told every answered request (`observer.observe(request, result)`); shut down with the
+        engine when it has a `shutdown()`."""
+        self.observers.add(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        self.observers.remove(observer)
+
+    def update_settings(self, settings) -> None:
+        self.settings = settings
+        self.pool.settings = settings
+        self.dispatcher.settings = settings
+        self.breaker.trip = settings.dispatch.failures_to_trip
+        self.breaker.cooldown = settings.dispatch.cooldown_s
+        self.cache.ttl = settings.cache.ttl_s
+        if not settings.cache.persist and self.cache.store is not None:
+            self.cache.store.close()
+            self.cache.store = None
+
+    # ---- the whole job ---------------------------------------------------------------------
+    async def run(self, req: RunRequest, on_text: Callable[[str], None] | None = None,
+                  on_reset: Callable[[str], None] | None = None,
+                  confirm: Callable[[str], Awaitable[bool]] | None = None) -> RunResult:
+        """Run the request. `on_text` gets streamed deltas; `on_reset` is told when a fallback
+        starts over; `confirm` is asked before an unusually expensive cloud request."""
+        action = get_action(req.action)
+        flight = _Flight(req, uuid.uuid4().hex, time.perf_counter())
+        req = flight.req = await _off(len(req.document or "") + len(req.text), prepare.encodable, req)
+        prepared = await self._prepare(req, action)
+        scanned = await protect.scan(prepared.sent, req.path, self.count_tokens)
+        spend = await budget.cloud_spend(self.ledger, self.settings)
+        decision = self.decide(req, scanned.tokens, prepared.git, scanned.secret, spend)
+        decided_notes = list(decision.notes)
+        try:
+            if action.condensable and scanned.tokens > condense.capacity(decision, self.settings):
+                prepared = await self._condense(flight, action, prepared, decision)
+                scanned = Scanned(self.count_tokens(prepared.sent), scanned.secret)
+                decision = self.decide(req, scanned.tokens, prepared.git, scanned.secret, spend)
+            flight.notes = decided_notes + list(prepared.notes)
+            decision = await self._confirm(req, decision, confirm, prepared, scanned, spend)
+            key = cache.key_for(action, self.settings, decision.model, prepared.messages)
+            hit = self.cache.get(key) if key else None
+            if hit is not None:
+                return await self._answer_from_cache(flight, action, decision, hit, scanned.tokens, on_text)
+            result = await self._dispatch(flight, action, prepared, decision, scanned.tokens, on_text, on_reset)
+            return await self._finish(flight, action, decision, result, scanned.tokens, key)
+        except asyncio.CancelledError:
+            self._record_cancelled(flight)
+            raise
+        except AllTiersFailed as e:
+            await self._record_failure(flight, getattr(e, "attempts", []))
+            raise
+        finally:
+            flight.release()  # the request's real cost is in the ledger now (or it failed)
+
+    # ---- the stages, as the engine runs them ------------------------------------------------
+    async def _prepare(self, req: RunRequest, action) -> Prepared:
+        if action.reads_git or len(req.document or "") > OFFLOAD_CHARS:
+            return await asyncio.to_thread(prepare.prepare, req, action)  # GitPython blocks
+        return prepare.prepare(req, action)
+
+    async def _condense(self, flight: _Flight, action, prepared: Prepared, decision: Decision) -> Prepared:
+        """Each summary call under its own budget hold, its attempts recorded as hops."""
+        calls, left = condense.calls(prepared, decision, self.settings, cloud_available=self.cloud_available(),
+                                     cloud_backends=self.cloud, count_tokens=self.count_tokens)
+        summaries = []
+        for call in calls:
+            hold = self.budget_guard.hold(call.input_tokens)
+            flight.holds.append(hold)
+            hooks = Hooks(on_text=lambda delta: flight.parts.append(delta), admit=hold.admit,
+                          on_attempt=lambda hop, n=call.input_tokens: flight.sending(hop, n))
+            res = await self.dispatcher.run(call, hooks)
+            flight.hop = None  # answered: recorded below, not as a cancelled request
+            writes = []
+            for a in res.attempts:
+                cost, write = self.recorder.hop(flight.req, flight.request_id, a,
+                                                reason=CONDENSE if a is res.answer else None)
+                flight.spent_usd += cost
+                writes.append(write)
+            await self.recorder.write(writes, flight.notes)
+            flight.release()
+            summaries.append(res.text)
+        return condense.combine(prepared, action, summaries, left)
+
+    async def _confirm(self, req: RunRequest, decision: Decision, confirm, prepared: Prepared, scanned: Scanned,
+                       spend: tuple[float, float]) -> Decision:
+        """Ask before an unusually expensive cloud request; on 'no' the request goes to tier 2."""
+        question = budget.needs_asking(self.settings, decision) if confirm is not None else None
+        if question is None or await confirm(question):
+            return decision
+        return self.decline(req, decision, prepared.git, scanned.secret, spend)
+
+    async def _dispatch(self, flight: _Flight, action, prepared: Prepared, decision: Decision, tokens: int,
+                        on_text, on_reset) -> DispatchResult:
+        ctx = prepared.context
+        # Model output is data: escape sequences are stripped from the stream too, not only from
+        # the final answer, since the CLI prints deltas to a terminal as they come.
+        clean = StreamSanitizer()
+
+        def on_delta(delta: str) -> None:
+            flight.parts.append(delta)
+            out = clean.feed(delta)
+            if out and on_text is not None:
+                on_text(out)
+
+        def on_restart(why: str) -> None:
+            clean.reset()
+            if on_reset is not None:
+                on_reset(why)
+
+        call = Call(decision.chain, prepared.messages, lambda text: action.validate(text, ctx),
+                    json_schema=action.json_schema, action_cap=action.max_tokens, input_tokens=tokens)
+        hold = self.budget_guard.hold(tokens)
+        flight.holds.append(hold)
+        hooks = Hooks(on_text=on_delta, on_reset=on_restart, admit=hold.admit,
+                      on_attempt=lambda hop: flight.sending(hop, tokens))
+        result = await self.dispatcher.run(call, hooks)
+        if on_text is not None and (tail := clean.flush()):
+            on_text(tail)
+        flight.notes += result.notes
+        return result
+
+    async def _finish(self, flight: _Flight, action, decision: Decision, result: DispatchResult, tokens: int,
+                      key: str | None) -> RunResult:
+        req, final = flight.req, result.answer
+        fallbacks = [Fallback(prev.hop.label, a.hop.label, prev.reason)
+                     for prev, a in zip(result.attempts, result.attempts[1:])]
+        final_cost = self.recorder.price(final.hop, final.input_tokens, final.output_tokens, final.latency_ms)
+        # what the user paid: the answer, every hop that produced tokens, and the condense calls
+        cost = (final_cost or 0.0) + flight.spent_usd
+        writes: list[Write] = []
+        for a in result.attempts:
+            if a is not final:
+                hop_cost, write = self.recorder.hop(req, flight.request_id, a)
+                cost += hop_cost
+                writes.append(write)
+        baseline = self.recorder.baseline(final.input_tokens or tokens, final.output_tokens)
+        latency_ms = flight.latency_ms()
+        text, findings = sanitize(result.text), []
+        if not result.best_effort:
+            text, findings = action.present(text)
+        writes.append(self.recorder.request(
+            req, flight.request_id, final.hop, input_tokens=final.input_tokens,
+            output_tokens=final.output_tokens, latency_ms=latency_ms, cost=final_cost, baseline=baseline,
+            outcome="ok" if len(result.attempts) == 1 else "fallback", ttft_ms=final.ttft_ms,
+            tokens_counted=final.usage_counted, reason=fallbacks[-1].reason if fallbacks else "",
+            validator="fail" if result.best_effort else "pass",
+        ))
+        await self.recorder.write(writes, flight.notes)
+        status = await budget.status(self.ledger, self.settings)
+        if key and not result.best_effort:
+            hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
+            self.cache.put(key, {"text": result.text, "cost": cost, "hop": hop, "output_tokens": final.output_tokens,
+                                 "input_tokens": final.input_tokens}, private=decision.private)
+        return self.observers.notify(req, RunResult(
+            text=text, decision=decision,
+            usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline or 0.0, 8)),
+            fallbacks=fallbacks, request_id=flight.request_id, backend=final.hop.backend, model=final.hop.model,
+            tier=final.hop.tier, latency_ms=latency_ms, ttft_ms=final.ttft_ms, findings=findings,
+            notes=flight.notes, budget=status,
+        ))
+
+    async def _answer_from_cache(self, flight: _Flight, action, decision: Decision, hit: dict, tokens: int,
+                                 on_text) -> RunResult:
+        text, findings = action.present(sanitize(hit["text"]))
+        if on_text is not None:
+            on_text(text)
+        hop = Hop(**hit["hop"])
+        latency_ms = flight.latency_ms()
+        baseline = self.recorder.baseline(hit["input_tokens"] or tokens, hit["output_tokens"])
+        await self.recorder.write([self.recorder.request(
+            flight.req, flight.request_id, hop, input_tokens=hit["input_tokens"],
+            output_tokens=hit["output_tokens"], latency_ms=latency_ms, cost=0.0, baseline=baseline,
+            outcome="cache-hit", saved_usd=hit["cost"], validator="pass",
+        )], flight.notes)
+        return self.observers.notify(flight.req, RunResult(
+            text=text, decision=decision,
+            usage=UsageReport(hit["input_tokens"], hit["output_tokens"], 0.0, baseline or 0.0),
+            fallbacks=[], request_id=flight.request_id, backend=hop.backend, model=hop.model, tier=hop.tier,
+            latency_ms=latency_ms, ttft_ms=latency_ms, cached=True, findings=findings,
+            notes=flight.notes + [f"answered from cache (saved ${hit['cost']:.6f})"],
+        ))
+
+    def _record_cancelled(self, flight: _Flight) -> None:
+        """A cancelled request used the input and whatever streamed before the cancel: a cloud
+        provider bills that, so the ledger (and the budget) must see it."""
+        hop = flight.hop
+        if hop is None:
+            return
+        out = self.count_tokens("".join(flight.parts))
+        latency_ms = flight.latency_ms()
+        self.recorder.write_cancelled([self.recorder.request(
+            flight.req, flight.request_id, hop, input_tokens=flight.input_tokens, output_tokens=out,
+            latency_ms=latency_ms, cost=self.recorder.price(hop, flight.input_tokens, out, latency_ms),
+            baseline=self.recorder.baseline(flight.input_tokens, out), outcome="cancelled", tokens_counted=True,
+            reason="cancelled",
+        )])
+
+    async def _record_failure(self, flight: _Flight, attempts: list[Attempt]) -> None:
+        """Every tier failed: the earlier attempts as hops, the last one as the request, outcome error."""
+        if not attempts:
+            return
+        *earlier, last = attempts
+        writes = [self.recorder.hop(flight.req, flight.request_id, a)[1] for a in earlier]
+        writes.append(self.recorder.request(
+            flight.req, flight.request_id, last.hop, input_tokens=last.input_tokens, output_tokens=0,
+            latency_ms=flight.latency_ms(), cost=0.0, baseline=0.0, outcome="error", reason=last.reason,
+        ))
+        await self.recorder.write_failed(writes)
+
+    def feedback(self, request_id: str, verdict: str, note: str = "") -> None:
+        self.ledger.record_feedback(request_id, verdict, note)
+
+    async def aclose(self) -> None:
+        await self.observers.aclose()
+        await self.pool.aclose()
+        if self.cache.store is not None:
+            self.cache.store.close()
+        if self._owns_ledger:
+            self.ledger.close()
+
+
+async def _off(size: int, fn, *args):
+    """`fn(*args)`, in a worker thread when its input is big enough to hold the loop up."""
+    if size > OFFLOAD_CHARS:
+        return await asyncio.to_thread(fn, *args)
+    return fn(*args)

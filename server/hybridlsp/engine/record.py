@@ -1,0 +1,97 @@
+"""The record stage: the one builder of the ledger rows a request writes, and their writing.
+
+A request writes one request row (its last attempt: answered, failed, cancelled or a cache hit)
+and one hop row per earlier attempt - fallbacks, and the calls that condensed its context
+(reason `ledger.records.CONDENSE`). Rows are written off the event loop: another process can
+hold the ledger's lock for a while.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from functools import partial
+from typing import Callable
+
+from ..ledger.prices import baseline_cost, cost_usd
+from ..ledger.records import RequestRecord
+from ..request import RunRequest
+from ..routing.types import Hop
+from .dispatch import Attempt
+
+__all__ = ["Recorder", "Write"]
+
+log = logging.getLogger(__name__)
+
+Write = Callable[[], object]  # one ledger write, run off the loop
+
+
+class Recorder:
+    """Prices attempts and builds every row from one template; `settings` is read at each call."""
+
+    def __init__(self, ledger, settings_fn: Callable[[], object]):
+        self.ledger = ledger
+        self._settings = settings_fn
+
+    # ---- prices ---------------------------------------------------------------------------
+    def price(self, hop: Hop, inp: int, out: int, latency_ms: float) -> float | None:
+        """None when the model has no known price: the ledger shows it as unpriced, never as free."""
+        s = self._settings()
+        hourly = s.tier(hop.tier).hourly_cost_usd if hop.tier else 0.0
+        return cost_usd(hop.backend, hop.model, inp, out, latency_s=latency_ms / 1000, hourly_cost_usd=hourly,
+                        overrides=s.ledger.price_overrides)
+
+    def baseline(self, inp: int, out: int) -> float | None:
+        return baseline_cost(self._settings(), inp, out)
+
+    # ---- rows -----------------------------------------------------------------------------
+    def request(self, req: RunRequest, request_id: str, hop: Hop, *, input_tokens: int, output_tokens: int,
+                latency_ms: float, cost: float | None, baseline: float | None, outcome: str, **extra) -> Write:
+        """The request row: its last attempt on `hop`, and what the request is (action, path)."""
+        return partial(self.ledger.record_request, RequestRecord(
+            action=req.action, tier=hop.tier, backend=hop.backend, model=hop.model, input_tokens=input_tokens,
+            output_tokens=output_tokens, latency_ms=latency_ms, cost_usd=cost, baseline_cost_usd=baseline,
+            outcome=outcome, request_id=request_id, path=req.path, workspace=req.workspace, **extra,
+        ))
+
+    def hop(self, req: RunRequest, request_id: str, a: Attempt, reason: str | None = None) -> tuple[float, Write]:
+        """(the attempt's cost, the write recording it as a hop of `request_id`)."""
+        hop_cost = self.price(a.hop, a.input_tokens, a.output_tokens, a.latency_ms) if a.output_tokens else 0.0
+        return hop_cost or 0.0, partial(
+            self.ledger.record_hop,
+            request_id, action=req.action, tier=a.hop.tier, backend=a.hop.backend, model=a.hop.model,
+            reason=reason or a.reason, cost_usd=hop_cost, input_tokens=a.input_tokens,
+            output_tokens=a.output_tokens, tokens_counted=a.usage_counted, latency_ms=a.latency_ms,
+            ttft_ms=a.ttft_ms,
+        )
+
+    # ---- writing --------------------------------------------------------------------------
+    async def write(self, writes: list[Write], notes: list[str]) -> None:
+        """Write an answered request's rows. A ledger that stays locked or is damaged costs the
+        rows, with a note and a log line, never the answer the user is waiting for."""
+        try:
+            await asyncio.to_thread(_run_all, writes)
+        except sqlite3.Error as e:
+            log.error("ledger %s: could not record the request: %s", getattr(self.ledger, "path", "?"), e)
+            notes.append(f"not recorded in the ledger ({e}): its cost is missing from reports and budgets")
+
+    async def write_failed(self, writes: list[Write]) -> None:
+        """Write a failed request's rows: the user must see the backend's error, not a ledger one."""
+        try:
+            await asyncio.to_thread(_run_all, writes)
+        except Exception:
+            log.exception("could not record the failed request in the ledger")
+
+    def write_cancelled(self, writes: list[Write]) -> None:
+        """Write a cancelled request's rows now, on the loop: the task is being cancelled, so it
+        cannot wait for a thread."""
+        try:
+            _run_all(writes)
+        except Exception:  # recording must never turn a cancel into another error
+            log.exception("could not record a cancelled request")
+
+
+def _run_all(writes: list[Write]) -> None:
+    for w in writes:
+        w()

@@ -1,0 +1,65 @@
+"""The route stage: where a request goes, from the settings and which API keys are set - no
+model, no ledger, no files written (`hybridlsp route` runs on this alone).
+
+`Router.decide` is the one place a request is turned into a `routing.decide` call; the engine
+calls it once per request, and again only when the input changed (a condensed context, or a
+cloud request the person declined).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import replace
+
+from ..backends.location import cloud_backends, is_cloud
+from ..backends.registry import credentials_present
+from ..context.tokens import count_tokens
+from ..request import RunRequest
+from ..routing import RouteRequest, decide
+from ..routing.types import Decision, GitSummary
+
+__all__ = ["Router"]
+
+_PREVIEW_CHARS = 200_000
+
+
+class Router:
+    """Decides where a request goes. `Engine` extends it with everything that runs the request."""
+
+    def __init__(self, settings, *, env: dict | None = None):
+        self.env = dict(os.environ) if env is None else env
+        self.settings = settings
+        self.count_tokens = count_tokens
+        self.cloud = cloud_backends()
+
+    def cloud_available(self) -> bool:
+        t3 = self.settings.tier(3).backend
+        return not is_cloud(t3) or credentials_present(t3, self.settings, self.env)
+
+    def decide(self, req: RunRequest, tokens: int, git: GitSummary = GitSummary(), secret: bool = False,
+               spend: tuple[float, float] = (0.0, 0.0), head: Sequence[int] | None = None) -> Decision:
+        """`tokens`: our count of what is sent; `spend`: (month, day) cloud spend; `head`: the
+        routed text's first token ids, when the caller has encoded it (`route_many`)."""
+        return decide(
+            RouteRequest(
+                action=req.action, text=req.prompt or req.text, input_tokens=tokens, path=req.path,
+                language=req.language, git=git, tier_override=req.tier, contains_secret=secret,
+                month_cloud_spend_usd=spend[0], day_cloud_spend_usd=spend[1],
+                cloud_available=self.cloud_available(), local_only=req.local_only, head_tokens=head,
+                cloud_backends=self.cloud,
+            ),
+            self.settings,
+        )
+
+    def decline(self, req: RunRequest, decision: Decision, git: GitSummary, secret: bool,
+                spend: tuple[float, float]) -> Decision:
+        """The decision when the person declines an expensive cloud request: tier 2."""
+        return self.decide(replace(req, tier=2), decision.input_tokens, git, secret, spend)
+
+    def preview(self, req: RunRequest) -> Decision:
+        """Fast, synchronous, no model and no git: the decision a code action title shows.
+        (The secret gate runs in `run`; a preview may show cloud for text that `run` keeps local.)"""
+        text = req.text if len(req.text) < _PREVIEW_CHARS else req.text[:_PREVIEW_CHARS]
+        tokens = self.count_tokens(text) + (self.count_tokens(req.prompt) if req.prompt else 0)
+        return self.decide(req, tokens)

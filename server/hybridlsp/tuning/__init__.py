@@ -1,0 +1,1 @@
+"""Threshold tuning from the ledger's evidence (`thresholds`), used by `hybridlsp tune`."""
