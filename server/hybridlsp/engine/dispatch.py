@@ -6,10 +6,13 @@ One timeout and retry policy for every backend lives here (backends never retry 
   on the same backend, then the next hop;
 - connection refused, timeout, context-length, broken stream, no key: the next hop at once;
 - an answer that fails the action's validator: the next hop (the article's "escalate when the local
-  answer is low-confidence");
+  answer is low-confidence"); the embedded hop gets the action's own call for a 135M model
+  (`Call.tier0`), and when its answer fails too, the action's answer built without a model
+  (`Call.floor`), where it has one;
 - a backend that failed `failures_to_trip` times in a row is skipped for `cooldown_s`;
 - a hop the caller's `admit` hook refuses (the budget guard, for cloud hops) is skipped.
-When every hop fails, `AllTiersFailed.attempts` carries them, so the caller can record them.
+When every hop fails, `AllTiersFailed.attempts` carries them, so the caller can record them: an
+answer that failed its check is never passed on as if it were one.
 Cancellation propagates: closing the stream closes the upstream connection.
 """
 
@@ -64,6 +67,9 @@ class Call:
     json_schema: dict | None = None
     action_cap: int | None = None  # the action's output budget; the tier's cap applies too
     input_tokens: int = 0  # our count of what is sent: a hop whose window is smaller is skipped
+    grammar: str | None = None  # GBNF the answer must follow, where the backend can enforce it
+    tier0: Call | None = None  # what the embedded hop is sent instead (a short prompt, a grammar)
+    floor: Callable[[], str | None] | None = None  # an answer without a model, when the embedded one fails
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,6 @@ class Hooks:
 class DispatchResult:
     answer: Attempt  # the attempt whose text is the result
     attempts: list[Attempt]
-    best_effort: bool = False  # every hop failed; `answer` is the last one that failed validation
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -158,14 +163,15 @@ class Dispatcher:
         """The hop's context window in tokens (our estimate's units)."""
         return self.settings.embedded.n_ctx if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
 
-    def _request(self, hop: Hop, messages: list[Message], json_schema, action_cap) -> ChatRequest:
+    def _request(self, hop: Hop, call: Call) -> ChatRequest:
         num_ctx = None if hop.tier == 0 else self.settings.tier(hop.tier).num_ctx
         return ChatRequest(
             model=hop.model,
-            messages=tuple(messages),
-            max_tokens=self._max_tokens(hop, action_cap),
-            json_schema=json_schema,
+            messages=tuple(call.messages),
+            max_tokens=self._max_tokens(hop, call.action_cap),
+            json_schema=call.json_schema,
             num_ctx=num_ctx,
+            grammar=call.grammar,
         )
 
     async def _stream_once(self, backend, req: ChatRequest, on_text, attempt: Attempt, t0: float) -> tuple[str, Usage | None]:
@@ -211,11 +217,9 @@ class Dispatcher:
             attempt.output_tokens = self.count(text)
         return attempt
 
-    async def run(self, call: Call, hooks: Hooks = Hooks()) -> DispatchResult:
+    async def run(self, whole: Call, hooks: Hooks = Hooks()) -> DispatchResult:
         on_text, on_reset, on_attempt, admit = hooks.on_text, hooks.on_reset, hooks.on_attempt, hooks.admit
-        input_tokens_estimate = call.input_tokens
         attempts: list[Attempt] = []
-        best: Attempt | None = None
         notes: list[str] = []
         streamed = False
 
@@ -225,7 +229,9 @@ class Dispatcher:
             if on_text is not None:
                 on_text(delta)
 
-        for hop in call.chain:
+        for hop in whole.chain:
+            call = whole.tier0 if hop.tier == 0 and whole.tier0 is not None else whole
+            input_tokens_estimate = call.input_tokens
             key = f"{hop.backend}"
             if not self.breaker.allow(key):
                 attempts.append(Attempt(hop, "skipped", "circuit-open", f"{hop.backend} failed recently; skipped during its cool-down"))
@@ -241,7 +247,7 @@ class Dispatcher:
                 why = f"{input_tokens_estimate:,} tokens do not fit {hop.model}'s {window:,}-token window; not sent"
                 attempts.append(Attempt(hop, "skipped", "context-length", why))
                 continue
-            req = self._request(hop, call.messages, call.json_schema, call.action_cap)
+            req = self._request(hop, call)
             refused = await admit(hop, req) if admit is not None else None
             if refused:
                 attempts.append(Attempt(hop, "skipped", "budget", refused))
@@ -267,21 +273,34 @@ class Dispatcher:
             try:
                 att.text = call.validate(att.text)
             except ValidationFailed as e:
-                att.outcome, att.reason, att.detail = "invalid", e.reason, e.problem
-                attempts.append(att)
-                best = att
-                continue
+                att.outcome, att.reason, att.detail = "invalid", e.reason, f"failed the check: {e.problem}"
+                floor = _floor(whole) if hop.tier == 0 else None
+                if floor is None:
+                    attempts.append(att)
+                    continue
+                att.text = floor
+                notes.append(f"the embedded model's answer failed its check ({e.problem}); this one is built "
+                             "from the diff alone")
             att.outcome = "ok"
             attempts.append(att)
             return DispatchResult(att, attempts, notes=notes)
 
-        if best is not None:
-            # Nothing passed its check: give the last real answer, marked, rather than nothing.
-            notes.append(f"low confidence: every tier's answer failed the check ({best.detail})")
-            return DispatchResult(best, attempts, best_effort=True, notes=notes)
         failed = AllTiersFailed([(a.hop.label, a.detail or a.reason) for a in attempts])
         failed.attempts = attempts
         raise failed
+
+
+def _floor(call: Call) -> str | None:
+    """The action's answer without a model, checked like any other; None when it has none."""
+    if call.floor is None:
+        return None
+    text = call.floor()
+    if not text:
+        return None
+    try:
+        return call.validate(text)
+    except ValidationFailed:
+        return None
 
 
 def _key_fix(settings, backend: str) -> str:

@@ -190,7 +190,8 @@ class Engine(Router):
                 on_reset(why)
 
         call = Call(decision.chain, prepared.messages, lambda text: action.validate(text, ctx),
-                    json_schema=action.json_schema, action_cap=action.max_tokens, input_tokens=tokens)
+                    json_schema=action.json_schema, action_cap=action.max_tokens, input_tokens=tokens,
+                    **self._embedded_call(action, ctx, decision))
         hold = self.budget_guard.hold(tokens)
         flight.holds.append(hold)
         hooks = Hooks(on_text=on_delta, on_reset=on_restart, admit=hold.admit,
@@ -200,6 +201,22 @@ class Engine(Router):
             on_text(tail)
         flight.notes += result.notes
         return result
+
+    def _embedded_call(self, action, ctx, decision: Decision) -> dict:
+        """What the embedded hop gets when the action has a form for a 135M model (its own short
+        prompt, grammar and check) and an answer without a model for when that fails too."""
+        if not any(h.tier == 0 for h in decision.chain):
+            return {}
+        out: dict = {}
+        if hasattr(action, "small_prompt"):
+            small = action.small_prompt(ctx)
+            check = getattr(action, "small_validate", action.validate)
+            msgs = tuple(small.messages)
+            out["tier0"] = Call(decision.chain, msgs, lambda text: check(text, ctx), action_cap=small.max_tokens,
+                                input_tokens=sum(self.count_tokens(m.content) for m in msgs), grammar=small.grammar)
+        if hasattr(action, "floor"):
+            out["floor"] = lambda: action.floor(ctx)
+        return out
 
     async def _finish(self, flight: _Flight, action, decision: Decision, result: DispatchResult, tokens: int,
                       key: str | None) -> RunResult:
@@ -217,19 +234,17 @@ class Engine(Router):
                 writes.append(write)
         baseline = self.recorder.baseline(final.input_tokens or tokens, final.output_tokens)
         latency_ms = flight.latency_ms()
-        text, findings = sanitize(result.text), []
-        if not result.best_effort:
-            text, findings = action.present(text)
+        text, findings = action.present(sanitize(result.text))
         writes.append(self.recorder.request(
             req, flight.request_id, final.hop, input_tokens=final.input_tokens,
             output_tokens=final.output_tokens, latency_ms=latency_ms, cost=final_cost, baseline=baseline,
             outcome="ok" if len(result.attempts) == 1 else "fallback", ttft_ms=final.ttft_ms,
             tokens_counted=final.usage_counted, reason=fallbacks[-1].reason if fallbacks else "",
-            validator="fail" if result.best_effort else "pass",
+            validator="pass",
         ))
         await self.recorder.write(writes, flight.notes)
         status = await budget.status(self.ledger, self.settings)
-        if key and not result.best_effort:
+        if key:
             hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
             self.cache.put(key, {"text": result.text, "cost": cost, "hop": hop, "output_tokens": final.output_tokens,
                                  "input_tokens": final.input_tokens}, private=decision.private)

@@ -132,6 +132,47 @@ def test_commit_msg_hook_leaves_a_given_message_alone(home, ollama, tmp_path, so
     assert msg.read_text() == content and ollama.request_count == 0
 
 
+JUNK = "```\nOutput: 1 2 3 4 5 6\n```"  # what the issue saw written into commits
+
+
+def test_commit_msg_that_fails_its_check_prints_nothing_and_says_why(home, ollama, tmp_path, capsys):
+    _repo(tmp_path)
+    ollama.answer = JUNK
+    assert main(["commit-msg"]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert "failed the check" in cap.err and "is not a subject line" in cap.err
+    assert "tier1:ollama/qwen2.5-coder:14b" in cap.err  # the tier that failed
+
+
+def test_commit_msg_hook_that_fails_leaves_the_message_empty_with_why(home, ollama, tmp_path, capsys):
+    _repo(tmp_path)
+    ollama.answer = JUNK
+    msg = tmp_path / ".git" / "COMMIT_EDITMSG"
+    msg.write_text("# Please enter the commit message\n")
+    assert main(["commit-msg", "--hook", str(msg), "template"]) == 0  # never blocks the commit
+    text = msg.read_text()
+    assert all(line.startswith("#") for line in text.splitlines())  # git drops every line: empty message
+    assert text.startswith("# hybridlsp wrote no commit message:\n") and "failed the check" in text
+    assert text.endswith("# Please enter the commit message\n")
+    assert "no commit message" in capsys.readouterr().err
+
+
+def test_commit_msg_hook_gives_up_at_its_time_limit(home, ollama, tmp_path):
+    import time
+
+    from tests.fakes.upstreams import Fault
+
+    _repo(tmp_path)
+    ollama.inject(Fault("drip", delay=1.0), Fault("drip", delay=1.0))
+    msg = tmp_path / "MSG"
+    msg.write_text("")
+    t0 = time.monotonic()
+    assert main(["commit-msg", "--hook", str(msg), "--timeout", "1"]) == 0
+    assert time.monotonic() - t0 < 5
+    assert "no message within 1 s (--timeout)" in msg.read_text()
+
+
 def test_commit_msg_nothing_staged_is_a_clear_error(home, ollama, tmp_path, capsys):
     _repo(tmp_path)
     subprocess.run(["git", "reset", "-q"], cwd=tmp_path, check=True)

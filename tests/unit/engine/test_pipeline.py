@@ -442,10 +442,17 @@ async def test_embedded_model_answers_when_ollama_is_down(ledger):
 async def test_local_only_request_does_not_escalate_to_cloud(openai, ledger):
     with ByModel({"qwen2.5-coder:14b": "    return (x *\n", "llama3.3:70b": "    return (x *\n"}) as fake:
         eng = engine_for(make_settings(fake, openai), ledger)
-        res = await eng.run(RunRequest(action="complete", text="def f(x):\n", language="python", path="f.py",
-                                       document="def f(x):\n", tier=1, local_only=True))
+        with pytest.raises(AllTiersFailed) as info:
+            await eng.run(RunRequest(action="complete", text="def f(x):\n", language="python", path="f.py",
+                                     document="def f(x):\n", tier=1, local_only=True))
         await eng.aclose()
-    assert openai.request_count == 0 and res.tier in (1, 2) and any("low confidence" in n for n in res.notes)
+    assert openai.request_count == 0
+    # every local tier answered and failed its check: that is the failure, with each tier's reason
+    assert [(who.split(":")[0], why) for who, why in info.value.hops] == [
+        ("tier1", "failed the check: the completion does not parse as python"),
+        ("tier2", "failed the check: the completion does not parse as python"),
+    ]
+    assert [r.outcome for r in ledger.rows() if r.kind == "request"] == ["error"]
 
 
 async def test_completion_sees_the_rest_of_the_cursor_line(ollama, ledger):
