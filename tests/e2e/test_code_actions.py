@@ -157,6 +157,7 @@ async def test_a_failed_run_is_reported_not_raised(lsp, fake_ollama, fake_openai
     resolved = await lsp.client.code_action_resolve_async(action)
     assert resolved.edit is None
     assert any("Review failed" in m.message and m.type == t.MessageType.Error for m in lsp.client.messages)
+    assert not any("embedded" in m.message for m in lsp.client.messages)  # it is off here: not said
 
 
 async def test_answers_that_fail_their_check_are_shown_as_a_failure_with_the_tier(lsp, fake_ollama, fake_openai):

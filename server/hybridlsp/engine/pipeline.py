@@ -130,7 +130,8 @@ class Engine(Router):
             raise
         except AllTiersFailed as e:
             await self._record_failure(flight, getattr(e, "attempts", []))
-            raise
+            e = _say_embedded_was_not_asked(e, req.action, self.settings)
+            raise e from None
         finally:
             flight.release()  # the request's real cost is in the ledger now (or it failed)
 
@@ -314,6 +315,18 @@ class Engine(Router):
             self.cache.store.close()
         if self._owns_ledger:
             self.ledger.close()
+
+
+def _say_embedded_was_not_asked(failed: AllTiersFailed, action: str, settings) -> AllTiersFailed:
+    """Add to a failure that the embedded model was not asked, when this action is routed away from
+    it (`embedded.actions`): a person seeing no answer should know no last resort was tried."""
+    e = settings.embedded
+    if not e.enabled or action in e.actions:
+        return failed
+    more = AllTiersFailed(failed.hops + [("embedded", f"not asked: it does not do {action} (embedded.actions); "
+                                                      "start Ollama or set a cloud API key")])
+    more.attempts = getattr(failed, "attempts", [])
+    return more
 
 
 async def _off(size: int, fn, *args):
