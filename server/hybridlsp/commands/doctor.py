@@ -1,4 +1,7 @@
-"""`hybridlsp doctor`: is each tier ready? Each problem comes with its fix. Keys are never printed."""
+"""`hybridlsp doctor`: is each tier ready? Each problem comes with its fix. Keys are never printed.
+
+Every FAIL line counts as a problem (two tiers on one stopped Ollama are two tiers without a model),
+and the command exits 1 when there is one, so a script can rely on it."""
 
 from __future__ import annotations
 
@@ -22,26 +25,33 @@ def run(args) -> int:
     return asyncio.run(run_doctor(load()))
 
 
-def _line(ok: bool | None, what: str, fix: str = "") -> str:
-    mark = {True: "ok  ", False: "FAIL", None: "warn"}[ok]
-    return f"[{mark}] {what}" + (f"\n       fix: {fix}" if fix else "")
+class _Lines:
+    """Prints the check lines and counts the FAILs among them."""
+
+    def __init__(self, out) -> None:
+        self.out = out
+        self.fails = 0
+
+    def __call__(self, ok: bool | None, what: str, fix: str = "") -> None:
+        mark = {True: "ok  ", False: "FAIL", None: "warn"}[ok]
+        self.fails += ok is False
+        print(f"[{mark}] {what}" + (f"\n       fix: {fix}" if fix else ""), file=self.out)
 
 
-async def run_doctor(settings, env: dict | None = None, out=sys.stdout) -> int:
+async def run_doctor(settings, env: dict | None = None, out=None) -> int:
     env = dict(os.environ) if env is None else env
-    problems = 0
-    print(_line(True, "settings are valid"), file=out)
-    seen: set[str] = set()
+    line = _Lines(out or sys.stdout)  # looked up now: a default bound at import misses a redirect
+    line(True, "settings are valid")
     for n in (1, 2, 3):
         ts = settings.tier(n)
         label = f"tier {n}: {ts.backend} {ts.model}"
         if is_cloud(ts.backend):
             var = getattr(settings.backends, ts.backend).api_key_env
             if credentials_present(ts.backend, settings, env):
-                print(_line(True, f"{label}: {var} is set"), file=out)
+                line(True, f"{label}: {var} is set")
             else:
-                print(_line(None, f"{label}: {var} is not set; cloud requests fall back to local tiers",
-                            f"export {var}=... (or keep everything local)"), file=out)
+                line(None, f"{label}: {var} is not set; cloud requests fall back to local tiers",
+                     f"export {var}=... (or keep everything local)")
             continue
         backend = create_backend(ts.backend, settings, env=env)
         try:
@@ -49,18 +59,15 @@ async def run_doctor(settings, env: dict | None = None, out=sys.stdout) -> int:
         finally:
             await backend.aclose()
         if not health.reachable:
-            problems += ts.backend not in seen
-            seen.add(ts.backend)
             fix = "; ".join(health.fixes) or f"start {ts.backend} (e.g. `ollama serve`) or set OLLAMA_HOST"
-            print(_line(False, f"{label}: {health.detail or 'not reachable'}", fix), file=out)
+            line(False, f"{label}: {health.detail or 'not reachable'}", fix)
             continue
         pulled = any(m == ts.model or m.split(":")[0] == ts.model for m in health.models)
         loaded = ts.model in health.loaded
         if pulled:
-            print(_line(True, f"{label}: pulled" + (", loaded" if loaded else ", not loaded yet")), file=out)
+            line(True, f"{label}: pulled" + (", loaded" if loaded else ", not loaded yet"))
         else:
-            problems += 1
-            print(_line(False, f"{label}: model not pulled", f"ollama pull {ts.model}"), file=out)
+            line(False, f"{label}: model not pulled", f"ollama pull {ts.model}")
     if settings.embedded.enabled:
         emb = create_backend("embedded", settings, env=env)
         try:
@@ -68,9 +75,8 @@ async def run_doctor(settings, env: dict | None = None, out=sys.stdout) -> int:
         finally:
             await emb.aclose()
         fix = "" if health.reachable else "; ".join(health.fixes) or "pip install 'hybridlsp[embedded]'"
-        print(_line(health.reachable, f"embedded: {health.detail or 'SmolLM2-135M-Instruct'}", fix), file=out)
-        problems += not health.reachable
+        line(health.reachable, f"embedded: {health.detail or 'SmolLM2-135M-Instruct'}", fix)
     else:
-        print(_line(None, "embedded model disabled: no local tier when Ollama is down"), file=out)
-    print(f"\n{problems} problem(s)" if problems else "\nall good", file=out)
-    return 1 if problems else 0
+        line(None, "embedded model disabled: no local tier when Ollama is down")
+    print(f"\n{line.fails} problem(s)" if line.fails else "\nall good", file=out)
+    return 1 if line.fails else 0

@@ -209,6 +209,22 @@ def test_doctor_reports_pulled_models_and_missing_key(home, ollama, capsys):
     assert code == 0
 
 
+@pytest.mark.parametrize("down, missing, fails", [
+    (True, (), 2),  # one stopped Ollama serving two tiers: two FAIL lines, two problems
+    (False, ("llama3.3:70b",), 1),
+])
+def test_doctor_counts_every_fail_and_exits_1(home, down, missing, fails, monkeypatch, capsys):
+    models = tuple(m for m in ("qwen2.5-coder:14b", "llama3.3:70b") if m not in missing)
+    with FakeOllama(models=models) as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.url)
+        if down:
+            fake.down()
+        code = main(["doctor"])
+    out = capsys.readouterr().out
+    assert out.count("[FAIL]") == fails and f"\n{fails} problem(s)" in out
+    assert code == 1
+
+
 def test_invalid_setting_names_key_and_file(home, capsys):
     (home / "config.toml").write_text("[routing]\nlong_context_tokens = -5\n")
     assert main(["route", "hi"]) == 1
