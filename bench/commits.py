@@ -3,10 +3,11 @@
 The changes are in bench/data/commits (24 commits of this repository, 16 release-to-release diffs
 of PyPI and npm packages; provenance and licences in its README). Each diff goes through what the
 embedded tier does for `hybridlsp commit-msg`: the diff summarized as the staged diff is
-(context.diff), the action's small prompt and GBNF grammar (actions.commit_message.small_prompt)
-sent to SmolLM2-135M-Instruct through `EmbeddedBackend.stream` with the tier's settings (greedy
-decoding), its check (`small_validate`), and the message built from the diff (`floor`) when the
-model's subject fails it. The figures are for the message the user would get:
+(context.diff), then the dispatcher's embedded hop (`engine.dispatch`) with the call the engine
+builds: the action's small prompt and GBNF grammar (`commit_message.small_prompt`) sent to
+SmolLM2-135M-Instruct with the tier's settings, its check (`small_validate`), and the message built
+from the diff (`floor`) when the model's subject fails it. The figures are for the message the
+user would get:
 
 - passes the check: the message passes the action's check (`validate`);
 - names a change: its subject names a changed file (name or stem) or a definition or identifier
@@ -62,63 +63,72 @@ def load_changes() -> list[tuple[str, str, str]]:
     return [(e["id"], e["source"], (DATA / f"{e['id']}.diff").read_text(encoding="utf-8")) for e in manifest]
 
 
-async def _one(backend, diff: str) -> dict:
+async def _one(dispatcher, diff: str) -> dict:
+    """One change through the embedded hop as the engine sends it: the action's small prompt and
+    grammar (`Call.tier0`), its check, and its floor (`Call.floor`)."""
     from hybridlsp.actions import commit_message as cm
     from hybridlsp.actions.base import ActionContext
-    from hybridlsp.backends.base import ChatRequest
     from hybridlsp.context.changes import describe_changes, mentions_change
     from hybridlsp.context.diff import summarize_diff
+    from hybridlsp.engine.dispatch import Call
     from hybridlsp.errors import ValidationFailed
+    from hybridlsp.routing.types import Hop
 
     t0, cpu0 = time.perf_counter(), time.process_time()
     summary = summarize_diff(diff)
     ctx = ActionContext(staged_diff=summary.kept_text,
                         omitted=tuple(f"{p} ({why})" for p, why in summary.omitted))
+    chain = (Hop(0, "embedded", "SmolLM2-135M-Instruct"),)
     small = cm.small_prompt(ctx)
-    req = ChatRequest(model=backend.model_path.name, messages=tuple(small.messages), max_tokens=small.max_tokens,
-                      temperature=0.0, grammar=small.grammar)
-    parts, usage = [], None
+    tier0 = Call(chain, tuple(small.messages), lambda text: cm.small_validate(text, ctx),
+                 action_cap=small.max_tokens, grammar=small.grammar, temperature=small.temperature)
+    call = Call(chain, tuple(cm.messages(ctx)), lambda text: cm.validate(text, ctx), action_cap=cm.max_tokens,
+                tier0=tier0, floor=lambda: cm.floor(ctx))
+    raw: list[str] = []
     t_model = time.perf_counter()
-    async for chunk in backend.stream(req):
-        parts.append(chunk.text)
-        usage = chunk.usage or usage
+    from hybridlsp.engine.dispatch import Hooks
+
+    result = await dispatcher.run(call, Hooks(on_text=raw.append))
     model_s = time.perf_counter() - t_model
-    raw = "".join(parts)
-    try:
-        message, why, own = cm.small_validate(raw, ctx), "", True
-    except ValidationFailed as e:
-        message, why, own = cm.floor(ctx) or "", e.problem, False
     took, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    message, att = result.text, result.answer
+    own = not any("built from the diff" in n for n in result.notes)
+    why = next((n.split("(", 1)[1].split(")")[0] for n in result.notes if "built from the diff" in n), "")
     try:
         passed = cm.validate(message, ctx) == message
     except ValidationFailed:
         passed = False
     subject = message.split("\n", 1)[0]
     return {
-        "raw": raw, "message": message, "own": own, "why": why, "passed": passed,
+        "raw": "".join(raw), "message": message, "own": own, "why": why, "passed": passed,
         "names": mentions_change(subject, describe_changes(diff)), "junk": junk_kinds(message),
-        "raw_junk": junk_kinds(raw), "seconds": took, "cpu": cpu, "model_s": model_s,
-        "in": usage.input_tokens if usage else 0, "out": usage.output_tokens if usage else 0,
+        "raw_junk": junk_kinds("".join(raw)), "seconds": took, "model_s": model_s, "cpu": cpu,
+        "in": att.input_tokens, "out": att.output_tokens,
     }
 
 
 def measure(model_path: Path | None = None) -> tuple[list[tuple[str, str, dict]], object]:
     from hybridlsp.backends.embedded import EmbeddedBackend
     from hybridlsp.config import Settings
+    from hybridlsp.context.tokens import count_tokens
+    from hybridlsp.engine.dispatch import BackendPool, Breaker, Dispatcher
 
-    backend = EmbeddedBackend(Settings())
+    settings = Settings()
+    backend = EmbeddedBackend(settings)
     if model_path is not None:
         backend.model_path = model_path
     backend._load()  # raises BackendUnavailable when the model or llama_cpp is missing
+    pool = BackendPool(settings, env={}, overrides={"embedded": backend})
+    dispatcher = Dispatcher(settings, pool, Breaker(10**6, 0.0), count_tokens)
     changes = load_changes()
 
     async def run_all():
         out = []
         try:
             for cid, source, diff in changes:
-                out.append((cid, source, await _one(backend, diff)))
+                out.append((cid, source, await _one(dispatcher, diff)))
         finally:
-            await backend.aclose()
+            await pool.aclose()
         return out
 
     return asyncio.run(run_all()), backend

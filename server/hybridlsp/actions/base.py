@@ -43,6 +43,7 @@ class SmallPrompt:
     messages: list[Message]
     grammar: str | None = None
     max_tokens: int | None = None
+    temperature: float = 0.0  # greedy: the same change gets the same message
 
 
 @dataclass(frozen=True)

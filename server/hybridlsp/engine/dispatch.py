@@ -68,6 +68,7 @@ class Call:
     action_cap: int | None = None  # the action's output budget; the tier's cap applies too
     input_tokens: int = 0  # our count of what is sent: a hop whose window is smaller is skipped
     grammar: str | None = None  # GBNF the answer must follow, where the backend can enforce it
+    temperature: float | None = None  # None: the backends' default
     tier0: Call | None = None  # what the embedded hop is sent instead (a short prompt, a grammar)
     floor: Callable[[], str | None] | None = None  # an answer without a model, when the embedded one fails
 
@@ -172,6 +173,7 @@ class Dispatcher:
             json_schema=call.json_schema,
             num_ctx=num_ctx,
             grammar=call.grammar,
+            **({} if call.temperature is None else {"temperature": call.temperature}),
         )
 
     async def _stream_once(self, backend, req: ChatRequest, on_text, attempt: Attempt, t0: float) -> tuple[str, Usage | None]:

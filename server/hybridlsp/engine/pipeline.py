@@ -214,7 +214,8 @@ class Engine(Router):
             check = getattr(action, "small_validate", action.validate)
             msgs = tuple(small.messages)
             out["tier0"] = Call(decision.chain, msgs, lambda text: check(text, ctx), action_cap=small.max_tokens,
-                                input_tokens=sum(self.count_tokens(m.content) for m in msgs), grammar=small.grammar)
+                                input_tokens=sum(self.count_tokens(m.content) for m in msgs), grammar=small.grammar,
+                                temperature=small.temperature)
         if hasattr(action, "floor"):
             out["floor"] = lambda: action.floor(ctx)
         return out
