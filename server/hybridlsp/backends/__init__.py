@@ -2,7 +2,7 @@
 answer to "is this backend cloud?" (`location`)."""
 # Names load on first use (PEP 562): httpx and llama_cpp are not needed to answer `initialize`.
 
-from .._lazy import lazy_names
+from .. import lazy_names
 
 __all__ = [
     "Backend",

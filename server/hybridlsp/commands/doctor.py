@@ -40,7 +40,7 @@ class _Lines:
 
 async def run_doctor(settings, env: dict | None = None, out=None) -> int:
     env = dict(os.environ) if env is None else env
-    line = _Lines(out or sys.stdout)  # looked up now: a default bound at import misses a redirect
+    line = _Lines(sys.stdout if out is None else out)  # at call time: a test's capture may replace it
     line(True, "settings are valid")
     for n in (1, 2, 3):
         ts = settings.tier(n)

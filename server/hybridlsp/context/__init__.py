@@ -5,7 +5,7 @@ All of it blocks (git, tiktoken, tree-sitter); async callers run it off the even
 # Names load on first use (PEP 562): GitPython and detect-secrets cost ~80 ms of start-up that
 # a server answering `initialize` should not pay.
 
-from .._lazy import lazy_names
+from .. import lazy_names
 
 __all__ = [
     "COUNT_IS_ESTIMATE_NOTE",

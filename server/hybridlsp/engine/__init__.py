@@ -10,7 +10,7 @@ cheap decision a code-action title shows, `Engine.run` the whole job.
 # Names load on first use (PEP 562): `hybridlsp route` imports `engine.route` alone, without what
 # calls a model (asyncio, httpx, the ledger), which cost it 50-85 ms, more than deciding 2,000 prompts.
 
-from .._lazy import lazy_names
+from .. import lazy_names
 
 __all__ = ["Engine", "Router"]
 

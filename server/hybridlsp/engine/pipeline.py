@@ -117,7 +117,7 @@ class Engine(Router):
                 prepared = await self._condense(flight, action, prepared, decision)
                 scanned = Scanned(self.count_tokens(prepared.sent), scanned.secret)
                 decision = self.decide(req, scanned.tokens, prepared.git, scanned.secret, spend)
-            flight.notes = decided_notes + list(prepared.notes)
+            flight.notes = decided_notes + list(prepared.notes) + flight.notes
             decision = await self._confirm(req, decision, confirm, prepared, scanned, spend)
             key = cache.key_for(action, self.settings, decision.model, prepared.messages)
             hit = self.cache.get(key) if key else None
@@ -198,6 +198,7 @@ class Engine(Router):
         hooks = Hooks(on_text=on_delta, on_reset=on_restart, admit=hold.admit,
                       on_attempt=lambda hop: flight.sending(hop, tokens))
         result = await self.dispatcher.run(call, hooks)
+        flight.hop = None  # answered: recorded by `_finish`, never as a cancelled request
         if on_text is not None and (tail := clean.flush()):
             on_text(tail)
         flight.notes += result.notes
