@@ -138,17 +138,18 @@ def validate(answer: str, ctx: ActionContext) -> str:
 # --- the embedded model -------------------------------------------------------------------------
 
 SMALL_SYSTEM = "You write the subject line of a git commit: what changed, then what was done."
-# Real changes (public ones and this repository's), each with its author's subject in our form.
+# Two changes of this repository's history (neither is in bench 11's set) with their authors'
+# subjects in this form, and a docs example written for the prompt.
 _SHOTS = (
     ("Files: docs/install.md\n+## Windows\n+Run the installer, then restart the editor.",
      "install.md: Add the Windows steps"),
-    ("Files: server/hybridlsp/context/tokens.py (changed: counts_and_heads)\n"
-     "-            heads.append(ids[:head])\n+            heads.append(ids if len(ids) <= head else ids[:head])",
-     "counts_and_heads: Keep short id lists as they are"),
-    ("Files: src/tomli/_parser.py (changed: loads)\n"
-     "+    try:\n+        src = __s.replace(\"\\r\\n\", \"\\n\")\n+    except (AttributeError, TypeError):\n"
-     "+        raise TypeError(f\"Expected str object, not '{type(__s).__qualname__}'\") from None",
-     "loads: Raise TypeError for non-str input"),
+    ("Files: server/hybridlsp/multimatch.py (changed: compile_set)\n"
+     "-def compile_set(patterns: Sequence[bytes]) -> PatternSet | None:\n"
+     "-    with _LOCK:  # the first import and compile happen once, whichever thread asks first",
+     "compile_set: Remove the unused helper"),
+    ("Files: server/hybridlsp/answers.py (changed: AnswerStore)\n+import os\n"
+     "+            os.chmod(self.path, 0o600)  # answers are the user's alone",
+     "AnswerStore: Make answers.sqlite3 readable by its user only"),
 )
 SMALL_VERBS = ("Add", "Fix", "Update", "Remove", "Rename", "Move", "Use", "Make", "Allow", "Support", "Handle",
                "Document", "Test", "Refactor", "Simplify", "Raise", "Return", "Keep", "Skip", "Check", "Avoid",
