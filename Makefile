@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # llama-cpp-python compiles from source on first install (~11 min on 2 cores; pip caches the wheel)
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench editors vscode code-server clean
+.PHONY: install demo test test-fast bench eval-routing train-router editors vscode code-server clean
 
 $(STAMP): pyproject.toml hatch_build.py server/hybridlsp/routing/_speedups.c
 	$(PY) -m venv $(VENV)
@@ -60,6 +60,24 @@ $(BENCH_STAMP): $(STAMP) pyproject.toml
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench
+
+# Training and the leave-one-source-out evaluation read ../shared/routing-data and need numpy
+DATA ?= ../shared/routing-data
+TRAIN_STAMP := $(VENV)/.train-installed
+$(TRAIN_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[embedded,test,train]'
+	touch $(TRAIN_STAMP)
+
+# rebuilds the shipped weights byte for byte (git diff shows nothing when they are reproduced)
+train-router: $(TRAIN_STAMP)
+	$(BIN)/python training/train_difficulty.py $(DATA)
+	$(BIN)/python training/train_coldstart.py $(DATA)
+
+# leave-one-source-out over every source; writes its tables into bench/RESULTS.md and README.md;
+# then the escalation and replay tables (#18 items 3-4), once that script is on this branch
+eval-routing: $(TRAIN_STAMP)
+	$(BIN)/python bench/eval_routing.py $(DATA) --write
+	@if [ -f training/eval_escalation.py ]; then $(BIN)/python training/eval_escalation.py; fi
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

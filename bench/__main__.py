@@ -63,6 +63,18 @@ def run_one(name: str) -> Result:
     return result
 
 
+LOSO_HEADING = "## Routing quality, leave one source out"
+
+
+def kept_section(text: str) -> list[str]:
+    """The lines of the section `make eval-routing` writes in `text` (it needs the training data,
+    so `make bench` keeps it as it is), with a blank line after; none if there is none."""
+    if LOSO_HEADING not in text:
+        return []
+    section = text[text.index(LOSO_HEADING):]
+    return section[:section.index("\n## ")].rstrip("\n").split("\n") + [""] if "\n## " in section else []
+
+
 def render(results: list[Result], info: dict[str, str], started: datetime, load: tuple, took: float) -> str:
     missed = [r for r in results if r.met is False or (r.met is None and r.limits)]
     out = [
@@ -92,7 +104,7 @@ def render(results: list[Result], info: dict[str, str], started: datetime, load:
             out.append(f"- **[{r.number}] {r.title}** (goal {r.goal}):")
             out += [f"  - {point}" for point in r.limits.splitlines()]
         out.append("")
-    out += ["## Details", ""]
+    out += [*kept_section(RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""), "## Details", ""]
     for name, r in zip(BENCHMARKS, results):
         doc = (importlib.import_module(f"bench.{name}").__doc__ or "").strip().split("\n", 1)
         out += [f"### {r.number}. {r.title}", ""]

@@ -1,4 +1,8 @@
-"""Held-out routing quality: the learned estimate vs the keyword rules vs random.
+"""Held-out routing quality, in distribution: the learned estimate vs the keyword rules vs random.
+
+In distribution: the test split holds other questions of the three sources the learned model
+trained on, so this measures how well it learned them, not how it routes a new kind of prompt.
+Out of source, one source left out at a time: bench/eval_routing.py (`make eval-routing`).
 
     .venv/bin/python bench/routing_quality.py [DATA_DIR] [--jsonl OUT] [--svg OUT]
 

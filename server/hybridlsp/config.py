@@ -16,7 +16,7 @@ from pathlib import Path
 from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import ConfigError
 
@@ -87,10 +87,11 @@ class RoutingSettings(_Model):
         "analyse the trade-offs", "trade-offs", "tradeoffs", "formal", "security audit",
         "threat model", "root cause",
     ]
-    difficulty: Literal["keywords", "learned", "hybrid", "none"] = Field(
+    difficulty: Literal["keywords", "learned", "hybrid", "coldstart", "none"] = Field(
         "hybrid",
         description="the pluggable difficulty estimate for ask prompts: hybrid = the article's task "
-        "keywords first, the learned estimate for prompts no keyword names",
+        "keywords first, the learned estimate for prompts no keyword names; coldstart = prompt features "
+        "that travel between kinds of prompt, abstaining to the keywords and the default tier",
     )
     cloud_share_target: float = Field(
         0.2,
@@ -135,12 +136,44 @@ class BackendsSettings(_Model):
 
 
 class DispatchSettings(_Model):
-    connect_timeout_s: float = Field(3.0, gt=0)
-    read_timeout_s: float = Field(60.0, gt=0, description="longest silence inside a stream")
+    """How long a backend may keep a request waiting, stage by stage, and what a failure costs.
+
+    A request to a backend has four limits: the connection, the first streamed byte (plus
+    `cold_load_s` when Ollama's /api/ps says the model is not loaded yet), the silence between two
+    chunks once it streams, and the whole request. A host that refused a connection, stalled or
+    answered 5xx is skipped, with every tier on it, for the rest of the request and `cooldown_s`.
+    """
+
+    connect_timeout_s: float = Field(3.0, gt=0, description="longest wait for a connection to a backend's host")
+    first_token_timeout_s: float = Field(
+        30.0, gt=0, description="longest wait from sending a request to the first streamed byte, model loaded"
+    )
+    cold_load_s: float = Field(
+        120.0,
+        ge=0,
+        description="Ollama: extra time to the first token when /api/ps says the model is not loaded "
+        "(a 70B model takes about a minute from disk); 0 = never ask /api/ps",
+    )
+    loaded_cache_s: float = Field(5.0, ge=0, description="Ollama: how long an /api/ps answer is reused")
+    read_timeout_s: float = Field(10.0, gt=0, description="longest silence between two chunks once a stream has started")
+    hop_timeout_s: float = Field(
+        300.0, gt=0, description="longest one request to a backend may take, start to end (plus cold_load_s when cold)"
+    )
     max_retries: int = Field(1, ge=0, le=5, description="extra tries on the same backend for 429/5xx")
     retry_after_max_s: float = Field(5.0, ge=0, description="longest Retry-After honoured before escalating")
-    cooldown_s: float = Field(30.0, ge=0, description="how long a failing backend is skipped")
+    cooldown_s: float = Field(
+        30.0, ge=0, description="how long a failing backend, or a host that refused, stalled or answered 5xx, is skipped"
+    )
     failures_to_trip: int = Field(2, ge=1, description="consecutive failures that open the circuit")
+
+    @field_validator("hop_timeout_s")
+    @classmethod
+    def _hop_covers_the_stages(cls, v: float, info: ValidationInfo) -> float:
+        for key in ("first_token_timeout_s", "read_timeout_s"):
+            stage = info.data.get(key)
+            if stage is not None and v < stage:
+                raise ValueError(f"must be at least dispatch.{key} ({stage:g} s): a whole request outlasts each stage")
+        return v
 
 
 class CacheSettings(_Model):

@@ -4,7 +4,7 @@
     ├── ConfigError                 a setting is invalid (names the key and the file)
     ├── BackendError                one backend failed one attempt (names the backend, says the fix)
     │   ├── BackendUnavailable      connection refused / closed before an answer
-    │   ├── BackendTimeout          no byte within the timeout
+    │   ├── BackendTimeout          a limit passed: connect, first token, silence mid-stream, total
     │   ├── RateLimited             HTTP 429 (carries retry_after seconds)
     │   ├── ServerError             HTTP 5xx
     │   ├── ContextLengthExceeded   the prompt does not fit the model's window
@@ -73,11 +73,23 @@ class BackendError(HybridError):
 
 
 class BackendUnavailable(BackendError):
+    """`connected`: the connection was made and then closed before an answer (not refused)."""
+
     reason = "unavailable"
+
+    def __init__(self, backend: str, detail: str, fix: str = "", connected: bool = False):
+        super().__init__(backend, detail, fix)
+        self.connected = connected
 
 
 class BackendTimeout(BackendError):
+    """`limit` names which one passed: connect | first-token | silence | total ("" when unknown)."""
+
     reason = "timeout"
+
+    def __init__(self, backend: str, detail: str, fix: str = "", limit: str = ""):
+        super().__init__(backend, detail, fix)
+        self.limit = limit
 
 
 class RateLimited(BackendError):

@@ -16,10 +16,10 @@ async def test_four_actions_preview_their_decision_without_calling_a_model(lsp, 
     actions = await lsp.actions(uri, (4, 8))  # inside divide(), nothing selected
     titles = [a.title for a in actions]
     assert len(titles) == 4, titles
-    assert re.fullmatch(r"Complete - local model-a \(\d+ tokens\)", titles[0])
-    assert re.fullmatch(r"Explain - local model-a \(\d+ tokens\)", titles[1])
-    assert re.fullmatch(r"Review - local model-b \(\d+ tokens\)", titles[2])
-    assert re.fullmatch(r"Commit message - local model-a \(\d+ tokens\)", titles[3])
+    assert re.fullmatch(r"Complete - local model-a \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", titles[0])
+    assert re.fullmatch(r"Explain - local model-a \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", titles[1])
+    assert re.fullmatch(r"Review - local model-b \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", titles[2])
+    assert re.fullmatch(r"Commit message - local model-a \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", titles[3])
     for a in actions:
         assert isinstance(a, t.CodeAction) and a.edit is None and a.command is None  # resolved later
         assert a.data["textDocument"]["uri"] == uri
@@ -32,7 +32,7 @@ async def test_a_long_selection_previews_cloud(lsp):
     uri = lsp.open(path)
     actions = await lsp.actions(uri, (0, 0), (898, 0))
     explain = next(a for a in actions if a.title.startswith("Explain"))
-    assert re.fullmatch(r"Explain - cloud gpt-4\.1 \([\d,]+ tokens\)", explain.title)
+    assert re.fullmatch(r"Explain - cloud gpt-4\.1 \([\d,]+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", explain.title)
 
 
 async def test_complete_inserts_at_the_cursor(lsp, fake_ollama):
@@ -72,6 +72,9 @@ async def test_explain_opens_a_markdown_result_document(lsp, fake_ollama):
     body = path.read_text()
     assert "Divides a by b and returns the quotient." in body
     assert "calc.py lines 4-6" in body and "ollama model-a" in body
+    # why this tier, and what the difficulty estimate saw
+    assert "*routed because explain of " in body and "tokens -> tier 1; cold-start estimate (not deciding): " in body
+    assert re.search(r"p\(tier 1 enough\) [01]\.\d\d, p\(tier 2 enough\) [01]\.\d\d; moved by ", body)
 
 
 async def test_explain_falls_back_to_a_message_where_documents_cannot_be_shown(server_env, repo, fake_ollama):

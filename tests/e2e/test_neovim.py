@@ -65,7 +65,7 @@ def test_neovim_runs_explain_and_commit_message(nvim, server_env, repo, tmp_path
 
     explain, commit_step = result["steps"]
     assert len(explain["titles"]) == 4
-    assert re.fullmatch(r"Explain - local model-a \(\d+ tokens\)", explain["titles"][1])
+    assert re.fullmatch(r"Explain - local model-a \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", explain["titles"][1])
     assert explain["done"]
     if result["version"] == "0.7":
         assert any(ANSWER in m for m in result["messages"])

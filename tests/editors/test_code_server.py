@@ -118,7 +118,7 @@ def test_the_extension_runs_the_actions_in_code_server(tools, editor_env, repo, 
     assert result["errors"] == [], result["errors"]
 
     titles = [t for t in result["titles"] if re.match(r"(Complete|Explain|Review|Commit message) - ", t)]
-    assert len(titles) == 4 and any(re.fullmatch(r"Explain - local model-a \(\d+ tokens\)", t) for t in titles), result["titles"]
+    assert len(titles) == 4 and any(re.fullmatch(r"Explain - local model-a \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", t) for t in titles), result["titles"]
     assert any(ANSWERS["explain"] in doc and "local ollama model-a (tier 1)" in doc for doc in result["explain"])
     assert result["cancelled"]["status"] == "cancelled" and result["cancelled"]["chunks"] >= 2  # streamed, then stopped
     assert scripted.disconnected.wait(5), "the upstream stream was not closed"

@@ -108,4 +108,4 @@ def test_every_command(nvim, editor_env, repo, tmp_path, scripted):
     assert menu["done"]
     titles = [t for t in menu["titles"] if re.match(r"(Complete|Explain|Review|Commit message) - ", t)]
     assert len(titles) == 4, menu["titles"]
-    assert any(re.fullmatch(r"Explain - local model-a \(\d+ tokens\)", t) for t in titles), titles
+    assert any(re.fullmatch(r"Explain - local model-a \(\d+ tokens, p\(tier 1 enough\) [01]\.\d\d\)", t) for t in titles), titles

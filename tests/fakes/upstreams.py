@@ -5,16 +5,21 @@ Each fake runs an asyncio server in a background thread, answers every request w
 cancellation are observable from the outside. Response shapes follow recorded upstream answers.
 
     with FakeOpenAI(answer="Hi there.", usage=(12, 3)) as fake:
-        fake.inject("429", Fault("drip", delay=0.05))  # one fault per request, in order
+        fake.inject("429", Fault("drip", delay=0.05))  # one fault per model call, in order
         ...  point settings at fake.base_url ...
         fake.requests[0].json["model"]; fake.request_count
         await fake.wait_disconnected(1.0); fake.disconnected_at  # time.monotonic() of the hang-up
 
+`requests` and `request_count` are the model calls (everything but the GET routes: health, model
+lists, Ollama's /api/ps); those GETs are in `probes`, and take faults from `inject_probe`.
+
 Faults: "close" (read the request, close without a response), "hang" (never answer), "429"
 (Retry-After from Fault.retry_after), "500", "400-context", "cut" (stream cut half-way),
 "malformed" (garbage line half-way), "stream-error" (the format's in-stream error half-way),
-"drip" (tokens every Fault.delay seconds), and any other status code as a string ("401", "404").
-Connection refused is not a per-request fault: use `down()` / `up()` (same port), or `closed_url`.
+"stall" (half the tokens, then silence with the connection open), "late" (nothing for
+Fault.delay seconds, then the answer: a model loading), "drip" (tokens every Fault.delay seconds), and any other status code as a string ("401", "404").
+Connection refused is not a per-request fault: use `down()` / `up()` (same port), or `closed_url`;
+`unaccepting_url()` gives an address whose connections are never accepted (a connect that hangs).
 """
 
 from __future__ import annotations
@@ -27,12 +32,22 @@ import socket
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
-__all__ = ["Fault", "Recorded", "FakeUpstream", "FakeOllama", "FakeOpenAI", "FakeAnthropic", "free_port"]
+__all__ = [
+    "Fault",
+    "Recorded",
+    "FakeUpstream",
+    "FakeOllama",
+    "FakeOpenAI",
+    "FakeAnthropic",
+    "free_port",
+    "unaccepting_url",
+]
 
-STREAM_FAULTS = {"cut", "malformed", "stream-error", "drip"}
+STREAM_FAULTS = {"cut", "malformed", "stream-error", "stall", "late", "drip"}
 
 
 def free_port() -> int:
@@ -42,11 +57,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def unaccepting_url() -> Iterator[str]:
+    """An http:// address on 127.0.0.1 whose connections are never accepted: its listen queue is
+    full, so the kernel drops the next connection's SYN and the connect waits until it times out."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    fillers = []
+    try:
+        for _ in range(8):  # fill the queue (its length is the backlog plus one or two)
+            c = socket.socket()
+            c.setblocking(False)
+            try:
+                c.connect(server.getsockname())
+            except BlockingIOError:
+                pass
+            fillers.append(c)
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        for c in fillers:
+            c.close()
+        server.close()
+
+
 @dataclass(frozen=True)
 class Fault:
     kind: str
     retry_after: str = "2"  # for "429": seconds or an HTTP date, sent as-is
-    delay: float = 0.05  # for "drip": seconds between tokens
+    delay: float = 0.05  # for "drip": seconds between tokens; for "late": before the answer
 
 
 @dataclass
@@ -96,10 +135,12 @@ class FakeUpstream:
         self.expected_key = expected_key  # None: accept any key
         self.models = models
         self.requests: list[Recorded] = []
+        self.probes: list[Recorded] = []
         self.disconnected = threading.Event()
         self.disconnected_at: float | None = None
         self.disconnects = 0
         self._faults: deque[Fault] = deque()
+        self._probe_faults: deque[Fault] = deque()
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"fake-{self.backend}", daemon=True)
@@ -149,9 +190,14 @@ class FakeUpstream:
     # -- test controls ---------------------------------------------------------------------------
 
     def inject(self, *faults: str | Fault) -> None:
-        """Queue faults; each request takes the next one (none left: a normal answer)."""
+        """Queue faults; each model call takes the next one (none left: a normal answer)."""
         with self._lock:
             self._faults.extend(f if isinstance(f, Fault) else Fault(f) for f in faults)
+
+    def inject_probe(self, *faults: str | Fault) -> None:
+        """Queue faults for the GET routes (health, /api/ps), apart from the model calls'."""
+        with self._lock:
+            self._probe_faults.extend(f if isinstance(f, Fault) else Fault(f) for f in faults)
 
     @property
     def request_count(self) -> int:
@@ -161,7 +207,9 @@ class FakeUpstream:
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.probes.clear()
             self._faults.clear()
+            self._probe_faults.clear()
             self.disconnected.clear()
             self.disconnected_at = None
             self.disconnects = 0
@@ -216,9 +264,10 @@ class FakeUpstream:
             task.cancel()
         await asyncio.gather(*self._handlers, return_exceptions=True)
 
-    def _next_fault(self) -> Fault | None:
+    def _next_fault(self, probe: bool) -> Fault | None:
         with self._lock:
-            return self._faults.popleft() if self._faults else None
+            queue = self._probe_faults if probe else self._faults
+            return queue.popleft() if queue else None
 
     def _on_eof(self, conn: _Conn) -> None:
         if not conn.eof.cancelled():
@@ -238,13 +287,14 @@ class FakeUpstream:
             req = await self._read_request(reader)
             if req is None:
                 return
+            probe = req.method == "GET" and req.path in self.get_routes()
             with self._lock:
-                self.requests.append(req)
+                (self.probes if probe else self.requests).append(req)
             # A read that ends (EOF or reset) while we still owe an answer means the client hung up.
             conn = _Conn(asyncio.ensure_future(reader.read(1)))
             conn.eof.add_done_callback(lambda _: self._on_eof(conn))
             try:
-                await self._respond(req, writer, conn, self._next_fault())
+                await self._respond(req, writer, conn, self._next_fault(probe))
             finally:
                 conn.finished = True
                 conn.eof.cancel()
@@ -278,9 +328,7 @@ class FakeUpstream:
         if kind == "close":
             return
         if kind == "hang":
-            stopping = asyncio.ensure_future(self._stopping.wait())
-            await asyncio.wait({conn.eof, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
+            await self._until_hung_up(conn)
             return
         if kind == "429":
             await self._send_error(
@@ -308,6 +356,11 @@ class FakeUpstream:
             await self._send_error(writer, 404, f"no route {req.method} {req.path}", "status")
             return
         await self._send_stream(req, writer, conn, kind, fault)
+
+    async def _until_hung_up(self, conn: _Conn) -> None:
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({conn.eof, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
 
     async def _send_error(self, writer, status: int, message: str, kind: str, extra: dict | None = None) -> None:
         await self._send_json(writer, status, self.error_body(status, message, kind), extra)
@@ -337,9 +390,13 @@ class FakeUpstream:
             frames = before + tokens[:half] + [self.malformed_frame()] + tokens[half:] + after
         elif kind == "stream-error":
             frames = before + tokens[:half] + [self.stream_error_frame()]
+        elif kind == "stall":
+            frames, after = before + tokens[:half], None
         else:
             frames = before + tokens + after
         delay = fault.delay if kind == "drip" else self.token_delay
+        if kind == "late":
+            await asyncio.sleep(fault.delay)
         writer.write(self._status_line(200, {"content-type": self.content_type, "transfer-encoding": "chunked"}))
         for frame in frames:
             if conn.gone:
@@ -350,6 +407,10 @@ class FakeUpstream:
         if kind == "cut":
             # Hang up without the terminating chunk: the body is visibly incomplete.
             writer.transport.abort()
+            return
+        if kind == "stall":
+            # Silence with the connection open, until the client gives up (or the fake stops).
+            await self._until_hung_up(conn)
             return
         writer.write(b"0\r\n\r\n")
         await writer.drain()

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from .faults import BACKENDS, FAULTS, MAX_RETRIES, READ_TIMEOUT_S, RETRY_AFTER_MAX_S, WIRE, FaultCase, fix_phrase
+from .faults import BACKENDS, FAULTS, SETTINGS, WIRE, FaultCase, fix_phrase
 
 
 def _cell(case: FaultCase, backend: str) -> str:
@@ -37,21 +37,27 @@ def markdown() -> str:
         "answered; the ledger records the failed hop with the reason shown. \"Requests\" is what the",
         "misbehaving server received, counted there: retries are bounded. The last column is the",
         "fix the error names when no other tier is left; every such error also names the backend.",
+        "\"At most\" is the longest the whole request may take in that test, fallback included: each",
+        "limit costs its own seconds, once.",
         "",
-        f"Settings for these figures: `dispatch.max_retries = {MAX_RETRIES}`, "
-        f"`dispatch.retry_after_max_s = {RETRY_AFTER_MAX_S}`, `dispatch.read_timeout_s = {READ_TIMEOUT_S}`.",
+        "Settings for these figures: " + ", ".join(f"`dispatch.{k} = {v}`" for k, v in SETTINGS.items()) + ".",
         "",
-        "| fault | injected as | " + " | ".join(WIRE[b] for b in BACKENDS) + " | what the user sees | error's fix when nothing is left |",
-        "|---|---|" + "---|" * len(BACKENDS) + "---|---|",
+        "| fault | injected as | " + " | ".join(WIRE[b] for b in BACKENDS)
+        + " | what the user sees | at most | error's fix when nothing is left |",
+        "|---|---|" + "---|" * len(BACKENDS) + "---|---|---|",
     ]
     for case in FAULTS:
         cells = " | ".join(_cell(case, b) for b in BACKENDS)
-        lines.append(f"| {case.name} | {case.how} | {cells} | {case.behaviour} | {_error(case)} |")
+        bound = f"{case.max_wait_s:g} s" if case.max_wait_s is not None else ""
+        lines.append(f"| {case.name} | {case.how} | {cells} | {case.behaviour} | {bound} | {_error(case)} |")
     lines += [
         "",
-        "A backend that fails `dispatch.failures_to_trip` times in a row (2) is skipped for",
-        "`dispatch.cooldown_s` (30 s) with the reason `circuit-open`, so a dead server costs one timeout,",
-        "not one per request.",
+        "A host that refused a connection, passed a limit or answered 5xx is not asked again: every",
+        "other tier on it is skipped for the rest of the request (`host-down`), and for `dispatch.cooldown_s`",
+        "(30 s) after it (`host-cooldown`) unless every tier left is on such a host",
+        "(`tests/reliability/test_host_skip.py`). So a stalled Ollama stream costs one limit per request,",
+        "not one per tier it serves. A backend that fails `dispatch.failures_to_trip` times in a row (2)",
+        "in other ways (429s) is skipped for `dispatch.cooldown_s` with the reason `circuit-open`.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -2,8 +2,8 @@
 
 Each row is one way an upstream can misbehave, injected into a real HTTP server on 127.0.0.1
 (tests/fakes/upstreams.py) that speaks one backend's wire format. The expected figures are for
-the settings the test uses: `dispatch.max_retries = 1`, `retry_after_max_s = 1.0`,
-`read_timeout_s = 0.5`.
+the settings the test uses (`SETTINGS`). A row with `max_wait_s` is a limit: the request must
+have fallen back (or failed) within that many seconds, measured around the whole request.
 """
 
 from __future__ import annotations
@@ -12,11 +12,24 @@ from dataclasses import dataclass
 
 from tests.fakes.upstreams import Fault
 
-__all__ = ["FaultCase", "FAULTS", "BACKENDS", "WIRE", "MAX_RETRIES", "READ_TIMEOUT_S", "RETRY_AFTER_MAX_S", "fix_phrase"]
+__all__ = ["FaultCase", "FAULTS", "BACKENDS", "WIRE", "SETTINGS", "MAX_RETRIES", "RETRY_AFTER_MAX_S", "fix_phrase"]
 
 MAX_RETRIES = 1
-READ_TIMEOUT_S = 0.5
 RETRY_AFTER_MAX_S = 1.0
+CONNECT_S = 0.3
+FIRST_TOKEN_S = 0.5
+SILENCE_S = 0.4
+HOP_S = 1.5
+SETTINGS = {
+    "max_retries": MAX_RETRIES,
+    "retry_after_max_s": RETRY_AFTER_MAX_S,
+    "connect_timeout_s": CONNECT_S,
+    "first_token_timeout_s": FIRST_TOKEN_S,
+    "read_timeout_s": SILENCE_S,
+    "hop_timeout_s": HOP_S,
+}
+# What a request may take beyond the limit that ends it: the other tier's answer, and a loaded CPU.
+_SLACK_S = 0.7
 
 BACKENDS = ("ollama", "openai", "anthropic")
 WIRE = {"ollama": "Ollama (NDJSON)", "openai": "OpenAI (SSE)", "anthropic": "Anthropic (SSE)"}
@@ -39,7 +52,9 @@ class FaultCase:
     behaviour: str  # what the user gets when another tier is left
     fix: str | None  # the phrase the error carries when no tier is left; "unavailable" = per backend
     min_wait_s: float = 0.0  # the request must take at least this long (a Retry-After honoured)
+    max_wait_s: float | None = None  # ... and at most this long (a limit held)
     down: bool = False  # refuse connections instead of queueing faults
+    unaccepted: bool = False  # point the backend at an address whose connections are never accepted
 
 
 _PERSISTENT = 4  # a persistent fault: more than the retries could use up
@@ -49,8 +64,19 @@ FAULTS: tuple[FaultCase, ...] = (
               "next tier at once", "unavailable", down=True),
     FaultCase("accept, then close", "reads the request, closes without a byte", (Fault("close"),) * _PERSISTENT,
               "unavailable", 1, "next tier at once", "unavailable"),
-    FaultCase("hang past the timeout", "reads the request, never answers", (Fault("hang"),) * _PERSISTENT,
-              "timeout", 1, f"next tier after the {READ_TIMEOUT_S} s read timeout", "raise dispatch.read_timeout_s"),
+    FaultCase("connect never accepted", "a full listen queue: the SYN is dropped", (), "timeout", 0,
+              f"next tier after the {CONNECT_S} s connect limit", "raise dispatch.connect_timeout_s",
+              max_wait_s=CONNECT_S + _SLACK_S, unaccepted=True),
+    FaultCase("no first token", "reads the request, never answers", (Fault("hang"),) * _PERSISTENT,
+              "timeout", 1, f"next tier after the {FIRST_TOKEN_S} s first-token limit",
+              "raise dispatch.first_token_timeout_s", max_wait_s=FIRST_TOKEN_S + _SLACK_S),
+    FaultCase("silent half-way", "200, half the tokens, then silence, connection open", (Fault("stall"),) * _PERSISTENT,
+              "timeout", 1, f"partial text discarded (on_reset), next tier after the {SILENCE_S} s silence limit",
+              "raise dispatch.read_timeout_s", max_wait_s=SILENCE_S + _SLACK_S),
+    FaultCase("drip past the hop total", "a token every 0.2 s, each within the silence limit",
+              (Fault("drip", delay=0.2),) * _PERSISTENT, "timeout", 1,
+              f"partial text discarded (on_reset), next tier after the {HOP_S} s hop limit",
+              "raise dispatch.hop_timeout_s", max_wait_s=HOP_S + _SLACK_S),
     FaultCase("429, Retry-After 0.2 s", "HTTP 429 with `Retry-After: 0.2`",
               (Fault("429", retry_after="0.2"),) * _PERSISTENT, "rate-limited", 1 + MAX_RETRIES,
               "waits 0.2 s, retries once, then next tier", "wait and try again", min_wait_s=0.2),
@@ -71,7 +97,7 @@ FAULTS: tuple[FaultCase, ...] = (
     FaultCase("in-stream error event", "200, half the tokens, then the format's error event",
               (Fault("stream-error"),) * _PERSISTENT, "server-error", 1,
               "no retry after text has streamed; next tier", "try again later"),
-    FaultCase("slow drip within the timeout", "a token every 0.05 s", (Fault("drip", delay=0.05),),
+    FaultCase("slow drip within the limits", "a token every 0.03 s", (Fault("drip", delay=0.03),),
               None, 1, "the same backend answers, slower; no fallback", None),
 )
 

@@ -9,6 +9,7 @@ import asyncio
 
 import pytest
 
+from hybridlsp.config import merge_settings
 from hybridlsp.request import RunRequest
 from tests.fakes.upstreams import Fault, FakeOpenAI
 from tests.unit.engine.test_pipeline import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
@@ -67,7 +68,9 @@ async def test_fifty_concurrent_cloud_requests_stay_within_one_request_of_the_ca
 
 async def test_reservations_are_released_when_the_cloud_fails_or_the_request_is_cancelled(ollama, ledger):  # noqa: F811
     with FakeOpenAI(answer=GOOD, usage=USAGE) as cloud:
-        eng = engine_for(_settings(ollama, cloud, cap=1.0), ledger)
+        # no cool-down: the cloud's host, which answered 5xx, is asked again by the second request
+        settings = merge_settings(_settings(ollama, cloud, cap=1.0), {"dispatch": {"cooldown_s": 0}})
+        eng = engine_for(settings, ledger)
         cloud.inject("500", "500")
         res = await eng.run(RunRequest(action="ask", text="[cloud] Analyze the trade-offs", tier=3))
         assert res.tier == 2 and eng.budget_guard.reserved_usd == 0.0

@@ -89,11 +89,11 @@ async def test_keys_reach_only_their_own_provider_and_no_log_ledger_or_message(t
     for fake, header, key in ((openai, "authorization", OPENAI_KEY), (anthropic, "x-api-key", ANTHROPIC_KEY)):
         own = [r for r in fake.requests if r.headers.get(header, "").endswith(key)]
         assert own, f"{fake.backend} never got its key"
-        for r in fake.requests:
+        for r in fake.requests + fake.probes:
             other_keys = [k for k in KEYS if k != key and k != WRONG_KEY]
             assert not _leaks(r.body.decode()), f"a key in a {fake.backend} request body"
             assert not any(k in json.dumps(r.headers) for k in other_keys), f"another key sent to {fake.backend}"
-    for r in ollama.requests:
+    for r in ollama.requests + ollama.probes:
         assert not _leaks(r.body.decode() + json.dumps(r.headers)), "a key sent to Ollama"
 
     records = "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records)

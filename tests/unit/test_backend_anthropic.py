@@ -137,7 +137,7 @@ async def test_health_lists_models(backend, fake_anthropic):
     fake_anthropic.models = ("claude-sonnet-4-5", "claude-haiku-4-5")
     health = await backend.health()
     assert health.reachable and health.models == ("claude-sonnet-4-5", "claude-haiku-4-5")
-    sent = fake_anthropic.requests[0]
+    sent = fake_anthropic.probes[0]  # a GET route: not a model call
     assert (sent.path, sent.headers["x-api-key"]) == ("/v1/models", KEY)
 
 

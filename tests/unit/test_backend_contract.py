@@ -40,7 +40,9 @@ MESSAGES = (Message("system", "Be brief."), Message("user", "Name a prime."))
 CASES = [
     Case(
         "ollama",
-        lambda fake: OllamaBackend(settings_for(fake, read_timeout_s=0.3, connect_timeout_s=0.5)),
+        lambda fake: OllamaBackend(
+            settings_for(fake, read_timeout_s=0.3, first_token_timeout_s=0.3, connect_timeout_s=0.5, cold_load_s=0)
+        ),
         ChatRequest(model="qwen2.5-coder:7b", messages=MESSAGES, max_tokens=64, temperature=0.1, num_ctx=8192),
         None,
         [
@@ -58,7 +60,7 @@ CASES = [
     ),
     Case(
         "openai",
-        lambda fake: OpenAIBackend(settings_for(fake, read_timeout_s=0.3), env={"OPENAI_API_KEY": OPENAI_KEY}),
+        lambda fake: OpenAIBackend(settings_for(fake, read_timeout_s=0.3, first_token_timeout_s=0.3), env={"OPENAI_API_KEY": OPENAI_KEY}),
         ChatRequest(model="gpt-4.1-mini", messages=MESSAGES, max_tokens=64, temperature=0.1),
         OPENAI_KEY,
         [
@@ -78,7 +80,7 @@ CASES = [
     Case(
         "anthropic",
         lambda fake: AnthropicBackend(
-            settings_for(fake, read_timeout_s=0.3), env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY}
+            settings_for(fake, read_timeout_s=0.3, first_token_timeout_s=0.3), env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY}
         ),
         ChatRequest(model="claude-sonnet-4-5", messages=MESSAGES, max_tokens=64, temperature=0.1),
         ANTHROPIC_KEY,

@@ -1,15 +1,25 @@
 """The shared HTTP helpers: status mapping, Retry-After, key scrubbing, SSE decoding."""
 
+import asyncio
 import email.utils
 import time
 
 import httpx
 import pytest
 
-from hybridlsp.backends._http import SSEDecoder, Upstream, error_for_message, parse_retry_after, scrub
+from hybridlsp.backends._http import (
+    SSEDecoder,
+    StreamLimits,
+    Upstream,
+    error_for_message,
+    origin,
+    parse_retry_after,
+    scrub,
+)
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.errors import (
     AuthError,
+    ConfigError,
     BackendTimeout,
     BackendUnavailable,
     BadRequest,
@@ -18,6 +28,8 @@ from hybridlsp.errors import (
     ServerError,
     StreamBroken,
 )
+from tests.fakes.fixtures import fake_ollama  # noqa: F401
+from tests.fakes.upstreams import unaccepting_url
 
 
 @pytest.mark.parametrize(
@@ -161,3 +173,127 @@ async def test_failure_half_way_maps_by_type(exc, expected):
                 lines.append(line)
     await up.aclose()
     assert lines == ['{"message": {"content": "Hi"}}']
+
+
+# ---- stream limits ---------------------------------------------------------------------------
+# A scripted body: (seconds to wait, bytes to send) pairs, through httpx's MockTransport. Limits are
+# a tenth of a second or so; each case bounds how long the failure took from above, not only below.
+
+
+class _Script(httpx.AsyncByteStream):
+    def __init__(self, steps):
+        self.steps = steps
+
+    async def __aiter__(self):
+        for wait, data in self.steps:
+            await asyncio.sleep(wait)
+            yield data
+
+
+def _limited(steps, head_wait: float = 0.0) -> Upstream:
+    async def handler(request):
+        await asyncio.sleep(head_wait)
+        return httpx.Response(200, stream=_Script(steps))
+
+    return _upstream(handler)
+
+
+LIMITS = StreamLimits(connect_s=0.5, first_token_s=0.2, silence_s=0.15, total_s=0.6)
+LINE = b'{"message": {"content": "x"}}\n'
+
+
+@pytest.mark.parametrize(
+    "steps, head_wait, limits, expected, within_s",
+    [
+        pytest.param([(0.0, LINE)] * 5, 0.0, LIMITS, None, 0.3, id="prompt answer"),
+        pytest.param([(0.15, LINE)] + [(0.1, LINE)] * 3, 0.0, LIMITS, None, 0.7, id="first token just in time"),
+        pytest.param([(0.0, LINE)] * 5, 0.5, LIMITS, "first-token", 0.45, id="headers late (Ollama loading)"),
+        pytest.param([(0.5, LINE)], 0.0, LIMITS, "first-token", 0.45, id="headers, then no body"),
+        pytest.param([(0.0, LINE), (0.0, LINE), (0.5, LINE)], 0.0, LIMITS, "silence", 0.4, id="silent half-way"),
+        pytest.param([(0.1, LINE)] * 20, 0.0, LIMITS, "total", 0.85, id="drip past the total"),
+        pytest.param([(0.5, LINE)] + [(0.0, LINE)] * 3, 0.0, LIMITS.extended(0.4), None, 0.8,
+                     id="cold model given its load time"),
+        pytest.param([(0.0, LINE)] * 3, 0.3, StreamLimits(0.5, 1.0, 0.15, 0.2), "total", 0.45,
+                     id="total shorter than first token"),
+    ],
+)
+async def test_stream_limits(steps, head_wait, limits, expected, within_s):
+    up = _limited(steps, head_wait)
+    lines: list[str] = []
+    t0 = time.monotonic()
+    try:
+        if expected is None:
+            async with up.stream("/api/chat", {}, limits=limits) as response:
+                lines = [line async for line in response.aiter_lines()]
+        else:
+            with pytest.raises(BackendTimeout) as info:
+                async with up.stream("/api/chat", {}, limits=limits) as response:
+                    lines = [line async for line in response.aiter_lines()]
+            assert info.value.limit == expected and info.value.backend == "ollama"
+            assert {"first-token": "first_token_timeout_s", "silence": "read_timeout_s",
+                    "total": "hop_timeout_s"}[expected] in info.value.fix
+    finally:
+        await up.aclose()
+    elapsed = time.monotonic() - t0
+    assert elapsed < within_s, f"{elapsed:.2f} s"
+    if expected is None:
+        assert len(lines) == len(steps)
+
+
+def test_limits_come_from_the_dispatch_settings():
+    s = settings_from_mapping({"dispatch": {"connect_timeout_s": 1, "first_token_timeout_s": 7,
+                                            "read_timeout_s": 4, "hop_timeout_s": 90}})
+    assert StreamLimits.from_settings(s) == StreamLimits(1, 7, 4, 90)
+    assert StreamLimits.from_settings(s).extended(60) == StreamLimits(1, 67, 4, 150)
+
+
+@pytest.mark.parametrize("stage", ["first_token_timeout_s", "read_timeout_s"])
+def test_a_hop_limit_shorter_than_a_stage_is_refused(stage):
+    with pytest.raises(ConfigError) as info:
+        settings_from_mapping({"dispatch": {"first_token_timeout_s": 5, "read_timeout_s": 5, stage: 20,
+                                            "hop_timeout_s": 10}})
+    assert info.value.key == "dispatch.hop_timeout_s" and stage in info.value.problem
+
+
+async def test_a_connect_that_is_never_accepted_stops_at_the_connect_limit():
+    with unaccepting_url() as url:
+        up = Upstream("ollama", url, settings_from_mapping({}), unavailable_fix="start it")
+        t0 = time.monotonic()
+        with pytest.raises(BackendTimeout) as info:
+            async with up.stream("/api/chat", {}, limits=StreamLimits(0.2, 5, 5, 10)):
+                pass
+        elapsed = time.monotonic() - t0
+        await up.aclose()
+    assert info.value.limit == "connect" and "connect_timeout_s" in info.value.fix
+    assert 0.15 < elapsed < 0.7, f"{elapsed:.2f} s"
+
+
+async def test_a_stream_stalled_half_way_is_hung_up_on(fake_ollama):  # noqa: F811
+    """Through a real socket: the stall ends in BackendTimeout, and the server sees us hang up."""
+    fake_ollama.inject("stall")
+    up = Upstream("ollama", fake_ollama.url, settings_from_mapping({}), unavailable_fix="start it", trust_env=False)
+    lines = []
+    t0 = time.monotonic()
+    with pytest.raises(BackendTimeout) as info:
+        async with up.stream("/api/chat", {"model": "m"}, limits=StreamLimits(0.5, 1, 0.2, 5)) as response:
+            async for line in response.aiter_lines():
+                lines.append(line)
+    elapsed = time.monotonic() - t0
+    await up.aclose()
+    assert info.value.limit == "silence" and lines  # half the answer came, then nothing
+    assert elapsed < 0.6, f"{elapsed:.2f} s"
+    assert await fake_ollama.wait_disconnected(1.0)
+
+
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("http://127.0.0.1:11434", "http://127.0.0.1:11434"),
+        ("http://127.0.0.1:11434/", "http://127.0.0.1:11434"),
+        ("https://api.openai.com/v1", "https://api.openai.com:443"),
+        ("http://gpu-box/ollama", "http://gpu-box:80"),
+        ("HTTP://GPU-Box:8080/v1", "http://gpu-box:8080"),
+    ],
+)
+def test_origin_is_what_backends_on_one_server_share(url, expected):
+    assert origin(url) == expected

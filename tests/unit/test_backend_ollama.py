@@ -26,7 +26,9 @@ REQUEST = ChatRequest(
 
 @pytest.fixture
 async def backend(fake_ollama):
-    b = OllamaBackend(settings_for(fake_ollama, read_timeout_s=0.3, connect_timeout_s=0.5))
+    b = OllamaBackend(
+        settings_for(fake_ollama, read_timeout_s=0.3, first_token_timeout_s=0.3, connect_timeout_s=0.5, cold_load_s=0)
+    )
     yield b
     await b.aclose()
 
@@ -111,7 +113,7 @@ async def test_health_lists_pulled_and_loaded_models(backend, fake_ollama):
     assert health.reachable
     assert health.models == ("qwen2.5-coder:7b", "llama3.3:70b")
     assert health.loaded == ("qwen2.5-coder:7b",)
-    assert [r.path for r in fake_ollama.requests] == ["/api/tags", "/api/ps"]
+    assert [r.path for r in fake_ollama.probes] == ["/api/tags", "/api/ps"]
 
 
 async def test_health_when_down_says_how_to_fix(backend, fake_ollama):

@@ -173,7 +173,7 @@ async def test_health_lists_models(backend, fake_openai):
     fake_openai.models = ("gpt-4.1", "gpt-4.1-mini")
     health = await backend.health()
     assert health.reachable and health.models == ("gpt-4.1", "gpt-4.1-mini")
-    sent = fake_openai.requests[0]
+    sent = fake_openai.probes[0]  # a GET route: not a model call
     assert (sent.method, sent.path, sent.headers["authorization"]) == ("GET", "/v1/models", f"Bearer {KEY}")
 
 

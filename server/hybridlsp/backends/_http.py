@@ -1,6 +1,8 @@
-"""What the HTTP backends share: one client each, and one mapping from HTTP trouble to our errors.
+"""What the HTTP backends share: one client each, the limits on a stream, and one mapping from
+HTTP trouble to our errors.
 
     httpx.ConnectError, closed before an answer  -> BackendUnavailable
+    a `StreamLimits` limit passed                -> BackendTimeout(limit=connect|first-token|silence|total)
     httpx.TimeoutException (connect/read/...)    -> BackendTimeout
     cut or unreadable half-way through a stream  -> StreamBroken
     429 (Retry-After: seconds or an HTTP date)   -> RateLimited(retry_after=...)
@@ -11,15 +13,23 @@
 
 No retries here: the dispatcher owns the retry policy, so every attempt is one request it can count.
 Messages never carry an API key: upstream text is scrubbed before it is put in an error.
+
+A stream is held to four limits (`StreamLimits`, from `dispatch.*`): the connection; the first byte
+of the answer, counted from sending the request (Ollama sends its headers with the first token);
+the silence between two reads once the body has started; and the whole request. They are deadlines
+on the event loop around each read, not httpx's per-read timeout, so a slow drip cannot outlast the
+total and a model still loading can be given its load time for the first byte alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import re
 import time
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, replace
 from typing import Any, AsyncIterator
 
 import httpx
@@ -37,7 +47,17 @@ from ..errors import (
     StreamBroken,
 )
 
-__all__ = ["Upstream", "SSEDecoder", "scrub", "parse_retry_after", "error_for_status", "error_for_message", "load_json"]
+__all__ = [
+    "Upstream",
+    "StreamLimits",
+    "SSEDecoder",
+    "origin",
+    "scrub",
+    "parse_retry_after",
+    "error_for_status",
+    "error_for_message",
+    "load_json",
+]
 
 USER_AGENT = "hybridlsp/0.1"
 
@@ -48,6 +68,14 @@ _CONTEXT_RE = re.compile(
 )
 
 FIX_TIMEOUT = "raise dispatch.read_timeout_s / connect_timeout_s, or check the backend is not overloaded"
+# What to raise when each limit of `StreamLimits` passes.
+FIX_LIMIT = {
+    "connect": "check the host is up and reachable, or raise dispatch.connect_timeout_s",
+    "first-token": "raise dispatch.first_token_timeout_s (dispatch.cold_load_s for a model still loading), "
+    "or check the backend is not overloaded",
+    "silence": "the stream went silent; raise dispatch.read_timeout_s, or check the backend is not overloaded",
+    "total": "raise dispatch.hop_timeout_s, or ask for a shorter answer",
+}
 FIX_RATE = "wait and try again, or lower the request rate for this key"
 FIX_SERVER = "the upstream failed; try again later"
 FIX_CONTEXT = "send less context, or use a model with a larger window"
@@ -146,6 +174,68 @@ def load_json(backend: str, text: str) -> dict:
     return value
 
 
+def origin(url: str | httpx.URL) -> str:
+    """`scheme://host:port` of a URL: what two backends on the same server have in common."""
+    u = httpx.URL(str(url))
+    port = u.port or {"http": 80, "https": 443}.get(u.scheme, 0)
+    return f"{u.scheme}://{u.host}:{port}"
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    """How long one streamed request may take at each stage, in seconds."""
+
+    connect_s: float
+    first_token_s: float  # from sending the request to the first byte of the answer's body
+    silence_s: float  # between two reads once the body has started
+    total_s: float  # the whole request, start to end
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StreamLimits:
+        d = settings.dispatch
+        return cls(d.connect_timeout_s, d.first_token_timeout_s, d.read_timeout_s, d.hop_timeout_s)
+
+    def extended(self, seconds: float) -> StreamLimits:
+        """More time before the first token, and so in all (a model still loading)."""
+        return replace(self, first_token_s=self.first_token_s + seconds, total_s=self.total_s + seconds)
+
+
+class _Deadlines(httpx.AsyncByteStream):
+    """A response body whose reads stop at the first-token, silence and total deadlines."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, upstream: Upstream, limits: StreamLimits, start: float):
+        self._inner = inner
+        self._upstream = upstream
+        self._limits = limits
+        self._first_by = start + limits.first_token_s
+        self._total_by = start + limits.total_s
+
+    def _next(self, first: bool, now: float) -> tuple[str, float]:
+        """The limit the next read is held to, and when it passes."""
+        stage, by = ("first-token", self._first_by) if first else ("silence", now + self._limits.silence_s)
+        return (stage, by) if by < self._total_by else ("total", self._total_by)
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        reads = aiter(self._inner)
+        first = True
+        while True:
+            limit, when = self._next(first, loop.time())
+            try:
+                async with asyncio.timeout_at(when):
+                    chunk = await anext(reads)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise self._upstream.stalled(limit, self._limits) from None
+            if chunk:
+                first = False
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class SSEDecoder:
     """Server-sent events, fed one line at a time (as `httpx.Response.aiter_lines` gives them)."""
 
@@ -191,7 +281,9 @@ class Upstream:
         self.backend = backend
         self.unavailable_fix = unavailable_fix
         self._fixes = {"auth_fix": auth_fix, "bad_request_fix": bad_request_fix}
+        self.limits = StreamLimits.from_settings(settings)
         d = settings.dispatch
+        # for the short GETs (health, /api/ps); a stream is held to `self.limits` instead
         timeout = httpx.Timeout(
             connect=d.connect_timeout_s, read=d.read_timeout_s, write=d.read_timeout_s, pool=d.connect_timeout_s
         )
@@ -206,8 +298,24 @@ class Upstream:
         except (httpx.InvalidURL, ValueError, TypeError) as e:
             raise BackendUnavailable(backend, f"invalid base URL {base_url!r}: {e}", unavailable_fix) from None
 
-    def _transport_error(self, exc: httpx.HTTPError, started: bool) -> BackendError:
+    @property
+    def origin(self) -> str:
+        """`scheme://host:port` this upstream talks to (see `origin`)."""
+        return origin(self.client.base_url)
+
+    def stalled(self, limit: str, limits: StreamLimits) -> BackendTimeout:
+        what = {
+            "connect": f"no connection to {self.origin} within {limits.connect_s:g} s",
+            "first-token": f"no answer within {limits.first_token_s:g} s of the request",
+            "silence": f"the stream went silent for {limits.silence_s:g} s",
+            "total": f"the request took longer than {limits.total_s:g} s in all",
+        }[limit]
+        return BackendTimeout(self.backend, what, FIX_LIMIT[limit], limit=limit)
+
+    def _transport_error(self, exc: httpx.HTTPError, started: bool, limits: StreamLimits | None = None) -> BackendError:
         name, text = type(exc).__name__, scrub(str(exc))
+        if limits is not None and isinstance(exc, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+            return self.stalled("connect", limits)
         if isinstance(exc, httpx.TimeoutException):
             what = "no data within the read timeout" if started else f"timed out ({name})"
             return BackendTimeout(self.backend, what, FIX_TIMEOUT)
@@ -218,34 +326,66 @@ class Upstream:
                 self.backend, f"cannot connect to {self.client.base_url} ({text})", self.unavailable_fix
             )
         return BackendUnavailable(
-            self.backend, f"connection closed before an answer ({name}: {text})", self.unavailable_fix
+            self.backend, f"connection closed before an answer ({name}: {text})", self.unavailable_fix, connected=True
         )
 
     @asynccontextmanager
     async def stream(
-        self, path: str, body: dict, headers: dict[str, str] | None = None, secrets: tuple[str, ...] = ()
+        self,
+        path: str,
+        body: dict,
+        headers: dict[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+        *,
+        limits: StreamLimits | None = None,
     ) -> AsyncIterator[httpx.Response]:
         """POST `body` and yield the streaming response once its status is 2xx.
 
-        Leaving the block - normally, by error, by `aclose()` or by cancellation - closes the response,
-        which drops the connection mid-stream so the upstream stops generating.
+        Reads from the response are held to `limits` (default: this upstream's, from the settings);
+        one that passes raises `BackendTimeout` naming it. Leaving the block - normally, by error,
+        by `aclose()` or by cancellation - closes the response, which drops the connection
+        mid-stream so the upstream stops generating.
         """
+        limits = limits or self.limits
+        start = asyncio.get_running_loop().time()
+        # httpx's read timeout is per read; the deadlines below replace it for a stream
+        timeout = httpx.Timeout(connect=limits.connect_s, read=None, write=limits.silence_s, pool=limits.connect_s)
+        head_by = start + min(limits.first_token_s, limits.total_s)
+        head_limit = "first-token" if limits.first_token_s <= limits.total_s else "total"
         started = False
         try:
-            async with self.client.stream("POST", path, json=body, headers=headers) as response:
+            async with AsyncExitStack() as stack:
+                try:
+                    async with asyncio.timeout_at(head_by):
+                        response = await stack.enter_async_context(
+                            self.client.stream("POST", path, json=body, headers=headers, timeout=timeout)
+                        )
+                except TimeoutError:
+                    raise self.stalled(head_limit, limits) from None
+                response.stream = _Deadlines(response.stream, self, limits, start)
                 if response.status_code >= 400:
                     raw = (await response.aread()).decode("utf-8", "replace")
                     raise error_for_status(self.backend, response, raw, secrets, **self._fixes)
                 started = True
                 yield response
         except httpx.HTTPError as e:
-            raise self._transport_error(e, started) from e
+            raise self._transport_error(e, started, limits) from e
 
-    async def get_json(self, path: str, headers: dict[str, str] | None = None, secrets: tuple[str, ...] = ()) -> Any:
+    async def get_json(
+        self,
+        path: str,
+        headers: dict[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
+        *,
+        timeout_s: float | None = None,
+    ) -> Any:
+        """GET a JSON answer; `timeout_s` bounds each stage (connect, each read) instead of the default."""
+        limits = self.limits if timeout_s is None else replace(self.limits, connect_s=timeout_s)
         try:
-            response = await self.client.get(path, headers=headers)
+            timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else timeout_s
+            response = await self.client.get(path, headers=headers, timeout=timeout)
         except httpx.HTTPError as e:
-            raise self._transport_error(e, False) from e
+            raise self._transport_error(e, False, limits) from e
         if response.status_code >= 400:
             raise error_for_status(self.backend, response, response.text, secrets, **self._fixes)
         try:

@@ -2,20 +2,73 @@
 
 Plain httpx rather than the `ollama` package, like the cloud backends: the dispatcher owns the one
 timeout and retry policy, and closing our response is what stops generation on cancel.
+
+A model that is not loaded yet answers its first token only after loading (a minute or more for a
+70B from disk), so before a chat /api/ps is asked what is loaded (`LoadedModels`, its answer reused
+for `dispatch.loaded_cache_s`): a cold model's first token gets `dispatch.cold_load_s` more, a warm
+one's does not.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator
 
 import httpx
 
 from ..config import Settings
-from ..errors import BackendError, StreamBroken
-from ._http import FIX_BROKEN, Upstream, error_for_message, load_json
+from ..errors import BackendError, BackendTimeout, BackendUnavailable, ServerError, StreamBroken
+from ._http import FIX_BROKEN, StreamLimits, Upstream, error_for_message, load_json
 from .base import ChatRequest, Chunk, Health, Usage
 
-__all__ = ["OllamaBackend"]
+__all__ = ["OllamaBackend", "LoadedModels"]
+
+
+def _tagged(model: str) -> str:
+    """Ollama's name for a model: `llama3.3` is `llama3.3:latest`."""
+    return model if ":" in model.rsplit("/", 1)[-1] else model + ":latest"
+
+
+class LoadedModels:
+    """What /api/ps says is in memory, asked at most once per `ttl_s`."""
+
+    def __init__(self, http: Upstream, ttl_s: float, probe_timeout_s: float):
+        self._http = http
+        self.ttl_s = ttl_s
+        self.probe_timeout_s = probe_timeout_s
+        self._names: frozenset[str] | None = None
+        self._asked_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def remember(self, names) -> None:
+        self._names = frozenset(_tagged(n) for n in names if n)
+        self._asked_at = asyncio.get_running_loop().time()
+
+    def mark_loaded(self, model: str) -> None:
+        """A model that has answered is in memory now, whatever the last /api/ps said."""
+        name = _tagged(model)
+        if self._names is not None and name not in self._names:
+            self._names = self._names | {name}
+
+    async def is_loaded(self, model: str) -> bool | None:
+        """True / False as /api/ps says; None when this server does not answer it usefully.
+
+        A refused connection, no answer within `probe_timeout_s`, or a 5xx is raised: the chat
+        would fail the same way, so the dispatcher hears it now, not after a first-token limit."""
+        async with self._lock:
+            now = asyncio.get_running_loop().time()
+            if self._names is None or now - self._asked_at > self.ttl_s:
+                try:
+                    ps = await self._http.get_json("/api/ps", timeout_s=self.probe_timeout_s)
+                except (BackendUnavailable, BackendTimeout, ServerError):
+                    raise
+                except BackendError:
+                    return None  # a server that speaks /api/chat but not /api/ps
+                models = ps.get("models") if isinstance(ps, dict) else None
+                if not isinstance(models, list):
+                    return None
+                self.remember(m.get("name") or m.get("model", "") for m in models if isinstance(m, dict))
+            return _tagged(model) in self._names
 
 
 class OllamaBackend:
@@ -23,8 +76,10 @@ class OllamaBackend:
 
     def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None):
         cfg = settings.backends.ollama
+        d = settings.dispatch
         self.host = cfg.host
         self.keep_alive = cfg.keep_alive
+        self.cold_load_s = d.cold_load_s
         self._http = Upstream(
             self.name,
             cfg.host,
@@ -35,6 +90,14 @@ class OllamaBackend:
             # A local model server is never reached through an HTTP proxy from the environment.
             trust_env=False,
         )
+        self.loaded = LoadedModels(self._http, d.loaded_cache_s, probe_timeout_s=d.connect_timeout_s)
+
+    async def _limits(self, model: str) -> StreamLimits:
+        """This request's stream limits: a model not in memory gets its load time for the first token."""
+        if not self.cold_load_s:
+            return self._http.limits
+        loaded = await self.loaded.is_loaded(model)
+        return self._http.limits if loaded else self._http.limits.extended(self.cold_load_s)
 
     def _body(self, request: ChatRequest) -> dict:
         options: dict = {"num_predict": request.max_tokens, "temperature": request.temperature}
@@ -55,13 +118,15 @@ class OllamaBackend:
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
-        async with self._http.stream("/api/chat", self._body(request)) as response:
+        limits = await self._limits(request.model)
+        async with self._http.stream("/api/chat", self._body(request), limits=limits) as response:
             async for line in response.aiter_lines():
                 if not line.strip():
                     continue
                 data = load_json(self.name, line)
                 if data.get("error"):  # Ollama reports failures after a 200 as an {"error": ...} line
                     raise error_for_message(self.name, 500, str(data["error"]))
+                self.loaded.mark_loaded(request.model)
                 text = (data.get("message") or {}).get("content") or ""
                 if text:
                     yield Chunk(text=text)
@@ -79,6 +144,7 @@ class OllamaBackend:
             return Health(reachable=False, detail=e.detail, fixes=(e.fix,) if e.fix else ())
         models = tuple(m.get("name") or m.get("model", "") for m in tags.get("models", []))
         loaded = tuple(m.get("name") or m.get("model", "") for m in ps.get("models", []))
+        self.loaded.remember(loaded)
         return Health(
             reachable=True,
             detail=f"{self.host}: {len(models)} pulled, {len(loaded)} loaded",

@@ -8,9 +8,10 @@ import sys
 
 from ..engine import Engine
 from ..request import RunRequest, RunResult
+from ..routing.explain import estimate_lines
 from ..telemetry import exporter_for
 
-__all__ = ["make_engine", "run_request", "describe"]
+__all__ = ["make_engine", "run_request", "describe", "estimate_of"]
 
 
 def make_engine(settings) -> Engine:
@@ -37,8 +38,12 @@ async def _run(engine: Engine, req: RunRequest, stream: bool) -> RunResult:
             sys.stdout.flush()
 
     def on_reset(why: str) -> None:
+        # what streamed so far is already on the terminal: end its line, and say on stderr that it
+        # is dropped and which tier answers instead
         if stream:
-            sys.stdout.write(f"\n[{why}]\n")
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            print(f"hybridlsp: {why}", file=sys.stderr, flush=True)
 
     try:
         return await engine.run(req, on_text=on_text, on_reset=on_reset, confirm=_confirm)
@@ -51,13 +56,15 @@ def run_request(engine: Engine, req: RunRequest, *, stream: bool, timeout_s: flo
     return asyncio.run(asyncio.wait_for(_run(engine, req, stream), timeout_s))
 
 
-def describe(result: RunResult) -> str:
-    """Decision, reasons, latency, tokens and cost against the baseline, for stderr."""
+def describe(result: RunResult, estimate: list[str] | None = None) -> str:
+    """Decision, reasons, what the difficulty estimate saw (`estimate_of`), latency, tokens and
+    cost against the baseline, for stderr."""
     d = result.decision
     who = "embedded" if result.tier == 0 else f"tier {result.tier}"
     lines = [
         f"decision: tier {d.tier} ({d.backend} {d.model}); answered by {who} ({result.backend} {result.model})",
         *(f"  because {r}" for r in d.reasons),
+        *(f"  estimate: {e}" for e in estimate or () if e not in d.reasons),
         *(f"  fallback {f.from_} -> {f.to}: {f.reason}" for f in result.fallbacks),
         *(f"  note: {n}" for n in result.notes),
         f"  latency {result.latency_ms:,.0f} ms"
@@ -69,3 +76,8 @@ def describe(result: RunResult) -> str:
     if result.budget is not None and result.budget.level != "ok":
         lines.append(f"  budget: {result.budget.message}")
     return "\n".join(lines)
+
+
+def estimate_of(req: RunRequest, settings) -> list[str]:
+    """What the difficulty estimate saw in the request's text, for `describe`."""
+    return estimate_lines(req.text, req.action, settings)

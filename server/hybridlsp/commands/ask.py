@@ -7,7 +7,7 @@ import sys
 
 from ..request import RunRequest
 from . import load
-from ._engine import describe, make_engine, run_request
+from ._engine import describe, estimate_of, make_engine, run_request
 from .inputs import read_arg
 
 
@@ -23,5 +23,5 @@ def run(args) -> int:
     req = RunRequest(action="ask", text=read_arg(args.prompt), tier=args.tier, workspace=os.getcwd())
     result = run_request(engine, req, stream=True)
     sys.stdout.write("\n")
-    print(describe(result), file=sys.stderr)
+    print(describe(result, estimate_of(req, engine.settings)), file=sys.stderr)
     return 0

@@ -28,7 +28,7 @@ def settings_for(args) -> Settings:
 
 
 def add_routing_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--difficulty", choices=["hybrid", "keywords", "learned", "none"],
+    p.add_argument("--difficulty", choices=["hybrid", "keywords", "learned", "coldstart", "none"],
                    help="difficulty estimate to use (default: routing.difficulty)")
     p.add_argument("--cloud-share", type=float, metavar="T",
                    help="learned estimate: target cloud share (default: routing.cloud_share_target)")

@@ -9,7 +9,7 @@ from ..context.syntax import language_for
 from ..errors import HybridError
 from ..request import RunRequest, workspace_of
 from . import load
-from ._engine import describe, make_engine, run_request
+from ._engine import describe, estimate_of, make_engine, run_request
 
 ACTIONS = ("explain", "review", "complete")
 
@@ -49,5 +49,5 @@ def run(args) -> int:
         print(result.text)
     else:
         sys.stdout.write("\n")
-    print(describe(result), file=sys.stderr)
+    print(describe(result, estimate_of(req, engine.settings)), file=sys.stderr)
     return 0

@@ -44,12 +44,20 @@ def run(args) -> int:
         return 2
     with ThreadPoolExecutor(1, thread_name_prefix="hybridlsp-count") as pool:
         d = route_one(router, read_arg(args.prompt), args.action, pool)
+    # only here, one prompt at a time: `route --jsonl` keeps its shape and its speed, and does not
+    # import the cold-start features (their patterns compile on import, ~3-5 ms)
+    from ..routing.explain import estimate_lines
+
+    estimate = estimate_lines(d.prompt, args.action, router.settings)
     if args.json:
-        print(json.dumps(decision_json(d)))
+        print(json.dumps({**decision_json(d), "estimate": estimate}))
     else:
         print(f"tier {d.tier}: {d.backend} {d.model} ({d.input_tokens:,} tokens, estimated)")
         for r in d.reasons:
             print(f"  because {r}")
+        for e in estimate:
+            if e not in d.reasons:  # the deciding estimate's reason is shown already
+                print(f"  estimate: {e}")
         for n in d.notes:
             print(f"  note: {n}")
         print("  chain: " + " -> ".join(h.label for h in d.chain))

@@ -5,9 +5,14 @@ action run twice, a re-opened hover). On disk, `answers.sqlite3` beside the ledg
 hybridlsp process of the user: the command line and the git hook start a new process each time, so
 only the file lets `hybridlsp commit-msg --hook` answer a retried commit from the first attempt.
 
-What the file holds: a key (SHA-256 of the model and the messages, so no prompt text) and the
-validated answer with its usage. It is kept apart from the ledger, which never stores text and is
-meant to be exported; this file is never exported. Answers to private requests (a secret in the
+What the file holds: a key (SHA-256 of who answered - the backend instance and the model - and the
+messages, so no prompt text) and the validated answer with its usage. An answer is kept only under
+the model that produced it, and a request is looked up under the model it was decided for: a
+fallback's answer (the embedded model's, while Ollama was down) is never served to a request
+decided for the tier that failed, which answers again once it is back.
+
+The file is kept apart from the ledger, which never stores text and is meant to be exported; this
+file is never exported. Answers to private requests (a secret in the
 text, a local-only path) are never written to it, only kept in memory. A cache must never slow a
 request down: a lookup is one point read (in WAL mode readers do not wait for writers), a write is
 queued for the store's own thread, a write that waits more than `_BUSY_S` for another process is
@@ -26,7 +31,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-__all__ = ["AnswerCache", "AnswerStore", "answer_key", "key_for", "store_beside"]
+from ..backends.hosts import origin_of
+from ..routing.types import Hop
+
+__all__ = ["AnswerCache", "AnswerStore", "answer_key", "answerer", "key_for", "store_beside"]
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +42,15 @@ _BUSY_S = 0.25
 _PRUNE_EVERY = 64  # writes between two prunes of expired and surplus rows
 
 
-def answer_key(model: str, messages) -> str:
-    h = hashlib.sha256(model.encode())
+def answerer(hop: Hop, settings) -> str:
+    """Who answers `hop`: the backend, where it runs (two Ollama hosts with one model name are two
+    answerers) and the model."""
+    return f"{hop.backend}@{origin_of(hop.backend, settings) or 'in-process'}/{hop.model}"
+
+
+def answer_key(answerer: str, messages) -> str:
+    """The cache key of `answerer`'s answer to `messages` (see `answerer`)."""
+    h = hashlib.sha256(answerer.encode())
     for m in messages:
         h.update(b"\x00" + m.role.encode() + b"\x00" + m.content.encode())
     return h.hexdigest()
@@ -145,11 +160,12 @@ class AnswerCache:
         self._d[key] = (self.clock(), value)
 
 
-def key_for(action, settings, model: str, messages) -> str | None:
-    """The cache key of a request to `model`, or None when its action or the settings cache nothing."""
+def key_for(action, settings, hop: Hop, messages) -> str | None:
+    """The cache key of `hop`'s answer to `messages`, or None when its action or the settings cache
+    nothing. Looked up under the decided hop, kept under the hop that answered."""
     if not (action.cacheable and settings.cache.enabled):
         return None
-    return answer_key(model, messages)
+    return answer_key(answerer(hop, settings), messages)
 
 
 def store_beside(ledger, settings) -> AnswerStore | None:

@@ -10,6 +10,9 @@ One timeout and retry policy for every backend lives here (backends never retry 
   (`Call.tier0`), and when its answer fails too, the action's answer built without a model
   (`Call.floor`), where it has one;
 - a backend that failed `failures_to_trip` times in a row is skipped for `cooldown_s`;
+- a host that refused a connection, passed a stream limit or answered 5xx: every other hop on it is
+  skipped for the rest of the request (`host-down`), and in later requests for `cooldown_s`
+  (`host-cooldown`) unless every hop is on a host cooling down (`backends.hosts`);
 - a hop the caller's `admit` hook refuses (the budget guard, for cloud hops) is skipped.
 When every hop fails, `AllTiersFailed.attempts` carries them, so the caller can record them: an
 answer that failed its check is never passed on as if it were one.
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from ..backends.base import ChatRequest, Message, Usage
+from ..backends.hosts import HostCooldown, origin_of
 from ..backends.location import is_cloud
 from ..backends.registry import create_backend, credentials_present
 from ..errors import (
@@ -150,11 +154,13 @@ class BackendPool:
 
 
 class Dispatcher:
-    def __init__(self, settings, pool: BackendPool, breaker: Breaker, count_tokens: Callable[[str], int]):
+    def __init__(self, settings, pool: BackendPool, breaker: Breaker, count_tokens: Callable[[str], int],
+                 hosts: HostCooldown | None = None):
         self.settings = settings
         self.pool = pool
         self.breaker = breaker
         self.count = count_tokens
+        self.hosts = HostCooldown(settings.dispatch.cooldown_s) if hosts is None else hosts
 
     def _max_tokens(self, hop: Hop, action_cap: int | None) -> int:
         cap = self.settings.embedded.max_output_tokens if hop.tier == 0 else self.settings.tier(hop.tier).max_output_tokens
@@ -224,6 +230,10 @@ class Dispatcher:
         attempts: list[Attempt] = []
         notes: list[str] = []
         streamed = False
+        dropped: str | None = None  # why the text streamed so far is thrown away, once another hop starts
+        origins = [origin_of(hop.backend, self.settings) for hop in whole.chain]
+        cooling = self.hosts.skips(origins)  # hosts that failed in earlier requests
+        down: dict[str, str] = {}  # hosts that failed in this one
 
         def text_sink(delta: str) -> None:
             nonlocal streamed
@@ -231,10 +241,16 @@ class Dispatcher:
             if on_text is not None:
                 on_text(delta)
 
-        for hop in whole.chain:
+        for hop, host in zip(whole.chain, origins):
             call = whole.tier0 if hop.tier == 0 and whole.tier0 is not None else whole
             input_tokens_estimate = call.input_tokens
             key = f"{hop.backend}"
+            if host in down:
+                attempts.append(Attempt(hop, "skipped", "host-down", f"{down[host]}; not asked again in this request"))
+                continue
+            if host in cooling:
+                attempts.append(Attempt(hop, "skipped", "host-cooldown", cooling[host]))
+                continue
             if not self.breaker.allow(key):
                 attempts.append(Attempt(hop, "skipped", "circuit-open", f"{hop.backend} failed recently; skipped during its cool-down"))
                 continue
@@ -255,8 +271,12 @@ class Dispatcher:
                 attempts.append(Attempt(hop, "skipped", "budget", refused))
                 notes.append(refused)
                 continue
-            if streamed and on_reset is not None:
-                on_reset(f"escalating to {hop.label}: {attempts[-1].reason}")
+            if dropped is not None:
+                said = f"the partial answer is dropped ({dropped}); escalating to {hop.label}, which answers instead"
+                notes.append(said)
+                if on_reset is not None:
+                    on_reset(said)
+                dropped = None
             streamed = False
             t0 = time.perf_counter()
             if on_attempt is not None:
@@ -266,12 +286,16 @@ class Dispatcher:
             except BackendError as e:
                 if e.reason in _HEALTH_FAILURES:
                     self.breaker.failure(key)
+                if self.hosts.failed(host, e):
+                    down[host] = f"{host} failed on {hop.label} ({e.reason}: {e.detail})"
                 attempts.append(
                     Attempt(hop, "failed", e.reason, str(e), latency_ms=(time.perf_counter() - t0) * 1000,
                             input_tokens=input_tokens_estimate)
                 )
+                dropped = f"{hop.label} {e.reason}: {e.detail}" if streamed else None
                 continue
             self.breaker.success(key)
+            self.hosts.succeeded(host)
             try:
                 att.text = call.validate(att.text)
             except ValidationFailed as e:
@@ -279,6 +303,7 @@ class Dispatcher:
                 floor = _floor(whole) if hop.tier == 0 else None
                 if floor is None:
                     attempts.append(att)
+                    dropped = f"{hop.label}'s answer failed its check: {e.problem}" if streamed else None
                     continue
                 att.text = floor
                 notes.append(f"the embedded model's answer failed its check ({e.problem}); this one is built "

@@ -18,6 +18,7 @@ from typing import Awaitable, Callable
 
 from ..actions import get_action
 from ..actions.base import StreamSanitizer, sanitize
+from ..backends.hosts import HostCooldown
 from ..budget.guard import BudgetGuard
 from ..errors import AllTiersFailed
 from ..ledger.records import CONDENSE
@@ -72,8 +73,9 @@ class Engine(Router):
         self.pool = BackendPool(settings, self.env, transports=transports, overrides=backends)
         d = settings.dispatch
         self.breaker = Breaker(d.failures_to_trip, d.cooldown_s)
+        self.hosts = HostCooldown(d.cooldown_s)  # hosts that refused, stalled or answered 5xx lately
         self.cache = AnswerCache(settings.cache.ttl_s, cache.store_beside(self.ledger, settings))
-        self.dispatcher = Dispatcher(settings, self.pool, self.breaker, self.count_tokens)
+        self.dispatcher = Dispatcher(settings, self.pool, self.breaker, self.count_tokens, self.hosts)
         # reservations against the cloud caps for requests in flight (see budget.guard)
         self.budget_guard = BudgetGuard(lambda: self.settings, self.ledger)
         self.recorder = Recorder(self.ledger, lambda: self.settings)
@@ -93,6 +95,7 @@ class Engine(Router):
         self.dispatcher.settings = settings
         self.breaker.trip = settings.dispatch.failures_to_trip
         self.breaker.cooldown = settings.dispatch.cooldown_s
+        self.hosts.cooldown_s = settings.dispatch.cooldown_s
         self.cache.ttl = settings.cache.ttl_s
         if not settings.cache.persist and self.cache.store is not None:
             self.cache.store.close()
@@ -119,12 +122,13 @@ class Engine(Router):
                 decision = self.decide(req, scanned.tokens, prepared.git, scanned.secret, spend)
             flight.notes = decided_notes + list(prepared.notes) + flight.notes
             decision = await self._confirm(req, decision, confirm, prepared, scanned, spend)
-            key = cache.key_for(action, self.settings, decision.model, prepared.messages)
+            # looked up under the decided model; kept (in _finish) under the model that answered
+            key = cache.key_for(action, self.settings, decision.chain[0], prepared.messages) if decision.chain else None
             hit = self.cache.get(key) if key else None
             if hit is not None:
                 return await self._answer_from_cache(flight, action, decision, hit, scanned.tokens, on_text)
             result = await self._dispatch(flight, action, prepared, decision, scanned.tokens, on_text, on_reset)
-            return await self._finish(flight, action, decision, result, scanned.tokens, key)
+            return await self._finish(flight, action, decision, result, scanned.tokens, prepared.messages)
         except asyncio.CancelledError:
             self._record_cancelled(flight)
             raise
@@ -222,7 +226,7 @@ class Engine(Router):
         return out
 
     async def _finish(self, flight: _Flight, action, decision: Decision, result: DispatchResult, tokens: int,
-                      key: str | None) -> RunResult:
+                      messages) -> RunResult:
         req, final = flight.req, result.answer
         fallbacks = [Fallback(prev.hop.label, a.hop.label, prev.reason)
                      for prev, a in zip(result.attempts, result.attempts[1:])]
@@ -247,6 +251,8 @@ class Engine(Router):
         ))
         await self.recorder.write(writes, flight.notes)
         status = await budget.status(self.ledger, self.settings)
+        # under the model that answered, never the decided one: a fallback's answer is its own
+        key = cache.key_for(action, self.settings, final.hop, messages)
         if key:
             hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
             self.cache.put(key, {"text": result.text, "cost": cost, "hop": hop, "output_tokens": final.output_tokens,

@@ -20,6 +20,7 @@ from pygls.workspace import TextDocument
 from ..config import data_dir
 from ..request import RunResult
 from ..errors import HybridError
+from ..routing.explain import estimate_lines, probabilities_by_action
 from .convert import (
     DOCUMENT_ACTIONS,
     LABELS,
@@ -78,13 +79,16 @@ def code_action(ls: "HybridLanguageServer", params: types.CodeActionParams) -> l
     out = [a for a in ls.findings.quick_fixes(doc, params.range) if _wanted(a.kind, only)]
     workspace = workspace_for(ls, doc.path or "")
     resolve = _can_resolve(ls)
+    estimates: dict[str, dict[str, str]] = {}  # text -> action -> the cold-start p, shown in each title
     for action in DOCUMENT_ACTIONS:
         kind = _kind(action)
         if not _wanted(kind, only):
             continue
         req, _ = run_request(doc, action, params.range, lines=lines, workspace=workspace)
+        if req.text not in estimates:  # the actions mostly share their text: its features once
+            estimates[req.text] = probabilities_by_action(req.text, DOCUMENT_ACTIONS)
         try:
-            name, disabled = title(action, ls.engine.preview(req)), None
+            name, disabled = title(action, ls.engine.preview(req), estimates[req.text].get(action, "")), None
         except HybridError as e:
             if not _can_disable(ls):
                 continue
@@ -173,12 +177,15 @@ def _answered_by(result: RunResult) -> str:
     return f"{where(result.backend)} {result.backend} {result.model}"
 
 
-def _result_markdown(action: str, doc: TextDocument, subject: Subject, result: RunResult) -> str:
+def _result_markdown(action: str, doc: TextDocument, subject: Subject, result: RunResult,
+                     estimate: list[str] | None = None) -> str:
     name = Path(doc.path).name if doc.path else doc.uri
     u = result.usage
+    why = "; ".join([*result.decision.reasons, *(estimate or ())])
     footer = (
         f"*{_answered_by(result)} (tier {result.tier}) - {u.input_tokens:,} in / {u.output_tokens:,} out tokens"
         f" - ${u.cost_usd:.4f} (all-cloud ${u.baseline_cost_usd:.4f}) - request {result.request_id}*"
+        + (f"\n\n*routed because {why}*" if why else "")
     )
     return f"# {LABELS[action]}: {name} lines {subject.first + 1}-{subject.last + 1}\n\n{result.text.strip()}\n\n---\n{footer}\n"
 
@@ -189,7 +196,8 @@ async def _show_result(ls: "HybridLanguageServer", action: str, doc: TextDocumen
     if window is not None and window.show_document is not None and window.show_document.support:
         path = data_dir() / "results" / f"{action}-{result.request_id}.md"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(_result_markdown(action, doc, subject, result), encoding="utf-8")
+        estimate = estimate_lines(subject.text, action, ls.engine.settings)
+        path.write_text(_result_markdown(action, doc, subject, result, estimate), encoding="utf-8")
         try:  # a client that never answers must not hold the request forever
             shown = await asyncio.wait_for(
                 ls.window_show_document_async(types.ShowDocumentParams(uri=from_fs_path(str(path)), take_focus=True)),

@@ -136,9 +136,10 @@ def where(backend: str) -> str:
     return "cloud" if is_cloud(backend) else "local"
 
 
-def title(action: str, decision: Decision) -> str:
-    """E.g. "Explain - local qwen2.5-coder:14b (212 tokens)"."""
-    return f"{LABELS[action]} - {where(decision.backend)} {decision.model} ({decision.input_tokens:,} tokens)"
+def title(action: str, decision: Decision, estimate: str = "") -> str:
+    """E.g. "Explain - local qwen2.5-coder:14b (212 tokens, p(tier 1 enough) 0.78)"."""
+    more = f", {estimate}" if estimate else ""
+    return f"{LABELS[action]} - {where(decision.backend)} {decision.model} ({decision.input_tokens:,} tokens{more})"
 
 
 def range_to_json(rng: types.Range) -> dict:

@@ -10,8 +10,9 @@ which closes the upstream stream:
 Progress reports carry the *delta*: each `message` is the text streamed since the previous
 report, so a client appends them to rebuild the answer (the first at once, then at most one report
 every 20 ms). A report with an empty `message` means
-a fallback restarted the answer on another tier: discard what was appended so far. The streamed
-text is the model's raw output; the request's result carries the final, validated answer.
+a fallback restarted the answer on another tier: discard what was appended so far (a
+`window/showMessage` says why, and which tier answers instead). The streamed text is the model's
+raw output; the request's result carries the final, validated answer.
 """
 
 import asyncio
@@ -143,7 +144,8 @@ async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None,
         in_loop(report, delta)
 
     def on_reset(reason: str) -> None:
-        ls.log(f"hybridlsp: {reason}", types.MessageType.Info)
+        # the progress text is cleared; the person reading it is told why, and who answers now
+        ls.show(f"hybridlsp: {reason}", types.MessageType.Info)
         in_loop(restart)
 
     outcome = "cancelled"

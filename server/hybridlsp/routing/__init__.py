@@ -6,6 +6,16 @@ from .learned import LearnedEstimator  # importing it registers the "learned" es
 from .policy import build_chain, decide, estimate_only, is_local_only_path
 from .types import ACTIONS, Decision, GitSummary, Hop, RouteRequest
 
+
+def _coldstart(settings):
+    # imported when first chosen: its feature patterns compile then, not in every `route`
+    from .coldstart import from_settings
+
+    return from_settings(settings)
+
+
+register("coldstart", _coldstart)
+
 __all__ = [
     "ACTIONS",
     "Decision",

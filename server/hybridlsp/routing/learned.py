@@ -152,6 +152,24 @@ class LearnedModel:
     def logit(self, text: str) -> float:
         return self.logit_of_head(head_of(text))
 
+    def contributions(self, head: Sequence[int]) -> list[tuple[tuple[int, ...], float]]:
+        """Each distinct id's and id pair's share of the logit (pairs by the ids that made the bucket;
+        two pairs in one bucket share it), largest |share| first. For explaining, not deciding."""
+        head = [int(t) for t in head[:HEAD_TOKENS]]
+        ids, pairs = _feature_sets(head)
+        n = len(ids) + len(pairs)
+        if not n:
+            return []
+        k = self.scale / math.sqrt(n)
+        out = [((i,), k * self.unigrams[i]) for i in ids if 0 <= i < self.n_vocab]
+        seen = set()
+        for a, b in zip(head, head[1:]):
+            bucket = (a * _MIX + b) % BIGRAM_BUCKETS
+            if bucket not in seen:
+                seen.add(bucket)
+                out.append(((a, b), k * self.bigrams[bucket]))
+        return sorted(out, key=lambda fc: -abs(fc[1]))
+
     def score(self, text: str) -> float:
         return _sigmoid(self.logit(text))
 
@@ -231,6 +249,22 @@ class LearnedEstimator:
     def estimate_many(self, texts: Sequence[str], action: str,
                       heads: Sequence[Sequence[int] | None]) -> list[Estimate | None]:
         return list(map(self.estimate, texts, repeat(action), heads))
+
+    def explain(self, text: str, action: str, head: Sequence[int] | None = None) -> str:
+        """What the estimate saw: its score and band, or that it abstains, and the tokens that moved it."""
+        from ..context.tokens import _enc
+
+        if head is None:
+            head = head_of(text)
+        if len(head) < self.model.min_tokens:
+            return (f"learned estimate abstains: {len(head)} tokens is shorter than the shortest 1 % it learned "
+                    f"from ({self.model.min_tokens})")
+        score = _sigmoid(self.model.logit_of_head(head))
+        enc = _enc()
+        moved = ", ".join(
+            f"{'+'.join(repr(enc.decode_single_token_bytes(t).decode('utf-8', 'replace')) for t in ids)} {c:+.3f}"
+            for ids, c in self.model.contributions(head)[:3])
+        return f"learned estimate {score:.3f}, moved by {moved or 'nothing'}"
 
 
 @lru_cache(maxsize=16)

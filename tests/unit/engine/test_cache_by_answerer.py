@@ -1,0 +1,84 @@
+"""The answer cache keyed by who answered: a fallback's answer is never served to a request decided
+for the tier that failed, and once that tier is back it answers.
+
+Real HTTP fakes on 127.0.0.1: Ollama serves tiers 1 and 2, OpenAI tier 3; the cache is the real
+one, in memory and in answers.sqlite3 beside the ledger (a new engine stands for a new process).
+"""
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from hybridlsp.engine.cache import answerer
+from hybridlsp.config import settings_from_mapping
+from hybridlsp.request import RunRequest
+from hybridlsp.routing.types import Hop
+from tests.fakes.upstreams import FakeOpenAI
+from tests.unit.engine.test_pipeline import GOOD, ByModel, engine_for, ledger, make_settings  # noqa: F401
+
+CLOUD = "Cloud says: " + GOOD
+ASK = RunRequest(action="ask", text="Summarize: the build is green.")  # decided for tier 1
+
+
+@pytest.fixture
+def upstreams():
+    with ByModel({"qwen2.5-coder:14b": GOOD, "llama3.3:70b": GOOD}) as ollama, FakeOpenAI(answer=CLOUD) as cloud:
+        yield ollama, cloud
+
+
+@pytest.mark.parametrize("process", ["same process", "next process"])
+async def test_decided_tier_down_then_up_answers_the_repeat(upstreams, ledger, process):  # noqa: F811
+    ollama, cloud = upstreams
+    settings = make_settings(ollama, cloud, dispatch={"cooldown_s": 0.2})
+    eng = engine_for(settings, ledger)
+    ollama.down()
+    fallback = await eng.run(ASK)
+    assert (fallback.decision.tier, fallback.tier, fallback.backend) == (1, 3, "openai")
+    ollama.up()
+    if process == "next process":
+        await eng.aclose()
+        eng = engine_for(settings, ledger)  # only answers.sqlite3 is shared
+    else:
+        await asyncio.sleep(0.25)  # the host's cool-down (dispatch.cooldown_s) passes
+    try:
+        repeat = await eng.run(ASK)
+        again = await eng.run(ASK)
+        # the cloud's answer stays under the cloud's model: a request decided for it is served it
+        decided_cloud = await eng.run(replace(ASK, tier=3))
+    finally:
+        await eng.aclose()
+    assert (repeat.tier, repeat.backend, repeat.text, repeat.cached) == (1, "ollama", GOOD, False)
+    assert ollama.request_count == 1
+    assert again.cached and again.backend == "ollama" and again.text == GOOD and ollama.request_count == 1
+    assert decided_cloud.cached and decided_cloud.backend == "openai" and cloud.request_count == 1
+    outcomes = [r.outcome for r in ledger.rows() if r.kind == "request"]
+    assert outcomes == ["fallback", "ok", "cache-hit", "cache-hit"]
+
+
+async def test_a_request_decided_for_tier_2_is_not_served_tier_1s_answer(upstreams, ledger):  # noqa: F811
+    ollama, cloud = upstreams
+    eng = engine_for(make_settings(ollama, cloud), ledger)
+    first = await eng.run(ASK)
+    second = await eng.run(replace(ASK, tier=2))
+    await eng.aclose()
+    assert (first.tier, second.tier, second.cached) == (1, 2, False)
+    assert [r.json["model"] for r in ollama.requests] == ["qwen2.5-coder:14b", "llama3.3:70b"]
+
+
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ((Hop(1, "ollama", "m"), {}), (Hop(2, "ollama", "m"), {}), True),  # one model, whichever tier
+        ((Hop(1, "ollama", "m"), {}), (Hop(1, "ollama", "n"), {}), False),
+        ((Hop(1, "ollama", "m"), {}), (Hop(1, "ollama", "m"), {"backends": {"ollama": {"host": "http://gpu:11434"}}}),
+         False),  # another Ollama server with a model of the same name
+        ((Hop(3, "openai", "m"), {}), (Hop(1, "ollama", "m"), {}), False),
+        ((Hop(0, "embedded", "smol.gguf"), {}), (Hop(0, "embedded", "smol.gguf"), {}), True),
+    ],
+)
+def test_who_answered_is_the_backend_instance_and_model(a, b, same):
+    (hop_a, over_a), (hop_b, over_b) = a, b
+    who_a = answerer(hop_a, settings_from_mapping(over_a))
+    who_b = answerer(hop_b, settings_from_mapping(over_b))
+    assert (who_a == who_b) is same, (who_a, who_b)
