@@ -1,4 +1,4 @@
-"""[11] Commit messages from the embedded tier alone, on 40 real changes.
+"""[13] Commit messages from the embedded tier alone, on 40 real changes.
 
 The changes are in bench/data/commits (24 commits of this repository, 16 release-to-release diffs
 of PyPI and npm packages; provenance and licences in its README). Each diff goes through what the
@@ -160,7 +160,7 @@ def run() -> Result:
     try:
         results, backend = measure()
     except BackendError as e:
-        return Result(11, title, "the embedded model is not available", goal, None, limits=str(e))
+        return Result(13, title, "the embedded model is not available", goal, None, limits=str(e))
     rows = [r for _, _, r in results]
     f = _figures(rows)
     met = f["pass_and_names"] >= GOAL_SHARE and f["junk"] == 0 and f["p50"] <= GOAL_P50_S
@@ -205,7 +205,7 @@ def run() -> Result:
             points.append(f"p50 {f['p50']:.1f} s wall on a shared machine (load {os.getloadavg()[0]:.1f} on "
                           f"{os.cpu_count()} cores); the CPU time a message is {f['cpu50']:.2f} s p50")
         limits = "\n".join(points)
-    return Result(11, title, figure, goal, met, raw, limits)
+    return Result(13, title, figure, goal, met, raw, limits)
 
 
 if __name__ == "__main__":

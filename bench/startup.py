@@ -15,10 +15,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ._common import REPO, Result, median, serve_command, server_env, temp_home
+from ._common import REPO, Figure, Result, median, serve_command, server_env, temp_home
 from ._lsp import LspProcess
 
-RUNS = 5
+RUNS = 3  # starts a side, in each of the harness's runs
 GOAL_MS, GOAL_MB = 300.0, 60.0
 BARE = [sys.executable, str(REPO / "bench" / "_bare_server.py")]
 
@@ -143,25 +143,29 @@ def run() -> Result:
             f"{name} {self_us / 1e3:.0f} ms" for name, self_us, _, _ in
             sorted((r for r in rows if r[0].startswith("hybridlsp")), key=lambda r: -r[1])[:8]) + ".",
     ]
-    met = ours * 1e3 < GOAL_MS and ours_rss < GOAL_MB
-    limits = ""
-    if not met:
-        missed = []
-        if ours * 1e3 >= GOAL_MS:
-            missed.append(
-                f"start-up: a bare pygls server, which imports nothing of ours, already needs {bare * 1e3:.0f} ms "
-                f"to answer `initialize` on this machine; `import lsprotocol.types` alone takes "
-                f"{imp['lsprotocol.types'] * 1e3:.0f} ms (it builds ~550 attrs classes at import), "
-                f"so {GOAL_MS:g} ms is below the floor of any pygls 2 server here; ours adds "
-                f"{(ours - bare) * 1e3:.0f} ms over it (the heaviest imports are listed in the details)")
-        if ours_rss >= GOAL_MB:
-            missed.append(f"RSS: the bare pygls server is {bare_rss:.1f} MB; ours adds {ours_rss - bare_rss:.1f} MB")
-        limits = "\n".join(missed)
-    figure = (f"initialize answered {ours * 1e3:.0f} ms after spawn ({ours / bare:.2f}x a bare pygls server's "
-              f"{bare * 1e3:.0f} ms); `import hybridlsp.lsp.server` {imp['hybridlsp.lsp.server'] * 1e3:.0f} ms; "
-              f"idle RSS {ours_rss:.1f} MB ({ours_rss / bare_rss:.2f}x the bare server's)")
-    return Result(7, "Start-up", figure, f"< {GOAL_MS:g} ms to initialize, < {GOAL_MB:g} MB idle", met, raw, limits)
+    limits = []
+    if ours * 1e3 >= GOAL_MS:
+        classes = attrs_classes("lsprotocol.types")
+        floor = (f"a bare pygls server, which imports nothing of ours, needs {bare * 1e3:.0f} ms to answer "
+                 f"`initialize` here" + (f", itself over the {GOAL_MS:g} ms goal" if bare * 1e3 >= GOAL_MS else ""))
+        limits.append(
+            f"start-up: {floor}; `import lsprotocol.types` alone takes {imp['lsprotocol.types'] * 1e3:.0f} ms "
+            f"in a fresh interpreter and defines {classes} attrs classes; ours adds {(ours - bare) * 1e3:.0f} ms "
+            "over the bare server (the heaviest imports are listed in the details)")
+    if ours_rss >= GOAL_MB:
+        limits.append(f"RSS: the bare pygls server is {bare_rss:.1f} MB; ours adds {ours_rss - bare_rss:.1f} MB")
+    figures = [Figure("initialize answered after spawn", ours * 1e3, " ms", "<", GOAL_MS, digits=0),
+               Figure("idle RSS", ours_rss, " MB", "<", GOAL_MB, digits=1),
+               Figure("a bare pygls server's initialize", bare * 1e3, " ms", digits=0),
+               Figure("`import hybridlsp.lsp.server`", imp["hybridlsp.lsp.server"] * 1e3, " ms", digits=0)]
+    return Result(7, "Start-up", figures, raw, "\n".join(limits))
 
+
+def attrs_classes(module: str) -> int:
+    """How many attrs classes `module` defines, counted in a fresh interpreter."""
+    code = (f"import attrs, {module} as m; "
+            "print(sum(1 for v in vars(m).values() if isinstance(v, type) and attrs.has(v)))")
+    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
 
 def _timed_run(cmd: list[str]) -> float:
     t0 = time.perf_counter()

@@ -1,12 +1,18 @@
-"""Helpers the test suites share: a git repository to work in, the server's environment, the Neovim
-binaries, and a table-driven fake estimator."""
+"""Helpers the test suites share: the one rule for skips (`need`), a git repository to work in, the
+server's environment, the Neovim binaries, and a table-driven fake estimator."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from types import ModuleType
+from typing import TypeVar
+
+import pytest
 
 from hybridlsp.routing import Estimate
 
@@ -21,6 +27,42 @@ def divide(a, b):
 def greet(name):
     return "hello " + name
 '''
+
+# With this set to 1 (CI: .ci/run), a test that `need`s something missing fails instead of skipping.
+REQUIRE_ALL = "HYBRIDLSP_REQUIRE_ALL"
+_REQUIRE_OLD = "HYBRIDLSP_REQUIRE_EDITORS"  # its name while it covered only editors; still honoured
+
+T = TypeVar("T")
+
+
+def require_all() -> bool:
+    return os.environ.get(REQUIRE_ALL) == "1" or os.environ.get(_REQUIRE_OLD) == "1"
+
+
+def need(found: T | None, why: str) -> T:
+    """`found` (a tool's path, an extra's module, a build's handle) when it is there; else skip the
+    test saying `why` (what is missing and how to get it), or fail it under HYBRIDLSP_REQUIRE_ALL=1.
+
+    The one way a test skips: for something outside the feature under test that this machine may
+    lack. A feature that is there but broken fails on its own, never through here."""
+    if found is not None and found is not False and found != "":
+        return found
+    if require_all():
+        pytest.fail(f"{why} ({REQUIRE_ALL}=1: nothing may be missing)", pytrace=False)
+    pytest.skip(why, allow_module_level=True)
+
+
+def need_module(name: str, why: str) -> ModuleType:
+    """The module `name` of an optional extra, imported. Not installed: `need` decides (skip, or fail
+    under HYBRIDLSP_REQUIRE_ALL=1). Installed but failing to import: the error propagates, so a
+    broken install fails its tests instead of skipping them."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except ModuleNotFoundError:  # a parent package is missing
+        spec = None
+    need(spec, why)
+    return importlib.import_module(name)
+
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test",

@@ -65,6 +65,8 @@ class EmbeddedSettings(_Model):
         description="the actions the embedded model answers; the others need Ollama or a cloud tier (a 135M "
         "model's reviews and code explanations are not ones to trust: README)",
     )
+    logprobs: bool = Field(False, description="keep every token's logits so answers carry token probabilities "
+                                              "(for escalation's token-confidence signal; reads prompts ~40 % slower)")
 
 
 class RoutingSettings(_Model):
@@ -102,6 +104,32 @@ class RoutingSettings(_Model):
     )
     local_only_globs: list[str] = [".env*", "*.pem", "*.key", "id_rsa*", "*secret*"]
     default_tier: int = Field(1, ge=1, le=3)
+
+
+SignalName = Literal["arithmetic", "unfinished", "hedging", "code-parse", "unknown-names", "token-confidence",
+                     "samples-disagree"]
+
+
+class EscalationSettings(_Model):
+    """Escalation driven by the answer (actions/signals.py; measured by `python -m bench.escalation`)."""
+
+    enabled: bool = Field(True, description="send a local answer that passed its check up a tier when a signal "
+                                            "says it is likely wrong (it stays the answer if no tier does better)")
+    signals: list[SignalName] = Field(
+        default_factory=lambda: ["arithmetic", "unfinished", "hedging", "code-parse", "unknown-names",
+                                 "token-confidence"],
+        description="the signals that may escalate; samples-disagree also needs second_sample",
+    )
+    mean_token_prob_floor: float = Field(0.5, ge=0, le=1, description="token-confidence: escalate below this "
+                                         "geometric-mean token probability (backends that send log-probabilities)")
+    min_token_prob_floor: float = Field(0.0, ge=0, le=1, description="token-confidence: escalate when any token "
+                                        "is less likely than this (0 = off)")
+    second_sample: bool = Field(False, description="ask the local tier for a second, cheap sample and escalate "
+                                                   "when the two disagree (doubles local calls)")
+    sample_temperature: float = Field(0.8, ge=0, le=2, description="temperature of the second sample")
+    learn: bool = Field(False, description="adapt the ask estimate to you from outcomes of the tier tried "
+                                           "(escalations, failed checks, 'bad', retries on a bigger tier); "
+                                           "`hybridlsp tune --reset` forgets it")
 
 
 class BudgetSettings(_Model):
@@ -205,6 +233,7 @@ class Settings(_Model):
     tiers: TiersSettings = TiersSettings()
     embedded: EmbeddedSettings = EmbeddedSettings()
     routing: RoutingSettings = RoutingSettings()
+    escalation: EscalationSettings = EscalationSettings()
     budget: BudgetSettings = BudgetSettings()
     backends: BackendsSettings = BackendsSettings()
     dispatch: DispatchSettings = DispatchSettings()

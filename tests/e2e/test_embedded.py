@@ -3,6 +3,8 @@
 import pytest
 from pytest_lsp import client_capabilities
 
+from tests.support import need_module
+
 from .conftest import CONFIG, session
 from .test_run import reports
 
@@ -10,7 +12,7 @@ pytestmark = pytest.mark.embedded
 
 
 async def test_embedded_model_answers_when_every_server_is_down(server_env, repo, tmp_path, fake_ollama, fake_openai):
-    pytest.importorskip("llama_cpp", reason="the embedded extra is not installed")
+    need_module("llama_cpp", "the embedded extra is not installed: pip install -e '.[embedded]'")
     config = tmp_path / "embedded.toml"
     config.write_text(CONFIG.replace("[embedded]\nenabled = false", "[embedded]\nenabled = true\nmax_output_tokens = 24"))
     fake_ollama.down()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import support
 from tests.support import debian_nvim, pypi_nvim
 
 from .conftest import SERVER
@@ -29,10 +30,7 @@ ANSWER = "Guard divide against zero and add a double helper"
 )
 def nvim(request) -> str:
     find, why = request.param
-    path = find()
-    if path is None:
-        pytest.skip(why)
-    return path
+    return support.need(find(), why)
 
 
 def test_neovim_runs_explain_and_commit_message(nvim, server_env, repo, tmp_path, fake_ollama):

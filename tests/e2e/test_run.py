@@ -189,3 +189,14 @@ async def test_commit_message_needs_no_document(lsp, fake_ollama):
     res = await lsp.run({"action": "commit-message"})
     assert res["text"] == "Add double helper"
     assert "+def double(x):" in fake_ollama.requests[-1].json["messages"][-1]["content"]
+
+
+async def test_a_doubted_local_answer_escalates_and_says_why(lsp, fake_ollama):
+    # tier 1 explains with a function calc.py does not have: the unknown-names signal sends it up
+    fake_ollama.answers = {"model-a": "It calls `safe_divide` to divide a by b.",
+                           "model-b": "Divides `a` by `b` and returns `result`."}
+    uri = lsp.open(lsp.root / "calc.py")
+    res = await lsp.run(explain(uri))
+    assert res["answered_by"]["model"] == "model-b" and res["text"] == fake_ollama.answers["model-b"]
+    (fallback,) = res["fallbacks"]
+    assert (fallback["from"], fallback["reason"]) == ("tier1:ollama/model-a", "low-confidence")

@@ -2,7 +2,7 @@
 `hybridlsp serve` (or the CLI) against a scripted fake Ollama on 127.0.0.1.
 
 A missing editor skips its tests with a line saying how to get it; with
-HYBRIDLSP_REQUIRE_EDITORS=1 (CI) a missing editor fails them instead.
+HYBRIDLSP_REQUIRE_ALL=1 (CI) a missing editor fails them instead (tests.support.need).
 """
 
 import os
@@ -43,13 +43,8 @@ max_retries = 0
 
 
 def require(tool: str | None, what: str, how: str) -> str:
-    """`tool` (a path), or skip (fail under HYBRIDLSP_REQUIRE_EDITORS=1) saying how to get `what`."""
-    if tool:
-        return tool
-    reason = f"{what} is missing: {how}"
-    if os.environ.get("HYBRIDLSP_REQUIRE_EDITORS") == "1":
-        pytest.fail(reason + " (HYBRIDLSP_REQUIRE_EDITORS=1)")
-    pytest.skip(reason)
+    """`tool` (a path), else `support.need`'s skip (or failure) saying how to get `what`."""
+    return support.need(tool, f"{what} is missing: {how}")
 
 
 @pytest.fixture

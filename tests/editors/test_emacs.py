@@ -23,7 +23,7 @@ HOW_LSP = "apt-get install emacs-nox elpa-eglot elpa-lsp-mode (or `make editors`
 
 def _emacs_with(feature: str, how: str) -> str:
     """Emacs, if `(require FEATURE)` works in `emacs --batch` (no -Q: Debian's site-start puts
-    the elpa packages on the load path); else skip (fail under HYBRIDLSP_REQUIRE_EDITORS=1)."""
+    the elpa packages on the load path); else skip (fail under HYBRIDLSP_REQUIRE_ALL=1)."""
     path = require(shutil.which("emacs"), "Emacs", how)
     probe = subprocess.run([path, "--batch", "--eval", f"(require '{feature})"], capture_output=True, timeout=60)
     return require(path if probe.returncode == 0 else None, feature, how)

@@ -1,5 +1,5 @@
 """The prepare-commit-msg hook (editor-clients/git-hook) on a real repository: `git commit`
-without -m gets the message from a loopback model; -m and amends are left alone; install is
+without -m gets the message from a loopback model; -m, amends and merges are left alone; install is
 idempotent, chains an existing hook, and --uninstall restores it."""
 
 import subprocess
@@ -43,6 +43,20 @@ def test_message_and_amend_are_left_alone(hooked, editor_env, scripted):
     assert last_message(hooked, editor_env) == "My own words"
     git(hooked, "commit", "--amend", "--no-edit", env={**editor_env, "GIT_EDITOR": "true"})
     assert last_message(hooked, editor_env) == "My own words"
+    assert scripted.request_count == 0
+
+
+def test_a_merge_is_left_alone(hooked, editor_env, scripted):
+    git(hooked, "commit", "-m", "Add double", env=editor_env)
+    git(hooked, "checkout", "-q", "-b", "side", "HEAD~1", env=editor_env)
+    (hooked / "notes.txt").write_text("side work\n")
+    git(hooked, "add", "notes.txt", env=editor_env)
+    git(hooked, "commit", "-m", "Side notes", env=editor_env)
+    git(hooked, "checkout", "-q", "main", env=editor_env)
+    # --edit: git runs prepare-commit-msg with source "merge", then the editor, as in a terminal
+    git(hooked, "merge", "--no-ff", "--edit", "side", env={**editor_env, "GIT_EDITOR": "true"})
+    assert last_message(hooked, editor_env) == "Merge branch 'side'"
+    assert git(hooked, "rev-list", "--parents", "-n1", "HEAD", env=editor_env).stdout.count(" ") == 2  # a merge
     assert scripted.request_count == 0
 
 

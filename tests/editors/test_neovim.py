@@ -32,9 +32,8 @@ def nvim(request) -> str:
     find, how = NVIMS[request.param]
     path = require(find(), f"Neovim {request.param}", how)
     version = subprocess.run([path, "--version"], capture_output=True, text=True).stdout.split()[1]
-    if not version.startswith(f"v{request.param}."):
-        pytest.skip(f"{path} is Neovim {version}, not {request.param}")
-    return path
+    return require(path if version.startswith(f"v{request.param}.") else None, f"Neovim {request.param}",
+                   f"{path} is Neovim {version}; {how}")
 
 
 def drive(nvim: str, env: dict, tmp_path: Path, steps: list[dict], expect_feedback: bool = False) -> dict:

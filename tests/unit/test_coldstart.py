@@ -100,6 +100,16 @@ def test_bands_and_abstention(score, tier, says):
     assert says in e.reason
 
 
+def test_estimate_score_reads_higher_as_harder_like_every_estimate():
+    # Estimate.score is "0..1, higher = harder" (routing.difficulty); the online learner and the
+    # evaluation's ranking read it so: a tier-3 estimate must score above a tier-2 one
+    est = ColdStartEstimator(model(), 0.2, default_tier=1)
+    hard, middle = est.estimate(text_scoring(9.0), "ask"), est.estimate(text_scoring(6.5), "ask")
+    assert (hard.tier, middle.tier) == (3, 2)
+    assert 0.0 <= middle.score < hard.score <= 1.0
+    assert hard.score == pytest.approx(1 - est.explain(text_scoring(9.0)).p_tier2)
+
+
 def test_abstaining_falls_to_the_default_tier_as_configured():
     e = ColdStartEstimator(model(), 0.2, default_tier=2).estimate(text_scoring(3), "ask")
     assert e.tier == 2 and e.reason.endswith("-> default tier 2")

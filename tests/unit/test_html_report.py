@@ -20,6 +20,7 @@ from hybridlsp.ledger import Ledger, compute_report
 from hybridlsp.ledger import series
 from hybridlsp.ledger.html_report import TIER_COLORS, render_html
 from hybridlsp.ledger.prices import local_cost_usd, price_usd
+from tests.support import need
 
 START = datetime(2025, 6, 2, 8, 0, tzinfo=UTC)
 HOURLY = {1: 0.10, 2: 0.60}  # a workstation GPU and a shared 70B box, USD per hour
@@ -232,8 +233,7 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
 
 @pytest.mark.editor
 def test_report_renders_in_headless_chromium(data, tmp_path):
-    if chromium() is None:
-        pytest.skip("needs Debian's chromium (apt-get install chromium; `make editors` installs it)")
+    need(chromium(), "needs Debian's chromium (apt-get install chromium; `make editors` installs it)")
     rows, feedback = data
     html_file = tmp_path / "report.html"
     html_file.write_text(render_html(rows, feedback), encoding="utf-8")

@@ -1,6 +1,7 @@
 """The shipped difficulty weights come byte for byte from the training script and the data.
 
-Needs ../shared/routing-data (RouteLLM outcomes), which the package never reads: skipped without it.
+Needs ../shared/routing-data (RouteLLM outcomes), which the package never reads, and numpy (the
+`train` extra): skipped without them, through tests.support.need.
 """
 
 import hashlib
@@ -8,21 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from hybridlsp.routing.learned import WEIGHTS_PATH
+from tests.support import need, need_module
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "routing-data"
 SCRIPT = REPO / "training" / "train_difficulty.py"
 
-pytestmark = pytest.mark.skipif(
-    not (DATA / "routellm").is_dir(), reason=f"training data not present at {DATA}"
-)
+need((DATA / "routellm").is_dir() or None, f"training data not present at {DATA}")
 
 
 def test_training_twice_gives_the_shipped_bytes(tmp_path):
-    pytest.importorskip("numpy", reason="training needs numpy: pip install -e '.[train]'")
+    need_module("numpy", "training needs numpy: pip install -e '.[train]'")
     outs = [tmp_path / "a.json", tmp_path / "b.json"]
     # two processes at once: separate interpreters, different hash seeds, same bytes
     procs = [

@@ -1,5 +1,7 @@
 """The learned estimate's C speedup (routing/_speedups.c) against its reference, learned._head_sums:
-the same (total, n) and the same float logit, bit for bit, or the same exception."""
+the same (total, n) and the same float logit, bit for bit, or the same exception. For every valid
+head (token ids, ints in 0 .. n_vocab - 1) the C must answer itself: a None there would hand the
+work back to Python silently, and every comparison would still pass."""
 
 import os
 import subprocess
@@ -16,19 +18,24 @@ from hypothesis import strategies as st
 from hybridlsp.context.tokens import counts_and_heads, head_tokens
 from hybridlsp.routing import learned
 from hybridlsp.routing.learned import BIGRAM_BUCKETS, HEAD_TOKENS, SPEEDUPS, load_model
+from tests.support import need
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = load_model()
 N_VOCAB = MODEL.n_vocab
 PURE_FORCED = os.environ.get("HYBRIDLSP_PURE_PYTHON") == "1"
 
-needs_c = pytest.mark.skipif(not SPEEDUPS, reason="the C speedup is not in use (HYBRIDLSP_PURE_PYTHON)")
+@pytest.fixture(scope="module")
+def c_part():
+    need(SPEEDUPS or None, "the C speedup is not in use: HYBRIDLSP_PURE_PYTHON=1, or built without a C compiler")
+
+
+needs_c = pytest.mark.usefixtures("c_part")
 
 
 def test_the_c_speedup_is_built():
     # a broken build falls back to Python silently, ~20x slower: this is where it shows
-    if PURE_FORCED:
-        pytest.skip("HYBRIDLSP_PURE_PYTHON=1")
+    need(None if PURE_FORCED else True, "HYBRIDLSP_PURE_PYTHON=1 forces the Python path")
     assert SPEEDUPS, "hybridlsp.routing._speedups is missing: reinstall with a C compiler (make install)"
 
 
@@ -40,8 +47,16 @@ def outcome(fn, head):
 
 
 def c_sums(head):
-    sums = learned._c_head_sums(head, MODEL.unigrams, MODEL.bigrams, HEAD_TOKENS, learned._MIX, BIGRAM_BUCKETS)
-    return sums or learned._head_sums(head, MODEL.unigrams, MODEL.bigrams)
+    """What the C itself returns: (total, n), or None where it leaves the head to Python."""
+    return learned._c_head_sums(head, MODEL.unigrams, MODEL.bigrams, HEAD_TOKENS, learned._MIX, BIGRAM_BUCKETS)
+
+
+def valid(head) -> bool:
+    """Token ids, as counting produces them: ints in 0 .. n_vocab - 1 (bools are ints too)."""
+    try:
+        return all(isinstance(i, int) and 0 <= i < N_VOCAB for i in list(head[:HEAD_TOKENS]))
+    except TypeError:
+        return False
 
 
 def pure_logit(head):
@@ -51,7 +66,12 @@ def pure_logit(head):
 
 def assert_same(head):
     py = outcome(lambda h: learned._head_sums(h, MODEL.unigrams, MODEL.bigrams), head)
-    assert outcome(c_sums, head) == py
+    c = outcome(c_sums, head)
+    if valid(head):
+        assert isinstance(c, tuple), f"the C left a valid head to Python (it returned {c!r})"
+        assert c == py
+    else:
+        assert c is None or c == py  # None: Python's path decides, as without the C
     fast, pure = outcome(MODEL.logit_of_head, head), outcome(pure_logit, head)
     assert fast == pure, (fast, pure)  # ==, not approx: the same float
     return pure
@@ -119,18 +139,26 @@ def test_same_as_python_on_other_sequences(head):
 
 
 @needs_c
-@pytest.mark.parametrize("head, error", [
-    ([1, 2, N_VOCAB], IndexError),
-    ([N_VOCAB + 10**6] * 3, IndexError),
-    ([3, 2**70], IndexError),  # past 64 bits: the C leaves it to Python
-    ([1, 2.0], TypeError),
-    ([1, "2"], TypeError),
-    (None, TypeError),
+@pytest.mark.parametrize("head, error, from_c", [
+    ([1, 2, N_VOCAB], IndexError, IndexError),
+    ([N_VOCAB + 10**6] * 3, IndexError, IndexError),
+    ([3, 2**70], IndexError, None),  # past 64 bits: the C leaves it to Python, which raises
+    ([1, 2.0], TypeError, None),  # not an int: left to Python
+    ([1, "2"], TypeError, None),
+    (None, TypeError, TypeError),
 ])
-def test_same_error_as_python(head, error):
+def test_same_error_as_python(head, error, from_c):
     assert outcome(pure_logit, head) is error
     assert outcome(MODEL.logit_of_head, head) is error
-    assert outcome(c_sums, head) is error
+    assert outcome(c_sums, head) is from_c
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ids, max_size=HEAD_TOKENS * 2))
+def test_the_c_answers_every_valid_head_itself(head):
+    assert isinstance(c_sums(head), tuple)
+    assert isinstance(c_sums(tuple(head)), tuple) and isinstance(c_sums(array("l", head)), tuple)
 
 
 @needs_c

@@ -9,7 +9,7 @@ from hybridlsp.ledger.records import RequestRecord
 from hybridlsp.errors import HybridError
 from hybridlsp.ledger import Ledger, Row, UnknownRequest, compute_report
 
-BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key", "m004_reservations"]
+BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key", "m004_reservations", "m005_escalation_signal"]
 
 
 @pytest.fixture
@@ -104,6 +104,32 @@ def test_failed_migration_leaves_nothing_behind(tmp_path):
     assert "half_done" not in tables
     with Ledger(path) as led:
         assert led.applied_migrations() == BASE_MIGRATIONS
+
+
+def test_an_escalation_hop_keeps_its_signal_and_an_older_file_gains_the_column(tmp_path):
+    path = tmp_path / "l.sqlite3"
+
+    class Before(Ledger):  # a ledger written before the signal column existed
+        migrations = Ledger.migrations[:4]
+
+    with Before(path):
+        pass
+    db = sqlite3.connect(path)  # a row as the code before the column wrote it
+    db.execute("INSERT INTO requests (id, kind, hop, ts, action, tier, backend, model, outcome) "
+               "VALUES ('old', 'request', 0, '2025-01-01T00:00:00.000000+00:00', 'ask', 1, 'ollama', 'm', 'ok')")
+    db.commit()
+    db.close()
+    old = "old"
+    with Ledger(path) as led:
+        rid = record(led, action="ask", outcome="fallback")
+        led.record_hop(rid, action="ask", tier=1, backend="ollama", model="m", reason="low-confidence",
+                       signal="arithmetic")
+        led.record_hop(rid, action="ask", tier=2, backend="ollama", model="n", reason="timeout")
+        every = led.rows()
+    hops = {r.tier: r for r in every if r.kind == "hop"}
+    assert hops[1].signal == "arithmetic" and hops[1].reason == "low-confidence"
+    assert hops[2].signal == ""
+    assert [r.signal for r in every if r.id == old] == [""]
 
 
 def test_duplicate_migration_names_are_refused(tmp_path):

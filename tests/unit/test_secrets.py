@@ -14,6 +14,7 @@ import pytest
 
 from hybridlsp.context import contains_secret, find_secrets, redact
 from hybridlsp.context.secrets import contains_secret_many
+from tests.support import need
 
 
 def j(*parts: str) -> str:
@@ -320,16 +321,22 @@ def _both_engines(text: str) -> tuple[set[int], set[int]]:
     return _line_starts(low, engine.ends(low)), _line_starts(low, secrets_mod._offsets_re(low))
 
 
-@pytest.mark.skipif(os.environ.get("HYBRIDLSP_PURE_PYTHON") == "1", reason="pure Python forced")
+@pytest.fixture(scope="module")
+def hyperscan_engine():
+    return need(secrets_mod._hyperscan(wait=True), "no hyperscan wheel on this platform")
+
+
 def test_hyperscan_is_active():
     # a dependency on Linux x86-64: a broken wheel must not silently fall back to the slow scan here
     import platform
+
+    need(None if os.environ.get("HYBRIDLSP_PURE_PYTHON") == "1" else True, "HYBRIDLSP_PURE_PYTHON=1 forces re")
 
     if sys.platform == "linux" and platform.machine() == "x86_64":
         assert secrets_mod._hyperscan(wait=True) is not None
 
 
-@pytest.mark.skipif(secrets_mod._hyperscan(wait=True) is None, reason="no hyperscan wheel on this platform")
+@pytest.mark.usefixtures("hyperscan_engine")
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(min_size=1, max_size=30),
                           st.text(alphabet="abyz09+/=_-A", min_size=12, max_size=24)), max_size=60))
@@ -338,7 +345,7 @@ def test_hyperscan_and_re_find_the_same_candidate_lines(parts):
     assert hs == rx
 
 
-@pytest.mark.skipif(secrets_mod._hyperscan(wait=True) is None, reason="no hyperscan wheel on this platform")
+@pytest.mark.usefixtures("hyperscan_engine")
 def test_hyperscan_and_re_agree_on_the_corpus_and_a_diff():
     texts = [*BATCH_POOL, "\n".join(BATCH_POOL), synthetic_diff(5_000, {10: CORPUS[0][1], 4_000: ENV_FILE[1][1]}),
              "x my_password\n= 1\nz", "api_key \r\n: 2"]  # a name and an operator on two lines: no candidate

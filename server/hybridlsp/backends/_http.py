@@ -57,6 +57,7 @@ __all__ = [
     "error_for_status",
     "error_for_message",
     "load_json",
+    "token_logprobs",
 ]
 
 USER_AGENT = "hybridlsp/0.1"
@@ -395,3 +396,15 @@ class Upstream:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def token_logprobs(entries) -> tuple[float, ...]:
+    """[{"token": ..., "logprob": ...}, ...] as Ollama and OpenAI-compatible servers send them."""
+    if not isinstance(entries, list):
+        return ()
+    out = []
+    for e in entries:
+        lp = e.get("logprob") if isinstance(e, dict) else None
+        if isinstance(lp, (int, float)):
+            out.append(float(lp))
+    return tuple(out)

@@ -24,6 +24,7 @@ class ChatRequest:
     grammar: str | None = None  # GBNF the output must follow (the embedded backend); others ignore it
     num_ctx: int | None = None  # Ollama: keep stable per model so it never reloads
     stop: tuple[str, ...] = ()
+    logprobs: bool = False  # ask for each answer token's log-probability, where the backend gives them
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Chunk:
 
     text: str = ""
     usage: Usage | None = None
+    logprobs: tuple[float, ...] = ()  # natural-log probability of each token of `text`, when asked and given
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Any, AsyncIterator
 
 from ..config import Settings
 from ..errors import BackendError, BackendUnavailable, ContextLengthExceeded
+from ._http import token_logprobs
 from .base import ChatRequest, Chunk, Health, Usage
 
 __all__ = ["EmbeddedBackend", "default_model_path"]
@@ -53,6 +54,7 @@ class EmbeddedBackend:
         # Auto = half the cores, llama.cpp's own default: with every core, its threads spin against
         # the editor and anything else busy, and a 135M model gets several times slower.
         self.n_threads = cfg.threads or max(1, (os.cpu_count() or 1) // 2)
+        self.logprobs = cfg.logprobs  # llama-cpp-python gives log-probabilities only with every token's logits
         self._llm: Any = None
         self._load_lock = threading.Lock()
         # llama.cpp keeps one KV cache per model: one generation at a time.
@@ -84,6 +86,7 @@ class EmbeddedBackend:
                         n_ctx=self.n_ctx,
                         n_threads=self.n_threads,
                         n_threads_batch=self.n_threads,
+                        logits_all=self.logprobs,
                         verbose=True,
                     )
             except (ValueError, RuntimeError) as e:
@@ -138,6 +141,8 @@ class EmbeddedBackend:
         }
         if request.grammar is None and request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        if request.logprobs and self.logprobs:
+            kwargs.update(logprobs=True, top_logprobs=1)  # llama-cpp-python sends none with top_logprobs unset
         try:
             if request.grammar is not None:
                 kwargs["grammar"] = self._grammar(llm, request.grammar)
@@ -155,10 +160,11 @@ class EmbeddedBackend:
                     for part in completion:
                         if stop.is_set():
                             break
-                        text = (part["choices"][0].get("delta") or {}).get("content") or ""
+                        choice = part["choices"][0]
+                        text = (choice.get("delta") or {}).get("content") or ""
                         if text:
                             pieces.append(text)
-                            put(Chunk(text=text))
+                            put(Chunk(text=text, logprobs=token_logprobs((choice.get("logprobs") or {}).get("content"))))
                 finally:
                     # Frees llama.cpp's generator state now, not at garbage collection.
                     getattr(completion, "close", lambda: None)()

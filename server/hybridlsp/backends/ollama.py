@@ -18,7 +18,7 @@ import httpx
 
 from ..config import Settings
 from ..errors import BackendError, BackendTimeout, BackendUnavailable, ServerError, StreamBroken
-from ._http import FIX_BROKEN, StreamLimits, Upstream, error_for_message, load_json
+from ._http import FIX_BROKEN, StreamLimits, Upstream, error_for_message, load_json, token_logprobs
 from .base import ChatRequest, Chunk, Health, Usage
 
 __all__ = ["OllamaBackend", "LoadedModels"]
@@ -115,6 +115,8 @@ class OllamaBackend:
         }
         if request.json_schema is not None:
             body["format"] = request.json_schema
+        if request.logprobs:
+            body["logprobs"] = True  # Ollama 0.12.11+; an older server ignores the field
         return body
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
@@ -129,7 +131,7 @@ class OllamaBackend:
                 self.loaded.mark_loaded(request.model)
                 text = (data.get("message") or {}).get("content") or ""
                 if text:
-                    yield Chunk(text=text)
+                    yield Chunk(text=text, logprobs=token_logprobs(data.get("logprobs")))
                 if data.get("done"):
                     # prompt_eval_count is left out when the whole prompt came from Ollama's cache.
                     yield Chunk(usage=Usage(int(data.get("prompt_eval_count") or 0), int(data.get("eval_count") or 0)))

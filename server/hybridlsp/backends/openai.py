@@ -14,7 +14,7 @@ import httpx
 from ..config import Settings
 from ..errors import BackendError, StreamBroken
 from ._cloud import ApiKey, cloud_upstream
-from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json
+from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json, token_logprobs
 from .base import ChatRequest, Chunk, Health, Usage
 
 __all__ = ["OpenAIBackend"]
@@ -52,6 +52,8 @@ class OpenAIBackend:
         }
         if request.stop:
             body["stop"] = list(request.stop)
+        if request.logprobs:
+            body["logprobs"] = True
         if request.json_schema is not None:
             # strict mode would reject schemas that do not list every property as required.
             body["response_format"] = {
@@ -79,7 +81,7 @@ class OpenAIBackend:
                 for choice in data.get("choices") or ():
                     text = (choice.get("delta") or {}).get("content") or ""
                     if text:
-                        yield Chunk(text=text)
+                        yield Chunk(text=text, logprobs=token_logprobs((choice.get("logprobs") or {}).get("content")))
                 usage = data.get("usage")
                 if usage:
                     yield Chunk(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..config import data_dir, user_config_path
 from ..ledger import Ledger
+from ..tuning.online import state_path
 from ..tuning.thresholds import (
     apply,
     backup_file,
@@ -29,6 +30,9 @@ def add_parser(sub) -> None:
     mode.add_argument("--dry-run", action="store_true", help="show what would change and why (default)")
     mode.add_argument("--apply", action="store_true", help="write the moves to your user config file")
     mode.add_argument("--revert", action="store_true", help="restore the config file as it was before --apply")
+    mode.add_argument("--reset", action="store_true",
+                      help="forget what was learned from your outcomes (escalation.learn): routing is the "
+                           "cold-start estimate again")
     p.add_argument("--force", action="store_true", help="with --revert: restore even if the file was edited since")
     p.add_argument("--since", help="ISO date; default: the last --apply, else the whole ledger")
     p.add_argument("--ledger", metavar="PATH", help="ledger file (default: the usual one)")
@@ -37,6 +41,8 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     config = user_config_path()
+    if args.reset:
+        return reset(Path(args.ledger) if args.ledger else data_dir() / "ledger.sqlite3")
     if args.revert:
         print(revert(config, force=args.force))
         return 0
@@ -69,4 +75,14 @@ def run(args) -> int:
     changes = apply(proposals, config)
     if changes:
         print(f"\nwrote {config}; the previous file is kept in {backup_file(config).name} (tune --revert)")
+    return 0
+
+
+def reset(ledger_path: Path) -> int:
+    state = state_path(ledger_path)
+    if state is None or not state.is_file():
+        print(f"nothing to forget: no {state.name if state else 'learner state'} beside {ledger_path}")
+        return 0
+    state.unlink()
+    print(f"forgot what was learned from your outcomes ({state}): routing is the cold-start estimate again")
     return 0

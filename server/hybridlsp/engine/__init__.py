@@ -1,7 +1,8 @@
 """One request end to end, LSP-free, as named stages - each its own module:
 
     prepare -> protect (secrets) -> route -> condense -> budget -> cache -> dispatch (fallback,
-    retries, breaker per backend) -> record (the one ledger-row builder) -> notify (observers)
+    retries, breaker per backend, escalation on the answer's signals) -> record (the one ledger-row
+    builder) -> learn (the per-user estimate, when on) -> notify (observers)
 
 `Router` (`route`) only decides: settings and the credential check, no model, no ledger
 (`hybridlsp route`). `Engine` (`pipeline`) extends it and runs every stage: `Engine.preview` is the

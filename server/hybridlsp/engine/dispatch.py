@@ -5,10 +5,12 @@ One timeout and retry policy for every backend lives here (backends never retry 
 - 429 with Retry-After within `dispatch.retry_after_max_s`, and 5xx: up to `max_retries` more tries
   on the same backend, then the next hop;
 - connection refused, timeout, context-length, broken stream, no key: the next hop at once;
-- an answer that fails the action's validator: the next hop (the article's "escalate when the local
-  answer is low-confidence"); the embedded hop gets the action's own call for a 135M model
-  (`Call.tier0`), and when its answer fails too, the action's answer built without a model
-  (`Call.floor`), where it has one;
+- an answer that fails the action's validator: the next hop; the embedded hop gets the action's
+  own call for a 135M model (`Call.tier0`), and when its answer fails too, the action's answer built
+  without a model (`Call.floor`), where it has one;
+- a local answer that passed it but that an answer signal flags as likely wrong (`Call.assess`,
+  actions/signals.py): the next hop if a bigger tier is left (the article's "escalate when the local
+  answer is low-confidence"); if no later hop answers, the flagged answer stands, with a note;
 - a backend that failed `failures_to_trip` times in a row is skipped for `cooldown_s`;
 - a host that refused a connection, passed a stream limit or answered 5xx: every other hop on it is
   skipped for the rest of the request (`host-down`), and in later requests for `cooldown_s`
@@ -24,8 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from ..backends.base import ChatRequest, Message, Usage
 from ..backends.hosts import HostCooldown, origin_of
@@ -41,6 +43,9 @@ from ..errors import (
 )
 from ..routing.types import Hop
 
+if TYPE_CHECKING:
+    from ..actions.signals import Signal
+
 __all__ = ["Attempt", "Call", "Hooks", "DispatchResult", "Breaker", "BackendPool", "Dispatcher"]
 
 # Failures that say the backend itself is unwell (open the circuit); the others are about the request.
@@ -50,8 +55,8 @@ _HEALTH_FAILURES = ("unavailable", "timeout", "server-error", "rate-limited")
 @dataclass
 class Attempt:
     hop: Hop
-    outcome: str  # ok | failed | invalid | skipped
-    reason: str = ""  # error tag (timeout, rate-limited, invalid-answer, circuit-open, ...)
+    outcome: str  # ok | failed | invalid | low-confidence | skipped
+    reason: str = ""  # error tag (timeout, rate-limited, invalid-answer, low-confidence, circuit-open, ...)
     detail: str = ""
     latency_ms: float = 0.0
     ttft_ms: float | None = None
@@ -59,6 +64,9 @@ class Attempt:
     output_tokens: int = 0
     usage_counted: bool = False  # True when we counted tokens ourselves
     text: str = ""
+    max_tokens: int = 0  # the output budget it was sent with
+    logprobs: list[float] = field(default_factory=list)  # of each answer token, when asked and given
+    signal: str = ""  # for outcome low-confidence: the answer signal that flagged it
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,10 @@ class Call:
     temperature: float | None = None  # None: the backends' default
     tier0: Call | None = None  # what the embedded hop is sent instead (a short prompt, a grammar)
     floor: Callable[[], str | None] | None = None  # an answer without a model, when the embedded one fails
+    # a validated local answer (and a second sample's text, or None) -> the signal that flags it, or None
+    assess: Callable[[Attempt, str | None], Signal | None] | None = None
+    logprobs: bool = False  # ask backends for token log-probabilities (the token-confidence signal)
+    second_sample_temperature: float | None = None  # ask a local hop twice, at this temperature, to compare
 
 
 @dataclass(frozen=True)
@@ -179,6 +191,7 @@ class Dispatcher:
             json_schema=call.json_schema,
             num_ctx=num_ctx,
             grammar=call.grammar,
+            logprobs=call.logprobs,
             **({} if call.temperature is None else {"temperature": call.temperature}),
         )
 
@@ -191,6 +204,7 @@ class Dispatcher:
                     if attempt.ttft_ms is None:
                         attempt.ttft_ms = (time.perf_counter() - t0) * 1000
                     parts.append(chunk.text)
+                    attempt.logprobs.extend(chunk.logprobs)
                     if on_text is not None:
                         on_text(chunk.text)
                 if chunk.usage is not None:
@@ -200,11 +214,12 @@ class Dispatcher:
     async def _try_hop(self, hop: Hop, req: ChatRequest, on_text) -> Attempt:
         d = self.settings.dispatch
         backend = self.pool.get(hop.backend)
-        attempt = Attempt(hop=hop, outcome="failed", input_tokens=0)
+        attempt = Attempt(hop=hop, outcome="failed", input_tokens=0, max_tokens=req.max_tokens)
         t0 = time.perf_counter()
         tries = 0
         while True:
             try:
+                attempt.logprobs.clear()  # a retry starts the answer over
                 text, usage = await self._stream_once(backend, req, on_text, attempt, t0)
                 break
             except (RateLimited, ServerError) as e:
@@ -228,6 +243,7 @@ class Dispatcher:
     async def run(self, whole: Call, hooks: Hooks = Hooks()) -> DispatchResult:
         on_text, on_reset, on_attempt, admit = hooks.on_text, hooks.on_reset, hooks.on_attempt, hooks.admit
         attempts: list[Attempt] = []
+        flagged: Attempt | None = None  # the last answer that passed its check but a signal flagged
         notes: list[str] = []
         streamed = False
         dropped: str | None = None  # why the text streamed so far is thrown away, once another hop starts
@@ -241,7 +257,7 @@ class Dispatcher:
             if on_text is not None:
                 on_text(delta)
 
-        for hop, host in zip(whole.chain, origins):
+        for i, (hop, host) in enumerate(zip(whole.chain, origins)):
             call = whole.tier0 if hop.tier == 0 and whole.tier0 is not None else whole
             input_tokens_estimate = call.input_tokens
             key = f"{hop.backend}"
@@ -300,7 +316,8 @@ class Dispatcher:
                 att.text = call.validate(att.text)
             except ValidationFailed as e:
                 att.outcome, att.reason, att.detail = "invalid", e.reason, f"failed the check: {e.problem}"
-                floor = _floor(whole) if hop.tier == 0 else None
+                # a flagged answer that passed its check is a model's answer: it beats the floor
+                floor = _floor(whole) if hop.tier == 0 and flagged is None else None
                 if floor is None:
                     attempts.append(att)
                     dropped = f"{hop.label}'s answer failed its check: {e.problem}" if streamed else None
@@ -308,13 +325,41 @@ class Dispatcher:
                 att.text = floor
                 notes.append(f"the embedded model's answer failed its check ({e.problem}); this one is built "
                              "from the diff alone")
+            else:
+                if call.assess is not None and not is_cloud(hop.backend) and _bigger_tier_after(whole.chain, i):
+                    second = await self._second_sample(hop, req, call, att)
+                    signal = call.assess(att, second)
+                    if signal is not None:
+                        att.outcome, att.reason, att.signal, att.detail = "low-confidence", "low-confidence", \
+                            signal.name, signal.detail
+                        attempts.append(att)
+                        flagged = att
+                        continue
             att.outcome = "ok"
             attempts.append(att)
             return DispatchResult(att, attempts, notes=notes)
 
+        if flagged is not None:
+            # It passed its check; no bigger tier did better: it stands, and says why it is doubted.
+            notes.append(f"low confidence ({flagged.signal}: {flagged.detail}); no bigger tier answered")
+            return DispatchResult(flagged, attempts, notes=notes)
         failed = AllTiersFailed([(a.hop.label, a.detail or a.reason) for a in attempts])
         failed.attempts = attempts
         raise failed
+
+    async def _second_sample(self, hop: Hop, req: ChatRequest, call: Call, att: Attempt) -> str | None:
+        """A second answer from the same hop, unstreamed, for the samples-disagree signal; its
+        tokens count toward the attempt. None when not asked for or when it fails."""
+        if call.second_sample_temperature is None:
+            return None
+        try:
+            other = await self._try_hop(hop, replace(req, temperature=call.second_sample_temperature), None)
+        except BackendError:
+            return None
+        att.input_tokens += other.input_tokens
+        att.output_tokens += other.output_tokens
+        att.latency_ms += other.latency_ms
+        return other.text
 
 
 def _floor(call: Call) -> str | None:
@@ -328,6 +373,11 @@ def _floor(call: Call) -> str | None:
         return call.validate(text)
     except ValidationFailed:
         return None
+
+
+def _bigger_tier_after(chain: tuple[Hop, ...], i: int) -> bool:
+    """Whether a hop after the i-th is a bigger tier: escalating is only worth it toward one."""
+    return any(h.tier > chain[i].tier for h in chain[i + 1:])
 
 
 def _key_fix(settings, backend: str) -> str:

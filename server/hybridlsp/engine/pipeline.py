@@ -1,6 +1,6 @@
 """`Engine`: one request end to end, LSP-free, as the list of its stages.
 
-    prepare -> protect -> route -> condense -> budget -> cache -> dispatch -> record -> notify
+    prepare -> protect -> route -> condense -> budget -> cache -> dispatch -> record -> (learn) -> notify
 
 Each stage is a module of this package taking and returning plain values; `Engine` holds what
 lives as long as the process (settings, backends, the ledger, the caches, the observers) and runs
@@ -27,7 +27,9 @@ from ..request import Fallback, RunRequest, RunResult, UsageReport
 from ..routing.types import Decision, Hop
 from . import budget, cache, condense, prepare, protect
 from .cache import AnswerCache
+from ..actions import signals
 from .dispatch import Attempt, BackendPool, Breaker, Call, DispatchResult, Dispatcher, Hooks
+from .learn import Learning
 from .notify import Observer, Observers
 from .prepare import Prepared
 from .protect import OFFLOAD_CHARS, Scanned
@@ -80,6 +82,16 @@ class Engine(Router):
         self.budget_guard = BudgetGuard(lambda: self.settings, self.ledger)
         self.recorder = Recorder(self.ledger, lambda: self.settings)
         self.observers = Observers()
+        self.learning: Learning | None = None
+        self._learn(settings)
+
+    def _learn(self, settings) -> None:
+        """Learning from the user (`escalation.learn`): its estimate decides ask prompts."""
+        if settings.escalation.learn and self.learning is None:
+            self.learning = Learning(settings, getattr(self.ledger, "path", ":memory:"))
+        elif not settings.escalation.learn:
+            self.learning = None
+        self.estimator = self.learning.estimator if self.learning is not None else None
 
     def add_observer(self, observer: Observer) -> None:
         """Told every answered request (`observer.observe(request, result)`); shut down with the
@@ -97,6 +109,7 @@ class Engine(Router):
         self.breaker.cooldown = settings.dispatch.cooldown_s
         self.hosts.cooldown_s = settings.dispatch.cooldown_s
         self.cache.ttl = settings.cache.ttl_s
+        self._learn(settings)
         if not settings.cache.persist and self.cache.store is not None:
             self.cache.store.close()
             self.cache.store = None
@@ -194,8 +207,18 @@ class Engine(Router):
             if on_reset is not None:
                 on_reset(why)
 
+        esc = self.settings.escalation
+
+        def assess(att: Attempt, second: str | None):
+            return signals.assess(action.name, att.text, ctx, self.settings, output_tokens=att.output_tokens,
+                                  max_tokens=att.max_tokens, logprobs=att.logprobs, second=second)
+
+        on = esc.enabled and bool(esc.signals)
         call = Call(decision.chain, prepared.messages, lambda text: action.validate(text, ctx),
                     json_schema=action.json_schema, action_cap=action.max_tokens, input_tokens=tokens,
+                    assess=assess if on else None, logprobs=on and "token-confidence" in esc.signals,
+                    second_sample_temperature=esc.sample_temperature
+                    if on and esc.second_sample and "samples-disagree" in esc.signals else None,
                     **self._embedded_call(action, ctx, decision))
         hold = self.budget_guard.hold(tokens)
         flight.holds.append(hold)
@@ -247,13 +270,15 @@ class Engine(Router):
             output_tokens=final.output_tokens, latency_ms=latency_ms, cost=final_cost, baseline=baseline,
             outcome="ok" if len(result.attempts) == 1 else "fallback", ttft_ms=final.ttft_ms,
             tokens_counted=final.usage_counted, reason=fallbacks[-1].reason if fallbacks else "",
-            validator="pass",
+            validator="pass", signal=final.signal,
         ))
         await self.recorder.write(writes, flight.notes)
+        if self.learning is not None:
+            await self.learning.answered(flight.request_id, req.prompt or req.text, req.tier, decision, result)
         status = await budget.status(self.ledger, self.settings)
         # under the model that answered, never the decided one: a fallback's answer is its own
         key = cache.key_for(action, self.settings, final.hop, messages)
-        if key:
+        if key and not final.signal:  # a doubted answer is not served again
             hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
             self.cache.put(key, {"text": result.text, "cost": cost, "hop": hop, "output_tokens": final.output_tokens,
                                  "input_tokens": final.input_tokens}, private=decision.private)
@@ -315,6 +340,8 @@ class Engine(Router):
 
     def feedback(self, request_id: str, verdict: str, note: str = "") -> None:
         self.ledger.record_feedback(request_id, verdict, note)
+        if self.learning is not None:
+            self.learning.feedback(request_id, verdict)
 
     async def aclose(self) -> None:
         await self.observers.aclose()

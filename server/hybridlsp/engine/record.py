@@ -63,7 +63,7 @@ class Recorder:
             request_id, action=req.action, tier=a.hop.tier, backend=a.hop.backend, model=a.hop.model,
             reason=reason or a.reason, cost_usd=hop_cost, input_tokens=a.input_tokens,
             output_tokens=a.output_tokens, tokens_counted=a.usage_counted, latency_ms=a.latency_ms,
-            ttft_ms=a.ttft_ms,
+            ttft_ms=a.ttft_ms, signal=a.signal,
         )
 
     # ---- writing --------------------------------------------------------------------------

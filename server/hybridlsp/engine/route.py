@@ -32,6 +32,17 @@ class Router:
         self.settings = settings
         self.count_tokens = count_tokens
         self.cloud = cloud_backends()
+        # the difficulty estimate for ask prompts; None: the settings' own. With escalation.learn,
+        # the one adapted to this user (read from beside the usual ledger; the engine uses its own)
+        self.estimator = None
+        if settings.escalation.learn:
+            # optional, and off by default: `route` imports it only when it is on
+            from ..config import data_dir
+            from ..routing import get_estimator
+            from ..tuning.online import UserEstimator, UserModel, shares_for, state_path
+
+            user = UserModel(state_path(data_dir() / "ledger.sqlite3"), shares_for(settings))
+            self.estimator = UserEstimator(get_estimator(settings), user)
 
     def cloud_available(self) -> bool:
         t3 = self.settings.tier(3).backend
@@ -50,6 +61,7 @@ class Router:
                 cloud_backends=self.cloud,
             ),
             self.settings,
+            **({"estimator": self.estimator} if self.estimator is not None else {}),
         )
 
     def decline(self, req: RunRequest, decision: Decision, git: GitSummary, secret: bool,

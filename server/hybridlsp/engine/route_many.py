@@ -138,7 +138,7 @@ def route_jsonl(router: Router, lines: Iterable[str | bytes], write: Callable[[s
     decisions written.
     """
     settings = router.settings
-    estimator = get_estimator(settings)
+    estimator = router.estimator if router.estimator is not None else get_estimator(settings)
     shapes: dict[tuple[int | None, bool], _Shape | None] = {}  # (estimated tier, secret) -> shape
     done = 0
     for numbered in _chunks(lines, chunk):

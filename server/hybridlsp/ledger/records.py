@@ -31,7 +31,8 @@ class RequestRecord:
     """What `Ledger.record_request` writes for a request's last attempt. `cost_usd` is that
     attempt's cost only (earlier attempts are hops); None means no known price. For a cache hit,
     `saved_usd` is what the answer cost when it was first produced. `path`/`workspace` are stored
-    hashed; `request_id` None gets a new id."""
+    hashed; `request_id` None gets a new id. `signal`: the answer signal that doubted the answer
+    that stood, when no bigger tier did better (actions/signals.py)."""
 
     action: str
     tier: int
@@ -51,6 +52,7 @@ class RequestRecord:
     saved_usd: float = 0.0
     path: str = ""
     workspace: str = ""
+    signal: str = ""
 
 
 def is_fallback(row: Row) -> bool:
@@ -88,6 +90,7 @@ class Row:
     size_bucket: str = ""
     path_hash: str | None = None
     workspace_hash: str | None = None
+    signal: str = ""  # for a hop that escalated on a low-confidence answer: the signal (actions/signals.py)
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,12 @@ def m004_reservations(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m005_escalation_signal(db: sqlite3.Connection) -> None:
+    # which answer signal (actions/signals.py) sent an attempt up a tier: "" for any other reason
+    db.execute("ALTER TABLE requests ADD COLUMN signal TEXT NOT NULL DEFAULT ''")
+
+
 RESERVATION_TTL_S = 1800.0  # a reservation left by a killed process lapses after this, at the latest
 
 
@@ -256,7 +262,7 @@ class Ledger:
                     baseline_cost_usd=rec.baseline_cost_usd, outcome=rec.outcome, reason=rec.reason,
                     validator=rec.validator, cached=int(rec.outcome == "cache-hit"), saved_usd=rec.saved_usd,
                     size_bucket=size_bucket(rec.input_tokens), path_hash=self._hash(rec.path),
-                    workspace_hash=self._hash(rec.workspace),
+                    workspace_hash=self._hash(rec.workspace), signal=rec.signal,
                 ),
             )
         return request_id
@@ -277,8 +283,10 @@ class Ledger:
         latency_ms: float = 0.0,
         ttft_ms: float | None = None,
         ts: datetime | None = None,
+        signal: str = "",
     ) -> str:
-        """Record an attempt of `request_id` that failed and fell back (`reason`: the error's tag).
+        """Record an attempt of `request_id` that failed and fell back (`reason`: the error's tag;
+        `signal`: for reason "low-confidence", the answer signal that said so).
         Hops are numbered 1, 2, ... in the order recorded; the request row may come later."""
         if tier not in (0, 1, 2, 3):
             raise ValueError(f"tier must be 0-3, not {tier!r}")
@@ -293,7 +301,7 @@ class Ledger:
                     tier=tier, backend=backend, model=model, input_tokens=input_tokens,
                     output_tokens=output_tokens, tokens_counted=int(tokens_counted), latency_ms=latency_ms,
                     ttft_ms=ttft_ms, cost_usd=cost_usd, outcome="fallback", reason=reason,
-                    size_bucket=size_bucket(input_tokens),
+                    size_bucket=size_bucket(input_tokens), signal=signal,
                 ),
             )
         return hop_id

@@ -10,7 +10,7 @@ import sys
 from typing import Callable
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcServerNotInitialized
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, default_converter
 from pygls.workspace import TextDocument
@@ -32,12 +32,14 @@ EngineFactory = Callable[[Settings], Engine]
 
 
 class _Protocol(LanguageServerProtocol):
-    """Three places where pygls 2 leaves an editor waiting, closed here:
+    """Four places where pygls 2 leaves an editor waiting or answers with an internal error, closed here:
     - `$/cancelRequest` of a `workspace/executeCommand` is answered but the command's task keeps
       running: cancel the task too, so a command's model call stops like a request's;
     - a request whose params do not fit its method's types is dropped unanswered: answer it with
       InvalidParams;
-    - requests after `shutdown` are ignored: the spec says they error with InvalidRequest."""
+    - requests after `shutdown` are ignored: the spec says they error with InvalidRequest;
+    - a request before `initialize` reaches its handler, which fails reading the workspace (an
+      internal error): the spec says it errors with ServerNotInitialized."""
 
     _server: "HybridLanguageServer"
 
@@ -51,8 +53,13 @@ class _Protocol(LanguageServerProtocol):
 
     def handle_message(self, message):
         method = getattr(message, "method", None)
-        if self._shutdown and method is not None and method != types.EXIT and getattr(message, "id", None) is not None:
+        is_request = method is not None and getattr(message, "id", None) is not None
+        if self._shutdown and is_request and method != types.EXIT:
             error = JsonRpcInvalidRequest("the server is shutting down: no more requests")
+            self._send_response(message.id, None, error.to_response_error())
+            return
+        if self._workspace is None and is_request and method != types.INITIALIZE:
+            error = JsonRpcServerNotInitialized(f"{method} before initialize: send initialize first")
             self._send_response(message.id, None, error.to_response_error())
             return
         super().handle_message(message)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .difficulty import Estimate, KeywordEstimator
+from .difficulty import Estimate, KeywordEstimator, sigmoid
 from .promptfeatures import FEATURES, features
 
 __all__ = ["COLDSTART_PATH", "ColdStartEstimator", "ColdStartModel", "Explained", "from_settings", "load_coldstart"]
@@ -37,13 +37,6 @@ __all__ = ["COLDSTART_PATH", "ColdStartEstimator", "ColdStartModel", "Explained"
 FEATURE_SET = "promptfeatures-1"
 COLDSTART_PATH = Path(__file__).parent / "data" / "coldstart.json"
 TOP_FEATURES = 3
-
-
-def _sigmoid(z: float) -> float:
-    if z >= 0:
-        return 1 / (1 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1 + e)
 
 
 @dataclass(frozen=True)
@@ -54,6 +47,11 @@ class Explained:
     p_tier1: float  # p(tier 1 is enough)
     p_tier2: float  # p(tier 2 is enough)
     top: tuple[tuple[str, float], ...]  # (feature, contribution to the score), largest |contribution| first
+
+    @property
+    def hardness(self) -> float:
+        """0..1, higher = harder, as every `Estimate.score` reads: p(tier 2 is not enough)."""
+        return 1.0 - self.p_tier2
 
     def moved_by(self) -> str:
         return ", ".join(f"{name} {c:+.2f}" for name, c in self.top) or "nothing"
@@ -107,7 +105,7 @@ class ColdStartModel:
         parts = self.contributions(values)
         score = math.fsum(parts)
         top = sorted(((n, c) for n, c in zip(FEATURES, parts) if abs(c) >= 0.01), key=lambda nc: -abs(nc[1]))
-        return Explained(score, _sigmoid(self.p1[0] * score + self.p1[1]), _sigmoid(self.p2[0] * score + self.p2[1]),
+        return Explained(score, sigmoid(self.p1[0] * score + self.p1[1]), sigmoid(self.p2[0] * score + self.p2[1]),
                          tuple(top[:TOP_FEATURES]))
 
     def score_at_quantile(self, p: float) -> float:
@@ -158,10 +156,10 @@ class ColdStartEstimator:
         e = self.model.explain(text, action)
         probs = f"p(tier 1 enough) {e.p_tier1:.2f}, p(tier 2 enough) {e.p_tier2:.2f}"
         if e.score >= self.cloud_score:
-            return Estimate(3, e.p_tier2, f"cold-start {probs}; hardness {e.score:+.2f} >= cloud band "
+            return Estimate(3, e.hardness, f"cold-start {probs}; hardness {e.score:+.2f} >= cloud band "
                                           f"{self.cloud_score:+.2f} -> tier 3; moved by {e.moved_by()}")
         if e.score >= self.tier2_score:
-            return Estimate(2, e.p_tier2, f"cold-start {probs}; hardness {e.score:+.2f} >= tier-2 band "
+            return Estimate(2, e.hardness, f"cold-start {probs}; hardness {e.score:+.2f} >= tier-2 band "
                                           f"{self.tier2_score:+.2f} -> tier 2; moved by {e.moved_by()}")
         return self._abstain(text, action, f"cold-start {probs}; abstains: hardness {e.score:+.2f} below the "
                                            f"tier-2 band {self.tier2_score:+.2f}; moved by {e.moved_by()}")

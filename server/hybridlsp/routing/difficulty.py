@@ -6,6 +6,7 @@ rule set; a learned estimator can take its place behind the same interface (`reg
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from typing import Callable, Protocol
 
 from ..context.multimatch import Background, PatternSet, parts_matched
 
-__all__ = ["Estimate", "Estimator", "KeywordEstimator", "register", "get_estimator", "estimate_many", "HEAD_CHARS"]
+__all__ = ["Estimate", "Estimator", "KeywordEstimator", "register", "get_estimator", "estimate_many", "HEAD_CHARS", "sigmoid"]
 
 # The task is stated at the head of a prompt; pasted material follows. Scanning only the head keeps
 # a transcript that happens to mention "proof" from reaching the cloud, and keeps routing O(1).
@@ -157,3 +158,11 @@ register(
     lambda s: KeywordEstimator(s.routing.tier1_keywords, s.routing.tier2_keywords, s.routing.tier3_keywords),
 )
 register("none", lambda s: None)
+
+
+def sigmoid(z: float) -> float:
+    """The logistic function, without overflow for large |z| (the learned and cold-start estimates)."""
+    if z >= 0:
+        return 1 / (1 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1 + e)

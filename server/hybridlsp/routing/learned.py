@@ -41,7 +41,7 @@ from itertools import islice, repeat
 from operator import add, mod, mul
 from pathlib import Path
 
-from .difficulty import Estimate, KeywordEstimator, register
+from .difficulty import Estimate, KeywordEstimator, register, sigmoid
 
 __all__ = [
     "BIGRAM_BUCKETS",
@@ -106,13 +106,6 @@ def features(head: Sequence[int], n_vocab: int) -> set[int]:
     return ids | {n_vocab + b for b in pairs}
 
 
-def _sigmoid(z: float) -> float:
-    if z >= 0:
-        return 1 / (1 + math.exp(-z))
-    e = math.exp(z)
-    return e / (1 + e)
-
-
 @dataclass(frozen=True)
 class LearnedModel:
     n_vocab: int
@@ -171,7 +164,7 @@ class LearnedModel:
         return sorted(out, key=lambda fc: -abs(fc[1]))
 
     def score(self, text: str) -> float:
-        return _sigmoid(self.logit(text))
+        return sigmoid(self.logit(text))
 
     def logit_at_quantile(self, p: float) -> float:
         """The held-out logit below which a share `p` of prompts fall (linear between points)."""
@@ -218,7 +211,7 @@ class LearnedEstimator:
         # past half the prompts to the cloud, the tier-2 band takes all the rest
         low = 1 - 2 * cloud_share_target
         self.tier2_logit = model.logit_at_quantile(low) if low > 0 else -math.inf
-        t, t2, t3 = cloud_share_target, _sigmoid(self.tier2_logit), _sigmoid(self.cloud_logit)
+        t, t2, t3 = cloud_share_target, sigmoid(self.tier2_logit), sigmoid(self.cloud_logit)
         self._bands = {  # each decision formats only its score
             3: f">= cloud threshold {t3:.3f} (top {t:.0%}) -> tier 3",
             2: f">= tier-2 threshold {t2:.3f} (next {t:.0%}) -> tier 2",
@@ -228,7 +221,7 @@ class LearnedEstimator:
     @property
     def thresholds(self) -> dict[int, float]:
         """Lowest score (0..1) of tier 2 and tier 3."""
-        return {2: _sigmoid(self.tier2_logit), 3: _sigmoid(self.cloud_logit)}
+        return {2: sigmoid(self.tier2_logit), 3: sigmoid(self.cloud_logit)}
 
     def estimate(self, text: str, action: str, head: Sequence[int] | None = None) -> Estimate | None:
         """`head`: the text's first token ids, when the caller has encoded it already.
@@ -242,7 +235,7 @@ class LearnedEstimator:
         if len(head) < self.model.min_tokens:
             return None
         z = self.model.logit_of_head(head)
-        score = _sigmoid(z)
+        score = sigmoid(z)
         tier = 3 if z >= self.cloud_logit else 2 if z >= self.tier2_logit else 1
         return Estimate(tier, score, f"learned difficulty {score:.3f} {self._bands[tier]}")
 
@@ -259,7 +252,7 @@ class LearnedEstimator:
         if len(head) < self.model.min_tokens:
             return (f"learned estimate abstains: {len(head)} tokens is shorter than the shortest 1 % it learned "
                     f"from ({self.model.min_tokens})")
-        score = _sigmoid(self.model.logit_of_head(head))
+        score = sigmoid(self.model.logit_of_head(head))
         enc = _enc()
         moved = ", ".join(
             f"{'+'.join(repr(enc.decode_single_token_bytes(t).decode('utf-8', 'replace')) for t in ids)} {c:+.3f}"

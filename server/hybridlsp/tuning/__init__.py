@@ -1,1 +1,2 @@
-"""Threshold tuning from the ledger's evidence (`thresholds`), used by `hybridlsp tune`."""
+"""Tuning from what the ledger recorded: routing thresholds (`thresholds`, used by `hybridlsp tune`) and
+the per-user online estimate (`online`, `escalation.learn`)."""

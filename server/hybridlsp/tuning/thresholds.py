@@ -3,7 +3,8 @@
 Evidence, per action, size bucket and decided tier (the first attempt's tier), from request rows
 (cache hits and cancelled requests left out). A request had a problem when
 
-- it escalated: an attempt fell back because its answer failed the validator ("invalid-answer");
+- it escalated: an attempt fell back because its answer failed the validator ("invalid-answer")
+  or an answer signal said it was likely wrong ("low-confidence", actions/signals.py);
 - or its validator failed: even the last answer failed it (best effort);
 - or someone marked it "bad" (`feedback` table).
 
@@ -138,7 +139,7 @@ def collect(rows: Iterable, feedback: Iterable) -> dict[tuple[str, str, int], Co
             continue
         if r.parent_id not in first_hop or r.hop < first_hop[r.parent_id][0]:
             first_hop[r.parent_id] = (r.hop, r.tier)
-        if r.reason == "invalid-answer":
+        if r.reason in ("invalid-answer", "low-confidence"):
             escalated.add(r.parent_id)
     out: dict[tuple[str, str, int], Counts] = {}
     for r in rows:

@@ -15,6 +15,7 @@ from hybridlsp.errors import AllTiersFailed
 from hybridlsp.ledger.report import compute_report
 from hybridlsp.ledger.store import Ledger
 from tests.fakes.upstreams import Fault, FakeAnthropic, FakeOllama, FakeOpenAI
+from tests.support import need_module
 
 KEY = "sk-test-abcdefghijklmnopqrstuvwxyz0123"
 GOOD = "This function adds the price times quantity of each item and returns the sum."
@@ -427,7 +428,7 @@ async def test_feedback_lands_in_the_ledger(ollama, ledger):
 
 @pytest.mark.embedded
 async def test_embedded_model_answers_when_ollama_is_down(ledger):
-    pytest.importorskip("llama_cpp", reason="the embedded extra is not installed")
+    need_module("llama_cpp", "the embedded extra is not installed: pip install -e '.[embedded]'")
     with FakeOllama() as fake:
         fake.down()
         s = make_settings(fake, embedded={"enabled": True, "max_output_tokens": 24})
