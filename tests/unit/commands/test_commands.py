@@ -272,3 +272,25 @@ def test_a_misspelt_command_is_told_every_command(home, capsys):
         main(["rout", "hello"])
     err = capsys.readouterr().err
     assert "invalid choice: 'rout'" in err and all(c in err for c in ("route", "report", "eval-routing", "tune"))
+
+
+BROKEN_PYTHON = "return (a *"
+
+
+def test_complete_that_fails_its_check_prints_nothing_and_names_the_tier(home, ollama, tmp_path, capsys):
+    # every tier's completion fails to parse: no code on stdout, the failure and the tier on stderr
+    (tmp_path / "calc.py").write_text("def product(a, b):\n    ")
+    ollama.answer = BROKEN_PYTHON
+    assert main(["complete", "calc.py:1-2"]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert "does not parse as python" in cap.err and "tier1:ollama/qwen2.5-coder:14b" in cap.err
+
+
+def test_review_that_fails_its_check_prints_nothing_and_names_the_tier(home, ollama, tmp_path, capsys):
+    (tmp_path / "calc.py").write_text("def divide(a, b):\n    return a / b\n")
+    ollama.answer = '{"findings": [{"line": 40, "severity": "error", "message": "division by zero"}]}'
+    assert main(["review", "calc.py"]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert "outside the reviewed lines" in cap.err and "tier1:ollama/qwen2.5-coder:14b" in cap.err
