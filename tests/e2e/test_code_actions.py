@@ -166,7 +166,8 @@ async def test_a_failed_run_is_reported_not_raised(lsp, fake_ollama, fake_openai
 async def test_answers_that_fail_their_check_are_shown_as_a_failure_with_the_tier(lsp, fake_ollama, fake_openai):
     fake_ollama.answer = fake_openai.answer = "```\nOutput: 1.1.1.1\n```"  # junk from every tier
     uri = lsp.open(lsp.root / "calc.py")
-    for label, why in (("Review", "no JSON object"), ("Commit message", "is not a subject line")):
+    for label, why in (("Review", "no JSON object"), ("Commit message", "is not a subject line"),
+                       ("Complete", "does not parse as python")):
         action = await lsp.action(uri, label, (4, 4))
         resolved = await lsp.client.code_action_resolve_async(action)
         assert resolved.edit is None

@@ -24,6 +24,7 @@ from ..errors import AllTiersFailed
 from ..ledger.records import CONDENSE
 from ..ledger.store import Ledger
 from ..request import Fallback, RunRequest, RunResult, UsageReport
+from ..routing.policy import embedded_declines
 from ..routing.types import Decision, Hop
 from . import budget, cache, condense, prepare, protect
 from .cache import AnswerCache
@@ -355,10 +356,10 @@ class Engine(Router):
 def _say_embedded_was_not_asked(failed: AllTiersFailed, action: str, settings) -> AllTiersFailed:
     """Add to a failure that the embedded model was not asked, when this action is routed away from
     it (`embedded.actions`): a person seeing no answer should know no last resort was tried."""
-    e = settings.embedded
-    if not e.enabled or action in e.actions:
+    why = embedded_declines(action, settings)
+    if why is None:
         return failed
-    more = AllTiersFailed(failed.hops + [("embedded", f"not asked: it does not do {action} (embedded.actions); "
+    more = AllTiersFailed(failed.hops + [("embedded", f"not asked: {why}; "
                                                       "start Ollama or set a cloud API key")])
     more.attempts = getattr(failed, "attempts", [])
     return more

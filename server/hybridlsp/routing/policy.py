@@ -21,7 +21,7 @@ from .difficulty import Estimator, get_estimator
 from .flags import parse_flag
 from .types import ACTIONS, Decision, Hop, RouteRequest
 
-__all__ = ["decide", "build_chain", "estimate_only", "is_local_only_path"]
+__all__ = ["decide", "build_chain", "embedded_declines", "estimate_only", "is_local_only_path"]
 
 _UNSET = object()
 
@@ -69,6 +69,15 @@ def _action_tier(req: RouteRequest, r, estimator: Estimator | None, text: str) -
     return r.default_tier, f"no harder task recognised -> default tier {r.default_tier}"
 
 
+def embedded_declines(action: str, settings) -> str | None:
+    """Why the embedded model is left out of this action's chain (it is routed away from what a
+    135M model does badly: `embedded.actions`), or None when it is in it or switched off."""
+    e = settings.embedded
+    if not e.enabled or not action or action in e.actions:
+        return None
+    return f"it does not do {action} (embedded.actions)"
+
+
 def build_chain(tier: int, settings, *, allow_cloud: bool, cloud_backends: frozenset[str],
                 action: str = "") -> tuple[Hop, ...]:
     """The decided tier, then escalation upwards, then the local tiers downwards, then embedded.
@@ -77,7 +86,7 @@ def build_chain(tier: int, settings, *, allow_cloud: bool, cloud_backends: froze
     after the cloud is its always-available local fallback for people who hit rate limits.
     """
     t1, t2, t3 = settings.tier(1), settings.tier(2), settings.tier(3)
-    embedded = settings.embedded.enabled and (not action or action in settings.embedded.actions)
+    embedded = settings.embedded.enabled and embedded_declines(action, settings) is None
     return _chain(tier, allow_cloud, cloud_backends, (t1.backend, t1.model), (t2.backend, t2.model), (t3.backend, t3.model),
                   embedded)
 

@@ -294,3 +294,13 @@ def test_review_that_fails_its_check_prints_nothing_and_names_the_tier(home, oll
     cap = capsys.readouterr()
     assert cap.out == ""
     assert "outside the reviewed lines" in cap.err and "tier1:ollama/qwen2.5-coder:14b" in cap.err
+
+
+@pytest.mark.parametrize("action, left_out", [("review", True), ("explain", True), ("commit-message", False)])
+def test_route_says_when_the_embedded_model_is_left_out(home, capsys, action, left_out):
+    (home / "config.toml").write_text("")  # the embedded model on, as shipped
+    assert main(["route", "--action", action, "def f(): pass"]) == 0
+    out = capsys.readouterr().out
+    said = f"not in the chain: the embedded model, since it does not do {action} (embedded.actions)"
+    assert (said in out) is left_out
+    assert ("embedded/SmolLM2" in out.split("chain:")[1]) is not left_out
