@@ -81,7 +81,8 @@ async def _one(dispatcher, diff: str) -> dict:
     chain = (Hop(0, "embedded", "SmolLM2-135M-Instruct"),)
     small = cm.small_prompt(ctx)
     tier0 = Call(chain, tuple(small.messages), lambda text: cm.small_validate(text, ctx),
-                 action_cap=small.max_tokens, grammar=small.grammar, temperature=small.temperature)
+                 action_cap=small.max_tokens, grammar=small.grammar, temperature=small.temperature,
+                 fixed_messages=small.fixed_messages)
     call = Call(chain, tuple(cm.messages(ctx)), lambda text: cm.validate(text, ctx), action_cap=cm.max_tokens,
                 tier0=tier0, floor=lambda: cm.floor(ctx))
     raw: list[str] = []

@@ -44,6 +44,9 @@ class SmallPrompt:
     grammar: str | None = None
     max_tokens: int | None = None
     temperature: float = 0.0  # greedy: the same change gets the same message
+    # leading messages that are the action's own text, the same for every request (no user text):
+    # the embedded backend keeps the model's state after them (ChatRequest.fixed_messages)
+    fixed_messages: int = 0
 
 
 @dataclass(frozen=True)

@@ -210,8 +210,9 @@ def small_prompt(ctx: ActionContext) -> SmallPrompt:
     msgs = [Message("system", SMALL_SYSTEM)]
     for shot, subject in _SHOTS:
         msgs += [Message("user", shot), Message("assistant", subject)]
+    fixed = len(msgs)  # the system line and the examples: the same for every change
     msgs.append(Message("user", change_summary(changes, ctx.staged_diff)))
-    return SmallPrompt(msgs, small_grammar(targets(changes)), SMALL_MAX_TOKENS)
+    return SmallPrompt(msgs, small_grammar(targets(changes)), SMALL_MAX_TOKENS, fixed_messages=fixed)
 
 
 _NOT_IMPERATIVE_RE = re.compile(r"^\S+ (is|are|was|were|of|to|that|which|will|can|has|have)\b", re.IGNORECASE)

@@ -25,6 +25,9 @@ class ChatRequest:
     num_ctx: int | None = None  # Ollama: keep stable per model so it never reloads
     stop: tuple[str, ...] = ()
     logprobs: bool = False  # ask for each answer token's log-probability, where the backend gives them
+    # how many leading messages are the action's own fixed text (instructions, examples): the
+    # embedded backend keeps the model's state after reading them on disk, for the next process
+    fixed_messages: int = 0
 
 
 @dataclass(frozen=True)

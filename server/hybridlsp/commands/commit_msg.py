@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from ..actions.base import sanitize
@@ -34,6 +35,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    started = time.monotonic()  # the hook's time limit counts the engine's start-up too
     if args.hook:
         hook_file = Path(args.hook)
         existing = hook_file.read_text(encoding="utf-8") if hook_file.exists() else ""
@@ -49,7 +51,8 @@ def run(args) -> int:
         print(result.text)
         return 0
     try:
-        result = run_request(engine, req, stream=False, timeout_s=args.timeout)
+        result = run_request(engine, req, stream=False,
+                             timeout_s=max(0.0, args.timeout - (time.monotonic() - started)))
     except (HybridError, TimeoutError) as e:
         why = str(e) if isinstance(e, HybridError) else f"no message within {args.timeout:g} s (--timeout)"
         hook_file.write_text(why_empty(why) + existing, encoding="utf-8")

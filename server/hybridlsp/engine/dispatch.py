@@ -81,6 +81,7 @@ class Call:
     input_tokens: int = 0  # our count of what is sent: a hop whose window is smaller is skipped
     grammar: str | None = None  # GBNF the answer must follow, where the backend can enforce it
     temperature: float | None = None  # None: the backends' default
+    fixed_messages: int = 0  # leading messages of the action's own fixed text (ChatRequest.fixed_messages)
     tier0: Call | None = None  # what the embedded hop is sent instead (a short prompt, a grammar)
     floor: Callable[[], str | None] | None = None  # an answer without a model, when the embedded one fails
     # a validated local answer (and a second sample's text, or None) -> the signal that flags it, or None
@@ -192,6 +193,7 @@ class Dispatcher:
             num_ctx=num_ctx,
             grammar=call.grammar,
             logprobs=call.logprobs,
+            fixed_messages=call.fixed_messages,
             **({} if call.temperature is None else {"temperature": call.temperature}),
         )
 

@@ -244,7 +244,7 @@ class Engine(Router):
             msgs = tuple(small.messages)
             out["tier0"] = Call(decision.chain, msgs, lambda text: check(text, ctx), action_cap=small.max_tokens,
                                 input_tokens=sum(self.count_tokens(m.content) for m in msgs), grammar=small.grammar,
-                                temperature=small.temperature)
+                                temperature=small.temperature, fixed_messages=small.fixed_messages)
         if hasattr(action, "floor"):
             out["floor"] = lambda: action.floor(ctx)
         return out

@@ -304,3 +304,23 @@ def test_route_says_when_the_embedded_model_is_left_out(home, capsys, action, le
     said = f"not in the chain: the embedded model, since it does not do {action} (embedded.actions)"
     assert (said in out) is left_out
     assert ("embedded/SmolLM2" in out.split("chain:")[1]) is not left_out
+
+
+@pytest.mark.embedded
+def test_the_hook_keeps_its_time_limit_while_the_embedded_model_reads(home, ollama, tmp_path):
+    # Ollama down: the embedded model answers, and reading its prompt alone takes longer than the
+    # limit on a fresh home; the hook stops within a reading step, start-up included
+    import time
+
+    from tests.support import need_module
+
+    need_module("llama_cpp", "llama-cpp-python is not installed: pip install 'hybridlsp[embedded]'")
+    (home / "config.toml").write_text("")  # the embedded model on, as shipped
+    ollama.down()
+    _repo(tmp_path)
+    msg = tmp_path / "MSG"
+    msg.write_text("")
+    t0 = time.monotonic()
+    assert main(["commit-msg", "--hook", str(msg), "--timeout", "1"]) == 0
+    assert time.monotonic() - t0 < 2.0
+    assert "no message within 1 s (--timeout)" in msg.read_text()
