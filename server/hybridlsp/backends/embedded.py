@@ -150,7 +150,8 @@ class EmbeddedBackend:
 
         st = self.model_path.stat()
         key = hashlib.blake2b(digest_size=16)
-        for part in (self.model_path.name, st.st_size, st.st_mtime_ns, self.n_ctx, self.logprobs, llama_cpp.__version__):
+        for part in (self.model_path.name, st.st_size, st.st_mtime_ns, self.n_ctx, self.logprobs,
+                     llama_cpp.__version__):
             key.update(f"{part}\0".encode())
         key.update(b",".join(str(t).encode() for t in tokens))
         return (self.state_dir or data_dir() / "embedded") / f"prefix-{key.hexdigest()}.state"

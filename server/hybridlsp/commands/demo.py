@@ -76,7 +76,13 @@ def make_sample_repo(root: Path) -> Path:
 def _show(title: str, res: dict) -> None:
     print(f"\n=== {title} ===")
     if "error" in res:  # shown as the failure it is, never as if it were an answer
-        print(textwrap.indent(textwrap.fill(f"no answer: {res['error']}", 96), "  "))
+        if not res.get("hops"):
+            print(textwrap.indent(textwrap.fill(f"no answer: {res['error']}", 96), "  "))
+            return
+        print("  no answer: every tier failed")
+        for hop in res["hops"]:
+            print(textwrap.fill(f"{hop['tier']}: {hop['why']}", 96, initial_indent="    - ",
+                                subsequent_indent="      "))
         return
     d, u = res["decision"], res["usage"]
     print(textwrap.indent(res["text"].strip() or "(empty)", "  "))

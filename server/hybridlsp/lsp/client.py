@@ -69,7 +69,7 @@ class DemoClient:
     async def run(self, action: str, uri: str, rng: tuple[int, int, int, int] | None = None,
                   prompt: str = "") -> dict:
         """The run's result; a run that failed (no tier's answer passed its check, none reachable)
-        is `{"error": why}`."""
+        is `{"error": why, "hops": [{"tier", "why"}, ...]}` (hops: each tier tried, when known)."""
         self._n += 1
         params: dict = {"action": action, "textDocument": {"uri": uri}, "workDoneToken": f"demo-{self._n}"}
         if rng:
@@ -79,7 +79,8 @@ class DemoClient:
         try:
             return await self.client.protocol.send_request_async("hybridlsp/run", params)
         except JsonRpcException as e:
-            return {"error": e.message}
+            hops = e.data.get("hops", []) if isinstance(e.data, dict) else []
+            return {"error": e.message, "hops": hops}
 
     async def stop(self) -> None:
         try:
