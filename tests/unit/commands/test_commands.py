@@ -324,3 +324,10 @@ def test_the_hook_keeps_its_time_limit_while_the_embedded_model_reads(home, olla
     assert main(["commit-msg", "--hook", str(msg), "--timeout", "1"]) == 0
     assert time.monotonic() - t0 < 2.0
     assert "no message within 1 s (--timeout)" in msg.read_text()
+
+
+def test_doctor_says_what_the_embedded_model_does_not_do(home, ollama, capsys):
+    (home / "config.toml").write_text('[embedded]\nactions = ["commit-message"]\n')
+    main(["doctor"])
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "] embedded:" in ln]
+    assert line.endswith("; it does not do complete, explain, review, ask (embedded.actions)")
