@@ -15,7 +15,10 @@ user would get:
 - junk: the bench's own list, independent of the product's check: a code fence, a copied label
   ("Output:", "Answer:"), a line of the diff echoed back, an explanation ("This code ...",
   "The function ..."), a phrase repeated, or a subject over 72 characters;
-- latency: from the call to the message, the model loaded (it loads once per process).
+- latency: from the call to the message, in two passes: the model kept loaded (the language
+  server), and a new backend for each change, as each `hybridlsp commit-msg` (the hook) is a new
+  process: it loads the model and restores the state after the prompt's examples kept by the
+  first such process (`ChatRequest.fixed_messages`), then reads only the change.
 
 The model's own share (its subject passed, no floor needed) and its decoding rate are reported
 beside them. Set BENCH_COMMITS_MODEL to another GGUF file to run the same changes through it.
@@ -35,6 +38,7 @@ from ._common import REPO, Result, median, pct
 DATA = REPO / "bench" / "data" / "commits"
 GOAL_SHARE = 0.90
 GOAL_P50_S = 5.0
+BENCH_RUNS = 1  # greedy decoding gives the same messages each run; 80 timed messages a run already
 
 # The bench's own idea of junk (the issue's list), deliberately not the product's check.
 _JUNK = {
@@ -108,31 +112,50 @@ async def _one(dispatcher, diff: str) -> dict:
     }
 
 
-def measure(model_path: Path | None = None) -> tuple[list[tuple[str, str, dict]], object]:
+def measure(model_path: Path | None = None, *, fresh_each: bool = False) -> tuple[list[tuple[str, str, dict]], object]:
+    """Every change through the embedded hop. `fresh_each`: a new backend for each change, loading
+    the model and restoring the examples' kept state as a new `hybridlsp commit-msg` process does
+    (the state kept by the first); else one backend for all, as the language server keeps it."""
+    import tempfile
+
     from hybridlsp.backends.embedded import EmbeddedBackend
     from hybridlsp.config import Settings
     from hybridlsp.context.tokens import count_tokens
     from hybridlsp.engine.dispatch import BackendPool, Breaker, Dispatcher
 
     settings = Settings()
-    backend = EmbeddedBackend(settings)
-    if model_path is not None:
-        backend.model_path = model_path
-    backend._load()  # raises BackendUnavailable when the model or llama_cpp is missing
-    pool = BackendPool(settings, env={}, overrides={"embedded": backend})
-    dispatcher = Dispatcher(settings, pool, Breaker(10**6, 0.0), count_tokens)
     changes = load_changes()
 
-    async def run_all():
-        out = []
-        try:
-            for cid, source, diff in changes:
-                out.append((cid, source, await _one(dispatcher, diff)))
-        finally:
-            await pool.aclose()
-        return out
+    def dispatcher_with(state_dir: str):
+        backend = EmbeddedBackend(settings)
+        backend.state_dir = Path(state_dir)  # never the user's data dir
+        if model_path is not None:
+            backend.model_path = model_path
+        pool = BackendPool(settings, env={}, overrides={"embedded": backend})
+        return Dispatcher(settings, pool, Breaker(10**6, 0.0), count_tokens), pool, backend
 
-    return asyncio.run(run_all()), backend
+    async def run_all(state_dir: str):
+        dispatcher, pool, backend = dispatcher_with(state_dir)
+        backend._load()  # raises BackendUnavailable when the model or llama_cpp is missing
+        out = []
+        if not fresh_each:
+            try:
+                for cid, source, diff in changes:
+                    out.append((cid, source, await _one(dispatcher, diff)))
+            finally:
+                await pool.aclose()
+            return out, backend
+        await pool.aclose()
+        for cid, source, diff in changes:
+            dispatcher, pool, backend = dispatcher_with(state_dir)
+            try:
+                out.append((cid, source, await _one(dispatcher, diff)))
+            finally:
+                await pool.aclose()
+        return out, backend
+
+    with tempfile.TemporaryDirectory(prefix="bench-commits-") as state_dir:
+        return asyncio.run(run_all(state_dir))
 
 
 def _figures(rows: list[dict]) -> dict:
@@ -157,16 +180,21 @@ def run() -> Result:
     from hybridlsp.errors import BackendError
 
     title = "Commit messages from the embedded tier, 40 real changes"
-    goal = f">= {GOAL_SHARE:.0%} pass and name a change, 0% junk, p50 <= {GOAL_P50_S:.0f} s"
+    goal = (f">= {GOAL_SHARE:.0%} pass and name a change, 0% junk, p50 <= {GOAL_P50_S:.0f} s "
+            "(model kept loaded, and a new process each)")
     try:
         results, backend = measure()
+        fresh, _ = measure(fresh_each=True)
     except BackendError as e:
         return Result(13, title, "the embedded model is not available", goal, None, limits=str(e))
     rows = [r for _, _, r in results]
-    f = _figures(rows)
-    met = f["pass_and_names"] >= GOAL_SHARE and f["junk"] == 0 and f["p50"] <= GOAL_P50_S
+    f, c = _figures(rows), _figures([r for _, _, r in fresh[1:]])  # the first new process kept the state
+    same = sum(a["message"] == b["message"] for a, (_, _, b) in zip(rows, fresh))
+    met = (f["pass_and_names"] >= GOAL_SHARE and f["junk"] == 0 and f["p50"] <= GOAL_P50_S
+           and c["p50"] <= GOAL_P50_S)
     figure = (f"{f['pass_and_names']:.0%} pass and name a change, {f['junk']:.0%} junk, p50 {f['p50']:.1f} s "
-              f"(the model's own subject {f['own']:.0%}, the floor the rest)")
+              f"loaded / {c['p50']:.1f} s in a new process (the model's own subject {f['own']:.0%}, "
+              "the floor the rest)")
     raw = [
         "| | share |",
         "|---|---:|",
@@ -176,10 +204,19 @@ def run() -> Result:
         f"| junk (fence, label, echoed diff, explanation, repetition) | {f['junk']:.0%} |",
         f"| the model's own subject passed (no floor) | {f['own']:.0%} |",
         f"| the model's raw text was junk by the same list | {f['raw_junk']:.0%} |",
-        f"Latency p50 {f['p50']:.2f} s, p90 {f['p90']:.2f} s ({f['n']} changes, one at a time, the model loaded once); "
-        f"CPU time a message p50 {f['cpu50']:.2f} s (what the load of a shared machine does not change); "
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end; "
-        f"decoding {f['tok_s']:.1f} tokens/s median; prompt {f['prompt']:.0f} tokens median; "
+        "",
+        "| latency a message | p50 | p90 | CPU p50 |",
+        "|---|---:|---:|---:|",
+        f"| the model kept loaded (the language server) | {f['p50']:.2f} s | {f['p90']:.2f} s | {f['cpu50']:.2f} s |",
+        f"| a new process each (the hook, the CLI): the model loaded, the examples' state restored | "
+        f"{c['p50']:.2f} s | {c['p90']:.2f} s | {c['cpu50']:.2f} s |",
+        f"| the first new process, nothing kept yet (it reads the examples and keeps their state) | "
+        f"{fresh[0][2]['seconds']:.2f} s | | {fresh[0][2]['cpu']:.2f} s |",
+        f"{f['n']} changes, one at a time; a new process's figure leaves out Python's start-up and imports "
+        f"(about 0.5 s here); the same message in both passes for {same} of {len(rows)} changes (greedy "
+        f"decoding). Load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end, from other "
+        "work sharing the machine: CPU time is what that does not change. "
+        f"Decoding {f['tok_s']:.1f} tokens/s median; prompt {f['prompt']:.0f} tokens median; "
         f"{backend.n_threads} thread(s), n_ctx {backend.n_ctx}.",
         "",
         "| change | message subject | from | s |",
@@ -202,9 +239,10 @@ def run() -> Result:
             points.append(f"{f['pass_and_names']:.0%} pass and name a change")
         if f["junk"]:
             points.append(f"{f['junk']:.0%} junk")
-        if f["p50"] > GOAL_P50_S:
-            points.append(f"p50 {f['p50']:.1f} s wall on a shared machine (load {os.getloadavg()[0]:.1f} on "
-                          f"{os.cpu_count()} cores); the CPU time a message is {f['cpu50']:.2f} s p50")
+        for what, g in (("the model kept loaded", f), ("a new process each", c)):
+            if g["p50"] > GOAL_P50_S:
+                points.append(f"{what}: p50 {g['p50']:.1f} s wall on a shared machine (load {os.getloadavg()[0]:.1f} "
+                              f"on {os.cpu_count()} cores); the CPU time a message is {g['cpu50']:.2f} s p50")
         limits = "\n".join(points)
     return Result(13, title, figure, goal, met, raw, limits)
 
