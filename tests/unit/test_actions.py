@@ -7,6 +7,7 @@ import pytest
 from hybridlsp.actions import ACTION_MODULES, get_action
 from hybridlsp.actions.base import ActionContext, sanitize
 from hybridlsp.errors import ValidationFailed
+from tests.support import need_module
 
 CODE = "def add(a, b):\n    return a + b\n"
 
@@ -312,6 +313,6 @@ def test_small_prompt_is_short_and_its_grammar_names_the_targets():
 
 
 def test_small_grammar_compiles_in_llama_cpp():
-    llama_cpp = pytest.importorskip("llama_cpp")
+    llama_cpp = need_module("llama_cpp", "llama-cpp-python is not installed: pip install 'hybridlsp[embedded]'")
     grammar = commit_message.small_grammar(['a"quoted\\name', "x.py"])
     assert llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) is not None

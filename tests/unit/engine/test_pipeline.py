@@ -522,7 +522,7 @@ def _staged_repo(path):
 
 @pytest.mark.embedded
 async def test_embedded_commit_message_names_the_change_and_lists_the_facts(ledger, tmp_path):
-    pytest.importorskip("llama_cpp", reason="the embedded extra is not installed")
+    need_module("llama_cpp", "llama-cpp-python is not installed: pip install 'hybridlsp[embedded]'")
     from hybridlsp.actions import commit_message
 
     _staged_repo(tmp_path)
