@@ -418,3 +418,17 @@ def test_cloud_reservations_fit_the_caps_and_lapse(tmp_path):
         # ...and any, this process's included, once past its time limit
         later = datetime.now(UTC) + timedelta(hours=1)
         assert led.reserve_cloud(0.9, 1.0, 0.0, now=later).reserved == 0.0
+
+
+@pytest.mark.parametrize("cost, n", [(0.1, 8), (0.1, 10), (0.08, 10), (0.07, 3)])
+def test_cloud_spend_is_the_round_sum_of_its_costs(ledger, cost, n):
+    # summed as floats, eight $0.10 rows are 0.7999999999999999: a cap or a warning at $0.80 would not hold
+    for _ in range(n):
+        record(ledger, backend="openai", model="gpt-4.1", cost_usd=cost)
+    assert ledger.month_cloud_spend() == ledger.day_cloud_spend() == round(cost * n, 2)
+
+
+def test_a_reservation_that_reaches_the_cap_exactly_fits(ledger):
+    record(ledger, backend="openai", model="gpt-4.1", cost_usd=0.1)
+    assert ledger.reserve_cloud(0.2, 0.3, 0.0).id  # 0.1 + 0.2 is 0.30000000000000004 in floating point
+    assert ledger.reserve_cloud(0.01, 0.3, 0.0).refused_by == "monthly"

@@ -44,7 +44,7 @@ def _cap_status(name: str, resets: str, cap: float, spend: float, warn_fraction:
     share = f"${spend:.2f} of ${cap:.2f} ({spend / cap * 100:.0f} %)"
     if spend >= cap:
         return BudgetStatus("over", f"{name} cloud budget spent: {share}; cloud requests go to tier 2 until {resets}")
-    if spend >= warn_fraction * cap:
+    if spend >= round(warn_fraction * cap, 9):  # 0.8 x $7 is 5.6000000000000005
         return BudgetStatus(
             "warn", f"{name} cloud budget {share} spent; at ${cap:.2f} cloud requests go to tier 2 until {resets}"
         )

@@ -68,7 +68,9 @@ def prepare(req: RunRequest, action) -> Prepared:
     """The action's context and messages for `req` (an action module: see `actions.base.Action`)."""
     prompt = parse_flag(req.prompt)[2]
     text = req.text
-    if action.prompt_in_text and not req.prompt:
+    # an ask's text is its prompt (the editor sends it as both): the flag goes from both, or it is
+    # sent, and the prompt twice
+    if action.prompt_in_text and (not req.prompt or req.text == req.prompt):
         text = parse_flag(req.text)[2]
     if not text and req.document is not None and action.reads_document:
         text = req.document

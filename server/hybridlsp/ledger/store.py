@@ -144,6 +144,12 @@ def _utc(now: datetime | None) -> datetime:
     return now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
 
 
+def _usd(total: float) -> float:
+    """A sum of dollar amounts, to the billionth: sums of floats miss round figures (ten requests of
+    $0.08 sum to 0.7999999999999999), and a cap or its 80 % warning must hold at exactly that spend."""
+    return round(float(total), 9)
+
+
 def _iso(ts: datetime | None = None) -> str:
     """One fixed format (UTC, microseconds) so timestamps compare correctly as strings in SQL."""
     return _utc(ts).isoformat(timespec="microseconds")
@@ -326,7 +332,7 @@ class Ledger:
             f"WHERE ts >= ? AND ts < ? AND backend NOT IN ({_LOCAL_SQL})",
             (_iso(start), _iso(end)),
         ).fetchone()
-        return float(total)
+        return _usd(total)
 
     @staticmethod
     def _month(now: datetime | None) -> tuple[datetime, datetime]:
@@ -362,7 +368,7 @@ class Ledger:
             (reserved,) = db.execute("SELECT COALESCE(SUM(amount), 0) FROM reservations").fetchone()
             month, day = self._spend_in(db, *self._month(now)), self._spend_in(db, *self._day(now))
             for name, cap, spent in (("monthly", monthly_cap, month), ("daily", daily_cap, day)):
-                if cap and spent + reserved + amount > cap:
+                if cap and _usd(spent + reserved + amount) > cap:
                     return Reservation(None, month, day, float(reserved), name)
             rid = uuid.uuid4().hex
             db.execute("INSERT INTO reservations VALUES (?, ?, ?, ?)",

@@ -83,7 +83,8 @@ def span_attributes(req: RunRequest, result: RunResult, *, user: str, repository
     if result.ttft_ms is not None:
         attrs["hybridlsp.ttft_ms"] = result.ttft_ms
     if include_prompts and not result.decision.private:
-        asked = "\n\n".join(t for t in (req.prompt, req.text) if t)
+        # an editor's ask is its text and its prompt at once: once
+        asked = "\n\n".join(dict.fromkeys(t for t in (req.prompt, req.text) if t))
         attrs["gen_ai.input.messages"] = _messages("user", asked)
         attrs["gen_ai.output.messages"] = _messages("assistant", result.text)
     return attrs

@@ -50,6 +50,12 @@ def test_budget_status(monthly, daily, month_spend, day_spend, level, words):
         assert st.message == ""
 
 
+@pytest.mark.parametrize("cap, spend, level", [(7.0, 5.6, "warn"), (7.0, 5.59, "ok"), (1.1, 0.88, "warn")])
+def test_the_warning_holds_at_exactly_its_fraction_of_the_cap(cap, spend, level):
+    # 0.8 x $7 is 5.6000000000000005 in floating point: $5.60 spent is 80 % all the same
+    assert budget_status(caps(monthly=cap), spend, 0).level == level
+
+
 def test_warn_fraction_is_a_setting_and_budget_section_alone_works():
     s = caps(monthly=10, warn=0.5)
     assert budget_status(s, 5.0, 0).level == "warn"

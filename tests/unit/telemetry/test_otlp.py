@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import gzip
+import json
 import sys
 import threading
 import time
@@ -36,7 +37,7 @@ from hybridlsp.request import Fallback, RunRequest, RunResult, UsageReport
 from hybridlsp.errors import ConfigError  # noqa: E402
 from hybridlsp.ledger.store import Ledger  # noqa: E402
 from hybridlsp.routing.types import Decision, Hop  # noqa: E402
-from hybridlsp.telemetry import exporter_for  # noqa: E402
+from hybridlsp.telemetry import exporter_for, span_attributes  # noqa: E402
 from tests.fakes.upstreams import FakeOllama, FakeOpenAI  # noqa: E402
 
 PROMPT = "Why does parse_invoice() drop the VAT line for customer ACME-7781?"
@@ -221,6 +222,18 @@ def test_prompts_only_when_enabled_and_never_for_private_requests(receiver, ledg
     assert a["hybridlsp.repository"] == "billing"  # unset: the workspace folder's name, not its path
     assert "gen_ai.input.messages" not in attrs(private.attributes)
     assert "/home/ana" not in b"".join(receiver.raw).decode("latin-1")
+
+
+@pytest.mark.parametrize("prompt, text, sent", [
+    (PROMPT, PROMPT, PROMPT),  # an editor's ask: its text is its prompt, exported once
+    ("", PROMPT, PROMPT),  # the command line's ask
+    ("Why?", "def f(): pass", "Why?\n\ndef f(): pass"),  # a question about a selection: both
+])
+def test_the_prompt_is_exported_as_it_was_asked(prompt, text, sent):
+    req, result = cloud_result()
+    req = RunRequest(action="ask", text=text, prompt=prompt)
+    a = span_attributes(req, result, user="ana", repository="payments", include_prompts=True)
+    assert json.loads(a["gen_ai.input.messages"])[0]["parts"][0]["content"] == sent
 
 
 async def test_a_real_request_through_the_engine_is_exported(receiver, ledger):
