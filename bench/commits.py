@@ -1,4 +1,4 @@
-"""[13] Commit messages from the embedded tier alone, on 40 real changes.
+"""[14] Commit messages from the embedded tier alone, on 40 real changes.
 
 The changes are in bench/data/commits (24 commits of this repository, 16 release-to-release diffs
 of PyPI and npm packages; provenance and licences in its README). Each diff goes through what the
@@ -186,7 +186,7 @@ def run() -> Result:
         results, backend = measure()
         fresh, _ = measure(fresh_each=True)
     except BackendError as e:
-        return Result(13, title, "the embedded model is not available", goal, None, limits=str(e))
+        return Result(14, title, "the embedded model is not available", goal, None, limits=str(e))
     rows = [r for _, _, r in results]
     f, c = _figures(rows), _figures([r for _, _, r in fresh[1:]])  # the first new process kept the state
     same = sum(a["message"] == b["message"] for a, (_, _, b) in zip(rows, fresh))
@@ -244,7 +244,7 @@ def run() -> Result:
                 points.append(f"{what}: p50 {g['p50']:.1f} s wall on a shared machine (load {os.getloadavg()[0]:.1f} "
                               f"on {os.cpu_count()} cores); the CPU time a message is {g['cpu50']:.2f} s p50")
         limits = "\n".join(points)
-    return Result(13, title, figure, goal, met, raw, limits)
+    return Result(14, title, figure, goal, met, raw, limits)
 
 
 if __name__ == "__main__":

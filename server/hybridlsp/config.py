@@ -219,6 +219,12 @@ class LedgerSettings(_Model):
     )
 
 
+class PrivacySettings(_Model):
+    on_secret: Literal["local", "redact"] = Field(
+        "local", description='a request holding a secret: "local" keeps it on a local model; "redact" may send '
+                             "it to the cloud with each secret value replaced by <SECRET_n>, put back in the answer")
+
+
 class TelemetrySettings(_Model):
     enabled: bool = Field(False, description="export each request as OpenTelemetry spans and metrics")
     endpoint: str = Field(
@@ -240,6 +246,7 @@ class Settings(_Model):
     cache: CacheSettings = CacheSettings()
     ledger: LedgerSettings = LedgerSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     def tier(self, n: int) -> TierSettings:
         return getattr(self.tiers, f"tier{n}")
@@ -255,6 +262,7 @@ CREDENTIAL_KEYS = (
     ("telemetry", "enabled"),
     ("telemetry", "endpoint"),
     ("telemetry", "include_prompts"),
+    ("privacy", "on_secret"),  # "redact" sends requests that hold secrets to the cloud, redacted
 )
 
 _CAMEL_RE = re.compile(r"(?<!^)(?=[A-Z])")

@@ -71,6 +71,7 @@ class RunResult:
     findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     budget: object | None = None  # budget.status.BudgetStatus after this request
+    redacted: int = 0  # secret values sent behind placeholders (privacy.on_secret = "redact"); never which
 
 
 def workspace_of(path: str) -> Path | None:

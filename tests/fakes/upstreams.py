@@ -132,10 +132,12 @@ class FakeUpstream:
         models: tuple[str, ...] = ("model-a", "model-b"),
         answers: dict[str, str] | None = None,
         token_logprob: float | None = None,
+        chunks: list[str] | None = None,
     ):
         self.answer = answer
         self.answers = dict(answers or {})  # model -> its own answer
         self.token_logprob = token_logprob
+        self.chunks = chunks  # the answer's stream pieces, as given (default: one per word)
         self.usage = usage
         self.token_delay = token_delay
         self.expected_key = expected_key  # None: accept any key
@@ -392,7 +394,8 @@ class FakeUpstream:
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def _send_stream(self, req: Recorded, writer, conn: _Conn, kind: str, fault: Fault | None) -> None:
-        pieces = _pieces(self.answers.get((req.json or {}).get("model", ""), self.answer))
+        answer = self.answers.get((req.json or {}).get("model", ""), self.answer)
+        pieces = list(self.chunks) if self.chunks else _pieces(answer)
         before, tokens, after = self.stream_frames(req, pieces)
         half = len(tokens) // 2
         if kind == "cut":

@@ -9,7 +9,8 @@ from hybridlsp.ledger.records import RequestRecord
 from hybridlsp.errors import HybridError
 from hybridlsp.ledger import Ledger, Row, UnknownRequest, compute_report
 
-BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key", "m004_reservations", "m005_escalation_signal"]
+BASE_MIGRATIONS = ["m001_requests", "m002_feedback", "m003_hash_key", "m004_reservations", "m005_escalation_signal",
+                   "m006_redacted"]
 
 
 @pytest.fixture

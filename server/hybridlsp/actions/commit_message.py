@@ -138,7 +138,7 @@ def validate(answer: str, ctx: ActionContext) -> str:
 # --- the embedded model -------------------------------------------------------------------------
 
 SMALL_SYSTEM = "You write the subject line of a git commit: what changed, then what was done."
-# Two changes of this repository's history (neither is in bench 13's set) with their authors'
+# Two changes of this repository's history (neither is in bench 14's set) with their authors'
 # subjects in this form, and a docs example written for the prompt.
 _SHOTS = (
     ("Files: docs/install.md\n+## Windows\n+Run the installer, then restart the editor.",

@@ -56,6 +56,16 @@ class PatternSet:
                       scratch=scratch)
         return out
 
+    def matches(self, data: bytes) -> list[tuple[int, int]]:
+        """(index of the pattern, offset of the match's last byte) of each match."""
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = self._hs.Scratch(self._db)
+        out: list[tuple[int, int]] = []
+        self._db.scan(data, match_event_handler=lambda i, _start, end, _flags, _ctx: out.append((i, end - 1)),
+                      scratch=scratch)
+        return out
+
 
 _in_background = False
 

@@ -1,31 +1,39 @@
 """Find secrets in text before it leaves the machine, and redact them.
 
-detect-secrets' `scan_line` runs ~27 plugins and its filter machinery on every line: about 2,000
-lines/s, far too slow for a 100,000-line staged diff. So the scan has two stages:
+Two rule sets run here: gitleaks' (`rulesets`, vendored and pinned) and detect-secrets' token and
+entropy plugins (`secret_lines`), with our own patterns beside each. Running them line by line
+over a 100,000-line staged diff would be far too slow, so the scan has two stages:
 
-1. one pass over the whole (ASCII-lowercased) text finds candidate lines: every line that holds
-   a token prefix, a secret-sounding keyword, credentials in a URL or a long quoted string.
-   Hyperscan (Intel's multi-pattern matcher) runs all the candidate patterns at once, about 1.5 ms
-   a MB of code; where its wheel is missing, `re` runs them as separate passes, about 15-20 ms.
-2. only candidate lines go through detect-secrets' plugin classes and our own patterns
-   (`secret_lines`, imported on the first candidate: detect-secrets takes ~50-80 ms to import).
-   Whole PEM blocks are found here.
+1. one pass over the whole (ASCII-lowercased) text finds candidate lines, and for each the rules
+   that could match it: detect-secrets' candidates (token prefixes, secret-sounding names before
+   an operator, credentials in a URL, long quoted strings) as one expression, and each rule's
+   keyword prefilter. Hyperscan (Intel's multi-pattern matcher) runs them all at once, ~25 ms of
+   CPU a MB of code, stage 2 included; where its wheel is missing, `re` runs them as passes
+   (~130 ms).
+2. only candidate lines go through the rules they were flagged for (`rulesets.scan_line`) and,
+   when detect-secrets' expression flagged them, its plugin classes (`secret_lines`, imported on
+   the first such line: detect-secrets takes ~50-80 ms to import). Names and values that stand
+   apart (an XML key/value pair, a YAML block scalar, nested keys) are scanned joined. Whole PEM
+   blocks are found here.
 
-Hits carry the line and the kind, never the value. Plugins left out on purpose: IPPublic (an IP
-is not a credential), Twilio, Mailchimp, Telegram, Discord, Artifactory, Cloudant, IBM and
-SoftLayer (prefixes too generic to prefilter without flagging ordinary code).
+Hits carry the line and the kind, never the value. detect-secrets plugins left out on purpose:
+IPPublic (an IP is not a credential), its keyword plugin (the rule sets cover its forms at a
+fraction of its cost), Twilio, Mailchimp, Telegram, Discord, Artifactory, Cloudant, IBM and
+SoftLayer (gitleaks' rules cover those, with keyword prefilters).
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from . import rulesets
 from .multimatch import Background, PatternSet, parts_matched
 
-__all__ = ["SecretHit", "contains_secret", "contains_secret_many", "find_secrets", "redact"]
+__all__ = ["SecretHit", "contains_secret", "contains_secret_many", "find_secrets", "redact", "secret_spans"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +41,8 @@ class SecretHit:
     """A secret found on a line. Kinds: aws-key, azure-storage-key, github-token, gitlab-token,
     jwt, npm-token, openai-key, anthropic-key, private-key, pypi-token, sendgrid-key,
     slack-token, square-oauth-secret, stripe-key, connection-string, secret-assignment,
-    high-entropy-string."""
+    high-entropy-string (detect-secrets' and ours); a gitleaks rule's id (`adafruit-api-key`);
+    ours: prefixed-token, authorization-header, bearer-token, xml-secret-element."""
 
     line_no: int  # 1-based line of the scanned text
     kind: str
@@ -43,8 +52,8 @@ class SecretHit:
 # Stage 1, run on text.encode().lower(): ASCII-only lowercasing keeps byte offsets, and factoring
 # the alternatives by first letter keeps the regex engine's scan fast (measured 4x over (?i)).
 #
-# A secret-sounding name (password, secret, api_key...) is a candidate only where one of
-# detect-secrets' keyword patterns could match it, or our NAME=value one: the name, a suffix, a
+# A secret-sounding name (password, secret, api_key...) is a candidate only where one of the
+# code-form patterns of `secret_lines` (detect-secrets' keyword forms) could match it, or NAME=value: the name, a suffix, a
 # closing quote or bracket, an index or `.assign`, spaces, then ":", "=", "!" or "("; or later
 # a quoted value and ";"; or "==" / "!=" before it. Prose that says "secret" or "password" is
 # then no candidate ("the secretary", "secreted from (...)": 21 of 2,000 held-out questions
@@ -111,7 +120,7 @@ _ONE_PASS_BELOW = 4096  # bytes
 _COMPARISON = re.compile(rb"[!=]{2}")
 
 
-def _offsets_re(low: bytes) -> list[int]:
+def _ds_offsets_re(low: bytes) -> list[int]:
     short = len(low) < _ONE_PASS_BELOW
     out = [m.start() for rx in (_CANDIDATE_ONE if short else _CANDIDATES) for m in rx.finditer(low)]
     for rx in _NAMES_TAILED_ONE if short else _NAMES_TAILED:
@@ -122,21 +131,143 @@ def _offsets_re(low: bytes) -> list[int]:
     return out
 
 
-# All candidate patterns as one Hyperscan expression (`multimatch`): 0.5 us a 350-character prompt
-# in a batch against 5.7 for `re`. One expression compiles in a third of the time of 17 (~20 ms)
-# and scans as fast; in `route`, `re` runs until it has compiled on its own thread.
-_EXPRESSION = b"|".join((*_CANDIDATE_PATTERNS, _COMPARED_NAME))
-_ENGINE = Background([_EXPRESSION])
+# Characters of the rules' literal heads: a head lies inside one run of them. On a long text the
+# heads are looked for in its distinct runs, joined (a tenth of a prose text's size or less), and
+# only the heads found there in the text itself: 2,000 prompts, ~700 KB, take ~20 ms, not ~170.
+_HEAD_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789_-.~+/:")
+_NOT_HEAD = bytes(c if c in _HEAD_CHARS else 32 for c in range(256))
+_DISTINCT_ABOVE = 16384  # bytes
 
 
-def _hyperscan(wait: bool | None = None) -> PatternSet | None:
-    return _ENGINE.get(wait)
+def _rule_offsets_re(low: bytes) -> list[tuple[int, int]]:
+    """(rule index, offset) of each rule prefilter's match, on `re`: a prefilter whose leading
+    literal is absent (most, in any one text) costs one substring search; the others that share
+    a tail (the generic names and their operators) run as one pass."""
+    out = []
+    runs = b" ".join(set(low.translate(_NOT_HEAD).split())) if len(low) > _DISTINCT_ABOVE else None
+    present: dict[bytes, bool] = {}
+    tails: dict[bytes, list[rulesets.Prefilter]] = {}
+    for pre in rulesets.prefilters():
+        found = present.get(pre.head)
+        if found is None:
+            skip = runs is not None and pre.head and _HEAD_CHARS.issuperset(pre.head) and pre.head not in runs
+            found = present[pre.head] = not skip and pre.head in low
+        if not found:
+            continue
+        if pre.literal:
+            at = low.find(pre.head)
+            while at >= 0:
+                out.append((pre.rule, at))
+                at = low.find(pre.head, at + 1)
+        else:
+            tails.setdefault(pre.tail, []).append(pre)
+    for tail, pres in tails.items():
+        if len(pres) == 1:
+            out += [(pres[0].rule, m.start()) for m in _compiled(pres[0].pattern).finditer(low)]
+            continue
+        # One alternation finds the lines; on each, every prefilter of the group is tried (an
+        # alternation's match may hide another head inside it: `apikey=`).
+        seen: set[int] = set()
+        for m in _grouped(tail, tuple(sorted({p.head for p in pres}))).finditer(low):
+            start = low.rfind(b"\n", 0, m.start()) + 1
+            if start in seen:
+                continue
+            seen.add(start)
+            end = low.find(b"\n", m.end())
+            end = len(low) if end < 0 else end
+            out += [(p.rule, start) for p in pres
+                    if p.head in low[start:end] and _compiled(p.pattern).search(low, start, end)]
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _grouped(tail: bytes, heads: tuple[bytes, ...]) -> re.Pattern[bytes]:
+    return re.compile(b"(?:" + b"|".join(re.escape(h) for h in heads) + b")" + tail)
+
+
+@functools.lru_cache(maxsize=None)
+def _compiled(pattern: bytes) -> re.Pattern[bytes]:
+    return re.compile(pattern)
+
+
+def _offsets_re(low: bytes) -> list[int]:
+    return _ds_offsets_re(low) + [at for _, at in _rule_offsets_re(low)]
+
+
+# All candidate patterns in one Hyperscan set (`multimatch`): detect-secrets' candidates as one
+# expression (id 0: 0.5 us a 350-character prompt in a batch against 5.7 for `re`; one expression
+# compiles in a third of the time of 17, ~20 ms, and scans as fast), then each rule prefilter
+# (id 1 + its index), so one scan says which rules each line needs. In `route`, `re` runs until it
+# has compiled on its own thread.
+#
+# `_COMPARED_NAME` is a set of its own, one pattern per operator: with it in one set with the AWS
+# pattern, Hyperscan 0.9.1 reported no match in "000000000000000==password", nor, with `[!=]{2}`
+# alone, in "akia000000000000000:000==client_key"; `re` does, and so does each operator's own
+# pattern (test_hyperscan_and_re_find_the_same_candidate_lines found both).
+_EXPRESSION = b"|".join(_CANDIDATE_PATTERNS)
+
+
+def _patterns() -> list[bytes]:
+    return [_EXPRESSION, *(pre.pattern for pre in rulesets.prefilters())]
+
+
+_ENGINE: Background | None = None  # built on first use: the rule set loads then
+_COMPARED = Background([op + _COMPARED_NAME[len(rb"[!=]{2}"):] for op in (b"==", b"!=", b"!!", b"=!")])
+
+
+def _engine() -> Background:
+    global _ENGINE
+    if _ENGINE is None:
+        _ENGINE = Background(_patterns())
+    return _ENGINE
+
+
+class _Sets:
+    """The two sets as one: the compared-name set's matches count as id 0's."""
+
+    def __init__(self, main: PatternSet, compared: PatternSet):
+        self.main, self.compared = main, compared
+
+    def ends(self, data: bytes) -> list[int]:
+        return self.main.ends(data) + self.compared.ends(data)
+
+    def matches(self, data: bytes) -> list[tuple[int, int]]:
+        return self.main.matches(data) + [(0, at) for at in self.compared.ends(data)]
+
+
+def _hyperscan(wait: bool | None = None) -> _Sets | None:
+    main = _engine().get(wait)
+    compared = _COMPARED.get(wait) if main is not None else None
+    return _Sets(main, compared) if compared is not None else None
 
 
 def _candidate_offsets(low: bytes) -> list[int]:
     """An offset inside each stage-1 match in `low`: the lines to hand to stage 2."""
     engine = _hyperscan()
     return engine.ends(low) if engine is not None else _offsets_re(low)
+
+
+def _line_start(low: bytes, at: int) -> int:
+    return low.rfind(b"\n", 0, at) + 1
+
+
+def _candidate_lines(low: bytes) -> tuple[set[int], dict[int, set[int]]]:
+    """Stage 1: (starts of lines for detect-secrets' plugins, line start -> rule indices)."""
+    ds: set[int] = set()
+    by_line: dict[int, set[int]] = {}
+    engine = _hyperscan()
+    if engine is not None:
+        pres = rulesets.prefilters()
+        for pattern_id, at in engine.matches(low):
+            if pattern_id == 0:
+                ds.add(_line_start(low, at))
+            else:
+                by_line.setdefault(_line_start(low, at), set()).add(pres[pattern_id - 1].rule)
+        return ds, by_line
+    ds = {_line_start(low, at) for at in _ds_offsets_re(low)}
+    for rule, at in _rule_offsets_re(low):
+        by_line.setdefault(_line_start(low, at), set()).add(rule)
+    return ds, by_line
 
 
 # A PEM private key, with its body: following base64 or header lines, or on the same line with
@@ -198,17 +329,22 @@ def _scan(text: str, path: str) -> list[_Finding]:
         return header_paths[i] if i >= 0 else path
 
     # the start of every line with a trigger, each line once, in order
-    starts = sorted({data.rfind(b"\n", 0, at) + 1 for at in _candidate_offsets(low)})
-    if starts:
+    ds_starts, rule_lines = _candidate_lines(low)
+    if ds_starts:
         from .secret_lines import scan_line  # detect-secrets, ~50-80 ms: only for a text with a candidate line
     line_no, counted_to = 1, 0
-    for start in starts:
+    for start in sorted(ds_starts | rule_lines.keys()):
         line_no += data.count(b"\n", counted_to, start)
         counted_to = start
         end = data.find(b"\n", start)
-        line = data[start : end if end >= 0 else len(data)].decode("utf-8", "surrogatepass")
+        line = data[start : end if end >= 0 else len(data)].decode("utf-8", "surrogatepass").rstrip("\r")
         line_path = path_at(start)
-        for s, e, kind in _merge(scan_line(line.rstrip("\r"), line_path)):
+        found = scan_line(line, line_path) if start in ds_starts else []
+        indices = rule_lines.get(start)
+        if indices:
+            found += rulesets.scan_line(line, line_path, indices)
+            findings += _rewritten(data, line, end, line_no, line_path)
+        for s, e, kind in _merge(found):
             findings.append(_Finding(line_no, s, line_no, e, kind, line_path))
 
     if "PRIVATE KEY" in text:
@@ -220,6 +356,65 @@ def _scan(text: str, path: str) -> list[_Finding]:
             where = path_at(len(text[: m.start()].encode("utf-8", "surrogatepass")))
             findings.append(_Finding(first, begin_col, last, end_col, "private-key", where))
     return findings
+
+
+def _line_at(data: bytes, start: int) -> tuple[str, int]:
+    """(the line that starts at `start`, without its newline; the offset of that newline or -1)."""
+    end = data.find(b"\n", start)
+    return data[start : end if end >= 0 else len(data)].decode("utf-8", "surrogatepass").rstrip("\r"), end
+
+
+def _as_assignment(name: str, value: str, line_no: int, value_col: int, path: str) -> list[_Finding]:
+    """Scan `name: value`, a name and a value that stand apart in the text, as one line; a
+    finding counts only inside the value, at its place (`value_col`) on line `line_no`."""
+    joined = f"{name}: {value}"
+    at = len(name) + 2
+    indices = {rule for rule, _ in _rule_offsets_re(joined.encode("utf-8", "surrogatepass").lower())}
+    found = _merge(rulesets.scan_line(joined, path, indices)) if indices else []
+    return [_Finding(line_no, s - at + value_col, line_no, e - at + value_col, kind, path)
+            for s, e, kind in found if s >= at]
+
+
+_CHILDREN_SCANNED = 20  # lines after a `parent:` line
+
+
+def _rewritten(data: bytes, line: str, end: int, line_no: int, path: str) -> list[_Finding]:
+    """A flagged line whose name and value stand apart: `<add key="k" value="v"/>`, a YAML block
+    scalar (`k: |` then the value), a `parent:` or `[parent]` whose children's names it prefixes."""
+    out = []
+    for m in rulesets.KEY_VALUE_ATTRIBUTES.finditer(line):
+        if m.group(2):
+            out += _as_assignment(m.group(1), m.group(2), line_no, m.start(2), path)
+    if end < 0:
+        return out
+    block = rulesets.BLOCK_SCALAR.match(line)
+    if block:
+        value_line, _ = _line_at(data, end + 1)
+        value = value_line.lstrip(" \t+-")
+        if value:
+            out += _as_assignment(block.group(1), value, line_no + 1, len(value_line) - len(value), path)
+        return out
+    parent = rulesets.PARENT_KEY.match(line)
+    if parent:
+        indent, name = len(parent.group(1).lstrip("+-")), parent.group(2) or parent.group(3)
+        start, child_no = end + 1, line_no
+        for _ in range(_CHILDREN_SCANNED):
+            if start >= len(data):
+                break
+            child_line, child_end = _line_at(data, start)
+            child_no += 1
+            if child_line.strip(" \t+-"):
+                child = rulesets.CHILD_KEY.match(child_line)
+                if parent.group(2) and (child is None or len(child.group(1).lstrip("+-")) <= indent):
+                    break  # YAML: back at the parent's level
+                if child is None and child_line.lstrip(" \t+-").startswith("["):
+                    break  # INI: the next section
+                if child:
+                    out += _as_assignment(f"{name}_{child.group(2)}", child.group(3), child_no, child.start(3), path)
+            if child_end < 0:
+                break
+            start = child_end + 1
+    return out
 
 
 def find_secrets(text: str, path: str = "") -> list[SecretHit]:
@@ -241,13 +436,27 @@ def contains_secret_many(texts: Sequence[str], path: str = "") -> list[bool]:
     """`[contains_secret(t, path) for t in texts]`, with stage 1 run once over all of them.
 
     Only texts with a candidate go through `_scan`: on 2,000 prompts of ~350 characters this costs
-    0.6 us a text with Hyperscan (6.7 with `re`), against 2.9 (16.5) for `contains_secret` on each.
+    ~2.5 us of CPU a text with Hyperscan (~45 with `re`, most of it the rule prefilters' literal
+    heads looked for), measured at a load average of ~8 on 2 cores.
     """
     # No candidate pattern can match a newline (literals, `[^\s/@]`, `[^\n]`, `[a-z0-9...]`, and
     # spaces without one), as parts_matched needs.
     hit = parts_matched([t.encode("utf-8", "surrogatepass").lower() for t in texts], _candidate_offsets)
     # `_scan`'s PEM check needs "PRIVATE KEY", which lowercased is a candidate ("p(?:rivate key").
     return [i in hit and contains_secret(text, path) for i, text in enumerate(texts)]
+
+
+def secret_spans(text: str, path: str = "") -> list[tuple[int, int, str]]:
+    """(start, end, kind) of each secret value in `text`, as offsets into it, sorted and without
+    overlaps (a PEM key: its whole block). For `context.redaction`; never logged."""
+    findings = _scan(text, path)
+    if not findings:
+        return []
+    starts = [0]
+    for line in text.split("\n"):
+        starts.append(starts[-1] + len(line) + 1)
+    found = [(starts[f.line_no - 1] + f.start, starts[f.end_line_no - 1] + f.end, f.kind, 0) for f in findings]
+    return [(s, e, kind) for s, e, kind in _merge(found) if e > s]
 
 
 def redact(text: str, path: str = "") -> str:

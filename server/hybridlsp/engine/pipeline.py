@@ -20,6 +20,7 @@ from ..actions import get_action
 from ..actions.base import StreamSanitizer, sanitize
 from ..backends.hosts import HostCooldown
 from ..budget.guard import BudgetGuard
+from ..context.redaction import Redactor
 from ..errors import AllTiersFailed
 from ..ledger.records import CONDENSE
 from ..ledger.store import Ledger
@@ -52,6 +53,7 @@ class _Flight:
     input_tokens: int = 0  # of what that hop was sent
     parts: list[str] = field(default_factory=list)  # what it streamed so far
     spent_usd: float = 0.0  # the condense calls' cost, part of what the request cost
+    redactor: Redactor | None = None  # privacy.on_secret = "redact" replaced its secrets
     holds: list = field(default_factory=list)  # budget holds to release once the cost is recorded
 
     def latency_ms(self) -> float:
@@ -126,13 +128,18 @@ class Engine(Router):
         req = flight.req = await _off(len(req.document or "") + len(req.text), prepare.encodable, req)
         prepared = await self._prepare(req, action)
         scanned = await protect.scan(prepared.sent, req.path, self.count_tokens)
+        if scanned.secret and self.settings.privacy.on_secret == "redact":
+            redacted = await _off(len(prepared.sent), protect.redact, prepared, req.path)
+            if redacted is not None:
+                prepared, flight.redactor, _ = redacted
+                scanned = Scanned(self.count_tokens(prepared.sent), False, flight.redactor)
         spend = await budget.cloud_spend(self.ledger, self.settings)
         decision = self.decide(req, scanned.tokens, prepared.git, scanned.secret, spend)
         decided_notes = list(decision.notes)
         try:
             if action.condensable and scanned.tokens > condense.capacity(decision, self.settings):
                 prepared = await self._condense(flight, action, prepared, decision)
-                scanned = Scanned(self.count_tokens(prepared.sent), scanned.secret)
+                scanned = Scanned(self.count_tokens(prepared.sent), scanned.secret, scanned.redactor)
                 decision = self.decide(req, scanned.tokens, prepared.git, scanned.secret, spend)
             flight.notes = decided_notes + list(prepared.notes) + flight.notes
             decision = await self._confirm(req, decision, confirm, prepared, scanned, spend)
@@ -196,26 +203,33 @@ class Engine(Router):
         # Model output is data: escape sequences are stripped from the stream too, not only from
         # the final answer, since the CLI prints deltas to a terminal as they come.
         clean = StreamSanitizer()
+        # redacted secrets come back as placeholders, put back as they stream (one can be split)
+        shown = [flight.redactor.restorer()] if flight.redactor is not None else []
 
         def on_delta(delta: str) -> None:
             flight.parts.append(delta)
-            out = clean.feed(delta)
+            out = clean.feed(shown[0].feed(delta) if shown else delta)
             if out and on_text is not None:
                 on_text(out)
 
         def on_restart(why: str) -> None:
             clean.reset()
+            if shown:
+                shown[0] = flight.redactor.restorer()
             if on_reset is not None:
                 on_reset(why)
 
         esc = self.settings.escalation
 
         def assess(att: Attempt, second: str | None):
-            return signals.assess(action.name, att.text, ctx, self.settings, output_tokens=att.output_tokens,
-                                  max_tokens=att.max_tokens, logprobs=att.logprobs, second=second)
+            # judged as it will be shown: a placeholder is no name the file lacks
+            second = self._restored(flight, second) if second is not None else None
+            return signals.assess(action.name, self._restored(flight, att.text), ctx, self.settings,
+                                  output_tokens=att.output_tokens, max_tokens=att.max_tokens, logprobs=att.logprobs,
+                                  second=second)
 
         on = esc.enabled and bool(esc.signals)
-        call = Call(decision.chain, prepared.messages, lambda text: action.validate(text, ctx),
+        call = Call(decision.chain, prepared.messages, lambda text: action.validate(self._restored(flight, text), ctx),
                     json_schema=action.json_schema, action_cap=action.max_tokens, input_tokens=tokens,
                     assess=assess if on else None, logprobs=on and "token-confidence" in esc.signals,
                     second_sample_temperature=esc.sample_temperature
@@ -227,7 +241,8 @@ class Engine(Router):
                       on_attempt=lambda hop: flight.sending(hop, tokens))
         result = await self.dispatcher.run(call, hooks)
         flight.hop = None  # answered: recorded by `_finish`, never as a cancelled request
-        if on_text is not None and (tail := clean.flush()):
+        tail = (clean.feed(shown[0].flush()) if shown else "") + clean.flush()
+        if on_text is not None and tail:
             on_text(tail)
         flight.notes += result.notes
         return result
@@ -265,13 +280,14 @@ class Engine(Router):
                 writes.append(write)
         baseline = self.recorder.baseline(final.input_tokens or tokens, final.output_tokens)
         latency_ms = flight.latency_ms()
-        text, findings = action.present(sanitize(result.text))
+        text, findings = action.present(sanitize(self._restored(flight, result.text)))
         writes.append(self.recorder.request(
             req, flight.request_id, final.hop, input_tokens=final.input_tokens,
             output_tokens=final.output_tokens, latency_ms=latency_ms, cost=final_cost, baseline=baseline,
             outcome="ok" if len(result.attempts) == 1 else "fallback", ttft_ms=final.ttft_ms,
             tokens_counted=final.usage_counted, reason=fallbacks[-1].reason if fallbacks else "",
             validator="pass", signal=final.signal,
+            redacted=self._redacted(flight),
         ))
         await self.recorder.write(writes, flight.notes)
         if self.learning is not None:
@@ -288,12 +304,12 @@ class Engine(Router):
             usage=UsageReport(final.input_tokens, final.output_tokens, round(cost, 8), round(baseline or 0.0, 8)),
             fallbacks=fallbacks, request_id=flight.request_id, backend=final.hop.backend, model=final.hop.model,
             tier=final.hop.tier, latency_ms=latency_ms, ttft_ms=final.ttft_ms, findings=findings,
-            notes=flight.notes, budget=status,
+            notes=flight.notes, budget=status, redacted=self._redacted(flight),
         ))
 
     async def _answer_from_cache(self, flight: _Flight, action, decision: Decision, hit: dict, tokens: int,
                                  on_text) -> RunResult:
-        text, findings = action.present(sanitize(hit["text"]))
+        text, findings = action.present(sanitize(self._restored(flight, hit["text"])))
         if on_text is not None:
             on_text(text)
         hop = Hop(**hit["hop"])
@@ -302,13 +318,13 @@ class Engine(Router):
         await self.recorder.write([self.recorder.request(
             flight.req, flight.request_id, hop, input_tokens=hit["input_tokens"],
             output_tokens=hit["output_tokens"], latency_ms=latency_ms, cost=0.0, baseline=baseline,
-            outcome="cache-hit", saved_usd=hit["cost"], validator="pass",
+            outcome="cache-hit", saved_usd=hit["cost"], validator="pass", redacted=self._redacted(flight),
         )], flight.notes)
         return self.observers.notify(flight.req, RunResult(
             text=text, decision=decision,
             usage=UsageReport(hit["input_tokens"], hit["output_tokens"], 0.0, baseline or 0.0),
             fallbacks=[], request_id=flight.request_id, backend=hop.backend, model=hop.model, tier=hop.tier,
-            latency_ms=latency_ms, ttft_ms=latency_ms, cached=True, findings=findings,
+            latency_ms=latency_ms, ttft_ms=latency_ms, cached=True, findings=findings, redacted=self._redacted(flight),
             notes=flight.notes + [f"answered from cache (saved ${hit['cost']:.6f})"],
         ))
 
@@ -324,7 +340,7 @@ class Engine(Router):
             flight.req, flight.request_id, hop, input_tokens=flight.input_tokens, output_tokens=out,
             latency_ms=latency_ms, cost=self.recorder.price(hop, flight.input_tokens, out, latency_ms),
             baseline=self.recorder.baseline(flight.input_tokens, out), outcome="cancelled", tokens_counted=True,
-            reason="cancelled",
+            reason="cancelled", redacted=self._redacted(flight),
         )])
 
     async def _record_failure(self, flight: _Flight, attempts: list[Attempt]) -> None:
@@ -336,8 +352,17 @@ class Engine(Router):
         writes.append(self.recorder.request(
             flight.req, flight.request_id, last.hop, input_tokens=last.input_tokens, output_tokens=0,
             latency_ms=flight.latency_ms(), cost=0.0, baseline=0.0, outcome="error", reason=last.reason,
+            redacted=self._redacted(flight),
         ))
         await self.recorder.write_failed(writes)
+
+    @staticmethod
+    def _restored(flight: _Flight, text: str) -> str:
+        return flight.redactor.restore(text) if flight.redactor is not None else text
+
+    @staticmethod
+    def _redacted(flight: _Flight) -> int:
+        return flight.redactor.count if flight.redactor is not None else 0
 
     def feedback(self, request_id: str, verdict: str, note: str = "") -> None:
         self.ledger.record_feedback(request_id, verdict, note)

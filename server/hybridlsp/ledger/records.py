@@ -53,6 +53,7 @@ class RequestRecord:
     path: str = ""
     workspace: str = ""
     signal: str = ""
+    redacted: int = 0  # secret values replaced by placeholders before it left; never which
 
 
 def is_fallback(row: Row) -> bool:
@@ -91,6 +92,7 @@ class Row:
     path_hash: str | None = None
     workspace_hash: str | None = None
     signal: str = ""  # for a hop that escalated on a low-confidence answer: the signal (actions/signals.py)
+    redacted: int = 0  # secret values replaced by placeholders before the request left
 
 
 @dataclass(frozen=True)

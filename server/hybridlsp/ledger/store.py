@@ -114,6 +114,12 @@ def m005_escalation_signal(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN signal TEXT NOT NULL DEFAULT ''")
 
 
+@migration
+def m006_redacted(db: sqlite3.Connection) -> None:
+    # how many secret values a request had redacted before it left (privacy.on_secret = "redact")
+    db.execute("ALTER TABLE requests ADD COLUMN redacted INTEGER NOT NULL DEFAULT 0")
+
+
 RESERVATION_TTL_S = 1800.0  # a reservation left by a killed process lapses after this, at the latest
 
 
@@ -268,7 +274,7 @@ class Ledger:
                     baseline_cost_usd=rec.baseline_cost_usd, outcome=rec.outcome, reason=rec.reason,
                     validator=rec.validator, cached=int(rec.outcome == "cache-hit"), saved_usd=rec.saved_usd,
                     size_bucket=size_bucket(rec.input_tokens), path_hash=self._hash(rec.path),
-                    workspace_hash=self._hash(rec.workspace), signal=rec.signal,
+                    workspace_hash=self._hash(rec.workspace), signal=rec.signal, redacted=rec.redacted,
                 ),
             )
         return request_id

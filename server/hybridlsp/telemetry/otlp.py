@@ -4,7 +4,8 @@ against the baseline, latency).
 
 Optional and off by default: `pip install 'hybridlsp[otel]'`, then `telemetry.enabled = true`.
 No prompt or answer text leaves the machine unless `telemetry.include_prompts` is set, and never
-for a request the policy marked private (a secret or a local-only path), whatever the setting.
+for a request the policy marked private (a secret or a local-only path), nor for one whose secrets
+were redacted (the text held here has the values back), whatever the setting.
 
 Our own tracer and meter providers, not the global ones: an editor may host other instrumented
 code, and a language server must not change where that code's telemetry goes.
@@ -76,13 +77,14 @@ def span_attributes(req: RunRequest, result: RunResult, *, user: str, repository
         "hybridlsp.fallback_reasons": [f.reason for f in result.fallbacks],
         "hybridlsp.cached": result.cached,
         "hybridlsp.private": result.decision.private,
+        "hybridlsp.redacted": result.redacted,
         "hybridlsp.decision_reasons": list(result.decision.reasons),
         "hybridlsp.user": user,
         "hybridlsp.repository": repository,
     }
     if result.ttft_ms is not None:
         attrs["hybridlsp.ttft_ms"] = result.ttft_ms
-    if include_prompts and not result.decision.private:
+    if include_prompts and not result.decision.private and not result.redacted:
         # an editor's ask is its text and its prompt at once: once
         asked = "\n\n".join(dict.fromkeys(t for t in (req.prompt, req.text) if t))
         attrs["gen_ai.input.messages"] = _messages("user", asked)

@@ -314,3 +314,28 @@ def test_a_workspace_file_cannot_turn_export_on_or_redirect_it(tmp_path):
     assert (t.enabled, t.endpoint, t.include_prompts) == (False, "", False)
     assert (t.user, t.repository) == ("ana", "payments")  # naming is fine; where data goes is not
     assert sum("telemetry." in n for n in notes) == 3
+
+
+async def test_a_redacted_request_exports_no_text_even_with_prompts_on(receiver, ledger):
+    # the request and the answer held here have the secret values back: none of it is exported
+    token = "".join(("gh", "p_", "a1B2c3D4e5F6g7H8i9J0", "k1L2m3N4o5P6q7R8"))
+    with FakeOllama() as ollama, FakeOpenAI(answer="Rotate <SECRET_1> today.") as openai:
+        settings = settings_from_mapping({
+            "embedded": {"enabled": False}, "cache": {"enabled": False}, "privacy": {"on_secret": "redact"},
+            "backends": {"ollama": {"host": ollama.url}, "openai": {"base_url": openai.base_url}},
+            "telemetry": {"enabled": True, "endpoint": receiver.endpoint, "include_prompts": True},
+        })
+        engine = Engine(settings, ledger=ledger, env={"OPENAI_API_KEY": "sk-test-0123456789abcdef"})
+        exporter = install_telemetry(engine, settings)
+        try:
+            res = await engine.run(RunRequest(action="ask", text=f'[cloud] Why a 401?\nGITHUB_TOKEN = "{token}"\n'))
+            await engine.aclose()
+            exporter.flush()
+        finally:
+            exporter.shutdown()
+    assert res.tier == 3 and res.redacted == 1 and res.text == f"Rotate {token} today."
+    (span,) = receiver.spans()
+    a = attrs(span.attributes)
+    assert a["hybridlsp.redacted"] == 1 and a["hybridlsp.private"] is False
+    assert "gen_ai.input.messages" not in a and "gen_ai.output.messages" not in a
+    assert token.encode() not in b"".join(receiver.raw)
