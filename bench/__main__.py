@@ -1,6 +1,6 @@
 """Run the benchmarks and write bench/RESULTS.md.
 
-    .venv/bin/python -m bench                 # all thirteen, then bench/RESULTS.md
+    .venv/bin/python -m bench                 # all of them, then bench/RESULTS.md
     .venv/bin/python -m bench ttft cost       # some of them, printed only
     .venv/bin/python -m bench.ttft            # one, printed only
 
@@ -27,7 +27,7 @@ from ._common import REPO, Result, combine, loopback_only
 
 # In the issue's order: module name under bench/, and its number.
 BENCHMARKS = ["routing", "overhead", "ttft", "code_action", "cancellation", "concurrency", "startup", "embedded",
-              "cost", "route_jsonl", "escalation", "learning", "secrets"]
+              "cost", "route_jsonl", "escalation", "learning", "secrets", "commits"]
 COMMAND = "make bench"
 RESULTS = REPO / "bench" / "RESULTS.md"
 

@@ -73,6 +73,11 @@ class EmbeddedSettings(_Model):
     n_ctx: int = Field(4096, ge=512)
     threads: int = Field(0, ge=0, description="0 = half the cores (leaves the editor and the server a core)")
     max_output_tokens: int = Field(256, ge=16)
+    actions: list[str] = Field(
+        ["commit-message", "complete", "ask"],
+        description="the actions the embedded model answers; the others need Ollama or a cloud tier (a 135M "
+        "model's reviews and code explanations are not ones to trust: README)",
+    )
     logprobs: bool = Field(False, description="keep every token's logits so answers carry token probabilities "
                                               "(for escalation's token-confidence signal; reads prompts ~40 % slower)")
 

@@ -160,6 +160,21 @@ async def test_a_failed_run_is_reported_not_raised(lsp, fake_ollama, fake_openai
     resolved = await lsp.client.code_action_resolve_async(action)
     assert resolved.edit is None
     assert any("Review failed" in m.message and m.type == t.MessageType.Error for m in lsp.client.messages)
+    assert not any("embedded" in m.message for m in lsp.client.messages)  # it is off here: not said
+
+
+async def test_answers_that_fail_their_check_are_shown_as_a_failure_with_the_tier(lsp, fake_ollama, fake_openai):
+    fake_ollama.answer = fake_openai.answer = "```\nOutput: 1.1.1.1\n```"  # junk from every tier
+    uri = lsp.open(lsp.root / "calc.py")
+    for label, why in (("Review", "no JSON object"), ("Commit message", "is not a subject line"),
+                       ("Complete", "does not parse as python")):
+        action = await lsp.action(uri, label, (4, 4))
+        resolved = await lsp.client.code_action_resolve_async(action)
+        assert resolved.edit is None
+        (failed,) = [m for m in lsp.client.messages if m.message.startswith(f"hybridlsp: {label} failed")]
+        assert failed.type == t.MessageType.Error
+        assert why in failed.message and "tier2:ollama/model-b: failed the check" in failed.message
+    assert lsp.client.shown_documents == [] and "1.1.1.1" not in json.dumps(lsp.client.diagnostics)
 
 
 async def test_clients_without_resolve_get_a_command_that_applies_the_edit(server_env, repo, fake_ollama):

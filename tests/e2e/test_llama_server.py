@@ -137,7 +137,7 @@ async def test_a_private_request_goes_to_it_as_tier_2_because_it_is_local(llama_
         "embedded": {"enabled": False},
         "backends": {"ollama": {"host": f"http://127.0.0.1:{free_port()}"},  # nothing listens: tier 1 is down
                      "llama": {"kind": "openai-compatible", "base_url": llama_server + "/v1"}},
-        "tiers": {"tier2": {"backend": "llama", "model": ALIAS, "max_output_tokens": 24, "num_ctx": 2048}},
+        "tiers": {"tier2": {"backend": "llama", "model": ALIAS, "max_output_tokens": 512, "num_ctx": 2048}},
         "dispatch": {"read_timeout_s": 60, "max_retries": 0},
     })
     streamed: list[str] = []
@@ -153,4 +153,4 @@ async def test_a_private_request_goes_to_it_as_tier_2_because_it_is_local(llama_
     assert res.decision.private and (res.tier, res.backend) == (2, "llama")
     assert len(streamed) > 1 and "".join(streamed).strip()
     assert row.location == "local" and row.cost_usd == 0.0 and cloud_spend == 0.0
-    assert row.tokens_counted and 0 < row.output_tokens <= 24 + 8  # the server sends no usage: we count
+    assert row.tokens_counted and 0 < row.output_tokens <= 350 + 8  # explain's budget; the server sends no usage: we count

@@ -339,13 +339,16 @@ def test_a_commit_subject_of_72_characters_is_accepted_and_73_is_not(server_env,
         assert "subject is 73 characters, more than 72" in out.stderr
 
 
-def test_when_every_tier_gives_73_characters_the_last_is_given_with_a_note(server_env, repo, fake_ollama, fake_openai):
+def test_when_every_tier_gives_73_characters_nothing_is_given_and_each_tier_is_named(server_env, repo, fake_ollama,
+                                                                                     fake_openai):
+    # an answer that failed its check is never given as if it were one (README, "how routing decides")
     fake_ollama.answer = _subject(73)
     fake_openai.answer = _subject(73).replace("Add", "Put")
-    out = cli(server_env, repo, "commit-msg")
-    assert out.stdout.strip() == fake_openai.answer.strip()  # the last hop's, as the README says
-    assert ("note: low confidence: every tier's answer failed the check (subject is 73 characters, more than 72)"
-            in out.stderr)
+    out = cli(server_env, repo, "commit-msg", check=False)
+    assert out.returncode == 1 and out.stdout == ""
+    assert "every tier failed" in out.stderr
+    for tier in ("tier1:ollama/model-a", "tier3:openai/gpt-4.1"):
+        assert f"{tier}: failed the check: subject is 73 characters, more than 72" in out.stderr
 
 
 # the shipped default, which the README quotes as 8,000; the tests' config leaves it alone

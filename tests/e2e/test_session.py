@@ -110,6 +110,24 @@ async def test_inline_completion_is_local_debounced_and_supersedes_stale_request
         assert request.json["model"] == "model-a" and fake_openai.request_count == 0
 
 
+async def test_an_inline_completion_that_fails_its_check_is_no_suggestion_and_logged(server_env, repo, fake_ollama):
+    caps = client_capabilities("visual_studio_code")
+    caps.text_document.inline_completion = t.InlineCompletionClientCapabilities()
+    fake_ollama.answer = "    return (a *"  # does not parse: every local tier fails the check
+    path = repo / "ops.py"
+    path.write_text("def multiply(a, b):\n")
+    async with session(server_env, caps, repo) as lsp:
+        uri = lsp.open(path)
+        params = t.InlineCompletionParams(
+            context=t.InlineCompletionContext(trigger_kind=t.InlineCompletionTriggerKind.Invoked),
+            text_document=t.TextDocumentIdentifier(uri), position=t.Position(1, 0))
+        result = await lsp.client.text_document_inline_completion_async(params)
+        assert list(result.items) == []
+        (logged,) = [m for m in lsp.client.log_messages if "inline completion failed" in m.message]
+        assert "failed the check: the completion does not parse as python" in logged.message
+        assert "tier1:ollama/model-a" in logged.message
+
+
 class _Wire:
     """A raw LSP connection: frames on stdout are parsed strictly, anything else fails the test."""
 

@@ -12,7 +12,7 @@ from .conftest import EDITORS, session
 @pytest.mark.parametrize("editor", EDITORS)
 async def test_a_stall_is_said_and_the_next_tier_answers(server_env, repo, fake_ollama, fake_openai, editor):
     fake_ollama.answer = "Divides a by b and returns the result, raising on zero."
-    fake_openai.answer = "Divides a by b."
+    fake_openai.answer = "Divides a by b; b may not be 0."  # long enough to pass the check
     fake_ollama.inject("stall")
     options = {"dispatch": {"readTimeoutS": 0.3}}
     async with session(server_env, client_capabilities(editor), repo, initialization_options=options) as lsp:
@@ -28,4 +28,4 @@ async def test_a_stall_is_said_and_the_next_tier_answers(server_env, repo, fake_
     assert "escalating to tier3:openai/gpt-4.1, which answers instead" in said[0]
     assert fake_ollama.request_count == 1  # tier 2 is on the same host: not asked
     # the stalled tier's text, then an empty report (cleared), then only the answering tier's text
-    assert shown[0] and "" in shown and "".join(shown[shown.index("") + 1:]) == "Divides a by b."
+    assert shown[0] and "" in shown and "".join(shown[shown.index("") + 1:]) == "Divides a by b; b may not be 0."

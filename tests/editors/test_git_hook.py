@@ -63,7 +63,7 @@ def test_a_merge_is_left_alone(hooked, editor_env, scripted):
 def test_no_model_never_blocks_a_commit(hooked, editor_env, scripted):
     scripted.down()
     proc = git(hooked, "commit", "--allow-empty-message", env={**editor_env, "GIT_EDITOR": "true"})
-    assert "no message generated" in proc.stderr
+    assert "no commit message" in proc.stderr
     assert last_message(hooked, editor_env) == ""
 
 

@@ -163,8 +163,9 @@ async def test_edits_land_only_in_the_requested_document_and_range(server_env, r
         reply = await wire.request("hybridlsp/run", {"action": "review", "textDocument": {"uri": uri},
                                                      "range": {"start": {"line": 0, "character": 0},
                                                                "end": {"line": 1, "character": 0}}})
-        assert reply["result"]["findings"] == []  # every tier's answer failed the check: nothing applied
-        assert any("low confidence" in n for n in reply["result"]["notes"])
+        # every tier's answer failed the check: a failure naming the tier and why, nothing applied
+        assert "result" not in reply and "failed the check" in reply["error"]["message"]
+        assert "outside the reviewed lines" in reply["error"]["message"]
 
         # explain: shown from a file the server names, in its own results folder, text cleaned
         fake_ollama.answer = HOSTILE.format(marker=marker) + " see ../../../etc/passwd"

@@ -7,6 +7,7 @@ import pytest
 from hybridlsp.actions import ACTION_MODULES, get_action
 from hybridlsp.actions.base import ActionContext, sanitize
 from hybridlsp.errors import ValidationFailed
+from tests.support import need_module
 
 CODE = "def add(a, b):\n    return a + b\n"
 
@@ -189,3 +190,129 @@ def test_review_schema_bounds_what_a_constrained_model_can_write():
     findings = get_action("review").json_schema["properties"]["findings"]
     item = findings["items"]["properties"]
     assert findings["maxItems"] == 20 and item["message"]["maxLength"] == 200 and item["fix"]["maxLength"] == 300
+
+
+# --- commit messages: junk, the embedded model's subject, and the floor -------------------------
+
+from hybridlsp.actions import commit_message  # noqa: E402
+from tests.unit.test_changes import DOCS, LOCK, NEW_FILE, PY_ADDED_METHOD, PY_CHANGED, PY_REMOVED_FUNC  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "answer, problem",
+    [
+        ("```\nOutput: 1 2 3 4 5\n```", "not a subject"),  # what make demo printed (issue 14)
+        ("1.1.1.1 1.1.1.1", "not a subject"),
+        ("Output: Add a parser", "not a subject"),
+        ("This code adds two numbers", "not a subject"),
+        ("The function returns the sum", "not a subject"),
+        ("Add parser\n\n+def parse(s):\n+    return s", "not commit message text"),
+        ("Add parser\n\ndiff --git a/x b/x", "not commit message text"),
+        ("Add parser\n\nExplanation: it parses", "not commit message text"),
+        ("Add parser\n\n```python\nx = 1\n```", "not commit message text"),
+        ("Avoid the best_effort of the best_effort", "repeats itself"),
+    ],
+)
+def test_commit_message_rejects_junk(answer, problem):
+    with pytest.raises(ValidationFailed, match=problem):
+        commit_message.validate(answer, ActionContext())
+
+
+def test_commit_message_keeps_a_bulleted_body():
+    message = "Add peek to pkg/queue.py\n\n- pkg/queue.py: added peek; +3 -0 lines\n- and 2 more files"
+    assert commit_message.validate(message, ActionContext()) == message
+
+
+@pytest.mark.parametrize(
+    "diff, subject",
+    [
+        (PY_CHANGED, "Update loads in src/tomli/_parser.py"),
+        (PY_ADDED_METHOD, "Add peek to pkg/queue.py"),
+        (PY_REMOVED_FUNC, "Remove legacy_path from pkg/util.py"),
+        (NEW_FILE, "Add pkg/new_mod.py"),
+        (DOCS, "Update README.md"),
+        (PY_CHANGED + DOCS, "Update loads in src/tomli/_parser.py and README.md"),
+        # the lock file is left out of the subject and said in the body
+        (LOCK + DOCS, "Update README.md"),
+    ],
+)
+def test_floor_names_the_file_and_what_it_touches(diff, subject):
+    ctx = ActionContext(staged_diff=diff)
+    message = commit_message.floor(ctx)
+    assert message.split("\n")[0] == subject
+    assert commit_message.validate(message, ctx) == message
+
+
+def test_floor_body_lists_every_file_and_fits_long_names():
+    long = "".join(
+        f"diff --git a/pkg/a_rather_long_module_name_{i}.py b/pkg/a_rather_long_module_name_{i}.py\n"
+        f"--- a/pkg/a_rather_long_module_name_{i}.py\n+++ b/pkg/a_rather_long_module_name_{i}.py\n"
+        f"@@ -1 +1 @@ def some_function_with_a_long_name_{i}():\n-    x = {i}\n+    x = {i + 1}\n"
+        for i in range(14))
+    message = commit_message.floor(ActionContext(staged_diff=long + LOCK))
+    subject, _, body = message.partition("\n\n")
+    assert len(subject) <= 72 and "13 more files" in subject
+    assert len(body.splitlines()) == 12 and body.splitlines()[-1] == "- and 4 more files"
+    assert commit_message.floor(ActionContext(staged_diff="")) is None
+
+
+# the body the embedded model's subject gets: the diff's facts, as the floor lists them
+FACTS = "- src/tomli/_parser.py: changed loads; +4 -1 lines"
+
+
+@pytest.mark.parametrize(
+    "answer, result",
+    [
+        ("loads: Raise TypeError when given bytes", "loads: Raise TypeError when given bytes"),
+        ("_parser.py: Handle a non-str input in loads.", "_parser.py: Handle a non-str input in loads"),
+        # tidied: the first sentence only, which no longer repeats itself
+        ("loads: Return the parsed table. Return the parsed table again",
+         "loads: Return the parsed table"),
+        ("Update the code so it works", ("fails", "names no file or symbol")),
+        ("loads: Allow is a module that parses", ("fails", "not in the imperative")),
+        ("loads: Raise an error when the input of", ("fails", "ends mid-phrase")),
+        ("loads: Avoid 2.0.0.0/0/1/1/", ("fails", "too few words")),
+        # three words in a row from a few-shot example's subject
+        ("loads: Make it readable by its user", ("fails", "copies the prompt's example")),
+    ],
+)
+def test_small_model_subject_check(answer, result):
+    ctx = ActionContext(staged_diff=PY_CHANGED)
+    if isinstance(result, str):
+        assert commit_message.small_validate(answer, ctx) == result + "\n\n" + FACTS
+    else:
+        with pytest.raises(ValidationFailed, match=result[1]):
+            commit_message.small_validate(answer, ctx)
+
+
+def test_small_model_subject_stopped_by_the_length_limit_loses_its_last_clause_or_word():
+    ctx = ActionContext(staged_diff=PY_CHANGED)
+    room = commit_message._text_max(commit_message.targets(describe(PY_CHANGED)))
+    words = "an error for bytes input, so callers see at once why the parse failed and where it happened"
+    cut = "loads: Raise " + words[:room]
+    assert commit_message.small_validate(cut, ctx) == "loads: Raise an error for bytes input\n\n" + FACTS
+    words = "an error when the input of loads is bytes rather than text so callers see why it failed early"
+    cut = "loads: Raise " + words[:room]
+    assert commit_message.small_validate(cut, ctx) == cut.rsplit(" ", 1)[0] + "\n\n" + FACTS
+
+
+def describe(diff):
+    from hybridlsp.context.changes import describe_changes
+
+    return describe_changes(diff)
+
+
+def test_small_prompt_is_short_and_its_grammar_names_the_targets():
+    small = commit_message.small_prompt(ActionContext(staged_diff=PY_CHANGED + DOCS))
+    assert [m.role for m in small.messages] == ["system"] + ["user", "assistant"] * 3 + ["user"]
+    last = small.messages[-1].content
+    assert last.startswith("Files: src/tomli/_parser.py (changed: loads), README.md")
+    assert "+    try:" in last and "@@" not in last and "diff --git" not in last
+    assert 'target ::= "loads" | "_parser.py" | "README.md"' in small.grammar
+    assert small.max_tokens <= 32
+
+
+def test_small_grammar_compiles_in_llama_cpp():
+    llama_cpp = need_module("llama_cpp", "llama-cpp-python is not installed: pip install 'hybridlsp[embedded]'")
+    grammar = commit_message.small_grammar(['a"quoted\\name', "x.py"])
+    assert llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) is not None

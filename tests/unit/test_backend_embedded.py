@@ -13,7 +13,7 @@ import pytest
 from hybridlsp.backends import ChatRequest, EmbeddedBackend, Message
 from hybridlsp.backends.embedded import default_model_path
 from hybridlsp.config import settings_from_mapping
-from hybridlsp.errors import BackendUnavailable, ContextLengthExceeded
+from hybridlsp.errors import BackendError, BackendUnavailable, ContextLengthExceeded
 from tests.fakes.fixtures import collect
 from tests.support import need, need_module
 
@@ -171,6 +171,31 @@ async def test_prompt_over_the_window_is_context_length(embedded):
 
 @pytest.mark.embedded
 @needs_model
+async def test_grammar_constrains_the_answer(embedded):
+    """The commit subject's grammar: a changed name, a colon, a verb from the list, words; one line."""
+    from hybridlsp.actions import commit_message
+    from hybridlsp.actions.base import ActionContext
+    from tests.unit.test_changes import PY_CHANGED
+
+    small = commit_message.small_prompt(ActionContext(staged_diff=PY_CHANGED))
+    request = ChatRequest(model="smollm2", messages=tuple(small.messages), max_tokens=small.max_tokens,
+                          temperature=0.0, grammar=small.grammar)
+    text, _, _ = await collect(embedded.stream(request))
+    target, _, rest = text.partition(": ")
+    assert target in ("loads", "_parser.py") and "\n" not in text and "`" not in text
+    assert rest.split(" ")[0] in commit_message.SMALL_VERBS or rest.startswith(("Clean up", "Speed up"))
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_a_grammar_that_does_not_parse_is_a_backend_error(embedded):
+    request = ChatRequest(model="smollm2", messages=(Message("user", "Hi"),), max_tokens=4, grammar="root ::= (")
+    with pytest.raises(BackendError, match="grammar does not parse"):
+        await collect(embedded.stream(request))
+
+
+@pytest.mark.embedded
+@needs_model
 async def test_token_logprobs_only_when_loaded_for_them():
     from dataclasses import replace
 
@@ -186,3 +211,61 @@ async def test_token_logprobs_only_when_loaded_for_them():
     lps = [lp for c in chunks for lp in c.logprobs]
     assert lps and all(lp <= 0.0 for lp in lps)
     assert all(c.logprobs == () for c in plain)
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_cancel_while_the_prompt_is_read_stops_within_a_step(embedded):
+    # ~750 prompt tokens are seconds of reading on one thread; read in steps, a cancel waits for one
+    big = ChatRequest(model="smollm2", messages=(Message("user", "def f(x):\n    return x + 1\n" * 60),),
+                      max_tokens=8)
+    task = asyncio.create_task(collect(embedded.stream(big)))
+    await asyncio.sleep(0.5)  # loaded (the module's model) and reading
+    start = time.monotonic()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - start < 1.5
+
+
+def _commit_request() -> ChatRequest:
+    from hybridlsp.actions import commit_message
+    from hybridlsp.actions.base import ActionContext
+    from tests.unit.test_changes import PY_CHANGED
+
+    small = commit_message.small_prompt(ActionContext(staged_diff=PY_CHANGED))
+    assert small.fixed_messages == len(small.messages) - 1  # the system line and the examples
+    return ChatRequest(model="smollm2", messages=tuple(small.messages), max_tokens=small.max_tokens,
+                       temperature=0.0, grammar=small.grammar, fixed_messages=small.fixed_messages)
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_the_fixed_messages_state_is_kept_and_restored_by_the_next_process(tmp_path):
+    """A new backend (as in a new process) restores the examples' state from disk instead of reading
+    them again, and answers exactly as one that read everything; a state that does not fit is read
+    again and replaced."""
+    from dataclasses import replace
+
+    req = _commit_request()
+
+    async def answer(fixed: bool) -> str:
+        backend = EmbeddedBackend(settings_from_mapping({"embedded": {"n_ctx": 1024, "threads": 1}}))
+        backend.state_dir = tmp_path
+        try:
+            text, _, _ = await collect(backend.stream(req if fixed else replace(req, fixed_messages=0)))
+        finally:
+            await backend.aclose()
+        return text
+
+    plain = await answer(fixed=False)
+    assert list(tmp_path.iterdir()) == []  # nothing fixed: nothing kept
+    assert await answer(fixed=True) == plain
+    (kept,) = tmp_path.iterdir()
+    first = kept.stat().st_mtime_ns
+    assert kept.stat().st_size > 100_000  # the model's state after ~200 tokens
+    assert await answer(fixed=True) == plain  # restored, not read again
+    assert kept.stat().st_mtime_ns == first
+    kept.write_bytes(b"not a state")
+    assert await answer(fixed=True) == plain
+    assert kept.stat().st_size > 100_000  # read again and kept anew

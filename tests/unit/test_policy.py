@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from hybridlsp.backends.location import cloud_backends
 from hybridlsp.config import Settings, settings_from_mapping
-from hybridlsp.routing import GitSummary, RouteRequest, decide, parse_flag
+from hybridlsp.routing import GitSummary, RouteRequest, decide, embedded_declines, parse_flag
 
 
 def req(action="ask", text="hello", tokens=50, **kw):
@@ -173,9 +173,33 @@ def test_fallback_chain_order(tier, labels):
     assert [h.label.split(":")[0].split("/")[0] for h in d.chain] == labels
 
 
+@pytest.mark.parametrize(
+    "action, settings, embedded",
+    [
+        ("commit-message", S, True),
+        ("complete", S, True),
+        ("ask", S, True),
+        # a 135M model's findings and explanations are wrong more often than not (README)
+        ("review", S, False),
+        ("explain", S, False),
+        ("review", settings_from_mapping({"embedded": {"actions": ["review"]}}), True),
+        ("commit-message", settings_from_mapping({"embedded": {"actions": ["review"]}}), False),
+    ],
+)
+def test_embedded_serves_only_the_actions_it_can_do(action, settings, embedded):
+    chain = decide(req(action=action, text="def f(): pass"), settings).chain
+    assert (chain[-1].backend == "embedded") is embedded
+    assert all(h.backend != "embedded" for h in chain[:-1])
+    # and what leaves it out says why, for the route command and a failure to show
+    why = embedded_declines(action, settings)
+    assert (why is None) is embedded
+    assert embedded or why == f"it does not do {action} (embedded.actions)"
+
+
 def test_embedded_can_be_disabled():
     s = settings_from_mapping({"embedded": {"enabled": False}})
     assert all(h.backend != "embedded" for h in decide(req(), s).chain)
+    assert embedded_declines("review", s) is None  # switched off: no action of it to decline
 
 
 def test_thresholds_live_in_settings():

@@ -15,8 +15,8 @@ from ..errors import ValidationFailed
 from ..request import Finding
 from ..routing.types import GitSummary
 
-__all__ = ["ActionContext", "Action", "Gathered", "plain", "sanitize", "StreamSanitizer", "strip_fences",
-           "check_common", "REFUSAL_RE"]
+__all__ = ["ActionContext", "Action", "Gathered", "SmallPrompt", "plain", "sanitize", "StreamSanitizer",
+           "strip_fences", "check_common", "REFUSAL_RE"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,20 @@ class ActionContext:
 
 
 @dataclass(frozen=True)
+class SmallPrompt:
+    """How an action asks the embedded 135M model: a short few-shot prompt of its own, a GBNF
+    grammar its output must follow (llama.cpp enforces it token by token), and an output budget."""
+
+    messages: list[Message]
+    grammar: str | None = None
+    max_tokens: int | None = None
+    temperature: float = 0.0  # greedy: the same change gets the same message
+    # leading messages that are the action's own text, the same for every request (no user text):
+    # the embedded backend keeps the model's state after them (ChatRequest.fixed_messages)
+    fixed_messages: int = 0
+
+
+@dataclass(frozen=True)
 class Gathered:
     """What an action read from git: fields of its `ActionContext`, the summary the policy reads,
     notes for the person, and the staged diff (a `context.diff.DiffSummary`) when it can be condensed."""
@@ -47,7 +61,12 @@ class Gathered:
 
 
 class Action(Protocol):
-    """What an action module declares; the engine reads these and never an action's name."""
+    """What an action module declares; the engine reads these and never an action's name.
+
+    Optional, for the embedded tier: `small_prompt(ctx) -> SmallPrompt` (its own prompt and
+    grammar; without it the embedded tier gets `messages`) with `small_validate(answer, ctx)` (its
+    check), and `floor(ctx) -> str | None` (an answer built without a model, given when the
+    embedded model's answer fails its check)."""
 
     name: str
     json_schema: dict | None

@@ -28,12 +28,16 @@ class ChatRequest:
     max_tokens: int = 512
     temperature: float = 0.2
     json_schema: dict | None = None  # structured output where the backend supports it
+    grammar: str | None = None  # GBNF the output must follow (the embedded backend); others ignore it
     num_ctx: int | None = None  # Ollama: keep stable per model so it never reloads
     stop: tuple[str, ...] = ()
     # Reasoning before the answer: False asks the model not to think (or to think as little as it
     # can), True lets a model that can think do so. Thinking is never part of the answer text.
     think: bool = False
     logprobs: bool = False  # ask for each answer token's log-probability, where the backend gives them
+    # how many leading messages are the action's own fixed text (instructions, examples): the
+    # embedded backend keeps the model's state after reading them on disk, for the next process
+    fixed_messages: int = 0
 
 
 @dataclass(frozen=True)

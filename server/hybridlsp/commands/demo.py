@@ -2,7 +2,9 @@
 
 A sample repository gets a staged change; the server explains a function, reviews the file and
 writes the commit message, each shown with its decision, reasons, latency, tokens and cost against
-the all-cloud baseline. With no Ollama and no keys it runs on the embedded model.
+the all-cloud baseline. With no Ollama and no keys the commit message comes from the embedded model
+(or, when its subject fails the check, from the diff alone); the explanation and the review say
+they need Ollama or a key, since the embedded model is not asked to do them.
 """
 
 from __future__ import annotations
@@ -72,8 +74,17 @@ def make_sample_repo(root: Path) -> Path:
 
 
 def _show(title: str, res: dict) -> None:
-    d, u = res["decision"], res["usage"]
     print(f"\n=== {title} ===")
+    if "error" in res:  # shown as the failure it is, never as if it were an answer
+        if not res.get("hops"):
+            print(textwrap.indent(textwrap.fill(f"no answer: {res['error']}", 96), "  "))
+            return
+        print("  no answer: every tier failed")
+        for hop in res["hops"]:
+            print(textwrap.fill(f"{hop['tier']}: {hop['why']}", 96, initial_indent="    - ",
+                                subsequent_indent="      "))
+        return
+    d, u = res["decision"], res["usage"]
     print(textwrap.indent(res["text"].strip() or "(empty)", "  "))
     print(f"  -> decision: tier {d['tier']} {d['backend']} {d['model']}")
     for r in d.get("reasons", []):

@@ -13,6 +13,7 @@ import sys
 
 from ..backends.location import is_cloud
 from ..backends.registry import create_backend, credentials_present, spec
+from ..routing import ACTIONS, embedded_declines
 from . import load
 
 __all__ = ["run_doctor", "add_parser"]
@@ -127,7 +128,10 @@ async def run_doctor(settings, env: dict | None = None, out=None) -> int:
         finally:
             await emb.aclose()
         fix = "" if health.reachable else "; ".join(health.fixes) or "pip install 'hybridlsp[embedded]'"
-        say(health.reachable, f"embedded: {health.detail or 'SmolLM2-135M-Instruct'}", fix)
+        # what it does not do, so that "Ollama is down" is not read as "nothing is lost"
+        declined = [a for a in ACTIONS if embedded_declines(a, settings)]
+        does = f"; it does not do {', '.join(declined)} (embedded.actions)" if declined else ""
+        say(health.reachable, f"embedded: {health.detail or 'SmolLM2-135M-Instruct'}{does}", fix)
     else:
         say(None, "embedded model disabled: no local tier when Ollama is down")
     print(f"\n{say.fails} problem(s)" if say.fails else "\nall good", file=out)

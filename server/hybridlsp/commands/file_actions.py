@@ -67,10 +67,13 @@ def file_request(action: str, spec: str, prompt: str, tier) -> RunRequest:
 def run(args) -> int:
     engine = make_engine(load())
     req = file_request(args.action, args.file, args.prompt or "", args.tier)
-    result = run_request(engine, req, stream=args.action != "review")
-    if args.action == "review":
-        print(result.text)
-    else:
+    # Only an explanation streams: a completion or findings are printed once they passed their
+    # check, so one that failed (or a tier's that was dropped for the next) never reaches stdout.
+    streamed = args.action == "explain"
+    result = run_request(engine, req, stream=streamed)
+    if streamed:
         sys.stdout.write("\n")
+    else:
+        print(result.text)
     print(describe(result, estimate_of(req, engine.settings)), file=sys.stderr)
     return 0

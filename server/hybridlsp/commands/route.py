@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ..context.multimatch import compile_in_background
 from ..engine.route import Router
 from ..engine.route_many import decision_json, route_jsonl, route_one
-from ..routing import ACTIONS
+from ..routing import ACTIONS, embedded_declines
 from . import load
 from .inputs import read_arg
 
@@ -61,4 +61,6 @@ def run(args) -> int:
         for n in d.notes:
             print(f"  note: {n}")
         print("  chain: " + " -> ".join(h.label for h in d.chain))
+        if (why := embedded_declines(args.action, router.settings)) is not None:
+            print(f"  not in the chain: the embedded model, since {why}")
     return 0

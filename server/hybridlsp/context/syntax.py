@@ -15,7 +15,7 @@ from typing import Callable
 
 import tree_sitter
 
-__all__ = ["LANGUAGES", "language_for", "parses", "parses_in_context", "syntax_error_count"]
+__all__ = ["LANGUAGES", "language_for", "parse_tree", "parses", "parses_in_context", "syntax_error_count"]
 
 # Our language name -> (grammar module, function returning the grammar pointer).
 _GRAMMARS: dict[str, tuple[str, str]] = {
@@ -88,6 +88,14 @@ def _parser(language: str) -> tree_sitter.Parser | None:
                 lang = _languages[language] = tree_sitter.Language(grammar())
         parser = parsers[language] = tree_sitter.Parser(lang)
     return parser
+
+
+def parse_tree(code: str, language: str) -> tree_sitter.Tree | None:
+    """The tree-sitter tree of `code`, errors and all; None for unknown languages."""
+    parser = _parser(language)
+    if parser is None:
+        return None
+    return parser.parse(code.encode("utf-8", errors="surrogatepass"))
 
 
 def _error_starts(root: tree_sitter.Node) -> list[int]:

@@ -6,7 +6,9 @@ One timeout and retry policy for every backend lives here (backends never retry 
   on the same backend, then the next hop;
 - connection refused, timeout, context-length, broken stream, no key: the next hop at once;
 - an answer that fails the action's validator, is cut off by its output budget (`truncated`), or
-  is refused by the model (`refusal`, `content-filter`): the next hop;
+  is refused by the model (`refusal`, `content-filter`): the next hop; the embedded hop gets the
+  action's own call for a 135M model (`Call.tier0`), and when its answer fails too, the action's
+  answer built without a model (`Call.floor`), where it has one;
 - a local answer that passed it but that an answer signal flags as likely wrong (`Call.assess`,
   actions/signals.py): the next hop if a bigger tier is left (the article's "escalate when the local
   answer is low-confidence"); if no later hop answers, the flagged answer stands, with a note;
@@ -20,7 +22,8 @@ One timeout and retry policy for every backend lives here (backends never retry 
 Thinking is kept out of answers (`<think>` blocks and all before a lone `</think>` too) and
 counted as output. A hop that fails after the upstream accepted it is billed: its input and
 whatever it generated are recorded (`billed`).
-When every hop fails, `AllTiersFailed.attempts` carries them, so the caller can record them.
+When every hop fails, `AllTiersFailed.attempts` carries them, so the caller can record them: an
+answer that failed its check is never passed on as if it were one.
 Cancellation propagates: closing the stream closes the upstream connection.
 """
 
@@ -88,6 +91,11 @@ class Call:
     action_cap: int | None = None  # the action's output budget; the tier's cap applies too
     input_tokens: int = 0  # our count of what is sent: a hop whose window is smaller is skipped
     think: bool = False  # the action lets a model reason first (ChatRequest.think)
+    grammar: str | None = None  # GBNF the answer must follow, where the backend can enforce it
+    temperature: float | None = None  # None: the backends' default
+    fixed_messages: int = 0  # leading messages of the action's own fixed text (ChatRequest.fixed_messages)
+    tier0: Call | None = None  # what the embedded hop is sent instead (a short prompt, a grammar)
+    floor: Callable[[], str | None] | None = None  # an answer without a model, when the embedded one fails
     # a validated local answer (and a second sample's text, or None) -> the signal that flags it, or None
     assess: Callable[[Attempt, str | None], Signal | None] | None = None
     logprobs: bool = False  # ask backends for token log-probabilities (the token-confidence signal)
@@ -109,7 +117,6 @@ class Hooks:
 class DispatchResult:
     answer: Attempt  # the attempt whose text is the result
     attempts: list[Attempt]
-    best_effort: bool = False  # every hop failed; `answer` is the last one that failed validation
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -230,7 +237,10 @@ class Dispatcher:
             json_schema=call.json_schema,
             num_ctx=num_ctx,
             think=call.think,
+            grammar=call.grammar,
             logprobs=call.logprobs,
+            fixed_messages=call.fixed_messages,
+            **({} if call.temperature is None else {"temperature": call.temperature}),
         )
         backend = self.pool.get(hop.backend)
         will_think = getattr(backend, "will_think", None)
@@ -298,16 +308,14 @@ class Dispatcher:
         self._count_usage(attempt, req, usage)
         return attempt
 
-    async def run(self, call: Call, hooks: Hooks = Hooks()) -> DispatchResult:
+    async def run(self, whole: Call, hooks: Hooks = Hooks()) -> DispatchResult:
         on_text, on_reset, on_attempt, admit = hooks.on_text, hooks.on_reset, hooks.on_attempt, hooks.admit
-        input_tokens_estimate = call.input_tokens
         attempts: list[Attempt] = []
-        best: Attempt | None = None
         flagged: Attempt | None = None  # the last answer that passed its check but a signal flagged
         notes: list[str] = []
         streamed = False
         dropped: str | None = None  # why the text streamed so far is thrown away, once another hop starts
-        origins = [origin_of(hop.backend, self.settings) for hop in call.chain]
+        origins = [origin_of(hop.backend, self.settings) for hop in whole.chain]
         cooling = self.hosts.skips(origins)  # hosts that failed in earlier requests
         down: dict[str, str] = {}  # hosts that failed in this one
 
@@ -317,7 +325,9 @@ class Dispatcher:
             if on_text is not None:
                 on_text(delta)
 
-        for i, (hop, host) in enumerate(zip(call.chain, origins)):
+        for i, (hop, host) in enumerate(zip(whole.chain, origins)):
+            call = whole.tier0 if hop.tier == 0 and whole.tier0 is not None else whole
+            input_tokens_estimate = call.input_tokens
             key = self.pool.host(hop.backend)
             if host in down:
                 attempts.append(Attempt(hop, "skipped", "host-down", f"{down[host]}; not asked again in this request"))
@@ -390,29 +400,32 @@ class Dispatcher:
             ended = _ended_early(att, req)
             if ended is not None:
                 att.outcome, att.reason, att.detail = "invalid", *ended
-                if att.reason != "truncated" and not att.text:
-                    att.text = att.detail_text  # a refusal's own words, if nothing better comes
                 attempts.append(att)
-                best = att
                 dropped = f"{hop.label}'s answer {att.reason}: {att.detail}" if streamed else None
                 continue
             try:
                 att.text = call.validate(att.text)
             except ValidationFailed as e:
-                att.outcome, att.reason, att.detail = "invalid", e.reason, e.problem
-                attempts.append(att)
-                best = att
-                dropped = f"{hop.label}'s answer failed its check: {e.problem}" if streamed else None
-                continue
-            if call.assess is not None and not self.pool.cloud(hop) and _bigger_tier_after(call.chain, i):
-                second = await self._second_sample(hop, req, call, att)
-                signal = call.assess(att, second)
-                if signal is not None:
-                    att.outcome, att.reason, att.signal, att.detail = "low-confidence", "low-confidence", signal.name, \
-                        signal.detail
+                att.outcome, att.reason, att.detail = "invalid", e.reason, f"failed the check: {e.problem}"
+                # a flagged answer that passed its check is a model's answer: it beats the floor
+                floor = _floor(whole) if hop.tier == 0 and flagged is None else None
+                if floor is None:
                     attempts.append(att)
-                    flagged = att
+                    dropped = f"{hop.label}'s answer failed its check: {e.problem}" if streamed else None
                     continue
+                att.text = floor
+                notes.append(f"the embedded model's answer failed its check ({e.problem}); this one is built "
+                             "from the diff alone")
+            else:
+                if call.assess is not None and not self.pool.cloud(hop) and _bigger_tier_after(whole.chain, i):
+                    second = await self._second_sample(hop, req, call, att)
+                    signal = call.assess(att, second)
+                    if signal is not None:
+                        att.outcome, att.reason, att.signal, att.detail = "low-confidence", "low-confidence", \
+                            signal.name, signal.detail
+                        attempts.append(att)
+                        flagged = att
+                        continue
             att.outcome = "ok"
             attempts.append(att)
             return DispatchResult(att, attempts, notes=notes)
@@ -421,10 +434,6 @@ class Dispatcher:
             # It passed its check; no bigger tier did better: it stands, and says why it is doubted.
             notes.append(f"low confidence ({flagged.signal}: {flagged.detail}); no bigger tier answered")
             return DispatchResult(flagged, attempts, notes=notes)
-        if best is not None:
-            # Nothing passed its check: give the last real answer, marked, rather than nothing.
-            notes.append(f"low confidence: every tier's answer failed the check ({best.detail})")
-            return DispatchResult(best, attempts, best_effort=True, notes=notes)
         failed = AllTiersFailed([(a.hop.label, a.detail or a.reason) for a in attempts])
         failed.attempts = attempts
         raise failed
@@ -456,6 +465,19 @@ def _ended_early(att: Attempt, req: ChatRequest) -> tuple[str, str] | None:
     if att.finish == FINISH_FILTERED:
         return "content-filter", "the provider's content filter withheld the answer"
     return None
+
+
+def _floor(call: Call) -> str | None:
+    """The action's answer without a model, checked like any other; None when it has none."""
+    if call.floor is None:
+        return None
+    text = call.floor()
+    if not text:
+        return None
+    try:
+        return call.validate(text)
+    except ValidationFailed:
+        return None
 
 
 def _bigger_tier_after(chain: tuple[Hop, ...], i: int) -> bool:

@@ -40,7 +40,7 @@ class Learning:
         key = hashlib.blake2b(decision.prompt.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
         self.user.tried(request_id, key, tried.hop.tier, self.estimator.features(decision.prompt, "ask"), explicit)
         if learned and tried.hop.tier == decision.tier:
-            self.user.answered(request_id, enough=tried.outcome == "ok" and not result.best_effort)
+            self.user.answered(request_id, enough=tried.outcome == "ok")
         await self.save()
 
     def feedback(self, request_id: str, verdict: str) -> None:

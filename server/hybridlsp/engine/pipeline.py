@@ -26,6 +26,7 @@ from ..errors import AllTiersFailed
 from ..ledger.records import CONDENSE
 from ..ledger.store import Ledger
 from ..request import Fallback, RunRequest, RunResult, UsageReport
+from ..routing.policy import embedded_declines
 from ..routing.types import Decision, Hop
 from . import budget, cache, condense, prepare, protect
 from .cache import AnswerCache
@@ -157,7 +158,8 @@ class Engine(Router):
             raise
         except AllTiersFailed as e:
             await self._record_failure(flight, getattr(e, "attempts", []))
-            raise
+            e = _say_embedded_was_not_asked(e, req.action, self.settings)
+            raise e from None
         finally:
             flight.release()  # the request's real cost is in the ledger now (or it failed)
 
@@ -235,7 +237,8 @@ class Engine(Router):
                     think=action.think,
                     assess=assess if on else None, logprobs=on and "token-confidence" in esc.signals,
                     second_sample_temperature=esc.sample_temperature
-                    if on and esc.second_sample and "samples-disagree" in esc.signals else None)
+                    if on and esc.second_sample and "samples-disagree" in esc.signals else None,
+                    **self._embedded_call(action, ctx, decision))
         hold = self.budget_guard.hold(tokens)
         flight.holds.append(hold)
         hooks = Hooks(on_text=on_delta, on_reset=on_restart, admit=hold.admit,
@@ -247,6 +250,23 @@ class Engine(Router):
             on_text(tail)
         flight.notes += result.notes
         return result
+
+    def _embedded_call(self, action, ctx, decision: Decision) -> dict:
+        """What the embedded hop gets when the action has a form for a 135M model (its own short
+        prompt, grammar and check) and an answer without a model for when that fails too."""
+        if not any(h.tier == 0 for h in decision.chain):
+            return {}
+        out: dict = {}
+        if hasattr(action, "small_prompt"):
+            small = action.small_prompt(ctx)
+            check = getattr(action, "small_validate", action.validate)
+            msgs = tuple(small.messages)
+            out["tier0"] = Call(decision.chain, msgs, lambda text: check(text, ctx), action_cap=small.max_tokens,
+                                input_tokens=sum(self.count_tokens(m.content) for m in msgs), grammar=small.grammar,
+                                temperature=small.temperature, fixed_messages=small.fixed_messages)
+        if hasattr(action, "floor"):
+            out["floor"] = lambda: action.floor(ctx)
+        return out
 
     async def _finish(self, flight: _Flight, action, decision: Decision, result: DispatchResult, tokens: int,
                       messages) -> RunResult:
@@ -264,15 +284,13 @@ class Engine(Router):
                 writes.append(write)
         baseline = self.recorder.baseline(final.input_tokens or tokens, final.output_tokens)
         latency_ms = flight.latency_ms()
-        text, findings = sanitize(self._restored(flight, result.text)), []
-        if not result.best_effort:
-            text, findings = action.present(text)
+        text, findings = action.present(sanitize(self._restored(flight, result.text)))
         writes.append(self.recorder.request(
             req, flight.request_id, final.hop, input_tokens=final.input_tokens,
             output_tokens=final.output_tokens, latency_ms=latency_ms, cost=final_cost, baseline=baseline,
             outcome="ok" if len(result.attempts) == 1 else "fallback", ttft_ms=final.ttft_ms,
             tokens_counted=final.usage_counted, reason=fallbacks[-1].reason if fallbacks else "",
-            validator="fail" if result.best_effort else "pass", signal=final.signal,
+            validator="pass", signal=final.signal,
             redacted=self._redacted(flight),
         ))
         await self.recorder.write(writes, flight.notes)
@@ -281,7 +299,7 @@ class Engine(Router):
         status = await budget.status(self.ledger, self.settings)
         # under the model that answered, never the decided one: a fallback's answer is its own
         key = cache.key_for(action, self.settings, final.hop, messages)
-        if key and not result.best_effort and not final.signal:  # a doubted answer is not served again
+        if key and not final.signal:  # a doubted answer is not served again
             hop = {"tier": final.hop.tier, "backend": final.hop.backend, "model": final.hop.model}
             self.cache.put(key, {"text": result.text, "cost": cost, "hop": hop, "output_tokens": final.output_tokens,
                                  "input_tokens": final.input_tokens}, private=decision.private)
@@ -366,6 +384,18 @@ class Engine(Router):
             self.cache.store.close()
         if self._owns_ledger:
             self.ledger.close()
+
+
+def _say_embedded_was_not_asked(failed: AllTiersFailed, action: str, settings) -> AllTiersFailed:
+    """Add to a failure that the embedded model was not asked, when this action is routed away from
+    it (`embedded.actions`): a person seeing no answer should know no last resort was tried."""
+    why = embedded_declines(action, settings)
+    if why is None:
+        return failed
+    more = AllTiersFailed(failed.hops + [("embedded", f"not asked: {why}; "
+                                                      "start Ollama or set a cloud API key")])
+    more.attempts = getattr(failed, "attempts", [])
+    return more
 
 
 async def _off(size: int, fn, *args):

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Callable
 
 from lsprotocol import types as t
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.client import LanguageClient
 from pygls.protocol import JsonRPCResponseMessage, default_converter
 
@@ -67,13 +68,19 @@ class DemoClient:
 
     async def run(self, action: str, uri: str, rng: tuple[int, int, int, int] | None = None,
                   prompt: str = "") -> dict:
+        """The run's result; a run that failed (no tier's answer passed its check, none reachable)
+        is `{"error": why, "hops": [{"tier", "why"}, ...]}` (hops: each tier tried, when known)."""
         self._n += 1
         params: dict = {"action": action, "textDocument": {"uri": uri}, "workDoneToken": f"demo-{self._n}"}
         if rng:
             params["range"] = {"start": {"line": rng[0], "character": rng[1]}, "end": {"line": rng[2], "character": rng[3]}}
         if prompt:
             params["prompt"] = prompt
-        return await self.client.protocol.send_request_async("hybridlsp/run", params)
+        try:
+            return await self.client.protocol.send_request_async("hybridlsp/run", params)
+        except JsonRpcException as e:
+            hops = e.data.get("hops", []) if isinstance(e.data, dict) else []
+            return {"error": e.message, "hops": hops}
 
     async def stop(self) -> None:
         try:

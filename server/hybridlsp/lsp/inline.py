@@ -48,7 +48,9 @@ async def inline_completion(
         try:
             result = await ls.engine.run(req)
         except HybridError as e:
+            # no suggestion, and why in the output log (a popup per keystroke would be noise)
             logger.info("inline completion: %s", e)
+            ls.log(f"hybridlsp: inline completion failed: {e}", types.MessageType.Warning)
             return _EMPTY
     finally:
         if ls.inline_tasks.get(uri) is task:

@@ -16,7 +16,7 @@ from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
 from ..request import RunRequest
-from ..errors import HybridError
+from ..errors import AllTiersFailed, HybridError
 from ..routing.types import ACTIONS
 from .convert import LABELS, Subject, range_from_json, readable_document, result_to_json, run_request
 from .running import run_engine
@@ -31,7 +31,10 @@ REQUEST_FAILED = -32803  # LSPErrorCodes.RequestFailed
 
 
 def _request_failed(err: HybridError) -> JsonRpcException:
-    return JsonRpcException(message=str(err), code=REQUEST_FAILED, data={"error": type(err).__name__})
+    data: dict = {"error": type(err).__name__}
+    if isinstance(err, AllTiersFailed):  # each tier and why it failed, for a client to list
+        data["hops"] = [{"tier": who, "why": why} for who, why in err.hops]
+    return JsonRpcException(message=str(err), code=REQUEST_FAILED, data=data)
 
 
 def workspace_for(ls: "HybridLanguageServer", path: str) -> str:

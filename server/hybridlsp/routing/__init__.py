@@ -3,7 +3,7 @@
 from .difficulty import Estimate, Estimator, KeywordEstimator, estimate_many, get_estimator, register
 from .flags import parse_flag
 from .learned import LearnedEstimator  # importing it registers the "learned" estimator
-from .policy import build_chain, decide, estimate_only, is_local_only_path
+from .policy import build_chain, decide, embedded_declines, estimate_only, is_local_only_path
 from .types import ACTIONS, Decision, GitSummary, Hop, RouteRequest
 
 
@@ -28,6 +28,7 @@ __all__ = [
     "RouteRequest",
     "build_chain",
     "decide",
+    "embedded_declines",
     "estimate_many",
     "estimate_only",
     "get_estimator",

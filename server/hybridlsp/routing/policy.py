@@ -21,7 +21,7 @@ from .difficulty import Estimator, get_estimator
 from .flags import parse_flag
 from .types import ACTIONS, Decision, Hop, RouteRequest
 
-__all__ = ["decide", "build_chain", "estimate_only", "is_local_only_path"]
+__all__ = ["decide", "build_chain", "embedded_declines", "estimate_only", "is_local_only_path"]
 
 _UNSET = object()
 
@@ -69,8 +69,17 @@ def _action_tier(req: RouteRequest, r, estimator: Estimator | None, text: str) -
     return r.default_tier, f"no harder task recognised -> default tier {r.default_tier}"
 
 
+def embedded_declines(action: str, settings) -> str | None:
+    """Why the embedded model is left out of this action's chain (it is routed away from what a
+    135M model does badly: `embedded.actions`), or None when it is in it or switched off."""
+    e = settings.embedded
+    if not e.enabled or not action or action in e.actions:
+        return None
+    return f"it does not do {action} (embedded.actions)"
+
+
 def build_chain(tier: int, settings, *, allow_cloud: bool, cloud_backends: frozenset[str] = frozenset(),
-                cloud_tiers: frozenset[int] | None = None) -> tuple[Hop, ...]:
+                cloud_tiers: frozenset[int] | None = None, action: str = "") -> tuple[Hop, ...]:
     """The decided tier, then escalation upwards, then the local tiers downwards, then embedded.
 
     Escalating first is the article's fallback chain (low confidence -> bigger model); going down
@@ -78,8 +87,9 @@ def build_chain(tier: int, settings, *, allow_cloud: bool, cloud_backends: froze
     """
     cloud = _cloud_tiers(settings, cloud_tiers, cloud_backends)
     t1, t2, t3 = settings.tier(1), settings.tier(2), settings.tier(3)
+    embedded = settings.embedded.enabled and embedded_declines(action, settings) is None
     return _chain(tier, allow_cloud, (t1.backend, t1.model, 1 in cloud), (t2.backend, t2.model, 2 in cloud),
-                  (t3.backend, t3.model, 3 in cloud), settings.embedded.enabled)
+                  (t3.backend, t3.model, 3 in cloud), embedded)
 
 
 @lru_cache(maxsize=256)  # a handful of distinct chains per configuration; every decision needs one
@@ -192,7 +202,7 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
             notes.append(f"cloud tier skipped: no API key for {t3.backend}")
 
     ts = settings.tier(tier)
-    chain = build_chain(tier, settings, allow_cloud=allow_cloud, cloud_tiers=cloud_tiers)
+    chain = build_chain(tier, settings, allow_cloud=allow_cloud, cloud_tiers=cloud_tiers, action=req.action)
     return Decision(
         tier=tier,
         backend=ts.backend,

@@ -132,6 +132,47 @@ def test_commit_msg_hook_leaves_a_given_message_alone(home, ollama, tmp_path, so
     assert msg.read_text() == content and ollama.request_count == 0
 
 
+JUNK = "```\nOutput: 1 2 3 4 5 6\n```"  # what the issue saw written into commits
+
+
+def test_commit_msg_that_fails_its_check_prints_nothing_and_says_why(home, ollama, tmp_path, capsys):
+    _repo(tmp_path)
+    ollama.answer = JUNK
+    assert main(["commit-msg"]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert "failed the check" in cap.err and "is not a subject line" in cap.err
+    assert "tier1:ollama/qwen2.5-coder:14b" in cap.err  # the tier that failed
+
+
+def test_commit_msg_hook_that_fails_leaves_the_message_empty_with_why(home, ollama, tmp_path, capsys):
+    _repo(tmp_path)
+    ollama.answer = JUNK
+    msg = tmp_path / ".git" / "COMMIT_EDITMSG"
+    msg.write_text("# Please enter the commit message\n")
+    assert main(["commit-msg", "--hook", str(msg), "template"]) == 0  # never blocks the commit
+    text = msg.read_text()
+    assert all(line.startswith("#") for line in text.splitlines())  # git drops every line: empty message
+    assert text.startswith("# hybridlsp wrote no commit message:\n") and "failed the check" in text
+    assert text.endswith("# Please enter the commit message\n")
+    assert "no commit message" in capsys.readouterr().err
+
+
+def test_commit_msg_hook_gives_up_at_its_time_limit(home, ollama, tmp_path):
+    import time
+
+    from tests.fakes.upstreams import Fault
+
+    _repo(tmp_path)
+    ollama.inject(Fault("drip", delay=1.0), Fault("drip", delay=1.0))
+    msg = tmp_path / "MSG"
+    msg.write_text("")
+    t0 = time.monotonic()
+    assert main(["commit-msg", "--hook", str(msg), "--timeout", "1"]) == 0
+    assert time.monotonic() - t0 < 5
+    assert "no message within 1 s (--timeout)" in msg.read_text()
+
+
 def test_commit_msg_nothing_staged_is_a_clear_error(home, ollama, tmp_path, capsys):
     _repo(tmp_path)
     subprocess.run(["git", "reset", "-q"], cwd=tmp_path, check=True)
@@ -166,6 +207,22 @@ def test_doctor_reports_pulled_models_and_missing_key(home, ollama, capsys):
     assert "tier 1: ollama qwen2.5-coder:14b: pulled" in out
     assert "OPENAI_API_KEY is not set" in out
     assert code == 0
+
+
+@pytest.mark.parametrize("down, missing, fails", [
+    (True, (), 2),  # one stopped Ollama serving two tiers: two FAIL lines, two problems
+    (False, ("llama3.3:70b",), 1),
+])
+def test_doctor_counts_every_fail_and_exits_1(home, down, missing, fails, monkeypatch, capsys):
+    models = tuple(m for m in ("qwen2.5-coder:14b", "llama3.3:70b") if m not in missing)
+    with FakeOllama(models=models) as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.url)
+        if down:
+            fake.down()
+        code = main(["doctor"])
+    out = capsys.readouterr().out
+    assert out.count("[FAIL]") == fails and f"\n{fails} problem(s)" in out
+    assert code == 1
 
 
 def test_invalid_setting_names_key_and_file(home, capsys):
@@ -215,3 +272,62 @@ def test_a_misspelt_command_is_told_every_command(home, capsys):
         main(["rout", "hello"])
     err = capsys.readouterr().err
     assert "invalid choice: 'rout'" in err and all(c in err for c in ("route", "report", "eval-routing", "tune"))
+
+
+BROKEN_PYTHON = "return (a *"
+
+
+def test_complete_that_fails_its_check_prints_nothing_and_names_the_tier(home, ollama, tmp_path, capsys):
+    # every tier's completion fails to parse: no code on stdout, the failure and the tier on stderr
+    (tmp_path / "calc.py").write_text("def product(a, b):\n    ")
+    ollama.answer = BROKEN_PYTHON
+    assert main(["complete", "calc.py:1-2"]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert "does not parse as python" in cap.err and "tier1:ollama/qwen2.5-coder:14b" in cap.err
+
+
+def test_review_that_fails_its_check_prints_nothing_and_names_the_tier(home, ollama, tmp_path, capsys):
+    (tmp_path / "calc.py").write_text("def divide(a, b):\n    return a / b\n")
+    ollama.answer = '{"findings": [{"line": 40, "severity": "error", "message": "division by zero"}]}'
+    assert main(["review", "calc.py"]) == 1
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert "outside the reviewed lines" in cap.err and "tier1:ollama/qwen2.5-coder:14b" in cap.err
+
+
+@pytest.mark.parametrize("action, left_out", [("review", True), ("explain", True), ("commit-message", False)])
+def test_route_says_when_the_embedded_model_is_left_out(home, capsys, action, left_out):
+    (home / "config.toml").write_text("")  # the embedded model on, as shipped
+    assert main(["route", "--action", action, "def f(): pass"]) == 0
+    out = capsys.readouterr().out
+    said = f"not in the chain: the embedded model, since it does not do {action} (embedded.actions)"
+    assert (said in out) is left_out
+    assert ("embedded/SmolLM2" in out.split("chain:")[1]) is not left_out
+
+
+@pytest.mark.embedded
+def test_the_hook_keeps_its_time_limit_while_the_embedded_model_reads(home, ollama, tmp_path):
+    # Ollama down: the embedded model answers, and reading its prompt alone takes longer than the
+    # limit on a fresh home; the hook stops within a reading step, start-up included
+    import time
+
+    from tests.support import need_module
+
+    need_module("llama_cpp", "llama-cpp-python is not installed: pip install 'hybridlsp[embedded]'")
+    (home / "config.toml").write_text("")  # the embedded model on, as shipped
+    ollama.down()
+    _repo(tmp_path)
+    msg = tmp_path / "MSG"
+    msg.write_text("")
+    t0 = time.monotonic()
+    assert main(["commit-msg", "--hook", str(msg), "--timeout", "1"]) == 0
+    assert time.monotonic() - t0 < 2.0
+    assert "no message within 1 s (--timeout)" in msg.read_text()
+
+
+def test_doctor_says_what_the_embedded_model_does_not_do(home, ollama, capsys):
+    (home / "config.toml").write_text('[embedded]\nactions = ["commit-message"]\n')
+    main(["doctor"])
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "] embedded:" in ln]
+    assert line.endswith("; it does not do complete, explain, review, ask (embedded.actions)")

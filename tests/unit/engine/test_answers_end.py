@@ -7,6 +7,7 @@ import pytest
 
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.engine import Engine
+from hybridlsp.errors import AllTiersFailed
 from hybridlsp.request import RunRequest
 from hybridlsp.ledger.store import Ledger
 from tests.fakes.upstreams import FakeOllama, FakeOpenAI
@@ -137,10 +138,14 @@ async def test_a_cut_off_answer_that_streamed_is_taken_back_before_the_next_tier
     assert len(resets) == 1 and "cut off" in resets[0]  # the client drops "The log shows" first
 
 
-async def test_when_every_answer_is_cut_off_the_result_says_so(ledger):
+async def test_when_every_answer_is_cut_off_the_request_fails_saying_so(ledger):
+    # a cut-off answer failed like one that failed its check: never passed on as if it were whole
     with ByModel({}, finishes={"qwen2.5-coder:14b": "length", "llama3.3:70b": "length"}, answer=GOOD) as fake:
-        res = await run(settings(fake), ledger, RunRequest(action="ask", text="Summarize the log"), key=False)
-    assert any("cut off" in n for n in res.notes)
+        with pytest.raises(AllTiersFailed) as info:
+            await run(settings(fake), ledger, RunRequest(action="ask", text="Summarize the log"), key=False)
+    assert [why for _, why in info.value.hops][:2] == [
+        "the answer was cut off by its 1,024-token output budget",
+        "the answer was cut off by its 2,048-token output budget"]
 
 
 async def test_a_refusal_escalates(ledger):

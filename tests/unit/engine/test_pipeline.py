@@ -446,10 +446,17 @@ async def test_embedded_model_answers_when_ollama_is_down(ledger):
 async def test_local_only_request_does_not_escalate_to_cloud(openai, ledger):
     with ByModel({"qwen2.5-coder:14b": "    return (x *\n", "llama3.3:70b": "    return (x *\n"}) as fake:
         eng = engine_for(make_settings(fake, openai), ledger)
-        res = await eng.run(RunRequest(action="complete", text="def f(x):\n", language="python", path="f.py",
-                                       document="def f(x):\n", tier=1, local_only=True))
+        with pytest.raises(AllTiersFailed) as info:
+            await eng.run(RunRequest(action="complete", text="def f(x):\n", language="python", path="f.py",
+                                     document="def f(x):\n", tier=1, local_only=True))
         await eng.aclose()
-    assert openai.request_count == 0 and res.tier in (1, 2) and any("low confidence" in n for n in res.notes)
+    assert openai.request_count == 0
+    # every local tier answered and failed its check: that is the failure, with each tier's reason
+    assert [(who.split(":")[0], why) for who, why in info.value.hops] == [
+        ("tier1", "failed the check: the completion does not parse as python"),
+        ("tier2", "failed the check: the completion does not parse as python"),
+    ]
+    assert [r.outcome for r in ledger.rows() if r.kind == "request"] == ["error"]
 
 
 async def test_completion_sees_the_rest_of_the_cursor_line(ollama, ledger):
@@ -487,3 +494,47 @@ async def test_prompt_larger_than_a_local_window_is_not_sent_there(ollama, ledge
     await eng.aclose()
     assert res.tier == 2 and res.fallbacks[0].reason == "context-length"
     assert [r.json["model"] for r in ollama.requests if r.path == "/api/chat"] == ["llama3.3:70b"]
+
+
+async def test_an_action_routed_away_from_the_embedded_model_says_so_when_nothing_answers(ledger):
+    with FakeOllama() as fake:
+        fake.down()
+        s = make_settings(fake, embedded={"enabled": True})
+        eng = engine_for(s, ledger, key=False)
+        with pytest.raises(AllTiersFailed) as info:
+            await eng.run(RunRequest(action="review", text="def f(x):\n    return 1 / x\n", language="python"))
+        await eng.aclose()
+    assert info.value.hops[-1] == ("embedded", "not asked: it does not do review (embedded.actions); "
+                                               "start Ollama or set a cloud API key")
+    assert info.value.attempts and all(a.hop.tier != 0 for a in info.value.attempts)  # the model was not run
+
+
+def _staged_repo(path):
+    env = {"GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@e.invalid", "GIT_COMMITTER_NAME": "T",
+           "GIT_COMMITTER_EMAIL": "t@e.invalid", "PATH": "/usr/bin:/bin"}
+    (path / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    for args in (["init", "-q"], ["add", "calc.py"], ["commit", "-q", "-m", "Add calc"]):
+        subprocess.run(["git", *args], cwd=path, env=env, check=True)
+    (path / "calc.py").write_text("def add(a, b):\n    return a + b\n\n\ndef divide(a, b):\n"
+                                  "    if b == 0:\n        raise ZeroDivisionError('b is 0')\n    return a / b\n")
+    subprocess.run(["git", "add", "calc.py"], cwd=path, check=True)
+
+
+@pytest.mark.embedded
+async def test_embedded_commit_message_names_the_change_and_lists_the_facts(ledger, tmp_path):
+    need_module("llama_cpp", "llama-cpp-python is not installed: pip install 'hybridlsp[embedded]'")
+    from hybridlsp.actions import commit_message
+
+    _staged_repo(tmp_path)
+    with FakeOllama() as fake:
+        fake.down()
+        eng = engine_for(make_settings(fake, embedded={"enabled": True}), ledger, key=False)
+        res = await eng.run(RunRequest(action="commit-message", workspace=str(tmp_path)))
+        await eng.aclose()
+    assert res.tier == 0 and res.backend == "embedded"
+    subject, _, body = res.text.partition("\n\n")
+    assert len(subject) <= 72 and ("divide" in subject or "calc" in subject)
+    assert body == "- calc.py: added divide; +6 -0 lines"
+    assert commit_message.validate(res.text, commit_message.ActionContext()) == res.text
+    # the model's own subject, or (with a note saying so) the one built from the diff
+    assert subject.startswith(("divide: ", "calc.py: ")) or any("built from the diff" in n for n in res.notes)
