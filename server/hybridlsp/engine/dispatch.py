@@ -400,6 +400,13 @@ class Dispatcher:
             ended = _ended_early(att, req)
             if ended is not None:
                 att.outcome, att.reason, att.detail = "invalid", *ended
+                floor = _floor(whole) if hop.tier == 0 and flagged is None else None
+                if floor is not None:  # the embedded model's cut-off answer: the one built without a model
+                    att.text, att.outcome = floor, "ok"
+                    notes.append(f"the embedded model's answer was cut off ({att.detail}); this one is built "
+                                 "from the diff alone")
+                    attempts.append(att)
+                    return DispatchResult(att, attempts, notes=notes)
                 attempts.append(att)
                 dropped = f"{hop.label}'s answer {att.reason}: {att.detail}" if streamed else None
                 continue
