@@ -397,32 +397,27 @@ class Dispatcher:
             self.breaker.success(key)
             self.hosts.succeeded(host)
             att.text = strip_thinking(att.text)
-            ended = _ended_early(att, req)
-            if ended is not None:
-                att.outcome, att.reason, att.detail = "invalid", *ended
-                floor = _floor(whole) if hop.tier == 0 and flagged is None else None
-                if floor is not None:  # the embedded model's cut-off answer: the one built without a model
-                    att.text, att.outcome = floor, "ok"
-                    notes.append(f"the embedded model's answer was cut off ({att.detail}); this one is built "
-                                 "from the diff alone")
-                    attempts.append(att)
-                    return DispatchResult(att, attempts, notes=notes)
-                attempts.append(att)
-                dropped = f"{hop.label}'s answer {att.reason}: {att.detail}" if streamed else None
-                continue
-            try:
-                att.text = call.validate(att.text)
-            except ValidationFailed as e:
-                att.outcome, att.reason, att.detail = "invalid", e.reason, f"failed the check: {e.problem}"
+            # a cut-off, refused or filtered answer fails like one that failed the action's check
+            failed = _ended_early(att, req)
+            said = why = ""
+            if failed is not None:
+                said, why = f"{failed[0]}: {failed[1]}", f"did not end on its own ({failed[1]})"
+            else:
+                try:
+                    att.text = call.validate(att.text)
+                except ValidationFailed as e:
+                    failed = (e.reason, f"failed the check: {e.problem}")
+                    said, why = f"failed its check: {e.problem}", f"failed its check ({e.problem})"
+            if failed is not None:
+                att.outcome, att.reason, att.detail = "invalid", *failed
                 # a flagged answer that passed its check is a model's answer: it beats the floor
                 floor = _floor(whole) if hop.tier == 0 and flagged is None else None
                 if floor is None:
                     attempts.append(att)
-                    dropped = f"{hop.label}'s answer failed its check: {e.problem}" if streamed else None
+                    dropped = f"{hop.label}'s answer {said}" if streamed else None
                     continue
                 att.text = floor
-                notes.append(f"the embedded model's answer failed its check ({e.problem}); this one is built "
-                             "from the diff alone")
+                notes.append(f"the embedded model's answer {why}; this one is built from the diff alone")
             else:
                 if call.assess is not None and not self.pool.cloud(hop) and _bigger_tier_after(whole.chain, i):
                     second = await self._second_sample(hop, req, call, att)

@@ -5,7 +5,7 @@ the pool's injection point, as `httpx.MockTransport` stands in for a server."""
 
 import pytest
 
-from hybridlsp.backends.base import Chunk, Health, Message, Usage
+from hybridlsp.backends.base import FINISH_LENGTH, Chunk, Health, Message, Usage
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.engine.dispatch import BackendPool, Breaker, Call, Dispatcher
 from hybridlsp.errors import AllTiersFailed, ValidationFailed
@@ -20,14 +20,15 @@ class ScriptedModel:
     name = "embedded"
     is_local = True
 
-    def __init__(self, *answers: str):
+    def __init__(self, *answers: str, finish: str = ""):
         self.answers = list(answers)
+        self.finish = finish
         self.requests = []
 
     async def stream(self, request):
         self.requests.append(request)
         yield Chunk(text=self.answers.pop(0))
-        yield Chunk(usage=Usage(10, 3))
+        yield Chunk(usage=Usage(10, 3), finish=self.finish)
 
     async def health(self):
         return Health(True)
@@ -68,6 +69,20 @@ async def test_a_failed_embedded_answer_gets_the_floor_with_a_note():
     assert res.text == "ok from the diff" and res.answer.outcome == "ok"
     assert res.notes == ["the embedded model's answer failed its check ('junk' is not ok); this one is built "
                          "from the diff alone"]
+
+
+async def test_a_cut_off_embedded_answer_gets_the_floor_too():
+    # "ok: sub" would pass the check, but it ended on the output budget: not an answer to pass on
+    res = await dispatcher(ScriptedModel("ok: sub", finish=FINISH_LENGTH)).run(call(floor=lambda: "ok from the diff"))
+    assert res.text == "ok from the diff" and res.answer.outcome == "ok"
+    assert res.notes == ["the embedded model's answer did not end on its own (the answer was cut off by its "
+                         "20-token output budget); this one is built from the diff alone"]
+
+
+async def test_a_cut_off_embedded_answer_without_a_floor_is_a_failure():
+    with pytest.raises(AllTiersFailed) as info:
+        await dispatcher(ScriptedModel("ok: sub", finish=FINISH_LENGTH)).run(call())
+    assert info.value.hops == [("embedded/SmolLM2-135M-Instruct", "the answer was cut off by its 20-token output budget")]
 
 
 @pytest.mark.parametrize("floor", [None, lambda: None, lambda: "not ok either"])
