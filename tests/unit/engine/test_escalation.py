@@ -7,8 +7,8 @@ import pytest
 
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.engine import Engine
-from hybridlsp.ledger.store import Ledger
 from hybridlsp.request import RunRequest
+from tests.unit.engine.test_pipeline import ledger, make_settings  # noqa: F401
 from tests.fakes.upstreams import FakeOllama, FakeOpenAI
 
 KEY = "sk-test-abcdefghijklmnopqrstuvwxyz0123"
@@ -19,19 +19,9 @@ QUESTION = "Janet sells 9 eggs a day at $2 each. How much does she make?"
 
 
 def settings_for(ollama, cloud=None, **over):
-    data = {"embedded": {"enabled": False}, "dispatch": {"max_retries": 0, "read_timeout_s": 2, "connect_timeout_s": 1},
-            "backends": {"ollama": {"host": ollama.url}}}
-    if cloud is not None:
-        data["backends"]["openai"] = {"base_url": cloud.base_url}
-    for k, v in over.items():
-        data.setdefault(k, {}).update(v)
-    return settings_from_mapping(data)
-
-
-@pytest.fixture
-def ledger(tmp_path):
-    with Ledger(tmp_path / "ledger.sqlite3") as led:
-        yield led
+    """The engine tests' settings with no retries: one answer per hop."""
+    over["dispatch"] = {"max_retries": 0, **over.get("dispatch", {})}
+    return make_settings(ollama, cloud, **over)
 
 
 async def run(settings, ledger, text=QUESTION, key=True, **req):
