@@ -189,3 +189,51 @@ async def test_done_reason_says_whether_the_answer_was_cut(backend, fake_ollama,
     _, usage, chunks = await collect(backend.stream(REQUEST))
     assert chunks[-1].finish == finish and chunks[-1].usage == usage
 
+
+
+async def test_a_finished_stream_leaves_its_connection_for_the_next_request():
+    """An upstream that keeps connections alive (as Ollama does) sees one connection for two
+    requests: the stream is read to its end after the final `done` line."""
+    import asyncio
+    import json
+
+    from hybridlsp.config import settings_from_mapping
+
+    connections = 0
+    lines = [{"message": {"content": "Two"}, "done": False},
+             {"message": {"content": ""}, "done": True, "prompt_eval_count": 3, "eval_count": 1}]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in (json.dumps(x).encode() + b"\n" for x in lines))
+    body += b"0\r\n\r\n"
+
+    async def handle(reader, writer):
+        nonlocal connections
+        connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                method, path = head.split(b" ")[:2]
+                sizes = [int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")]
+                await reader.readexactly(sizes[0] if sizes else 0)
+                if path == b"/api/chat":
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n"
+                                 b"transfer-encoding: chunked\r\n\r\n" + body)
+                else:  # the probes before a chat (/api/ps, /api/show): a small JSON answer
+                    answer = b'{"models": []}' if method == b"GET" else b"{}"
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                                 b"content-length: %d\r\n\r\n%s" % (len(answer), answer))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    backend = OllamaBackend(settings_from_mapping({"backends": {"ollama": {"host": f"http://127.0.0.1:{port}"}}}))
+    try:
+        for _ in range(2):
+            text, usage, _ = await collect(backend.stream(REQUEST))
+            assert text == "Two" and usage.output_tokens == 1
+    finally:
+        await backend.aclose()
+        server.close()
+        await server.wait_closed()
+    assert connections == 1

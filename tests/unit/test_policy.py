@@ -298,3 +298,17 @@ def test_keyword_batch_uses_hyperscan_and_finds_phrases_at_the_edges(monkeypatch
     assert est.estimate_many(texts, "ask") == want
     monkeypatch.setattr(difficulty, "_phrase_matcher", lambda phrases, wait=False: None)  # no Hyperscan
     assert est.estimate_many(texts, "ask") == want
+
+
+@pytest.mark.parametrize("path", ["/a/.env", "/a/.env.local", "/a/b/x.pem", "x.py", "/h/id_rsa.pub", "/p/mysecrets.txt",
+                                  "src/private/a.py", "/src/private/a.py", "a/b/", "/a/[x].key", "/a/b.KEY", ""])
+def test_local_only_globs_match_as_fnmatch_does(path):
+    from fnmatch import fnmatch
+    from pathlib import PurePath
+
+    from hybridlsp.routing.policy import is_local_only_path
+
+    globs = [".env*", "*.pem", "*.key", "id_rsa*", "*secret*", "src/private/*"]
+    name = PurePath(path).name if path else ""
+    expected = next((g for g in globs if fnmatch(name, g) or fnmatch(path, g)), None) if path else None
+    assert is_local_only_path(path, globs) == expected

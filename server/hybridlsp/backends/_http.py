@@ -58,6 +58,7 @@ __all__ = [
     "error_for_message",
     "load_json",
     "token_logprobs",
+    "read_to_end",
 ]
 
 USER_AGENT = "hybridlsp/0.1"
@@ -162,6 +163,24 @@ def error_for_status(
     return error_for_message(
         backend, response.status_code, _upstream_message(body), secrets, retry_after=retry_after, **fixes
     )
+
+
+async def read_to_end(lines: AsyncIterator[str], most: int = 16, within_s: float = 0.25) -> None:
+    """Read what follows a stream's final event - normally only the end of the chunked body - so
+    httpx puts the connection back in its pool for the next request. Left unread, the connection
+    is dropped and the next request opens a new one (a connect, a socket and its teardown each
+    time). An upstream that sends more than `most` further lines, or holds the body open longer
+    than `within_s`, is left, and its connection dropped, as before."""
+    extra = 0
+    try:
+        async with asyncio.timeout(within_s):
+            async for line in lines:
+                if line.strip():
+                    extra += 1
+                    if extra > most:
+                        return
+    except TimeoutError:
+        return
 
 
 def load_json(backend: str, text: str) -> dict:

@@ -14,7 +14,7 @@ import httpx
 from ..config import Settings
 from ..errors import BackendError, StreamBroken
 from ._cloud import ApiKey, cloud_upstream
-from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json
+from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json, read_to_end
 from ._reasoning import ThinkSplitter
 from .base import FINISH_LENGTH, FINISH_REFUSAL, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
@@ -98,7 +98,8 @@ class AnthropicBackend:
         finish = FINISH_STOP
         split = ThinkSplitter()  # Claude never writes <think>, but a proxy in front of another model may
         async with self._http.stream("/v1/messages", self._body(request), headers, (key,)) as response:
-            async for line in response.aiter_lines():
+            lines = response.aiter_lines()
+            async for line in lines:
                 event = decoder.feed(line)
                 if event is None:
                     continue
@@ -134,6 +135,7 @@ class AnthropicBackend:
                     if text or thought:
                         yield Chunk(text=text, thinking=thought)
                     yield Chunk(usage=Usage(input_tokens, output_tokens), finish=finish)
+                    await read_to_end(lines)
                     return
                 elif kind == "error":
                     err = data.get("error") or {}

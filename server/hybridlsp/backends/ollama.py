@@ -25,7 +25,7 @@ import httpx
 from ..config import Settings
 from ..errors import BackendError, BackendTimeout, BackendUnavailable, BadRequest, ServerError, StreamBroken
 from ._hosts import DEFAULT_PORT, ollama_base_url, runs_in_cloud
-from ._http import FIX_BROKEN, StreamLimits, Upstream, error_for_message, load_json, token_logprobs
+from ._http import FIX_BROKEN, StreamLimits, Upstream, error_for_message, load_json, read_to_end, token_logprobs
 from ._reasoning import ThinkSplitter
 from .base import FINISH_LENGTH, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
@@ -181,7 +181,8 @@ class OllamaBackend:
         split = ThinkSplitter()  # a model Ollama cannot parse the thinking of writes <think> inline
         limits = await self._limits(request.model)
         async with self._http.stream("/api/chat", body, limits=limits) as response:
-            async for line in response.aiter_lines():
+            lines = response.aiter_lines()
+            async for line in lines:
                 if not line.strip():
                     continue
                 data = load_json(self.name, line)
@@ -204,6 +205,7 @@ class OllamaBackend:
                     usage = Usage(int(data.get("prompt_eval_count") or 0), int(data.get("eval_count") or 0))
                     finish = FINISH_LENGTH if data.get("done_reason") == "length" else FINISH_STOP
                     yield Chunk(usage=usage, finish=finish)
+                    await read_to_end(lines)
                     return
         raise StreamBroken(self.name, "stream ended before the final `done` line", FIX_BROKEN)
 

@@ -22,7 +22,7 @@ import httpx
 from ..config import Settings
 from ..errors import BackendError, StreamBroken
 from ._cloud import ApiKey, cloud_upstream
-from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json, token_logprobs
+from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json, read_to_end, token_logprobs
 from ._reasoning import ThinkSplitter
 from .base import FINISH_FILTERED, FINISH_LENGTH, FINISH_REFUSAL, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
@@ -110,7 +110,8 @@ class OpenAIBackend:
         split = ThinkSplitter()
         finish, refusal, usage = FINISH_STOP, [], None
         async with self._http.stream("/chat/completions", self._body(request), headers, secrets) as response:
-            async for line in response.aiter_lines():
+            lines = response.aiter_lines()
+            async for line in lines:
                 event = decoder.feed(line)
                 if event is None:
                     continue
@@ -121,6 +122,7 @@ class OpenAIBackend:
                     if refusal:
                         finish = FINISH_REFUSAL
                     yield Chunk(usage=usage, finish=finish, detail="".join(refusal))
+                    await read_to_end(lines)
                     return
                 data = load_json(self.name, event[1])
                 if data.get("error"):  # an error after the 200 arrives as a data event

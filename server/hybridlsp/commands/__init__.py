@@ -19,9 +19,6 @@ from ..config import Settings, load_settings
 from ..errors import HybridError
 
 __all__ = ["COMMANDS", "build_parser", "load", "main"]
-
-log = logging.getLogger("hybridlsp")
-
 # command -> the module of this package that declares and runs it (in `--help` order)
 COMMANDS = {
     "serve": "serve",

@@ -62,6 +62,20 @@ def readable_document(workspace, uri: str) -> tuple[TextDocument | None, str]:
     return doc, ""
 
 
+def server_position(codec, lines: tuple[str, ...], pos: types.Position) -> types.Position:
+    """`codec.position_from_client_units`, which counts a line's code units character by
+    character (a few hundred us for a long line, twice a request); on an ASCII line every unit
+    is one character, so the position is the client's, clamped as pygls clamps it (in `pos` too)."""
+    if 0 <= pos.line < len(lines) and lines[pos.line].isascii():
+        size = len(lines[pos.line].replace("\r\n", "\n"))
+        if size == 0:
+            return types.Position(pos.line, 0)
+        if pos.character > size:
+            pos.character = size - 1
+        return types.Position(pos.line, pos.character)
+    return codec.position_from_client_units(lines, pos)
+
+
 def subject_of(doc: TextDocument, lines: tuple[str, ...], rng: types.Range | None, action: str) -> Subject:
     """The selection; on an empty range the enclosing function (or paragraph); without a range the
     whole document. A completion only sees the text up to the cursor."""
@@ -70,8 +84,8 @@ def subject_of(doc: TextDocument, lines: tuple[str, ...], rng: types.Range | Non
     if not lines:
         return Subject("", 0, 0, rng.end)
     codec = doc.position_codec
-    start = codec.position_from_client_units(lines, rng.start)
-    stop = codec.position_from_client_units(lines, rng.end)
+    start = server_position(codec, lines, rng.start)
+    stop = server_position(codec, lines, rng.end)
     if (start.line, start.character) != (stop.line, stop.character):
         # a selection that ends at column 0 holds none of its last line
         last = stop.line - 1 if stop.character == 0 and stop.line > start.line else stop.line
@@ -112,7 +126,7 @@ def run_request(
     subject = subject_of(doc, lines, rng, action)
     end_char = None
     if action == "complete" and rng is not None and lines:
-        end = doc.position_codec.position_from_client_units(lines, rng.end)
+        end = server_position(doc.position_codec, lines, rng.end)
         if end.line == subject.last:  # a selection ending at column 0 ends on the line before
             end_char = end.character
     req = RunRequest(

@@ -21,6 +21,7 @@ from ..config import Settings
 from ..engine import Engine
 from . import code_actions, inline, lifecycle, run
 from .findings import FindingsStore
+from .stdio import serve_stdio
 
 __all__ = ["HybridLanguageServer", "build_server", "serve", "RUN_REQUEST"]
 
@@ -174,7 +175,7 @@ def serve(
     """Run the server until the client exits: over stdio, or as a TCP server on host:port."""
     ls = build_server(engine_factory=engine_factory, settings=settings)
     if transport == "stdio":
-        ls.start_io(sys.stdin.buffer, _claim_stdout())
+        serve_stdio(ls, sys.stdin.buffer, _claim_stdout())
     elif transport == "tcp":
         if port is None:
             raise ValueError("the tcp transport needs a port")

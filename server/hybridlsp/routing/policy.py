@@ -13,7 +13,10 @@ then the gates that can only lower a cloud decision:
 
 from __future__ import annotations
 
-from fnmatch import fnmatch
+import fnmatch
+import os
+import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import PurePath
 
@@ -26,13 +29,18 @@ __all__ = ["decide", "build_chain", "embedded_declines", "estimate_only", "is_lo
 _UNSET = object()
 
 
+@lru_cache(maxsize=64)  # one configuration's globs, asked on every decision
+def _glob_matchers(globs: tuple[str, ...]) -> tuple[tuple[str, Callable], ...]:
+    return tuple((g, re.compile(fnmatch.translate(os.path.normcase(g))).match) for g in globs)
+
+
 def is_local_only_path(path: str, globs: list[str]) -> str | None:
-    """The glob a path matches (by file name or whole path), or None."""
+    """The glob a path matches (by file name or whole path, as `fnmatch.fnmatch`), or None."""
     if not path:
         return None
-    name = PurePath(path).name
-    for g in globs:
-        if fnmatch(name, g) or fnmatch(path, g):
+    name, whole = os.path.normcase(PurePath(path).name), os.path.normcase(path)
+    for g, match in _glob_matchers(tuple(globs)):
+        if match(name) or match(whole):
             return g
     return None
 

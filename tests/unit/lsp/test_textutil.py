@@ -114,3 +114,20 @@ def test_paragraph(line, expected):
 )
 def test_shift_spans(first, last, delta, expected):
     assert shift_spans([(0, 1), (5, 6), (10, 10)], first, last, delta) == expected
+
+
+@pytest.mark.parametrize("line", ["def f(x):\n", "", "\n", "x = 1\r\n", "ünïcode = 'é'\n", "emoji = '😋'\n", "tab\there\n"])
+@pytest.mark.parametrize("character", [0, 1, 3, 9, 10, 11, 40])
+def test_positions_convert_as_pygls_converts_them(line, character):
+    from lsprotocol import types
+    from pygls.workspace.position_codec import PositionCodec
+
+    from hybridlsp.lsp.convert import server_position
+
+    codec = PositionCodec(types.PositionEncodingKind.Utf16)
+    lines = ("first\n", line, "last\n")
+    theirs, ours = types.Position(1, character), types.Position(1, character)
+    want = codec.position_from_client_units(lines, theirs)
+    got = server_position(codec, lines, ours)
+    assert (got.line, got.character) == (want.line, want.character)
+    assert ours == theirs  # pygls clamps the position it is given: so do we
