@@ -38,12 +38,29 @@ def is_host_failure(error: BackendError) -> bool:
 
 def origin_of(backend: str, settings) -> str | None:
     """The `scheme://host:port` backend `backend` (a built-in or a `[backends.NAME]`) is pointed
-    at; None for in-process ones and names the settings do not know."""
+    at; None for in-process ones and names the settings do not know.
+
+    Asked for every hop of every request (the host cool-down, the answer cache's key), and
+    parsing the URL costs more than the rest of those steps: the answers for the settings object
+    in force are remembered, and forgotten when another settings object is asked about."""
+    memo = _memo
+    if memo[0] is not settings:
+        memo[0], memo[1] = settings, {}
+    try:
+        return memo[1][backend]
+    except KeyError:
+        pass
     try:
         url = spec(backend, settings).base_url
     except ConfigError:
-        return None
-    return origin(url) if url else None
+        return None  # not remembered: the error is the caller's to see each time
+    found = memo[1][backend] = origin(url) if url else None
+    return found
+
+
+# [settings object, {backend: origin}]: a change of settings arrives as a new object (the
+# engine's `update_settings`, a client's options), so the object's identity stands for its content
+_memo: list = [None, {}]
 
 
 @dataclass(frozen=True)
