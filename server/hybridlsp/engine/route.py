@@ -32,6 +32,8 @@ class Router:
         self.settings = settings
         self.count_tokens = count_tokens
         self.cloud = cloud_backends(settings)
+        self._facts_for = None  # the settings object `_facts_are` was worked out for
+        self._facts_are: tuple[bool, frozenset[int]] = (False, frozenset())
         # the difficulty estimate for ask prompts; None: the settings' own. With escalation.learn,
         # the one adapted to this user (read from beside the usual ledger; the engine uses its own)
         self.estimator = None
@@ -45,21 +47,31 @@ class Router:
             self.estimator = UserEstimator(get_estimator(settings), user)
 
     def cloud_available(self) -> bool:
-        t3 = self.settings.tier(3)
-        return not is_cloud(t3.backend, self.settings, t3.model) or credentials_present(t3.backend, self.settings,
-                                                                                         self.env)
+        return self._facts()[0]
+
+    def _facts(self) -> tuple[bool, frozenset[int]]:
+        """(tier 3 can be asked, the cloud tiers): they depend only on the settings and the
+        environment this router was made with, so they are worked out once per settings object
+        (a change of settings is a new object: `Engine.update_settings`), not on every decision."""
+        if self._facts_for is not self.settings:
+            s = self.settings
+            t3 = s.tier(3)
+            available = not is_cloud(t3.backend, s, t3.model) or credentials_present(t3.backend, s, self.env)
+            self._facts_for, self._facts_are = s, (available, cloud_tiers(s))
+        return self._facts_are
 
     def decide(self, req: RunRequest, tokens: int, git: GitSummary = GitSummary(), secret: bool = False,
                spend: tuple[float, float] = (0.0, 0.0), head: Sequence[int] | None = None) -> Decision:
         """`tokens`: our count of what is sent; `spend`: (month, day) cloud spend; `head`: the
         routed text's first token ids, when the caller has encoded it (`route_many`)."""
+        available, tiers_in_cloud = self._facts()
         return decide(
             RouteRequest(
                 action=req.action, text=req.prompt or req.text, input_tokens=tokens, path=req.path,
                 language=req.language, git=git, tier_override=req.tier, contains_secret=secret,
                 month_cloud_spend_usd=spend[0], day_cloud_spend_usd=spend[1],
-                cloud_available=self.cloud_available(), local_only=req.local_only, head_tokens=head,
-                cloud_backends=self.cloud, cloud_tiers=cloud_tiers(self.settings),
+                cloud_available=available, local_only=req.local_only, head_tokens=head,
+                cloud_backends=self.cloud, cloud_tiers=tiers_in_cloud,
             ),
             self.settings,
             **({"estimator": self.estimator} if self.estimator is not None else {}),
