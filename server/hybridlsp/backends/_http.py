@@ -46,6 +46,7 @@ from ..errors import (
     ServerError,
     StreamBroken,
 )
+from ._plain import PlainTransport, wants_plain
 
 __all__ = [
     "Upstream",
@@ -307,6 +308,8 @@ class Upstream:
         timeout = httpx.Timeout(
             connect=d.connect_timeout_s, read=d.read_timeout_s, write=d.read_timeout_s, pool=d.connect_timeout_s
         )
+        if transport is None and wants_plain(str(base_url), trust_env):
+            transport = PlainTransport()  # why: see _plain.py (half the server's CPU a request)
         try:
             self.client = httpx.AsyncClient(
                 base_url=base_url,
