@@ -5,6 +5,8 @@ line, 10 ms apart: 100 ms a request. All 100 requests (each with a workDoneToken
 prompt) are written to the server at once; the wall time runs from the first write to the last
 answer read. The floor, in the same rounds: 100 simultaneous httpx streams straight to the same
 fake, with a body of the same shape and size as the server's. Server CPU comes from /proc.
+Goals: the batch's wall time within 1.3x the floor's of the same rounds, and the server's CPU a
+request at most the direct client's CPU a stream.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from .ttft import SOURCE, explain, workspace
 N = 100
 UPSTREAM_S = 0.100
 ROUNDS = 5
-GOAL = 1.3
+GOAL = 1.3  # wall time, against the direct-httpx floor of the same rounds
+CPU_GOAL = 1.0  # server CPU a request, against the direct httpx client's CPU a stream
 ANSWER = " ".join(f"word{i}" for i in range(9))  # 9 tokens + the final line, 10 ms apart
 
 
@@ -142,17 +145,22 @@ def run() -> Result:
     ]
     no_stream = median(out["no_stream"])
     cores = os.cpu_count() or 1
-    allowed = GOAL * UPSTREAM_S * cores  # CPU seconds the goal's wall time holds on this machine
-    limits = "" if ratio <= GOAL else "\n".join([
+    floor_cpu = median(out["floor_cpu"])
+    allowed = GOAL * floor * cores  # CPU seconds the goal's wall time holds on this machine
+    vs_floor, cpu_ratio = ours / floor, server_cpu / floor_cpu
+    limits = "" if vs_floor <= GOAL and cpu_ratio <= CPU_GOAL else "\n".join([
         f"CPU: the server spends {server_cpu / N * 1e3:.2f} ms of CPU a request (/proc), {server_cpu * 1e3:.0f} ms "
-        f"for the batch; the goal's {GOAL * UPSTREAM_S * 1e3:.0f} ms of wall time on {cores} cores hold "
+        f"for the batch ({cpu_ratio:.2f}x the direct client's {floor_cpu / N * 1e3:.2f} ms a stream); the goal's "
+        f"{GOAL * floor * 1e3:.0f} ms of wall time ({GOAL}x the floor's) on {cores} cores hold "
         f"{allowed * 1e3:.0f} ms of CPU, shared with the fake upstream ({fake_cpu * 1e3:.0f} ms) and this client",
         f"streaming to the client: the same batch without workDoneToken takes {no_stream * 1e3:.0f} ms "
         f"({(ours - no_stream) * 1e3:+.0f} ms for the {N} requests' $/progress notifications)",
         f"the floor: {N} direct httpx streams to the same fake already take {floor / UPSTREAM_S:.2f}x "
         f"{UPSTREAM_S * 1e3:.0f} ms here, with {median(out['floor_cpu']) / N * 1e3:.2f} ms of client CPU a request",
     ])
-    figures = [Figure(f"wall / the upstream's {UPSTREAM_S * 1e3:.0f} ms", ratio, "x", "<=", GOAL),
+    figures = [Figure("wall / the direct-httpx floor's", vs_floor, "x", "<=", GOAL),
+               Figure("server CPU a request / the direct client's", cpu_ratio, "x", "<=", CPU_GOAL),
+               Figure(f"wall / the upstream's {UPSTREAM_S * 1e3:.0f} ms", ratio, "x"),
                Figure("direct floor", floor / UPSTREAM_S, "x")]
     return Result(6, f"Concurrency: {N} simultaneous hybridlsp/run", figures, raw, limits)
 
