@@ -9,22 +9,13 @@ import pytest
 from hybridlsp.backends import AnthropicBackend, ChatRequest, Message
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.errors import BadRequest, ContextLengthExceeded, RateLimited, ServerError
-from tests.fakes.fixtures import collect, fake_anthropic, settings_for, sse_transport  # noqa: F401
+from tests.fakes.fixtures import collect, fake_anthropic, sse_transport  # noqa: F401
 
-KEY = "sk-ant-api03-test-0123456789abcdef"
-REQUEST = ChatRequest(
-    model="claude-sonnet-4-5",
-    messages=(Message("system", "Be brief."), Message("user", "Name a prime.")),
-    max_tokens=64,
-    temperature=0.1,
-)
+from .backend_cases import BY_NAME, backend_fixture
 
-
-@pytest.fixture
-async def backend(fake_anthropic):
-    b = AnthropicBackend(settings_for(fake_anthropic, read_timeout_s=0.3), env={"ANTHROPIC_API_KEY": KEY})
-    yield b
-    await b.aclose()
+CASE = BY_NAME["anthropic"]
+KEY, REQUEST = CASE.key, CASE.request
+backend = backend_fixture("anthropic")
 
 
 async def test_request_body_and_headers(backend, fake_anthropic):

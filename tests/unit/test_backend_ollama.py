@@ -6,26 +6,14 @@ import time
 
 import pytest
 
-from hybridlsp.backends import ChatRequest, Message, OllamaBackend
+from hybridlsp.backends import ChatRequest, Message
 from hybridlsp.errors import BackendTimeout, BackendUnavailable, BadRequest
-from tests.fakes.fixtures import collect, fake_ollama, settings_for  # noqa: F401
+from tests.fakes.fixtures import collect, fake_ollama  # noqa: F401
 
-REQUEST = ChatRequest(
-    model="qwen2.5-coder:7b",
-    messages=(Message("system", "Be brief."), Message("user", "Name a prime.")),
-    max_tokens=64,
-    temperature=0.1,
-    num_ctx=8192,
-)
+from .backend_cases import BY_NAME, backend_fixture
 
-
-@pytest.fixture
-async def backend(fake_ollama):
-    b = OllamaBackend(
-        settings_for(fake_ollama, read_timeout_s=0.3, first_token_timeout_s=0.3, connect_timeout_s=0.5, cold_load_s=0)
-    )
-    yield b
-    await b.aclose()
+REQUEST = BY_NAME["ollama"].request
+backend = backend_fixture("ollama")
 
 
 @pytest.mark.parametrize(

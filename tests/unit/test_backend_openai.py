@@ -12,21 +12,12 @@ from hybridlsp.config import settings_from_mapping
 from hybridlsp.errors import BackendUnavailable, MissingCredentials
 from tests.fakes.fixtures import collect, fake_anthropic, fake_openai, settings_for, sse_transport  # noqa: F401
 
-KEY = "sk-test-openai-0123456789abcdef"
+from .backend_cases import BY_NAME, backend_fixture
+
+CASE = BY_NAME["openai"]
+KEY, REQUEST = CASE.key, CASE.request
 OTHER_KEY = "sk-ant-test-anthropic-9876543210"
-REQUEST = ChatRequest(
-    model="gpt-4.1-mini",
-    messages=(Message("system", "Be brief."), Message("user", "Name a prime.")),
-    max_tokens=64,
-    temperature=0.1,
-)
-
-
-@pytest.fixture
-async def backend(fake_openai):
-    b = OpenAIBackend(settings_for(fake_openai, read_timeout_s=0.3), env={"OPENAI_API_KEY": KEY})
-    yield b
-    await b.aclose()
+backend = backend_fixture("openai")
 
 
 async def test_request_body_and_headers(backend, fake_openai):
