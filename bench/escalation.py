@@ -41,6 +41,7 @@ from pathlib import Path
 
 from ._code_answers import code_signal_lines
 from ._common import REPO, Result
+from ._routing_data import data_dir, learned_scores, main, not_measured
 
 NUMBER = 11
 WEAK = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -49,12 +50,6 @@ PROBE_N = int(os.environ.get("HYBRIDLSP_BENCH_PROBE_N", "60"))
 PROBE_S = float(os.environ.get("HYBRIDLSP_BENCH_PROBE_S", "240"))
 SAMPLE_TIER1 = ("an/qwen2.5-coder-7b-instruct", "an/llama-3.1-8B-instruct", "an/qwen2.5-coder-14b-instruct")
 TEXT_SIGNALS = ("arithmetic", "hedging", "no final answer")
-
-
-def data_dir(argv: list[str] | None = None) -> Path:
-    if argv:
-        return Path(argv[0])
-    return Path(os.environ.get("HYBRIDLSP_ROUTING_DATA", REPO.parent / "shared" / "routing-data"))
 
 
 def load_gsm8k(root: Path) -> list[dict]:
@@ -193,14 +188,10 @@ def sample_disagreement(root: Path) -> tuple[list[tuple], list[str]]:
 
 
 def _sample_cascade(rows: list[dict], model: str, cloud: str) -> list[str]:
-    from hybridlsp.config import settings_from_mapping
-    from hybridlsp.routing import get_estimator
-
-    est = get_estimator(settings_from_mapping({"routing": {"difficulty": "learned"}}))
     n = len(rows)
     q1 = [r["models"][model] for r in rows]
     q3 = [r["models"][cloud] for r in rows]
-    scores = [(e.score if (e := est.estimate(r["prompt"], "ask")) is not None else 0.0) for r in rows]
+    scores = [0.0 if x is None else x for x in learned_scores(r["prompt"] for r in rows)]
     order = sorted(range(n), key=lambda i: -scores[i])
     lines = ["| wrong answers | cloud share | cascade quality | random | learned prompt-only | cascade - prompt-only |",
              "|---|---:|---:|---:|---:|---:|"]
@@ -226,14 +217,7 @@ def _sample_cascade(rows: list[dict], model: str, cloud: str) -> list[str]:
 # ---- the cascade -------------------------------------------------------------------------------
 
 def cascade_table(test: list[dict], flags: dict[str, list[bool]]) -> tuple[list[str], list[tuple]]:
-    from hybridlsp.config import settings_from_mapping
-    from hybridlsp.routing import get_estimator
-
-    est = get_estimator(settings_from_mapping({"routing": {"difficulty": "learned"}}))
-    scores = []
-    for r in test:
-        e = est.estimate(r["prompt"], "ask")
-        scores.append(e.score if e is not None else 0.0)
+    scores = [0.0 if x is None else x for x in learned_scores(r["prompt"] for r in test)]
     weak = [float(r["weak"]) for r in test]
     strong = [float(r["strong"]) for r in test]
     n = len(test)
@@ -266,8 +250,7 @@ def run(argv: list[str] | None = None) -> Result:
     root = data_dir(argv)
     goal = "a signal with precision >= 0.7, and a cascade above prompt-only routing at the same cloud share"
     if not (root / "routellm" / "gsm8k_responses.csv").is_file():
-        return Result(NUMBER, "escalation signals", "not measured", goal, None,
-                      limits=f"no routing data at {root} (set HYBRIDLSP_ROUTING_DATA)")
+        return not_measured(NUMBER, "escalation signals", goal, root)
     rows = load_gsm8k(root)
     wrong = [not r["weak"] for r in rows]
     t0 = time.perf_counter()
@@ -338,10 +321,5 @@ def run(argv: list[str] | None = None) -> Result:
     return Result(NUMBER, "escalation signals", figure, goal, met, raw=raw, limits=limits)
 
 
-def main() -> int:
-    print(run(sys.argv[1:]).render())
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(run))

@@ -18,25 +18,19 @@ stream, with the lowest and highest.
 from __future__ import annotations
 
 import json
-import os
 import random
 import statistics
 import sys
 from pathlib import Path
 
 from ._common import REPO, Result
+from ._routing_data import data_dir, learned_scores, main, not_measured
 
 NUMBER = 12
 CHECKPOINTS = (100, 300, 1000)
 ORDERS = 5
 SHARES = (0.5, 0.2)  # tier 1, tier 3 (the cloud); tier 2 the rest
 ROUTELLM = ("gsm8k", "mmlu", "mt-bench")
-
-
-def data_dir(argv: list[str] | None = None) -> Path:
-    if argv:
-        return Path(argv[0])
-    return Path(os.environ.get("HYBRIDLSP_ROUTING_DATA", REPO.parent / "shared" / "routing-data"))
 
 
 def sources(root: Path) -> dict[str, list[tuple[str, tuple[float, float, float]]]]:
@@ -65,15 +59,7 @@ def sources(root: Path) -> dict[str, list[tuple[str, tuple[float, float, float]]
 def priors(prompts: list[str]) -> list[float]:
     """The cold-start gain of the cloud over tier 1: the learned score is 0.5 + E[gain] / 2 (0 where
     it abstains)."""
-    from hybridlsp.config import settings_from_mapping
-    from hybridlsp.routing import get_estimator
-
-    est = get_estimator(settings_from_mapping({"routing": {"difficulty": "learned"}}))
-    out = []
-    for p in prompts:
-        e = est.estimate(p, "ask")
-        out.append(0.0 if e is None else 2 * e.score - 1)
-    return out
+    return [0.0 if score is None else 2 * score - 1 for score in learned_scores(prompts)]
 
 
 def source_features(rows: list) -> list:
@@ -119,8 +105,7 @@ def run(argv: list[str] | None = None) -> Result:
     root = data_dir(argv)
     goal = ">= +1 point over random after 1,000 requests, and above the cold start (mean of the sources the prior never saw)"
     if not (root / "outcomes" / "tiers.json").is_file():
-        return Result(NUMBER, "learning from the user", "not measured", goal, None,
-                      limits=f"no routing data at {root} (set HYBRIDLSP_ROUTING_DATA)")
+        return not_measured(NUMBER, "learning from the user", goal, root)
     srcs = sources(root)
     head = " | ".join(f"after {n:,}" for n in CHECKPOINTS)
     raw = [f"| source (rows) | | {head} |", "|---|---|" + "---:|" * len(CHECKPOINTS)]
@@ -159,10 +144,5 @@ def run(argv: list[str] | None = None) -> Result:
     return Result(NUMBER, "learning from the user", figure, goal, met, raw=raw, limits=limits)
 
 
-def main() -> int:
-    print(run(sys.argv[1:]).render())
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(run))

@@ -7,7 +7,9 @@ exported in test_stored.py."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import select
 import socket
 import subprocess
 import time
@@ -219,6 +221,27 @@ def _listening_on(port: int) -> list[str]:
     return found
 
 
+def _speak_lsp(conn: socket.socket, repo: Path) -> None:
+    """initialize, the code actions of a point in calc.py, shutdown and exit, over `conn`."""
+    with conn, conn.makefile("rb") as fh:
+        conn.sendall(_frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                             "params": {"processId": None, "rootUri": repo.as_uri(), "capabilities": {}}}))
+        init = _answer(fh, 1)
+        assert init["result"]["capabilities"]["codeActionProvider"]["resolveProvider"] is True
+        uri = (repo / "calc.py").as_uri()
+        conn.sendall(_frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}) + _frame(
+            {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+                "uri": uri, "languageId": "python", "version": 1, "text": (repo / "calc.py").read_text()}}}))
+        point = {"line": 4, "character": 4}
+        conn.sendall(_frame({"jsonrpc": "2.0", "id": 2, "method": "textDocument/codeAction", "params": {
+            "textDocument": {"uri": uri}, "range": {"start": point, "end": point}, "context": {"diagnostics": []}}}))
+        titles = [a["title"] for a in _answer(fh, 2)["result"]]
+        assert [title.split(" - ")[0] for title in titles] == ["Complete", "Explain", "Review", "Commit message"]
+        conn.sendall(_frame({"jsonrpc": "2.0", "id": 3, "method": "shutdown", "params": None}))
+        assert "error" not in _answer(fh, 3)
+        conn.sendall(_frame({"jsonrpc": "2.0", "method": "exit", "params": None}))
+
+
 def test_serve_tcp_speaks_lsp_on_that_port(server_env, repo):
     port = free_port()
     proc = subprocess.Popen([HYBRIDLSP, "serve", "--tcp", str(port)], cwd=repo,
@@ -234,29 +257,49 @@ def test_serve_tcp_speaks_lsp_on_that_port(server_env, repo):
                 assert time.monotonic() < deadline, "nothing listened on the port"
                 time.sleep(0.1)
         assert _listening_on(port) == ["127.0.0.1"]  # the loopback only: no one else on the network
-        with conn, conn.makefile("rb") as fh:
-            conn.sendall(_frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
-                                 "params": {"processId": None, "rootUri": repo.as_uri(), "capabilities": {}}}))
-            init = _answer(fh, 1)
-            assert init["result"]["capabilities"]["codeActionProvider"]["resolveProvider"] is True
-            uri = (repo / "calc.py").as_uri()
-            conn.sendall(_frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}) + _frame(
-                {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-                    "uri": uri, "languageId": "python", "version": 1, "text": (repo / "calc.py").read_text()}}}))
-            point = {"line": 4, "character": 4}
-            conn.sendall(_frame({"jsonrpc": "2.0", "id": 2, "method": "textDocument/codeAction", "params": {
-                "textDocument": {"uri": uri}, "range": {"start": point, "end": point}, "context": {"diagnostics": []}}}))
-            titles = [a["title"] for a in _answer(fh, 2)["result"]]
-            assert [title.split(" - ")[0] for title in titles] == ["Complete", "Explain", "Review", "Commit message"]
-            conn.sendall(_frame({"jsonrpc": "2.0", "id": 3, "method": "shutdown", "params": None}))
-            assert "error" not in _answer(fh, 3)
-            conn.sendall(_frame({"jsonrpc": "2.0", "method": "exit", "params": None}))
+        _speak_lsp(conn, repo)
         assert proc.wait(30) == 0
         assert proc.stdout.read() == b""  # over TCP nothing goes to stdout either
+        assert proc.stderr.readline().decode() == f"hybridlsp: listening on 127.0.0.1:{port}\n"
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _said_where(proc: subprocess.Popen, seconds: float) -> str:
+    """The first line the server writes to stderr, within `seconds`."""
+    ready, _, _ = select.select([proc.stderr], [], [], seconds)
+    assert ready, f"nothing on stderr within {seconds:g} s"
+    return proc.stderr.readline().decode()
+
+
+def test_serve_tcp_0_listens_on_a_free_port_and_says_which(server_env, repo):
+    # stdin at its end: a server that took port 0 for "no port" and spoke LSP on stdio exits at once
+    proc = subprocess.Popen([HYBRIDLSP, "serve", "--tcp", "0"], cwd=repo, env=server_env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        said = _said_where(proc, 60)
+        found = re.fullmatch(r"hybridlsp: listening on 127\.0\.0\.1:(\d+)\n", said)
+        assert found, f"not where it listens: {said!r} (exit code {proc.poll()})"
+        port = int(found[1])
+        assert port > 0 and _listening_on(port) == ["127.0.0.1"]
+        _speak_lsp(socket.create_connection(("127.0.0.1", port), timeout=30), repo)
+        assert proc.wait(30) == 0
+        assert proc.stdout.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("port, says", [("65536", "a port is 0 to 65535"), ("-1", "a port is 0 to 65535"),
+                                        ("http", "not a port number")])
+def test_serve_tcp_refuses_what_is_not_a_port(server_env, repo, port, says):
+    out = subprocess.run([HYBRIDLSP, "serve", "--tcp", port], cwd=repo, env=server_env, stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and says in out.stderr and "Traceback" not in out.stderr
+    assert out.stdout == ""
 
 
 # ---- doctor never prints keys ---------------------------------------------------------------------

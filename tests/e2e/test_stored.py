@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from pathlib import Path
 
 from tests import support
+from tests.fakes.collector import Collector
 
 from .cli import CACHED, cli
 
@@ -77,49 +77,12 @@ def test_the_cache_answers_a_repeat_and_is_never_exported(tmp_path, repo, fake_o
 
 def test_the_cache_never_reaches_telemetry(tmp_path, repo, fake_ollama):
     support.need_module("opentelemetry.exporter.otlp.proto.http", "needs the otel extra: pip install 'hybridlsp[otel]'")
-    with _Collector() as collector:
+    with Collector() as collector:
         config = CACHED + f'[telemetry]\nenabled = true\nendpoint = "{collector.url}"\n'
         env = support.server_env(tmp_path, config, OLLAMA_HOST=fake_ollama.url, OPENAI_API_KEY="sk-test")
         answer = _answered_twice(env, repo, fake_ollama)
-    traces = [b for path, b in collector.bodies if path == "/v1/traces"]
+    traces = collector.bodies("/v1/traces")
     assert len(traces) >= 2 and b"hybridlsp.cached" in b"".join(traces)  # both requests' spans arrived
-    sent = b"".join(b for _, b in collector.bodies)
+    sent = b"".join(collector.bodies())
     assert answer.split()[-1].rstrip(".").encode() not in sent and b"Summarize" not in sent
 
-
-class _Collector:
-    """An OTLP/HTTP endpoint on 127.0.0.1 that keeps every body it is sent (gunzipped) and answers
-    with an empty protobuf: what a collector says when it accepts everything."""
-
-    def __init__(self):
-        import gzip
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.bodies: list[tuple[str, bytes]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                if self.headers.get("content-encoding") == "gzip":
-                    body = gzip.decompress(body)
-                outer.bodies.append((self.path, body))
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from hybridlsp.backends.base import Chunk, Usage
@@ -17,7 +18,7 @@ from hybridlsp.config import Settings, settings_from_mapping
 
 from .upstreams import FakeAnthropic, FakeOllama, FakeOpenAI, FakeUpstream
 
-__all__ = ["fake_ollama", "fake_openai", "fake_anthropic", "settings_for", "collect"]
+__all__ = ["fake_ollama", "fake_openai", "fake_anthropic", "settings_for", "collect", "sse_transport"]
 
 
 def settings_for(*fakes: FakeUpstream, **dispatch: float) -> Settings:
@@ -32,6 +33,18 @@ async def collect(stream: AsyncIterator[Chunk]) -> tuple[str, Usage | None, list
     chunks = [c async for c in stream]
     usage = chunks[-1].usage if chunks else None
     return "".join(c.text for c in chunks), usage, chunks
+
+
+def sse_transport(body: str, seen: list[httpx.Request] | None = None) -> httpx.MockTransport:
+    """A transport that answers every request with `body` as a server-sent event stream, keeping
+    each request in `seen`: for a real host (never contacted) or events no fake sends."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if seen is not None:
+            seen.append(request)
+        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+    return httpx.MockTransport(answer)
 
 
 @pytest.fixture

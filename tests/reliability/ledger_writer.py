@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from hybridlsp.ledger.records import RequestRecord
+from hybridlsp.ledger.records import HopRecord, RequestRecord
 from hybridlsp.ledger.store import Ledger
 
 COST = 0.001  # per request row, so the report's spend can be checked exactly
@@ -29,7 +29,7 @@ def main(db: str, writer: str, n: int, report: str, go: str) -> None:
         for i in range(n):
             rid = f"w{writer}-{i:05d}"
             if i % 10 == 0:
-                ledger.record_hop(rid, action="ask", tier=1, backend="ollama", model="m", reason="timeout")
+                ledger.record_hop(HopRecord(rid, action="ask", tier=1, backend="ollama", model="m", reason="timeout"))
             ledger.record_request(RequestRecord(
                 action="ask", tier=3, backend="openai", model="gpt-4.1", input_tokens=10, output_tokens=5,
                 latency_ms=1.0, cost_usd=COST, baseline_cost_usd=2 * COST, request_id=rid,

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from hybridlsp.actions import ACTION_MODULES, get_action
-from hybridlsp.actions.base import ActionContext, sanitize
+from hybridlsp.actions.base import Action, ActionContext, Shown, sanitize
 from hybridlsp.errors import ValidationFailed
 from tests.support import need_module
 
@@ -55,6 +55,19 @@ def test_every_action_has_a_module_with_the_interface():
         assert callable(m.messages) and callable(m.validate)
         assert isinstance(m.cacheable, bool)
     assert ACTION_MODULES["complete"].cacheable is False
+
+
+def test_every_action_declares_what_the_protocol_lists():
+    """Callers read these instead of the action's name (an editor's presentation, the CLI's streaming,
+    the policy's wording): one left out fails there at run time, not at import."""
+    for m in ACTION_MODULES.values():
+        missing = [attr for attr in Action.__annotations__ if not hasattr(m, attr)]
+        assert missing == [], m.name
+        assert all(callable(getattr(m, f)) for f in ("gather", "messages", "validate", "present")), m.name
+        assert isinstance(m.shown_as, Shown) and m.label and m.input_name, m.name
+        flags = ("reads_document", "surroundings", "prompt_in_text", "reads_git", "condensable",
+                 "continues_at_cursor", "streamed", "think", "cacheable")
+        assert all(isinstance(getattr(m, f), bool) for f in flags), m.name
 
 
 @pytest.mark.parametrize(

@@ -1,47 +1,21 @@
 """Anthropic Messages backend against a real HTTP fake on 127.0.0.1 (and MockTransport error events).
-Fault classes and closing the upstream, the same for every backend: test_backend_contract.py."""
+What every backend does the same way (streaming, fault classes, Retry-After, the key, closing the
+upstream): test_backend_contract.py."""
 
 import json
 
-import httpx
 import pytest
 
 from hybridlsp.backends import AnthropicBackend, ChatRequest, Message
 from hybridlsp.config import settings_from_mapping
-from hybridlsp.errors import (
-    AuthError,
-    BadRequest,
-    ContextLengthExceeded,
-    MissingCredentials,
-    RateLimited,
-    ServerError,
-)
-from tests.fakes import FakeAnthropic, Fault
-from tests.fakes.fixtures import collect, fake_anthropic, settings_for  # noqa: F401
+from hybridlsp.errors import BadRequest, ContextLengthExceeded, RateLimited, ServerError
+from tests.fakes.fixtures import collect, fake_anthropic, sse_transport  # noqa: F401
 
-KEY = "sk-ant-api03-test-0123456789abcdef"
-REQUEST = ChatRequest(
-    model="claude-sonnet-4-5",
-    messages=(Message("system", "Be brief."), Message("user", "Name a prime.")),
-    max_tokens=64,
-    temperature=0.1,
-)
+from .backend_cases import BY_NAME, backend_fixture
 
-
-@pytest.fixture
-async def backend(fake_anthropic):
-    b = AnthropicBackend(settings_for(fake_anthropic, read_timeout_s=0.3), env={"ANTHROPIC_API_KEY": KEY})
-    yield b
-    await b.aclose()
-
-
-async def test_streams_text_in_order_then_usage(backend, fake_anthropic):
-    fake_anthropic.answer = "Eleven is prime."
-    fake_anthropic.usage = (40, 6)
-    text, usage, chunks = await collect(backend.stream(REQUEST))
-    assert text == "Eleven is prime."
-    assert len(chunks) > 2
-    assert usage is not None and (usage.input_tokens, usage.output_tokens) == (40, 6)
+CASE = BY_NAME["anthropic"]
+KEY, REQUEST = CASE.key, CASE.request
+backend = backend_fixture("anthropic")
 
 
 async def test_request_body_and_headers(backend, fake_anthropic):
@@ -95,50 +69,11 @@ async def test_in_stream_error_event_maps_by_type(error_type, message, expected)
         ("error", {"type": "error", "error": {"type": error_type, "message": message}}),
     ]
     sse = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
-    transport = httpx.MockTransport(
-        lambda _r: httpx.Response(200, text=sse, headers={"content-type": "text/event-stream"})
-    )
-    backend = AnthropicBackend(settings_from_mapping({}), env={"ANTHROPIC_API_KEY": KEY}, transport=transport)
+    backend = AnthropicBackend(settings_from_mapping({}), env={"ANTHROPIC_API_KEY": KEY}, transport=sse_transport(sse))
     with pytest.raises(expected) as info:
         await collect(backend.stream(REQUEST))
     await backend.aclose()
     assert type(info.value) is expected and info.value.backend == "anthropic"
-
-
-@pytest.mark.parametrize("retry_after", ["6", "Wed, 21 Oct 2015 07:28:00 GMT"])
-async def test_retry_after_is_parsed(backend, fake_anthropic, retry_after):
-    fake_anthropic.inject(Fault("429", retry_after=retry_after))
-    with pytest.raises(RateLimited) as info:
-        await collect(backend.stream(REQUEST))
-    # A date in the past means "now".
-    assert info.value.retry_after == (6.0 if retry_after == "6" else 0.0)
-
-
-async def test_missing_key_says_how_to_fix_and_sends_nothing(fake_anthropic):
-    backend = AnthropicBackend(settings_for(fake_anthropic), env={"OPENAI_API_KEY": "sk-not-this-one-123456"})
-    with pytest.raises(MissingCredentials) as info:
-        await collect(backend.stream(REQUEST))
-    await backend.aclose()
-    assert "set ANTHROPIC_API_KEY" in info.value.fix
-    assert fake_anthropic.request_count == 0
-
-
-async def test_wrong_key_gets_auth_error_without_the_key():
-    with FakeAnthropic(expected_key=KEY) as fake:
-        wrong = "sk-ant-wrong-ABCDEFGHIJKLMNOP"
-        backend = AnthropicBackend(settings_for(fake), env={"ANTHROPIC_API_KEY": wrong})
-        with pytest.raises(AuthError) as info:
-            await collect(backend.stream(REQUEST))
-        await backend.aclose()
-    assert wrong not in str(info.value) and "ANTHROPIC_API_KEY" in info.value.fix
-
-
-async def test_health_lists_models(backend, fake_anthropic):
-    fake_anthropic.models = ("claude-sonnet-4-5", "claude-haiku-4-5")
-    health = await backend.health()
-    assert health.reachable and health.models == ("claude-sonnet-4-5", "claude-haiku-4-5")
-    sent = fake_anthropic.probes[0]  # a GET route: not a model call
-    assert (sent.path, sent.headers["x-api-key"]) == ("/v1/models", KEY)
 
 
 async def test_health_when_refused(backend, fake_anthropic):
@@ -152,21 +87,13 @@ async def test_health_when_refused(backend, fake_anthropic):
 
 @pytest.mark.parametrize("reason, finish", [("max_tokens", "length"), ("refusal", "refusal"),
                                             ("end_turn", "stop"), ("stop_sequence", "stop")])
-async def test_stop_reason_is_honoured(fake_anthropic, reason, finish):
+async def test_stop_reason_is_honoured(backend, fake_anthropic, reason, finish):
     fake_anthropic.finish = reason
-    backend = AnthropicBackend(settings_for(fake_anthropic), env={"ANTHROPIC_API_KEY": KEY})
-    try:
-        _, usage, chunks = await collect(backend.stream(REQUEST))
-    finally:
-        await backend.aclose()
+    _, usage, chunks = await collect(backend.stream(REQUEST))
     assert chunks[-1].finish == finish and usage is not None
 
 
-async def test_thinking_blocks_stay_out_of_the_answer(fake_anthropic):
+async def test_thinking_blocks_stay_out_of_the_answer(backend, fake_anthropic):
     fake_anthropic.thinking, fake_anthropic.answer = "Weigh both options.", "Pick the second."
-    backend = AnthropicBackend(settings_for(fake_anthropic), env={"ANTHROPIC_API_KEY": KEY})
-    try:
-        text, _, chunks = await collect(backend.stream(REQUEST))
-    finally:
-        await backend.aclose()
+    text, _, chunks = await collect(backend.stream(REQUEST))
     assert text == "Pick the second." and "".join(c.thinking for c in chunks) == "Weigh both options."

@@ -1,115 +1,45 @@
 """What every HTTP backend (Ollama, OpenAI-compatible, Anthropic) does the same way, each against a
-real HTTP fake on 127.0.0.1: each fault maps to one error class with no retry and no key in it, and
-closing or cancelling a stream drops the upstream connection at once."""
+real HTTP fake on 127.0.0.1: it streams the answer in order with the usage last, each fault maps to
+one error class with no retry and no key in it, Retry-After is read, and closing or cancelling a
+stream drops the upstream connection at once. And what the cloud backends do the same way with
+their key: a missing one is asked for before anything is sent, a wrong one is never echoed, and
+health lists the models with the key sent."""
 
 import asyncio
 import time
-from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 
-from hybridlsp.backends import AnthropicBackend, ChatRequest, Message, OllamaBackend, OpenAIBackend
-from hybridlsp.errors import (
-    AuthError,
-    BackendTimeout,
-    BackendUnavailable,
-    BadRequest,
-    ContextLengthExceeded,
-    RateLimited,
-    ServerError,
-    StreamBroken,
-)
+from hybridlsp.errors import AuthError, MissingCredentials, RateLimited
 from tests.fakes import Fault
-from tests.fakes.fixtures import collect, fake_anthropic, fake_ollama, fake_openai, settings_for  # noqa: F401
+from tests.fakes.fixtures import collect, fake_anthropic, fake_ollama, fake_openai  # noqa: F401
 
+from .backend_cases import BY_NAME, CASES, CLOUD, fake_for
 
-@dataclass(frozen=True)
-class Case:
-    name: str  # the backend's name; its fake upstream is the fixture `fake_<name>`
-    make: Callable  # (fake) -> backend
-    request: ChatRequest
-    key: str | None  # the API key it sends, if any
-    faults: list[tuple[str, type]]  # (fault the fake injects, error class the backend raises)
-
-
-OPENAI_KEY = "sk-test-openai-0123456789abcdef"
-ANTHROPIC_KEY = "sk-ant-api03-test-0123456789abcdef"
-MESSAGES = (Message("system", "Be brief."), Message("user", "Name a prime."))
-
-CASES = [
-    Case(
-        "ollama",
-        lambda fake: OllamaBackend(
-            settings_for(fake, read_timeout_s=0.3, first_token_timeout_s=0.3, connect_timeout_s=0.5, cold_load_s=0)
-        ),
-        ChatRequest(model="qwen2.5-coder:7b", messages=MESSAGES, max_tokens=64, temperature=0.1, num_ctx=8192),
-        None,
-        [
-            ("close", BackendUnavailable),
-            ("hang", BackendTimeout),
-            ("429", RateLimited),
-            ("500", ServerError),
-            ("503", ServerError),
-            ("400-context", ContextLengthExceeded),
-            ("404", BadRequest),
-            ("cut", StreamBroken),
-            ("malformed", StreamBroken),
-            ("stream-error", ServerError),
-        ],
-    ),
-    Case(
-        "openai",
-        lambda fake: OpenAIBackend(settings_for(fake, read_timeout_s=0.3, first_token_timeout_s=0.3), env={"OPENAI_API_KEY": OPENAI_KEY}),
-        ChatRequest(model="gpt-4.1-mini", messages=MESSAGES, max_tokens=64, temperature=0.1),
-        OPENAI_KEY,
-        [
-            ("close", BackendUnavailable),
-            ("hang", BackendTimeout),
-            ("429", RateLimited),
-            ("500", ServerError),
-            ("400-context", ContextLengthExceeded),
-            ("401", AuthError),
-            ("403", AuthError),
-            ("404", BadRequest),
-            ("cut", StreamBroken),
-            ("malformed", StreamBroken),
-            ("stream-error", ServerError),
-        ],
-    ),
-    Case(
-        "anthropic",
-        lambda fake: AnthropicBackend(
-            settings_for(fake, read_timeout_s=0.3, first_token_timeout_s=0.3), env={"ANTHROPIC_API_KEY": ANTHROPIC_KEY}
-        ),
-        ChatRequest(model="claude-sonnet-4-5", messages=MESSAGES, max_tokens=64, temperature=0.1),
-        ANTHROPIC_KEY,
-        [
-            ("close", BackendUnavailable),
-            ("hang", BackendTimeout),
-            ("429", RateLimited),
-            ("500", ServerError),
-            ("529", ServerError),
-            ("400-context", ContextLengthExceeded),
-            ("401", AuthError),
-            ("404", BadRequest),
-            ("cut", StreamBroken),
-            ("malformed", StreamBroken),
-            ("stream-error", ServerError),
-        ],
-    ),
-]
 IDS = [case.name for case in CASES]
+CLOUD_IDS = [case.name for case in CLOUD]
 
 
 @pytest.fixture
 async def upstream(request):
     """(case, its backend, its fake upstream) for the case in `request.param`."""
     case = request.param
-    fake = request.getfixturevalue(f"fake_{case.name}")
-    backend = case.make(fake)
+    fake = fake_for(request, case)
+    backend = case.backend(fake)
     yield case, backend, fake
     await backend.aclose()
+
+
+@pytest.mark.parametrize("upstream", CASES, ids=IDS, indirect=True)
+async def test_streams_text_in_order_then_usage(upstream):
+    case, backend, fake = upstream
+    fake.answer = "Two is the only even prime."
+    fake.usage = (31, 9)
+    text, usage, chunks = await collect(backend.stream(case.request))
+    assert text == "Two is the only even prime."
+    assert len(chunks) > 2  # really streamed, not one blob
+    assert usage is not None and (usage.input_tokens, usage.output_tokens) == (31, 9)
+    assert all(c.usage is None for c in chunks[:-1])
 
 
 @pytest.mark.parametrize(
@@ -168,3 +98,65 @@ async def test_cancelled_task_closes_upstream_within_50ms(upstream):
         await task
     assert await fake.wait_disconnected(1.0)
     assert fake.disconnected_at - cancelled_at < 0.05
+
+
+@pytest.mark.parametrize("retry_after, seconds", [("4", 4.0), ("0.5", 0.5), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0)])
+@pytest.mark.parametrize("upstream", CASES, ids=IDS, indirect=True)
+async def test_retry_after_is_parsed(upstream, retry_after, seconds):
+    case, backend, fake = upstream
+    fake.inject(Fault("429", retry_after=retry_after))
+    with pytest.raises(RateLimited) as info:
+        await collect(backend.stream(case.request))
+    assert info.value.retry_after == seconds  # a date in the past means "now"
+
+
+# ---- the cloud backends' keys ----------------------------------------------------------------------
+
+MISSING = [
+    pytest.param(case, env, id=f"{case.name}-{what}")
+    for case in CLOUD
+    for what, env in [
+        ("unset", {}),
+        ("empty", {case.key_env: ""}),
+        ("blank", {case.key_env: "   "}),
+        ("only-another-backends", {other.key_env: other.key for other in CLOUD if other is not case}),
+    ]
+]
+
+
+@pytest.mark.parametrize("case, env", MISSING)
+async def test_missing_key_says_how_to_fix_and_sends_nothing(request, case, env):
+    fake = fake_for(request, case)
+    backend = case.backend(fake, env)
+    with pytest.raises(MissingCredentials) as info:
+        await collect(backend.stream(case.request))
+    await backend.aclose()
+    assert f"set {case.key_env}" in info.value.fix
+    assert fake.request_count == 0
+
+
+@pytest.mark.parametrize("case, wrong, upstream_says", [
+    pytest.param(BY_NAME["openai"], "sk-wrong-key-ABCDEFGHIJKLMNOP", "Incorrect API key", id="openai"),
+    pytest.param(BY_NAME["anthropic"], "sk-ant-wrong-ABCDEFGHIJKLMNOP", "invalid x-api-key", id="anthropic"),
+])
+async def test_wrong_key_gets_auth_error_without_the_key(request, case, wrong, upstream_says):
+    fake = fake_for(request, case)
+    fake.expected_key = case.key  # the OpenAI fake echoes the wrong key, as the real API does
+    backend = case.backend(fake, {case.key_env: wrong})
+    with pytest.raises(AuthError) as info:
+        await collect(backend.stream(case.request))
+    await backend.aclose()
+    assert upstream_says in str(info.value)  # the upstream's words are kept ...
+    assert wrong not in str(info.value) and "ABCDEFGH" not in str(info.value)  # ... its echo of the key is not
+    assert case.key_env in info.value.fix
+
+
+@pytest.mark.parametrize("upstream", CLOUD, ids=CLOUD_IDS, indirect=True)
+async def test_health_lists_models_and_sends_the_key(upstream):
+    case, backend, fake = upstream
+    fake.models = (case.request.model, "model-b")
+    health = await backend.health()
+    assert health.reachable and health.models == (case.request.model, "model-b")
+    sent = fake.probes[0]  # a GET route: not a model call
+    header, value = case.key_header
+    assert (sent.method, sent.path, sent.headers[header]) == ("GET", "/v1/models", value)

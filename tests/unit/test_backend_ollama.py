@@ -1,46 +1,19 @@
 """Ollama backend against a real HTTP fake on 127.0.0.1.
-Fault classes and closing the upstream, the same for every backend: test_backend_contract.py."""
+What every backend does the same way (streaming, fault classes, Retry-After, closing the upstream):
+test_backend_contract.py."""
 
 import time
 
 import pytest
 
-from hybridlsp.backends import ChatRequest, Message, OllamaBackend
-from hybridlsp.errors import (
-    BackendTimeout,
-    BackendUnavailable,
-    BadRequest,
-    RateLimited,
-)
-from tests.fakes import Fault
-from tests.fakes.fixtures import collect, fake_ollama, settings_for  # noqa: F401
+from hybridlsp.backends import ChatRequest, Message
+from hybridlsp.errors import BackendTimeout, BackendUnavailable, BadRequest
+from tests.fakes.fixtures import collect, fake_ollama  # noqa: F401
 
-REQUEST = ChatRequest(
-    model="qwen2.5-coder:7b",
-    messages=(Message("system", "Be brief."), Message("user", "Name a prime.")),
-    max_tokens=64,
-    temperature=0.1,
-    num_ctx=8192,
-)
+from .backend_cases import BY_NAME, backend_fixture
 
-
-@pytest.fixture
-async def backend(fake_ollama):
-    b = OllamaBackend(
-        settings_for(fake_ollama, read_timeout_s=0.3, first_token_timeout_s=0.3, connect_timeout_s=0.5, cold_load_s=0)
-    )
-    yield b
-    await b.aclose()
-
-
-async def test_streams_text_in_order_then_usage(backend, fake_ollama):
-    fake_ollama.answer = "Two is the only even prime."
-    fake_ollama.usage = (31, 9)
-    text, usage, chunks = await collect(backend.stream(REQUEST))
-    assert text == "Two is the only even prime."
-    assert len(chunks) > 2  # really streamed, not one blob
-    assert usage is not None and (usage.input_tokens, usage.output_tokens) == (31, 9)
-    assert all(c.usage is None for c in chunks[:-1])
+REQUEST = BY_NAME["ollama"].request
+backend = backend_fixture("ollama")
 
 
 @pytest.mark.parametrize(
@@ -79,13 +52,6 @@ async def test_missing_model_says_how_to_pull(backend, fake_ollama):
     fake_ollama.inject("404")
     with pytest.raises(BadRequest, match="ollama pull"):
         await collect(backend.stream(REQUEST))
-
-
-async def test_retry_after_is_parsed(backend, fake_ollama):
-    fake_ollama.inject(Fault("429", retry_after="4"))
-    with pytest.raises(RateLimited) as info:
-        await collect(backend.stream(REQUEST))
-    assert info.value.retry_after == 4.0
 
 
 async def test_hang_times_out_within_the_read_timeout(backend, fake_ollama):

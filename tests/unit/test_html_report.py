@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hybridlsp.ledger.records import RequestRecord
+from hybridlsp.ledger.records import HopRecord, RequestRecord
 from hybridlsp.ledger import Ledger, compute_report
 from hybridlsp.ledger import series
 from hybridlsp.ledger.html_report import TIER_COLORS, render_html
@@ -76,10 +76,11 @@ def fill(ledger: Ledger, days: int = 28, seed: int = 8) -> None:
                 reason = rng.choice(REASONS if tier == 2 else ["rate-limited", "timeout"])
                 hop_latency = _latency_s(rng, from_tier, out // 2) if reason == "invalid-answer" else 2.0
                 fb_backend, fb_model = MODELS[from_tier]
-                ledger.record_hop(rid, action=action, tier=from_tier, backend=fb_backend, model=fb_model,
-                                  reason=reason, cost_usd=local_cost_usd(HOURLY[from_tier], hop_latency),
-                                  input_tokens=inp, output_tokens=out // 2 if reason == "invalid-answer" else 0,
-                                  latency_ms=hop_latency * 1000, ts=ts)
+                ledger.record_hop(HopRecord(rid, action=action, tier=from_tier, backend=fb_backend, model=fb_model,
+                                            reason=reason, cost_usd=local_cost_usd(HOURLY[from_tier], hop_latency),
+                                            input_tokens=inp,
+                                            output_tokens=out // 2 if reason == "invalid-answer" else 0,
+                                            latency_ms=hop_latency * 1000), ts=ts)
                 outcome, waited = "fallback", hop_latency
             latency = _latency_s(rng, tier, out)
             if rng.random() < 0.005:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from hybridlsp.ledger.records import RequestRecord
+from hybridlsp.ledger.records import HopRecord, RequestRecord
 from hybridlsp.errors import HybridError
 from hybridlsp.ledger import Ledger, Row, UnknownRequest, compute_report
 
@@ -123,9 +123,9 @@ def test_an_escalation_hop_keeps_its_signal_and_an_older_file_gains_the_column(t
     old = "old"
     with Ledger(path) as led:
         rid = record(led, action="ask", outcome="fallback")
-        led.record_hop(rid, action="ask", tier=1, backend="ollama", model="m", reason="low-confidence",
-                       signal="arithmetic")
-        led.record_hop(rid, action="ask", tier=2, backend="ollama", model="n", reason="timeout")
+        led.record_hop(HopRecord(rid, action="ask", tier=1, backend="ollama", model="m", reason="low-confidence",
+                                 signal="arithmetic"))
+        led.record_hop(HopRecord(rid, action="ask", tier=2, backend="ollama", model="n", reason="timeout"))
         every = led.rows()
     hops = {r.tier: r for r in every if r.kind == "hop"}
     assert hops[1].signal == "arithmetic" and hops[1].reason == "low-confidence"
@@ -161,6 +161,30 @@ def test_request_round_trip(ledger):
         outcome="fallback", reason="invalid-answer", validator="pass", cached=False, saved_usd=0.0,
         size_bucket="m", path_hash=None, workspace_hash=None, location="cloud",
     )
+
+
+def test_hop_round_trip(ledger):
+    ts = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
+    hop_id = ledger.record_hop(HopRecord(
+        "abc123", action="ask", tier=1, backend="lab", model="q", reason="low-confidence", cost_usd=None,
+        input_tokens=600, output_tokens=30, tokens_counted=True, latency_ms=900.0, ttft_ms=120.0,
+        location="local", signal="self-doubt",
+    ), ts=ts)
+    [row] = ledger.rows()
+    assert row == Row(
+        id=hop_id, ts="2025-03-15T12:00:00.000000+00:00", action="ask", tier=1, backend="lab", model="q",
+        cost_usd=None, kind="hop", parent_id="abc123", hop=1, input_tokens=600, output_tokens=30,
+        tokens_counted=True, latency_ms=900.0, ttft_ms=120.0, outcome="fallback", reason="low-confidence",
+        size_bucket="s", location="local", signal="self-doubt",
+    )
+
+
+@pytest.mark.parametrize("bad, match", [({"tier": 4}, "tier"), ({"location": "elsewhere"}, "location")])
+def test_invalid_hop_fields_are_refused(ledger, bad, match):
+    hop = dict(action="ask", tier=1, backend="ollama", model="m", reason="timeout")
+    with pytest.raises(ValueError, match=match):
+        ledger.record_hop(HopRecord("r", **{**hop, **bad}))
+    assert ledger.rows() == []
 
 
 def test_where_the_prompt_went_decides_cloud_spend_not_the_backends_name(ledger):
@@ -262,12 +286,13 @@ def test_paths_are_stored_only_as_keyed_hashes(tmp_path):
 
 
 def test_hops_are_numbered_and_linked(ledger):
-    h1 = ledger.record_hop("req1", action="review", tier=1, backend="ollama", model="small", reason="timeout")
-    h2 = ledger.record_hop(
+    h1 = ledger.record_hop(HopRecord("req1", action="review", tier=1, backend="ollama", model="small",
+                                     reason="timeout"))
+    h2 = ledger.record_hop(HopRecord(
         "req1", action="review", tier=2, backend="ollama", model="big", reason="invalid-answer",
         cost_usd=0.002, latency_ms=4000.0, input_tokens=900, output_tokens=50,
-    )
-    ledger.record_hop("other", action="ask", tier=1, backend="ollama", model="small", reason="unavailable")
+    ))
+    ledger.record_hop(HopRecord("other", action="ask", tier=1, backend="ollama", model="small", reason="unavailable"))
     record(ledger, request_id="req1", tier=3, backend="openai", outcome="fallback")
     rows = {r.id: r for r in ledger.rows()}
     assert (rows[h1].kind, rows[h1].parent_id, rows[h1].hop, rows[h1].reason) == ("hop", "req1", 1, "timeout")
@@ -291,7 +316,7 @@ def test_feedback_is_recorded_in_order(ledger):
 
 @pytest.mark.parametrize("target", ["no-such-id", "hop"])
 def test_feedback_to_unknown_request_is_a_clear_error(ledger, target):
-    hop_id = ledger.record_hop("r", action="ask", tier=1, backend="ollama", model="m", reason="timeout")
+    hop_id = ledger.record_hop(HopRecord("r", action="ask", tier=1, backend="ollama", model="m", reason="timeout"))
     request_id = hop_id if target == "hop" else target  # a hop is not something a user rates
     with pytest.raises(UnknownRequest, match="no request .* in the ledger") as err:
         ledger.record_feedback(request_id, "bad")
@@ -329,8 +354,8 @@ def spend_ledger(ledger):
     for i, (ts, backend, tier, kind, cost) in enumerate(SPEND_ROWS):
         when = datetime.fromisoformat(ts).replace(tzinfo=UTC)
         if kind == "hop":
-            ledger.record_hop(f"p{i}", action="ask", tier=tier, backend=backend, model="m", reason="stream-broken",
-                              cost_usd=cost, ts=when)
+            ledger.record_hop(HopRecord(f"p{i}", action="ask", tier=tier, backend=backend, model="m",
+                                        reason="stream-broken", cost_usd=cost), ts=when)
         else:
             record(ledger, tier=tier, backend=backend, cost_usd=cost, ts=when)
     return ledger
@@ -384,7 +409,7 @@ def test_threads_share_one_ledger(ledger):
         for i in range(50):
             record(ledger, request_id=f"t{n}-{i}")
             if i % 10 == 0:
-                ledger.record_hop("shared", action="ask", tier=1, backend="ollama", model="m", reason="timeout")
+                ledger.record_hop(HopRecord("shared", action="ask", tier=1, backend="ollama", model="m", reason="timeout"))
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
     for t in threads:
@@ -405,7 +430,7 @@ def _write_from_process(path: str, worker: int, n: int, start) -> None:
         for i in range(n):
             record(led, request_id=f"w{worker}-{i}", backend="openai", tier=3, cost_usd=0.5, ts=MID_MARCH)
             if i % 20 == 0:
-                led.record_hop("shared", action="ask", tier=1, backend="ollama", model="m", reason="timeout")
+                led.record_hop(HopRecord("shared", action="ask", tier=1, backend="ollama", model="m", reason="timeout"))
 
 
 def test_processes_write_concurrently(tmp_path):

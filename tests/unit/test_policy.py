@@ -103,10 +103,14 @@ def test_action_defaults(action, tokens, git, tier):
     assert decide(req(action=action, text="code", tokens=tokens, git=git), S).tier == tier
 
 
-def test_long_context_reason_names_the_numbers():
-    d = decide(req(action="commit-message", tokens=9412), S)
+@pytest.mark.parametrize("action, input_name, said", [
+    ("commit-message", "staged diff", "staged diff 9,412 tokens"),  # the action's word, as the caller passes it
+    ("explain", None, "input 9,412 tokens"),
+])
+def test_long_context_reason_names_the_numbers(action, input_name, said):
+    d = decide(req(action=action, tokens=9412, **({"input_name": input_name} if input_name else {})), S)
     assert d.tier == 3
-    assert "staged diff 9,412 tokens > long-context limit 8,000 -> cloud" in d.reasons
+    assert f"{said} > long-context limit 8,000 -> cloud" in d.reasons
 
 
 def test_explicit_argument_beats_flag_and_is_stripped():

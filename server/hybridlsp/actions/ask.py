@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..backends.base import Message
-from .base import ActionContext, check_common, no_git, plain
+from .base import ActionContext, Shown, check_common, no_git, plain
 
 name = "ask"
+label = "Ask"
 json_schema = None
 max_tokens = None  # the answer's output budget (the tier's own cap applies too)
 think = True  # open questions, some hard: a thinking model may reason (within thinking_tokens)
@@ -15,6 +16,10 @@ surroundings = False
 prompt_in_text = True
 reads_git = False
 condensable = False
+continues_at_cursor = False
+input_name = "input"
+shown_as = Shown.DOCUMENT
+streamed = True  # prose, read as it comes
 gather = no_git
 present = plain
 

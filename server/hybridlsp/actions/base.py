@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
 
 from ..backends.base import Message
@@ -15,8 +16,17 @@ from ..errors import ValidationFailed
 from ..request import Finding
 from ..routing.types import GitSummary
 
-__all__ = ["ActionContext", "Action", "Gathered", "SmallPrompt", "plain", "sanitize", "StreamSanitizer",
+__all__ = ["ActionContext", "Action", "Gathered", "Shown", "SmallPrompt", "plain", "sanitize", "StreamSanitizer",
            "strip_fences", "check_common", "REFUSAL_RE"]
+
+
+class Shown(StrEnum):
+    """Where an editor puts an action's answer (`Action.shown_as`); `lsp/` turns each into LSP calls."""
+
+    INSERTED = "inserted"  # an edit inserting it where the subject ends (the cursor)
+    DIAGNOSTICS = "diagnostics"  # its findings, as diagnostics with quick fixes
+    COMMIT_BUFFER = "commit-buffer"  # at the top of a commit message buffer; anywhere else as a document
+    DOCUMENT = "document"  # a result document, else a message
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class Action(Protocol):
     embedded model's answer fails its check)."""
 
     name: str
+    label: str  # how editors and messages name it ("Commit message")
     json_schema: dict | None
     cacheable: bool
     max_tokens: int | None  # output budget for this action; the tier's cap applies too
@@ -78,6 +89,10 @@ class Action(Protocol):
     prompt_in_text: bool  # the text is the prompt, and may start with a tier flag
     reads_git: bool  # `gather` reads the repository (blocking: the engine runs it off the loop)
     condensable: bool  # a context too big for its tier is summarized first (`with_summary`)
+    continues_at_cursor: bool  # the answer goes on from the cursor: the subject stops there
+    input_name: str  # what the policy's reasons call what is sent ("input", "staged diff")
+    shown_as: Shown  # where an editor puts the answer
+    streamed: bool  # the command line prints the answer as it arrives, before its check ends
 
     def gather(self, where: str, path: str) -> Gathered:
         """Read git for a request in folder `where` on file `path` (only when `reads_git`)."""

@@ -19,9 +19,10 @@ from ..backends.base import Message
 from ..context.changes import FileChange, describe_changes, mentions_change
 from ..errors import NotARepository, NothingStaged, ValidationFailed
 from ..routing.types import GitSummary
-from .base import ActionContext, Gathered, SmallPrompt, check_common, plain, sanitize, strip_fences
+from .base import ActionContext, Gathered, Shown, SmallPrompt, check_common, plain, sanitize, strip_fences
 
 name = "commit-message"
+label = "Commit message"
 json_schema = None
 cacheable = True
 reads_document = False
@@ -29,6 +30,10 @@ surroundings = False
 prompt_in_text = False
 reads_git = True  # the staged diff, recent subjects, the branch
 condensable = True  # a staged diff too big for its tier is summarized chunk by chunk first
+continues_at_cursor = False
+input_name = "staged diff"
+shown_as = Shown.COMMIT_BUFFER
+streamed = False  # printed once it passed its check (a git hook writes it to the message file)
 present = plain
 SUBJECT_MAX = 72
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from ..backends.base import Message
 from ..errors import ValidationFailed
-from .base import ActionContext, check_common, no_git, plain, sanitize, strip_fences
+from .base import ActionContext, Shown, check_common, no_git, plain, sanitize, strip_fences
 
 name = "complete"
+label = "Complete"
 json_schema = None
 max_tokens = 256  # the answer's output budget (the tier's own cap applies too)
 think = False  # an inline completion is wanted at once: reasoning first only delays it
@@ -16,6 +17,10 @@ surroundings = True
 prompt_in_text = False
 reads_git = False
 condensable = False
+continues_at_cursor = True
+input_name = "input"
+shown_as = Shown.INSERTED
+streamed = False  # printed once it parsed: one that failed never reaches stdout
 gather = no_git
 present = plain
 

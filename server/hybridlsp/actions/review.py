@@ -10,9 +10,10 @@ from ..context.tokens import truncate_to_tokens
 from ..errors import ValidationFailed
 from ..request import Finding
 from ..routing.types import GitSummary
-from .base import ActionContext, Gathered, check_common, sanitize, strip_fences
+from .base import ActionContext, Gathered, Shown, check_common, sanitize, strip_fences
 
 name = "review"
+label = "Review"
 max_tokens = 800  # the answer's output budget (the tier's own cap applies too)
 think = True  # finding bugs is where reasoning helps; thinking_tokens more budget for it
 cacheable = True
@@ -21,6 +22,10 @@ surroundings = False
 prompt_in_text = False
 reads_git = True  # the file's own diff against HEAD
 condensable = False
+continues_at_cursor = False
+input_name = "input"
+shown_as = Shown.DIAGNOSTICS
+streamed = False  # JSON until it is checked: the findings are printed once they passed
 FILE_DIFF_TOKENS = 2000  # the file's own diff is context for review, not the subject
 SEVERITIES = ("error", "warning", "info", "hint")
 MAX_FINDINGS = 20

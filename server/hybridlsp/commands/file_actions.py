@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from ..actions import get_action
 from ..context.syntax import language_for
 from ..errors import HybridError
 from ..request import RunRequest, workspace_of
@@ -67,9 +68,9 @@ def file_request(action: str, spec: str, prompt: str, tier) -> RunRequest:
 def run(args) -> int:
     engine = make_engine(load())
     req = file_request(args.action, args.file, args.prompt or "", args.tier)
-    # Only an explanation streams: a completion or findings are printed once they passed their
+    # Only prose streams (explain): a completion or findings are printed once they passed their
     # check, so one that failed (or a tier's that was dropped for the next) never reaches stdout.
-    streamed = args.action == "explain"
+    streamed = get_action(args.action).streamed
     result = run_request(engine, req, stream=streamed)
     if streamed:
         sys.stdout.write("\n")

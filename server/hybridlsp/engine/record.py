@@ -16,7 +16,7 @@ from typing import Callable
 
 from ..backends.location import is_cloud
 from ..ledger.prices import baseline_cost, cost_usd
-from ..ledger.records import RequestRecord
+from ..ledger.records import HopRecord, RequestRecord
 from ..request import RunRequest
 from ..routing.types import Hop
 from .dispatch import Attempt
@@ -51,14 +51,18 @@ class Recorder:
         return baseline_cost(self._settings(), inp, out)
 
     # ---- rows -----------------------------------------------------------------------------
+    def _attempt(self, req: RunRequest, hop: Hop) -> dict:
+        """What every row of `req` says: its action, and the hop the attempt went to."""
+        return dict(action=req.action, tier=hop.tier, backend=hop.backend, model=hop.model,
+                    location=self.location(hop))
+
     def request(self, req: RunRequest, request_id: str, hop: Hop, *, input_tokens: int, output_tokens: int,
                 latency_ms: float, cost: float | None, baseline: float | None, outcome: str, **extra) -> Write:
         """The request row: its last attempt on `hop`, and what the request is (action, path)."""
         return partial(self.ledger.record_request, RequestRecord(
-            action=req.action, tier=hop.tier, backend=hop.backend, model=hop.model, input_tokens=input_tokens,
-            output_tokens=output_tokens, latency_ms=latency_ms, cost_usd=cost, baseline_cost_usd=baseline,
-            outcome=outcome, request_id=request_id, path=req.path, workspace=req.workspace,
-            location=self.location(hop), **extra,
+            **self._attempt(req, hop), input_tokens=input_tokens, output_tokens=output_tokens,
+            latency_ms=latency_ms, cost_usd=cost, baseline_cost_usd=baseline, outcome=outcome,
+            request_id=request_id, path=req.path, workspace=req.workspace, **extra,
         ))
 
     def hop(self, req: RunRequest, request_id: str, a: Attempt, reason: str | None = None) -> tuple[float, Write]:
@@ -67,13 +71,11 @@ class Recorder:
         # refused connection or an HTTP error before the answer began costs nothing
         billed = a.billed or a.output_tokens
         hop_cost = self.price(a.hop, a.input_tokens, a.output_tokens, a.latency_ms) if billed else 0.0
-        return hop_cost or 0.0, partial(
-            self.ledger.record_hop,
-            request_id, action=req.action, tier=a.hop.tier, backend=a.hop.backend, model=a.hop.model,
-            reason=reason or a.reason, cost_usd=hop_cost, input_tokens=a.input_tokens,
-            output_tokens=a.output_tokens, tokens_counted=a.usage_counted, latency_ms=a.latency_ms,
-            ttft_ms=a.ttft_ms, location=self.location(a.hop), signal=a.signal,
-        )
+        return hop_cost or 0.0, partial(self.ledger.record_hop, HopRecord(
+            parent_id=request_id, **self._attempt(req, a.hop), reason=reason or a.reason, cost_usd=hop_cost,
+            input_tokens=a.input_tokens, output_tokens=a.output_tokens, tokens_counted=a.usage_counted,
+            latency_ms=a.latency_ms, ttft_ms=a.ttft_ms, signal=a.signal,
+        ))
 
     # ---- writing --------------------------------------------------------------------------
     async def write(self, writes: list[Write], notes: list[str]) -> None:

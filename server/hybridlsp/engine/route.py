@@ -71,11 +71,21 @@ class Router:
                 language=req.language, git=git, tier_override=req.tier, contains_secret=secret,
                 month_cloud_spend_usd=spend[0], day_cloud_spend_usd=spend[1],
                 cloud_available=available, local_only=req.local_only, head_tokens=head,
-                cloud_backends=self.cloud, cloud_tiers=tiers_in_cloud,
+                input_name=self._input_name(req.action, tokens), cloud_backends=self.cloud,
+                cloud_tiers=tiers_in_cloud,
             ),
             self.settings,
             **({"estimator": self.estimator} if self.estimator is not None else {}),
         )
+
+    def _input_name(self, action: str, tokens: int) -> str:
+        """The action's word for what is sent, which the policy uses only in its long-context reason."""
+        if tokens <= self.settings.routing.long_context_tokens:
+            return "input"  # unread below the limit
+        # every action's module (prompts, tree-sitter): only past the limit, so `route` never loads them
+        from ..actions import get_action
+
+        return get_action(action).input_name
 
     def decline(self, req: RunRequest, decision: Decision, git: GitSummary, secret: bool,
                 spend: tuple[float, float]) -> Decision:

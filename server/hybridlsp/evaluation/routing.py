@@ -23,6 +23,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..actions import get_action
 from ..backends.location import cloud_backends, cloud_tiers
 from ..context.tokens import count_tokens as _count_tokens
 from ..routing import ACTIONS, RouteRequest, decide, get_estimator
@@ -194,7 +195,7 @@ def route_rows(rows: Sequence[EvalRow], settings, estimator=None, count_tokens=N
         if seen is not None:
             seen.last = None
         d = decide(RouteRequest(action=r.action, text=r.prompt, input_tokens=tokens, cloud_backends=cloud,
-                                cloud_tiers=tiers), settings, seen)
+                                cloud_tiers=tiers, input_name=get_action(r.action).input_name), settings, seen)
         score = seen.last.score if seen is not None and seen.last is not None else None
         out.append(Routed(r, d.tier, score, d.reasons[0] if d.reasons else ""))
     return out

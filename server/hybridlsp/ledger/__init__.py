@@ -2,7 +2,7 @@
 
 from .export import export_jsonl
 from .prices import baseline_cost, cost_usd, local_cost_usd, price_usd
-from .records import CONDENSE, OUTCOMES, Feedback, RequestRecord, Row, is_fallback, size_bucket
+from .records import CONDENSE, OUTCOMES, Feedback, HopRecord, RequestRecord, Row, is_fallback, size_bucket
 from .report import Metric, Report, compute_report, format_report, report_json
 from .store import MIGRATIONS, Ledger, UnknownRequest, migration
 
@@ -13,6 +13,7 @@ __all__ = [
     "migration",
     "Row",
     "RequestRecord",
+    "HopRecord",
     "CONDENSE",
     "is_fallback",
     "Feedback",

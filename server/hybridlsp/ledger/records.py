@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from ..backends.location import is_local
 
-__all__ = ["OUTCOMES", "VERDICTS", "VALIDATOR_VERDICTS", "LOCATIONS", "CONDENSE", "Row", "RequestRecord", "Feedback",
-           "size_bucket", "is_fallback"]
+__all__ = ["OUTCOMES", "VERDICTS", "VALIDATOR_VERDICTS", "LOCATIONS", "CONDENSE", "Row", "RequestRecord", "HopRecord",
+           "Feedback", "size_bucket", "is_fallback"]
 
 # ok: the first attempt answered; fallback: a later hop answered; error: no hop answered
 OUTCOMES = ("ok", "fallback", "error", "cancelled", "cache-hit")
@@ -58,6 +58,29 @@ class RequestRecord:
     location: str = ""  # "local" | "cloud" (backends.location.is_cloud); "" = by the backend's name
     signal: str = ""
     redacted: int = 0  # secret values replaced by placeholders before it left; never which
+
+
+@dataclass(frozen=True)
+class HopRecord:
+    """What `Ledger.record_hop` writes for an earlier attempt of request `parent_id` that fell
+    back: `reason` is the error's tag (`CONDENSE` for a call that summarized the request's
+    context), `signal` for reason "low-confidence" the answer signal that said so. `cost_usd`
+    None means no known price; a refused connection costs 0."""
+
+    parent_id: str
+    action: str
+    tier: int
+    backend: str
+    model: str
+    reason: str
+    cost_usd: float | None = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    tokens_counted: bool = False
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    location: str = ""  # "local" | "cloud" (backends.location.is_cloud); "" = by the backend's name
+    signal: str = ""
 
 
 def is_fallback(row: Row) -> bool:

@@ -27,7 +27,8 @@ from typing import Callable, Iterator
 from ..backends.location import local_backends
 from ..config import data_dir
 from ..errors import UnknownRequest
-from .records import LOCATIONS, OUTCOMES, VALIDATOR_VERDICTS, VERDICTS, Feedback, RequestRecord, Row, size_bucket
+from .records import (LOCATIONS, OUTCOMES, VALIDATOR_VERDICTS, VERDICTS, Feedback, HopRecord, RequestRecord, Row,
+                      size_bucket)
 
 __all__ = ["Ledger", "UnknownRequest", "MIGRATIONS", "RESERVATION_TTL_S", "Reservation", "migration"]
 
@@ -181,6 +182,18 @@ def _location(location: str, backend: str) -> str:
     return location
 
 
+def _attempt_columns(rec: RequestRecord | HopRecord) -> dict:
+    """The columns a request row and a hop row share: the attempt, what it cost, where it went."""
+    if rec.tier not in (0, 1, 2, 3):
+        raise ValueError(f"tier must be 0-3, not {rec.tier!r}")
+    return dict(
+        action=rec.action, tier=rec.tier, backend=rec.backend, model=rec.model, input_tokens=rec.input_tokens,
+        output_tokens=rec.output_tokens, tokens_counted=int(rec.tokens_counted), latency_ms=rec.latency_ms,
+        ttft_ms=rec.ttft_ms, cost_usd=rec.cost_usd, reason=rec.reason, size_bucket=size_bucket(rec.input_tokens),
+        location=_location(rec.location, rec.backend), signal=rec.signal,
+    )
+
+
 def _row(values: tuple) -> Row:
     values = list(values)
     for i in _BOOL_AT:
@@ -275,63 +288,32 @@ class Ledger:
             raise ValueError(f"outcome must be one of {OUTCOMES}, not {rec.outcome!r}")
         if rec.validator not in VALIDATOR_VERDICTS:
             raise ValueError(f"validator must be one of {VALIDATOR_VERDICTS}, not {rec.validator!r}")
-        if rec.tier not in (0, 1, 2, 3):
-            raise ValueError(f"tier must be 0-3, not {rec.tier!r}")
+        attempt = _attempt_columns(rec)
         request_id = rec.request_id or uuid.uuid4().hex
         with self._write() as db:
             self._insert(
                 db,
                 dict(
-                    id=request_id, kind="request", parent_id=None, hop=0, ts=_iso(ts), action=rec.action,
-                    tier=rec.tier, backend=rec.backend, model=rec.model, input_tokens=rec.input_tokens,
-                    output_tokens=rec.output_tokens, tokens_counted=int(rec.tokens_counted),
-                    latency_ms=rec.latency_ms, ttft_ms=rec.ttft_ms, cost_usd=rec.cost_usd,
-                    baseline_cost_usd=rec.baseline_cost_usd, outcome=rec.outcome, reason=rec.reason,
-                    validator=rec.validator, cached=int(rec.outcome == "cache-hit"), saved_usd=rec.saved_usd,
-                    size_bucket=size_bucket(rec.input_tokens), path_hash=self._hash(rec.path),
-                    workspace_hash=self._hash(rec.workspace), location=_location(rec.location, rec.backend),
-                    signal=rec.signal, redacted=rec.redacted,
+                    id=request_id, kind="request", parent_id=None, hop=0, ts=_iso(ts), **attempt,
+                    baseline_cost_usd=rec.baseline_cost_usd, outcome=rec.outcome, validator=rec.validator,
+                    cached=int(rec.outcome == "cache-hit"), saved_usd=rec.saved_usd,
+                    path_hash=self._hash(rec.path), workspace_hash=self._hash(rec.workspace), redacted=rec.redacted,
                 ),
             )
         return request_id
 
-    def record_hop(
-        self,
-        request_id: str,
-        *,
-        action: str,
-        tier: int,
-        backend: str,
-        model: str,
-        reason: str,
-        cost_usd: float | None = 0.0,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        tokens_counted: bool = False,
-        latency_ms: float = 0.0,
-        ttft_ms: float | None = None,
-        location: str = "",
-        ts: datetime | None = None,
-        signal: str = "",
-    ) -> str:
-        """Record an attempt of `request_id` that failed and fell back (`reason`: the error's tag;
-        `signal`: for reason "low-confidence", the answer signal that said so).
-        Hops are numbered 1, 2, ... in the order recorded; the request row may come later."""
-        if tier not in (0, 1, 2, 3):
-            raise ValueError(f"tier must be 0-3, not {tier!r}")
+    def record_hop(self, rec: HopRecord, ts: datetime | None = None) -> str:
+        """Record an earlier attempt of request `rec.parent_id` that fell back (see `HopRecord`);
+        return its id. Hops are numbered 1, 2, ... in the order recorded; the request row may come later."""
+        attempt = _attempt_columns(rec)
         hop_id = uuid.uuid4().hex
         with self._write() as db:
             # numbered inside the write transaction, so two writers cannot take the same number
-            n = db.execute("SELECT COUNT(*) FROM requests WHERE parent_id = ?", (request_id,)).fetchone()[0]
+            n = db.execute("SELECT COUNT(*) FROM requests WHERE parent_id = ?", (rec.parent_id,)).fetchone()[0]
             self._insert(
                 db,
-                dict(
-                    id=hop_id, kind="hop", parent_id=request_id, hop=n + 1, ts=_iso(ts), action=action,
-                    tier=tier, backend=backend, model=model, input_tokens=input_tokens,
-                    output_tokens=output_tokens, tokens_counted=int(tokens_counted), latency_ms=latency_ms,
-                    ttft_ms=ttft_ms, cost_usd=cost_usd, outcome="fallback", reason=reason,
-                    size_bucket=size_bucket(input_tokens), location=_location(location, backend), signal=signal,
-                ),
+                dict(id=hop_id, kind="hop", parent_id=rec.parent_id, hop=n + 1, ts=_iso(ts), **attempt,
+                     outcome="fallback"),
             )
         return hop_id
 

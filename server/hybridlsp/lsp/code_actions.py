@@ -1,11 +1,12 @@
 """`textDocument/codeAction` (cheap: titles preview the routing decision, no model is called),
 `codeAction/resolve` (runs the engine) and the `hybridlsp.run` command for clients that cannot
-resolve. What each action does with its answer:
+resolve. Where the answer goes is the action's `shown_as`:
 
-- Complete: an edit inserting the completion at the end of the selection / the cursor;
-- Explain: markdown in a result document shown with `window/showDocument`, else a message;
-- Review: diagnostics (source `hybridlsp`) with quick fixes where the model proposed one;
-- Commit message: inserted at the top of a `gitcommit` buffer (COMMIT_EDITMSG), else shown.
+- inserted (complete): an edit inserting it at the end of the selection / the cursor;
+- document (explain): markdown in a result document shown with `window/showDocument`, else a message;
+- diagnostics (review): diagnostics (source `hybridlsp`) with quick fixes where the model proposed one;
+- commit buffer (commit message): inserted at the top of a `gitcommit` buffer (COMMIT_EDITMSG), else
+  as a document.
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pygls.workspace import TextDocument
 
+from ..actions import Shown, get_action
 from ..config import data_dir
 from ..request import RunResult
 from ..errors import HybridError
@@ -150,15 +152,16 @@ async def _deliver(ls: "HybridLanguageServer", action: str, doc: TextDocument | 
     if doc is None:  # a commit message run on the workspace alone: nowhere to put it but a message
         ls.show(f"hybridlsp: {LABELS[action]}: {result.text}", types.MessageType.Info)
         return None
-    if action == "complete":
+    shown_as = get_action(action).shown_as
+    if shown_as is Shown.INSERTED:
         return _insert(doc.uri, subject.insert_at, result.text)
-    if action == "review":
+    if shown_as is Shown.DIAGNOSTICS:
         ls.findings.replace(doc.uri, result.findings)
         ls.publish_findings(doc)
         if not result.findings:
-            ls.show(f"hybridlsp: Review found nothing ({_answered_by(result)})", types.MessageType.Info)
+            ls.show(f"hybridlsp: {LABELS[action]} found nothing ({_answered_by(result)})", types.MessageType.Info)
         return None
-    if action == "commit-message" and _is_gitcommit(doc):
+    if shown_as is Shown.COMMIT_BUFFER and _is_gitcommit(doc):
         return _insert(doc.uri, types.Position(0, 0), result.text.strip() + "\n")
     await _show_result(ls, action, doc, subject, result)
     return None

@@ -6,6 +6,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
+from ..actions import ACTION_MODULES, Shown, get_action
 from ..request import Finding, RunRequest, RunResult
 from ..routing.types import Decision
 from .textutil import enclosing_block, paragraph
@@ -25,14 +26,9 @@ __all__ = [
     "SEVERITY",
 ]
 
-DOCUMENT_ACTIONS = ("complete", "explain", "review", "commit-message")
-LABELS = {
-    "complete": "Complete",
-    "explain": "Explain",
-    "review": "Review",
-    "commit-message": "Commit message",
-    "ask": "Ask",
-}
+# the code actions: every action but one whose text is a prompt the person types (ask)
+DOCUMENT_ACTIONS = tuple(name for name, a in ACTION_MODULES.items() if not a.prompt_in_text)
+LABELS = {name: a.label for name, a in ACTION_MODULES.items()}
 SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
     "warning": types.DiagnosticSeverity.Warning,
@@ -78,7 +74,7 @@ def server_position(codec, lines: tuple[str, ...], pos: types.Position) -> types
 
 def subject_of(doc: TextDocument, lines: tuple[str, ...], rng: types.Range | None, action: str) -> Subject:
     """The selection; on an empty range the enclosing function (or paragraph); without a range the
-    whole document. A completion only sees the text up to the cursor."""
+    whole document. An action that continues at the cursor (a completion) only sees the text up to it."""
     if rng is None:
         return Subject(doc.source, 0, max(len(lines) - 1, 0), types.Position(len(lines), 0))
     if not lines:
@@ -91,7 +87,7 @@ def subject_of(doc: TextDocument, lines: tuple[str, ...], rng: types.Range | Non
         last = stop.line - 1 if stop.character == 0 and stop.line > start.line else stop.line
         return Subject(_slice(lines, start, stop), start.line, last, rng.end)
     first, last = enclosing_block(lines, start.line, doc.language_id or "") or paragraph(lines, start.line)
-    if action == "complete":
+    if get_action(action).continues_at_cursor:
         cursor = types.Position(start.line, start.character)
         return Subject(_slice(lines, types.Position(first, 0), cursor), first, start.line, rng.end)
     return Subject("".join(lines[first : last + 1]), first, last, rng.end)
@@ -124,14 +120,15 @@ def run_request(
         return RunRequest(action=action, text=prompt, prompt=prompt, tier=tier, workspace=workspace), None
     lines = doc.lines if lines is None else lines
     subject = subject_of(doc, lines, rng, action)
+    a = get_action(action)
     end_char = None
-    if action == "complete" and rng is not None and lines:
+    if a.continues_at_cursor and rng is not None and lines:
         end = server_position(doc.position_codec, lines, rng.end)
         if end.line == subject.last:  # a selection ending at column 0 ends on the line before
             end_char = end.character
     req = RunRequest(
         action=action,
-        text=prompt if action == "ask" else subject.text,
+        text=prompt if a.prompt_in_text else subject.text,
         end_char=end_char,
         path=doc.path or "",
         document=doc.source,
@@ -188,7 +185,7 @@ def result_to_json(result: RunResult, action: str) -> dict:
         "cached": result.cached,
         "notes": list(result.notes),
     }
-    if action == "review":
+    if get_action(action).shown_as is Shown.DIAGNOSTICS:
         out["findings"] = [asdict(f) for f in result.findings]  # line, end_line, severity, message, fix
     return out
 

@@ -1,7 +1,7 @@
 """The custom request `hybridlsp/run` and the `hybridlsp.feedback` command.
 
 `hybridlsp/run` params: `{action, textDocument?: {uri}, range?, prompt?, tier?, workDoneToken?}`
-(`textDocument` may be left out for `ask`; without `range` the whole document is the subject).
+(`textDocument` may be left out for `ask` and `commit-message`; without `range` the whole document is the subject).
 Result: `{text, decision: {tier, backend, model, reasons}, usage: {input_tokens, output_tokens,
 cost_usd, baseline_cost_usd}, fallbacks: [{from, to, reason}], request_id, answered_by, latency_ms,
 ttft_ms, cached, notes}` plus `findings` for `review`. With a `workDoneToken` the answer streams as
@@ -15,6 +15,7 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
+from ..actions import get_action
 from ..request import RunRequest
 from ..errors import AllTiersFailed, HybridError
 from ..routing.types import ACTIONS
@@ -67,10 +68,11 @@ def request_from_params(
     uri = text_document.get("uri") if isinstance(text_document, dict) else None
     if uri is not None and not isinstance(uri, str) or (text_document and uri is None):
         raise JsonRpcInvalidParams("textDocument must be {uri: string}")
-    if uri is None and action not in ("ask", "commit-message"):  # both can run on the workspace alone
+    a = get_action(action)
+    if uri is None and a.reads_document:  # the others (ask, commit-message) can run on the workspace alone
         raise JsonRpcInvalidParams(f"{action} needs textDocument.uri")
-    if action == "ask" and not prompt:
-        raise JsonRpcInvalidParams("ask needs a prompt")
+    if a.prompt_in_text and not prompt:
+        raise JsonRpcInvalidParams(f"{action} needs a prompt")
     doc = None
     if uri:
         doc, why = readable_document(ls.workspace, uri)

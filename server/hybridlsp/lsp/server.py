@@ -5,12 +5,15 @@ Handlers live beside this module, one per responsibility (`code_actions`, `run`,
 """
 
 import asyncio
+import logging
 import os
 import sys
+import threading
 from typing import Callable
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcServerNotInitialized
+from pygls.io_ import run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, default_converter
 from pygls.workspace import TextDocument
@@ -30,6 +33,9 @@ RUN_COMMAND = code_actions.RUN_COMMAND
 FEEDBACK_COMMAND = "hybridlsp.feedback"
 
 EngineFactory = Callable[[Settings], Engine]
+Listening = Callable[[list[tuple[str, int]]], None]  # told the (host, port) of each bound socket
+
+log = logging.getLogger(__name__)
 
 
 class _Protocol(LanguageServerProtocol):
@@ -98,6 +104,31 @@ class HybridLanguageServer(LanguageServer):
         self.inline_tasks: dict[str, asyncio.Task] = {}
         self.command_tasks: dict[object, asyncio.Task] = {}
         self.budget_watch = BudgetWatch()  # says each budget warning once
+
+    def start_tcp(self, host: str, port: int, listening: Listening | None = None) -> None:
+        """pygls' `start_tcp` (2.1), which also tells `listening` where it listens once its sockets
+        are bound: with port 0 the system picks the port, and only then can anyone learn which."""
+        self._stop_event = stop = threading.Event()  # what pygls' `shutdown` sets and closes
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)  # type: ignore[arg-type]
+            await run_async(stop_event=stop, reader=reader, protocol=self.protocol, logger=log,
+                            error_handler=self.report_server_error)
+            self.shutdown()
+
+        async def listen() -> None:
+            self._server = server = await asyncio.start_server(connection, host, port)
+            bound = [sock.getsockname()[:2] for sock in server.sockets]
+            log.info("serving on %s", bound)
+            if listening is not None:
+                listening(bound)
+            async with server:
+                await server.serve_forever()
+
+        try:
+            asyncio.run(listen())
+        except asyncio.CancelledError:  # serve_forever, once `shutdown` closed the server
+            log.debug("the TCP server was closed")
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
@@ -171,14 +202,16 @@ def serve(
     port: int | None = None,
     settings: Settings | None = None,
     engine_factory: EngineFactory | None = None,
+    listening: Listening | None = None,
 ) -> None:
-    """Run the server until the client exits: over stdio, or as a TCP server on host:port."""
+    """Run the server until the client exits: over stdio, or as a TCP server on host:port (port 0:
+    one the system picks), telling `listening` where once it listens."""
     ls = build_server(engine_factory=engine_factory, settings=settings)
     if transport == "stdio":
         serve_stdio(ls, sys.stdin.buffer, _claim_stdout())
     elif transport == "tcp":
         if port is None:
             raise ValueError("the tcp transport needs a port")
-        ls.start_tcp(host, port)
+        ls.start_tcp(host, port, listening)
     else:
         raise ValueError(f"unknown transport {transport!r}; expected 'stdio' or 'tcp'")

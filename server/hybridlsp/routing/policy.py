@@ -161,8 +161,7 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
         reasons.append(f"prompt flag {flag} -> tier {tier}")
     elif req.input_tokens > r.long_context_tokens:
         tier = 3
-        what = "staged diff" if req.action == "commit-message" else "input"
-        reasons.append(f"{what} {_n(req.input_tokens)} tokens > long-context limit {_n(r.long_context_tokens)} -> cloud")
+        reasons.append(f"{req.input_name} {_n(req.input_tokens)} tokens > long-context limit {_n(r.long_context_tokens)} -> cloud")
     else:
         tier, why = _action_tier(req, r, estimator, text)
         reasons.append(why)

@@ -38,6 +38,7 @@ class RouteRequest:
     cloud_tiers: frozenset[int] | None = None
     local_only: bool = False  # the caller never wants the cloud (inline completion)
     head_tokens: Sequence[int] | None = None  # text's first token ids, if the caller encoded it
+    input_name: str = "input"  # what the reasons call what is sent: the action's (`Action.input_name`)
     # the backends that send prompts off the machine (`backends.location`: routing never asks backends)
     cloud_backends: frozenset[str] = field(kw_only=True)
 

@@ -61,11 +61,13 @@ def test_route_json_article_examples(home, key, capsys):
         assert out["reasons"] and out["input_tokens"] > 0
 
 
-def test_route_long_prompt_goes_to_cloud(home, key, capsys):
+@pytest.mark.parametrize("action, what", [("ask", "input"), ("commit-message", "staged diff")])
+def test_route_long_prompt_goes_to_cloud(home, key, capsys, action, what):
     prompt = "word " * 15_000
-    assert main(["route", "--json", prompt]) == 0
+    assert main(["route", "--json", "--action", action, prompt]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["tier"] == 3 and "long-context" in out["reasons"][0]
+    # the reason names what is sent as the action calls it
+    assert out["tier"] == 3 and out["reasons"][0].startswith(f"{what} ") and "long-context" in out["reasons"][0]
 
 
 def test_route_text_output_shows_reasons_and_chain(home, capsys):

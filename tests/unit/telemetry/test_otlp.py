@@ -4,13 +4,9 @@ decodes the protobuf bodies with opentelemetry-proto's own classes, as a collect
 from __future__ import annotations
 
 import asyncio
-
-import gzip
 import json
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -20,14 +16,8 @@ from tests.support import need_module
 need_module("opentelemetry.sdk", "needs the otel extra: pip install 'hybridlsp[otel]'")
 need_module("opentelemetry.exporter.otlp.proto.http", "needs the otel extra: pip install 'hybridlsp[otel]'")
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (  # noqa: E402
-    ExportMetricsServiceRequest,
-    ExportMetricsServiceResponse,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest  # noqa: E402
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
 
 from hybridlsp.backends.location import cloud_backends
@@ -38,56 +28,27 @@ from hybridlsp.errors import ConfigError  # noqa: E402
 from hybridlsp.ledger.store import Ledger  # noqa: E402
 from hybridlsp.routing.types import Decision, Hop  # noqa: E402
 from hybridlsp.telemetry import exporter_for, span_attributes  # noqa: E402
+from tests.fakes.collector import Collector  # noqa: E402
 from tests.fakes.upstreams import FakeOllama, FakeOpenAI  # noqa: E402
 
 PROMPT = "Why does parse_invoice() drop the VAT line for customer ACME-7781?"
 ANSWER = "Because the loop skips the last line item."
 
 
-class Receiver:
-    """POST /v1/traces and /v1/metrics, decoded; anything else is a 404."""
-
-    def __init__(self):
-        self.traces: list[ExportTraceServiceRequest] = []
-        self.metrics: list[ExportMetricsServiceRequest] = []
-        self.raw: list[bytes] = []
-        self.paths: list[str] = []
-        self.headers: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                if self.headers.get("content-encoding") == "gzip":
-                    body = gzip.decompress(body)
-                outer.paths.append(self.path)
-                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
-                outer.raw.append(body)
-                if self.path == "/v1/traces":
-                    outer.traces.append(ExportTraceServiceRequest.FromString(body))
-                    reply = ExportTraceServiceResponse()
-                elif self.path == "/v1/metrics":
-                    outer.metrics.append(ExportMetricsServiceRequest.FromString(body))
-                    reply = ExportMetricsServiceResponse()
-                else:
-                    self.send_error(404)
-                    return
-                data = reply.SerializeToString()
-                self.send_response(200)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):  # keep the test output clean
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+class Receiver(Collector):
+    """The collector's bodies decoded with opentelemetry-proto's own classes."""
 
     @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+    def traces(self) -> list[ExportTraceServiceRequest]:
+        return [ExportTraceServiceRequest.FromString(b) for b in self.bodies("/v1/traces")]
+
+    @property
+    def metrics(self) -> list[ExportMetricsServiceRequest]:
+        return [ExportMetricsServiceRequest.FromString(b) for b in self.bodies("/v1/metrics")]
+
+    @property
+    def paths(self) -> list[str]:
+        return [p.path for p in self.posts]
 
     def spans(self) -> list[Span]:
         return [s for req in self.traces for rs in req.resource_spans for ss in rs.scope_spans for s in ss.spans]
@@ -112,11 +73,8 @@ def attrs(kvs) -> dict:
 
 @pytest.fixture
 def receiver():
-    r = Receiver()
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with Receiver() as r:
+        yield r
 
 
 @pytest.fixture
@@ -163,7 +121,7 @@ def test_off_by_default(ledger):
 
 
 def test_span_and_metrics_reach_the_collector(receiver, ledger):
-    settings = telemetry_settings(receiver.endpoint)
+    settings = telemetry_settings(receiver.url)
     engine = Engine(settings, ledger=ledger, env={})
     exporter = install_telemetry(engine, settings)
     try:
@@ -192,7 +150,7 @@ def test_span_and_metrics_reach_the_collector(receiver, ledger):
 
     # no prompt or answer text anywhere on the wire by default
     assert "gen_ai.input.messages" not in a
-    wire = b"".join(receiver.raw)
+    wire = b"".join(receiver.bodies())
     assert PROMPT.encode() not in wire and ANSWER.encode() not in wire and b"ACME-7781" not in wire
 
     tokens = {(p.attributes and attrs(p.attributes)["gen_ai.token.type"]): p.as_int
@@ -207,7 +165,7 @@ def test_span_and_metrics_reach_the_collector(receiver, ledger):
 
 
 def test_prompts_only_when_enabled_and_never_for_private_requests(receiver, ledger):
-    settings = telemetry_settings(receiver.endpoint, include_prompts=True, repository="")
+    settings = telemetry_settings(receiver.url, include_prompts=True, repository="")
     engine = Engine(settings, ledger=ledger, env={})
     exporter = install_telemetry(engine, settings)
     try:
@@ -221,7 +179,7 @@ def test_prompts_only_when_enabled_and_never_for_private_requests(receiver, ledg
     assert PROMPT in a["gen_ai.input.messages"] and ANSWER in a["gen_ai.output.messages"]
     assert a["hybridlsp.repository"] == "billing"  # unset: the workspace folder's name, not its path
     assert "gen_ai.input.messages" not in attrs(private.attributes)
-    assert "/home/ana" not in b"".join(receiver.raw).decode("latin-1")
+    assert "/home/ana" not in b"".join(receiver.bodies()).decode("latin-1")
 
 
 @pytest.mark.parametrize("prompt, text, sent", [
@@ -243,7 +201,7 @@ async def test_a_real_request_through_the_engine_is_exported(receiver, ledger):
             "embedded": {"enabled": False},
             "dispatch": {"max_retries": 0, "read_timeout_s": 2, "connect_timeout_s": 1},
             "backends": {"ollama": {"host": ollama.url}, "openai": {"base_url": openai.base_url}},
-            "telemetry": {"enabled": True, "endpoint": receiver.endpoint, "user": "bo"},
+            "telemetry": {"enabled": True, "endpoint": receiver.url, "user": "bo"},
         })
         engine = Engine(settings, ledger=ledger, env={"OPENAI_API_KEY": "sk-test-0123456789abcdef"})
         exporter = install_telemetry(engine, settings)
@@ -264,7 +222,7 @@ async def test_a_real_request_through_the_engine_is_exported(receiver, ledger):
 
 def test_empty_endpoint_uses_the_standard_otel_environment(receiver, ledger, monkeypatch):
     # how a team keeps its collector token out of settings files
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "authorization=Bearer team-collector-token")
     settings = telemetry_settings("")
     engine = Engine(settings, ledger=ledger, env={})
@@ -275,7 +233,7 @@ def test_empty_endpoint_uses_the_standard_otel_environment(receiver, ledger, mon
     finally:
         exporter.shutdown()
     assert {"/v1/traces", "/v1/metrics"} <= set(receiver.paths) and len(receiver.spans()) == 1
-    assert all(h["authorization"] == "Bearer team-collector-token" for h in receiver.headers)
+    assert all(h["authorization"] == "Bearer team-collector-token" for h in (p.headers for p in receiver.posts))
 
 
 def test_unreachable_collector_never_breaks_a_request(ledger):
@@ -323,7 +281,7 @@ async def test_a_redacted_request_exports_no_text_even_with_prompts_on(receiver,
         settings = settings_from_mapping({
             "embedded": {"enabled": False}, "cache": {"enabled": False}, "privacy": {"on_secret": "redact"},
             "backends": {"ollama": {"host": ollama.url}, "openai": {"base_url": openai.base_url}},
-            "telemetry": {"enabled": True, "endpoint": receiver.endpoint, "include_prompts": True},
+            "telemetry": {"enabled": True, "endpoint": receiver.url, "include_prompts": True},
         })
         engine = Engine(settings, ledger=ledger, env={"OPENAI_API_KEY": "sk-test-0123456789abcdef"})
         exporter = install_telemetry(engine, settings)
@@ -338,4 +296,4 @@ async def test_a_redacted_request_exports_no_text_even_with_prompts_on(receiver,
     a = attrs(span.attributes)
     assert a["hybridlsp.redacted"] == 1 and a["hybridlsp.private"] is False
     assert "gen_ai.input.messages" not in a and "gen_ai.output.messages" not in a
-    assert token.encode() not in b"".join(receiver.raw)
+    assert token.encode() not in b"".join(receiver.bodies())
