@@ -2,11 +2,15 @@
 What every backend does the same way (streaming, fault classes, Retry-After, closing the upstream):
 test_backend_contract.py."""
 
+import asyncio
+import json
 import time
 
 import pytest
 
 from hybridlsp.backends import ChatRequest, Message
+from hybridlsp.backends.ollama import OllamaBackend
+from hybridlsp.config import settings_from_mapping
 from hybridlsp.errors import BackendTimeout, BackendUnavailable, BadRequest
 from tests.fakes.fixtures import collect, fake_ollama  # noqa: F401
 
@@ -160,11 +164,6 @@ async def test_done_reason_says_whether_the_answer_was_cut(backend, fake_ollama,
 async def test_a_finished_stream_leaves_its_connection_for_the_next_request():
     """An upstream that keeps connections alive (as Ollama does) sees one connection for two
     requests: the stream is read to its end after the final `done` line."""
-    import asyncio
-    import json
-
-    from hybridlsp.config import settings_from_mapping
-
     connections = 0
     lines = [{"message": {"content": "Two"}, "done": False},
              {"message": {"content": ""}, "done": True, "prompt_eval_count": 3, "eval_count": 1}]

@@ -28,12 +28,60 @@ log = logging.getLogger(__name__)
 Write = Callable[[], object]  # one ledger write, run off the loop
 
 
+class _Group:
+    """The rows of every request that finishes in one turn of the event loop, written in one
+    worker-thread hop and one transaction (`Ledger.batch`), each request's rows a savepoint of it:
+    a request's rows are written whole or not at all, and its own error goes back to it alone."""
+
+    def __init__(self, ledger):
+        self.ledger = ledger
+        self._pending: list[tuple[list[Write], asyncio.Future]] = []
+
+    def submit(self, writes: list[Write]) -> asyncio.Future:
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush, loop)  # after the other callbacks of this turn
+        self._pending.append((writes, done))
+        return done
+
+    def _flush(self, loop) -> None:
+        group, self._pending = self._pending, []
+        work = loop.run_in_executor(None, self._write_all, [writes for writes, _ in group])
+        work.add_done_callback(lambda f: self._settle(group, f))
+
+    def _write_all(self, groups: list[list[Write]]) -> list[BaseException | None]:
+        errors: list[BaseException | None] = []
+        with self.ledger.batch():
+            for writes in groups:
+                try:
+                    with self.ledger.batch():
+                        _run_all(writes)
+                    errors.append(None)
+                except Exception as e:  # this request's rows are undone; the others' stay
+                    errors.append(e)
+        return errors
+
+    @staticmethod
+    def _settle(group, work: asyncio.Future) -> None:
+        failed = work.exception() if not work.cancelled() else asyncio.CancelledError()
+        errors = [failed] * len(group) if failed is not None else work.result()
+        for (_, done), err in zip(group, errors):
+            if done.done():  # its request was cancelled meanwhile: the rows are written regardless
+                continue
+            if err is None:
+                done.set_result(None)
+            else:
+                done.set_exception(err)
+
+
 class Recorder:
     """Prices attempts and builds every row from one template; `settings` is read at each call."""
 
     def __init__(self, ledger, settings_fn: Callable[[], object]):
         self.ledger = ledger
         self._settings = settings_fn
+        self._group = _Group(ledger) if hasattr(ledger, "batch") else None
 
     # ---- prices ---------------------------------------------------------------------------
     def price(self, hop: Hop, inp: int, out: int, latency_ms: float) -> float | None:
@@ -82,7 +130,10 @@ class Recorder:
         """Write an answered request's rows. A ledger that stays locked or is damaged costs the
         rows, with a note and a log line, never the answer the user is waiting for."""
         try:
-            await asyncio.to_thread(_run_all, writes)
+            if self._group is not None:
+                await self._group.submit(writes)
+            else:
+                await asyncio.to_thread(_run_all, writes)
         except sqlite3.Error as e:
             log.error("ledger %s: could not record the request: %s", getattr(self.ledger, "path", "?"), e)
             notes.append(f"not recorded in the ledger ({e}): its cost is missing from reports and budgets")

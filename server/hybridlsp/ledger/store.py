@@ -211,7 +211,8 @@ class Ledger:
         self.path = Path(path) if path is not None else data_dir() / "ledger.sqlite3"
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by the writes of a `batch`
+        self._batched = False  # inside `batch`: each write is a savepoint of its transaction
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so transactions stay short and explicit
         self._db = sqlite3.connect(
             str(self.path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
@@ -243,8 +244,40 @@ class Ledger:
                 time.sleep(0.02)
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One transaction for every row recorded inside the block (by this thread): a write that
+        fails is undone alone (a savepoint each) and raises as usual; the rest commit together at
+        the end of the block. Many requests finishing at once cost one commit instead of one each.
+        A batch opened inside a batch is one part of it, undone whole when it raises."""
+        with self._lock:
+            if self._batched:  # a batch inside a batch: a part of it, undone alone when it fails
+                with self._write():
+                    yield
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._batched = True
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            finally:
+                self._batched = False
+            self._db.execute("COMMIT")
+
+    @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._batched:
+                self._db.execute("SAVEPOINT one_write")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK TO one_write")
+                    self._db.execute("RELEASE one_write")
+                    raise
+                self._db.execute("RELEASE one_write")
+                return
             self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not half-way through
             try:
                 yield self._db
