@@ -25,7 +25,6 @@ from itertools import islice
 
 from ..context.secrets import contains_secret, contains_secret_many
 from ..context.tokens import PARALLEL_FROM_CHARS, counts_and_heads
-from ..request import RunRequest
 from ..routing import ACTIONS, estimate_many, estimate_only, get_estimator
 from ..routing.learned import HEAD_TOKENS
 from ..routing.types import Decision
@@ -53,7 +52,6 @@ def decision_json(d: Decision, rid=_NO_ID) -> dict:
 
 def route_one(router: Router, prompt: str, action: str, pool: ThreadPoolExecutor | None = None) -> Decision:
     """Count, scan for secrets, decide. With `pool`, a big prompt is counted beside the scan."""
-    req = RunRequest(action=action, text=prompt)
     if pool is not None and _BIG < len(prompt) <= PARALLEL_FROM_CHARS:
         # The scan on the other thread, the count here: tiktoken lets go of the GIL for the whole
         # encode, so the scan runs meanwhile. (The other way round, the counting thread first waits
@@ -71,7 +69,7 @@ def route_one(router: Router, prompt: str, action: str, pool: ThreadPoolExecutor
     else:
         (tokens,), (head,) = counts_and_heads([prompt], HEAD_TOKENS)
         secret = contains_secret(prompt)
-    return router.decide(req, tokens, secret=secret, head=head)
+    return router.decide_prompt(action, prompt, tokens, secret, head)
 
 
 def _parse(numbered: list[tuple[int, str | bytes]], warn: Callable[[str], None]) -> list[tuple[object, str, str]]:
@@ -160,7 +158,7 @@ def route_jsonl(router: Router, lines: Iterable[str | bytes], write: Callable[[s
                 if shape is not None:
                     out.append(shape.line(rid, shape.reason if est is None else est.reason, tokens))
                     continue
-            d = router.decide(RunRequest(action=action, text=prompt), tokens, secret=secret, head=head)
+            d = router.decide_prompt(action, prompt, tokens, secret, head)
             if key is not None and key not in shapes:
                 # only if the policy's first reason is the estimate's, as `estimate_only` promises
                 shapes[key] = _Shape(d) if est is None or d.reasons[0] == est.reason else None
