@@ -1,9 +1,13 @@
-"""[7] Start-up: process start to `initialize` answered, import time, idle RSS.
+"""[7] Start-up: process start to `initialize` answered, to the engine loaded, import time, idle RSS.
 
 Ours is what an editor runs (`hybridlsp serve`); the peer, in alternating runs, is the smallest
 pygls 2 server there is (`bench/_bare_server.py`: a LanguageServer and nothing else), which pays
-for the same interpreter, pygls and lsprotocol. The embedded model is never loaded here: it loads
-on first use. Import time is measured in fresh interpreters; `-X importtime` names what it costs.
+for the same interpreter, pygls and lsprotocol. Ours answers `initialize` before it loads its
+engine (settings, backends, ledger), which it does on `initialized`; a request sent after
+`initialized` is answered once that is done, so its answer's time after spawn ("started") is
+reported beside `initialize`: the first code action waits at least that long. RSS is read, idle,
+once started. The embedded model is never loaded here: it loads on first use. Import time is
+measured in fresh interpreters; `-X importtime` names what it costs.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from pathlib import Path
 from ._common import REPO, Figure, Result, median, serve_command, server_env, temp_home
 from ._lsp import LspProcess
 
-RUNS = 3  # starts a side, in each of the harness's runs
+RUNS = 5  # starts a side, in each of the harness's runs
 GOAL_MS, GOAL_MB = 300.0, 60.0
+GOAL_RATIO = 1.15  # initialize, ours / the bare server's (issue: "within 1.15x of a bare pygls server's")
+
 BARE = [sys.executable, str(REPO / "bench" / "_bare_server.py")]
 
 
@@ -31,27 +37,32 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def _start_once(cmd: list[str], env: dict, root: Path) -> tuple[float, float]:
-    """(seconds from spawn to the initialize response, idle RSS in MB after `initialized`)."""
+async def _start_once(cmd: list[str], env: dict, root: Path) -> tuple[float, float, float]:
+    """(seconds from spawn to the initialize response, to the answer of a request sent after
+    `initialized`, idle RSS in MB then)."""
     server = await LspProcess.start(cmd, env=env, cwd=str(root))
     try:
         await server.initialize(str(root))
         took = time.perf_counter() - server.started_at
-        await server.proc.stdin.drain()
-        await asyncio.sleep(0.5)  # idle: whatever `initialized` starts has settled
-        return took, rss_mb(server.proc.pid)
+        # a request neither server has (MethodNotFound): handled after `initialized`, with which
+        # ours loads its engine
+        await server.request("hybridlsp/none", {})
+        started = time.perf_counter() - server.started_at
+        await asyncio.sleep(0.5)  # idle: whatever the start started has settled
+        return took, started, rss_mb(server.proc.pid)
     finally:
         await server.close()
 
 
 async def _measure(home: Path) -> dict[str, list]:
     env = server_env(home)
-    out = {"ours": [], "bare": [], "ours_rss": [], "bare_rss": []}
+    out = {name + what: [] for name in ("ours", "bare") for what in ("", "_started", "_rss")}
     for i in range(RUNS + 1):
         for name, cmd in (("ours", serve_command()), ("bare", BARE))[:: 1 if i % 2 else -1]:
-            took, rss = await _start_once(cmd, env, home)
+            took, started, rss = await _start_once(cmd, env, home)
             if i:  # the first run of each warms the disk cache
                 out[name].append(took)
+                out[f"{name}_started"].append(started)
                 out[f"{name}_rss"].append(rss)
     return out
 
@@ -78,21 +89,29 @@ def parse_importtime(text: str) -> list[tuple[str, int, int, tuple[str, ...]]]:
     return out[::-1]
 
 
-def startup_imports(home: Path) -> list[tuple[str, int, int, tuple[str, ...]]]:
-    """What `hybridlsp serve` imports up to answering `initialize` (PYTHONPROFILEIMPORTTIME)."""
+def startup_imports(home: Path) -> tuple[list, list]:
+    """What `hybridlsp serve` imports up to answering `initialize`, and after it until started
+    (PYTHONPROFILEIMPORTTIME; the log's length when the answer arrived splits them: the server
+    writes each line as an import ends)."""
     env = server_env(home) | {"PYTHONPROFILEIMPORTTIME": "1"}
     log = home / "importtime.txt"
+    split = 0
 
     async def once():
+        nonlocal split
         with open(log, "w") as err:
             server = await LspProcess.start(serve_command(), env=env, cwd=str(home), stderr=err)
             try:
                 await server.initialize(str(home))
+                split = log.stat().st_size
+                await server.request("hybridlsp/none", {})
             finally:
                 await server.close()
 
     asyncio.run(once())
-    return parse_importtime(log.read_text())
+    text = log.read_text()
+    cut = text.rfind("\n", 0, split) + 1  # whole lines only
+    return parse_importtime(text[:cut]), parse_importtime(text[cut:])
 
 
 def offenders(rows, top: int = 8) -> tuple[list[tuple[str, float]], list[tuple[str, float, str]]]:
@@ -116,8 +135,10 @@ def offenders(rows, top: int = 8) -> tuple[list[tuple[str, float]], list[tuple[s
 def run() -> Result:
     with temp_home() as home:
         out = asyncio.run(_measure(home))
-        rows = startup_imports(home)
-    ours, bare = median(out["ours"]), median(out["bare"])
+        rows, later = startup_imports(home)
+    ours, bare, started = median(out["ours"]), median(out["bare"]), median(out["ours_started"])
+    # the sides alternate, so each round's pair saw the same machine: the median of their ratios
+    ratio = median([o / b for o, b in zip(out["ours"], out["bare"])])
     ours_rss, bare_rss = median(out["ours_rss"]), median(out["bare_rss"])
     imp = {m: import_seconds(m) for m in ("hybridlsp.lsp.server", "pygls.lsp.server", "lsprotocol.types")}
     python_s = median([_timed_run([sys.executable, "-c", "pass"]) for _ in range(3)])
@@ -129,7 +150,10 @@ def run() -> Result:
         f"| hybridlsp serve | {ours * 1e3:.0f} | {', '.join(f'{t * 1e3:.0f}' for t in out['ours'])} | {ours_rss:.1f} |",
         f"| bare pygls server (peer) | {bare * 1e3:.0f} | {', '.join(f'{t * 1e3:.0f}' for t in out['bare'])} "
         f"| {bare_rss:.1f} |",
-        f"Ours / bare pygls: {ours / bare:.2f}x time, {ours_rss / bare_rss:.2f}x RSS. "
+        f"Started (a request after `initialized` answered): ours {started * 1e3:.0f} ms after spawn (runs: "
+        f"{', '.join(f'{t * 1e3:.0f}' for t in out['ours_started'])} ms), {(started - ours) * 1e3:.0f} ms after its "
+        f"`initialize`, the engine loading in between; the bare server {median(out['bare_started']) * 1e3:.0f} ms.",
+        f"Ours / bare pygls: {ratio:.2f}x time (median of the rounds' ratios), {ours_rss / bare_rss:.2f}x RSS. "
         f"An empty interpreter (`python -c pass`) starts and exits in {python_s * 1e3:.0f} ms.",
         "",
         "Import time in a fresh interpreter (median of 3): "
@@ -139,22 +163,30 @@ def run() -> Result:
         + ", ".join(f"{p} {s * 1e3:.0f} ms ({s / total_import:.0%})" for p, s in pkgs) + ".",
         "Heaviest third-party imports (cumulative), and the module of ours that pulls each in: "
         + "; ".join(f"{p} {s * 1e3:.0f} ms <- {who}" for p, s, who in heavy) + ".",
-        "Our own slowest modules (self time): " + ", ".join(
+        f"Loaded after `initialize` was answered, until started: "
+        f"{sum(r[1] for r in later) / 1e3:.0f} ms of imports (same clock), ours "
+        f"{sum(r[1] for r in later if r[0].startswith('hybridlsp')) / 1e3:.0f} ms of it; heaviest: "
+        + "; ".join(f"{p} {s * 1e3:.0f} ms <- {who}" for p, s, who in offenders(later)[1][:5]) + ".",
+        "Our own slowest modules before `initialize` (self time): " + ", ".join(
             f"{name} {self_us / 1e3:.0f} ms" for name, self_us, _, _ in
             sorted((r for r in rows if r[0].startswith("hybridlsp")), key=lambda r: -r[1])[:8]) + ".",
     ]
     limits = []
-    if ours * 1e3 >= GOAL_MS:
+    if ours * 1e3 >= GOAL_MS or ratio > GOAL_RATIO:
         classes = attrs_classes("lsprotocol.types")
         floor = (f"a bare pygls server, which imports nothing of ours, needs {bare * 1e3:.0f} ms to answer "
                  f"`initialize` here" + (f", itself over the {GOAL_MS:g} ms goal" if bare * 1e3 >= GOAL_MS else ""))
+        before_ours = sum(r[1] for r in rows if r[0].startswith("hybridlsp")) / 1e3
         limits.append(
             f"start-up: {floor}; `import lsprotocol.types` alone takes {imp['lsprotocol.types'] * 1e3:.0f} ms "
             f"in a fresh interpreter and defines {classes} attrs classes; ours adds {(ours - bare) * 1e3:.0f} ms "
-            "over the bare server (the heaviest imports are listed in the details)")
+            f"over the bare server, of which our own modules imported before `initialize` is answered "
+            f"take {before_ours:.0f} ms (self time, with PYTHONPROFILEIMPORTTIME)")
     if ours_rss >= GOAL_MB:
         limits.append(f"RSS: the bare pygls server is {bare_rss:.1f} MB; ours adds {ours_rss - bare_rss:.1f} MB")
     figures = [Figure("initialize answered after spawn", ours * 1e3, " ms", "<", GOAL_MS, digits=0),
+               Figure("initialize, ours / a bare pygls server's", ratio, "x", "<=", GOAL_RATIO),
+               Figure("started (engine loaded) after spawn", started * 1e3, " ms", digits=0),
                Figure("idle RSS", ours_rss, " MB", "<", GOAL_MB, digits=1),
                Figure("a bare pygls server's initialize", bare * 1e3, " ms", digits=0),
                Figure("`import hybridlsp.lsp.server`", imp["hybridlsp.lsp.server"] * 1e3, " ms", digits=0)]

@@ -61,10 +61,12 @@ async def test_initialization_options_apply_and_invalid_ones_are_refused(server_
 
     bad = {"routing": {"defaultTier": 9}}
     async with session(server_env, client_capabilities("neovim"), repo, bad) as lsp:
-        (message,) = lsp.client.messages
-        assert "routing.default_tier" in message.message and message.type == t.MessageType.Error
         uri = lsp.open(repo / "calc.py")
         assert any(title.startswith("Review - local model-b ") for title in await _titles(lsp, uri))
+        # the settings are read once `initialize` is answered, before any later message is handled:
+        # the refusal arrived before the code actions' answer
+        (message,) = lsp.client.messages
+        assert "routing.default_tier" in message.message and message.type == t.MessageType.Error
 
 
 async def test_feedback_lands_in_the_ledger(lsp, fake_ollama, server_env):

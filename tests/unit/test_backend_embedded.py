@@ -269,3 +269,58 @@ async def test_the_fixed_messages_state_is_kept_and_restored_by_the_next_process
     kept.write_bytes(b"not a state")
     assert await answer(fixed=True) == plain
     assert kept.stat().st_size > 100_000  # read again and kept anew
+
+
+class _CountingLoop(asyncio.SelectorEventLoop):
+    """An event loop that counts the wake-ups other threads ask of it."""
+
+    wakeups = 0
+
+    def call_soon_threadsafe(self, *args, **kwargs):
+        self.wakeups += 1
+        return super().call_soon_threadsafe(*args, **kwargs)
+
+
+@pytest.mark.embedded
+@needs_model
+def test_a_busy_loop_takes_the_tokens_that_piled_up_in_one_wake_up(embedded):
+    """An idle loop is woken for each token as it comes; one kept busy (here blocked after the
+    first chunk, as by other requests) takes every token generated meanwhile in one turn, not one
+    wake-up each, and loses none."""
+    request = ChatRequest(model="smollm2", messages=(Message("user", "Count from 1 to 50."),), max_tokens=40,
+                          temperature=0.0)
+
+    async def consume(block: float) -> list[str]:
+        texts = []
+        async for chunk in embedded.stream(request):
+            texts.append(chunk.text)
+            if block and len(texts) == 1:
+                time.sleep(block)  # 40 tokens take well under a second
+        return texts
+
+    with asyncio.Runner(loop_factory=_CountingLoop) as runner:
+        loop = runner.get_loop()
+        plain = runner.run(consume(0))
+        idle = loop.wakeups
+        busy = runner.run(consume(2.0))
+        burst = loop.wakeups - idle
+    assert "".join(busy) == "".join(plain) and len(plain) > 20
+    assert idle >= len(plain) - 2  # each delta at once
+    assert burst <= 5  # the first chunk, the burst, the worker's end
+
+
+@pytest.mark.embedded
+@needs_model
+async def test_a_warm_request_compiles_no_chat_template(embedded, monkeypatch):
+    """Compiling SmolLM2's chat template takes ~3 ms of the time to the first token; it is compiled
+    once, not for each request (which rendered the prompt twice: for its length, for its reading)."""
+    import jinja2
+
+    await collect(embedded.stream(ASK))
+    compiled = []
+    real = jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile", lambda env, *a, **k: compiled.append(1) or real(env, *a, **k))
+    for _ in range(2):
+        text, _, _ = await collect(embedded.stream(ASK))
+        assert text.strip()
+    assert compiled == []

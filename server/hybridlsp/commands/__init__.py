@@ -3,7 +3,9 @@
 Each command is a module of this package declaring its own arguments (`add_parser`) and what it
 runs. Only the module of the command about to run is imported: `route` should decide a file of
 prompts in about the time it takes to count their tokens, not spend it loading asyncio, httpx,
-the backends or the ledger, none of which it uses. Logging is configured in `main`, nowhere else.
+the backends or the ledger, none of which it uses; `serve` should answer `initialize` before it
+loads the settings (pydantic). The settings every command runs with come from `_settings.load`.
+Logging is configured in `main`, nowhere else.
 """
 
 from __future__ import annotations
@@ -12,13 +14,10 @@ import argparse
 import logging
 import sys
 from importlib import import_module
-from pathlib import Path
 
-from ..backends.location import cloud_backends, is_cloud
-from ..config import Settings, load_settings
 from ..errors import HybridError
 
-__all__ = ["COMMANDS", "build_parser", "load", "main"]
+__all__ = ["COMMANDS", "build_parser", "main"]
 # command -> the module of this package that declares and runs it (in `--help` order)
 COMMANDS = {
     "serve": "serve",
@@ -37,14 +36,6 @@ COMMANDS = {
     "audit": "audit",
     "tune": "tune",
 }
-
-
-def load(workspace: str | Path | None = None) -> Settings:
-    """The settings every command runs with, the notes about them on stderr."""
-    settings, notes = load_settings(Path(workspace) if workspace else Path.cwd(), cloud_backends=cloud_backends(), is_cloud=is_cloud)
-    for n in notes:
-        print(f"hybridlsp: {n}", file=sys.stderr)
-    return settings
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ import os
 import sys
 
 from ..request import RunRequest
-from . import load
+from ._settings import load
 from ._engine import describe, estimate_of, make_engine, run_request
 from .inputs import read_arg
 

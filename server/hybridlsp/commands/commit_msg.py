@@ -17,7 +17,7 @@ from pathlib import Path
 from ..actions.base import sanitize
 from ..errors import HybridError
 from ..request import RunRequest
-from . import load
+from ._settings import load
 from ._engine import describe, make_engine, run_request
 
 

@@ -14,7 +14,7 @@ import sys
 from ..backends.location import is_cloud
 from ..backends.registry import create_backend, credentials_present, spec
 from ..routing import ACTIONS, embedded_declines
-from . import load
+from ._settings import load
 
 __all__ = ["run_doctor", "add_parser"]
 

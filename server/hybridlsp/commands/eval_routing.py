@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import Settings, merge_settings
 from ..evaluation import routing as evaluation
 from ..evaluation.routing import evaluate, format_report, read_eval_rows, render_svg
-from . import load
+from ._settings import load
 from .inputs import read_text_input
 
 __all__ = ["add_parser", "add_routing_options", "settings_for"]

@@ -11,7 +11,7 @@ from ..actions import get_action
 from ..context.syntax import language_for
 from ..errors import HybridError
 from ..request import RunRequest, workspace_of
-from . import load
+from ._settings import load
 from ._engine import describe, estimate_of, make_engine, run_request
 
 ACTIONS = ("explain", "review", "complete")

@@ -14,7 +14,7 @@ from ..context.multimatch import compile_in_background
 from ..engine.route import Router
 from ..engine.route_many import decision_json, route_jsonl, route_one
 from ..routing import ACTIONS, embedded_declines
-from . import load
+from ._settings import load
 from .inputs import read_arg
 
 

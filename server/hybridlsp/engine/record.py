@@ -81,7 +81,7 @@ class Recorder:
     def __init__(self, ledger, settings_fn: Callable[[], object]):
         self.ledger = ledger
         self._settings = settings_fn
-        self._group = _Group(ledger) if hasattr(ledger, "batch") else None
+        self._group = _Group(ledger)
 
     # ---- prices ---------------------------------------------------------------------------
     def price(self, hop: Hop, inp: int, out: int, latency_ms: float) -> float | None:
@@ -130,10 +130,7 @@ class Recorder:
         """Write an answered request's rows. A ledger that stays locked or is damaged costs the
         rows, with a note and a log line, never the answer the user is waiting for."""
         try:
-            if self._group is not None:
-                await self._group.submit(writes)
-            else:
-                await asyncio.to_thread(_run_all, writes)
+            await self._group.submit(writes)
         except sqlite3.Error as e:
             log.error("ledger %s: could not record the request: %s", getattr(self.ledger, "path", "?"), e)
             notes.append(f"not recorded in the ledger ({e}): its cost is missing from reports and budgets")

@@ -249,21 +249,13 @@ class Ledger:
         fails is undone alone (a savepoint each) and raises as usual; the rest commit together at
         the end of the block. Many requests finishing at once cost one commit instead of one each.
         A batch opened inside a batch is one part of it, undone whole when it raises."""
-        with self._lock:
-            if self._batched:  # a batch inside a batch: a part of it, undone alone when it fails
-                with self._write():
-                    yield
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._batched = True
+        with self._write():  # the transaction; inside a batch, a savepoint of it
+            outer, self._batched = not self._batched, True
             try:
                 yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             finally:
-                self._batched = False
-            self._db.execute("COMMIT")
+                if outer:
+                    self._batched = False
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -34,6 +34,7 @@ from .convert import (
     title,
     where,
 )
+from .methods import KIND_PREFIX, RUN_COMMAND
 from .run import request_from_params, workspace_for
 from .running import run_engine, server_progress_token
 
@@ -44,10 +45,8 @@ logger = logging.getLogger(__name__)
 
 CLIENT_REPLY_TIMEOUT_S = 10.0  # window/showDocument, workspace/applyEdit
 
-__all__ = ["code_action", "resolve_code_action", "run_command", "KIND_PREFIX"]
+__all__ = ["code_action", "resolve_code_action", "run_command"]
 
-KIND_PREFIX = "refactor.hybridlsp"
-RUN_COMMAND = "hybridlsp.run"
 
 
 def _kind(action: str) -> str:

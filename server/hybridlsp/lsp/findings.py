@@ -2,6 +2,7 @@
 quick fixes offered for the ones that carry a fix."""
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.workspace import TextDocument
@@ -10,7 +11,10 @@ from ..request import Finding
 from .textutil import shift_spans
 from .convert import SEVERITY, finding_range
 
-__all__ = ["FindingsStore", "SOURCE"]
+if TYPE_CHECKING:
+    from .server import HybridLanguageServer
+
+__all__ = ["FindingsStore", "SOURCE", "did_change", "did_close"]
 
 SOURCE = "hybridlsp"
 
@@ -91,3 +95,15 @@ def _replace_lines(doc: TextDocument, lines, f: Finding) -> types.TextEdit:
         rng = types.Range(start=types.Position(f.line, 0), end=types.Position(f.end_line + 1, 0))
         return types.TextEdit(range=rng, new_text=fix if fix.endswith("\n") or not fix else fix + "\n")
     return types.TextEdit(range=finding_range(doc, lines, f), new_text=fix.rstrip("\n"))
+
+
+def did_change(ls: "HybridLanguageServer", params: types.DidChangeTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    if ls.findings.follow_edits(uri, params.content_changes):
+        ls.publish_findings(ls.workspace.get_text_document(uri))
+
+
+def did_close(ls: "HybridLanguageServer", params: types.DidCloseTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    if ls.findings.forget(uri):
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))

@@ -1,5 +1,5 @@
-"""Start-up, settings and shut-down: the engine is built at `initialize` from the layered settings
-(files and environment, then `initializationOptions`) and follows `didChangeConfiguration`.
+"""Start-up and settings: the engine is built once `initialize` is answered, from the layered
+settings (files and environment, then `initializationOptions`), and follows `didChangeConfiguration`.
 
 An invalid client setting is refused whole: a `window/showMessage` names the key, a
 `window/logMessage` records it, and the previous settings stay in force.
@@ -12,14 +12,17 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from ..backends.location import cloud_backends, is_cloud
+from ..budget.status import BudgetWatch
 from ..config import Settings, lsp_options_to_settings, load_settings
+from ..engine import Engine
 from ..errors import ConfigError
 from ..telemetry import exporter_for
+from .findings import FindingsStore
 
 if TYPE_CHECKING:
     from .server import HybridLanguageServer
 
-__all__ = ["initialize", "did_change_configuration", "shutdown", "SECTION"]
+__all__ = ["start", "did_change_configuration", "SECTION"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +45,11 @@ def _with_client_options(ls: "HybridLanguageServer", base: Settings, options) ->
         return None
 
 
-def initialize(ls: "HybridLanguageServer", params: types.InitializeParams) -> None:
+def start(ls: "HybridLanguageServer", params: types.InitializeParams) -> None:
+    """The server's state past `initialize`: settings (any note or refusal said to the client),
+    the engine, the findings and budget watch, the telemetry exporter."""
+    ls.findings = FindingsStore()
+    ls.budget_watch = BudgetWatch()
     if ls.base_settings is None:
         root = ls.workspace.root_path
         try:
@@ -58,7 +65,7 @@ def initialize(ls: "HybridLanguageServer", params: types.InitializeParams) -> No
         for note in notes:
             ls.log(note, types.MessageType.Info)
     ls.settings = _with_client_options(ls, ls.base_settings, params.initialization_options) or ls.base_settings
-    ls.engine = ls.engine_factory(ls.settings)
+    ls.engine = (ls.engine_factory or Engine)(ls.settings)
     _install_telemetry(ls)
 
 
@@ -93,10 +100,3 @@ async def did_change_configuration(ls: "HybridLanguageServer", params: types.Did
 def _can_pull(ls: "HybridLanguageServer") -> bool:
     ws = ls.client_capabilities.workspace
     return bool(ws and ws.configuration)
-
-
-async def shutdown(ls: "HybridLanguageServer", params) -> None:
-    for task in list(ls.inline_tasks.values()):
-        task.cancel()
-    if ls.engine is not None:
-        await ls.engine.aclose()  # shuts the observers down too: telemetry flushes, may take seconds

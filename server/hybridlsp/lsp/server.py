@@ -1,7 +1,12 @@
-"""The language server: state, the wiring of every handler, and the transports.
+"""The language server: its state, the table of its handlers, and the transports.
 
 Handlers live beside this module, one per responsibility (`code_actions`, `run`, `inline`,
-`lifecycle`, `findings`); they are adapters over `hybridlsp.engine.Engine`.
+`lifecycle`, `findings`); they are adapters over `hybridlsp.engine.Engine`. This module imports
+none of them: they, and what they import (the engine, the settings and pydantic, the backends and
+httpx, the ledger, tiktoken), are most of start-up, so they are loaded once `initialize` has been
+answered, on `initialized` (or on the first message needing them, for a client that never sends
+it). An editor sees the server attach in about the time a bare pygls server takes; the first
+request still waits for the engine, as it did.
 """
 
 import asyncio
@@ -9,33 +14,54 @@ import logging
 import os
 import sys
 import threading
-from typing import Callable
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Callable
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcServerNotInitialized
 from pygls.io_ import run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, default_converter
+
 from pygls.workspace import TextDocument
 
 from .. import version
-from ..budget.status import BudgetWatch
-from ..config import Settings
-from ..engine import Engine
-from . import code_actions, inline, lifecycle, run
-from .findings import FindingsStore
+from .methods import FEEDBACK_COMMAND, KIND_PREFIX, RUN_COMMAND, RUN_REQUEST
 from .stdio import serve_stdio
 
-__all__ = ["HybridLanguageServer", "build_server", "serve", "RUN_REQUEST"]
+if TYPE_CHECKING:
+    from ..budget.status import BudgetWatch
+    from ..config import Settings
+    from ..engine import Engine
+    from .findings import FindingsStore
 
-RUN_REQUEST = "hybridlsp/run"
-RUN_COMMAND = code_actions.RUN_COMMAND
-FEEDBACK_COMMAND = "hybridlsp.feedback"
+__all__ = ["HybridLanguageServer", "build_server", "serve", "FEATURES", "COMMANDS", "RUN_REQUEST"]
 
-EngineFactory = Callable[[Settings], Engine]
+EngineFactory = Callable[["Settings"], "Engine"]
 Listening = Callable[[list[tuple[str, int]]], None]  # told the (host, port) of each bound socket
 
 log = logging.getLogger(__name__)
+
+# method -> (its options, the module of this package handling it, the function, whether it is a
+# coroutine function): pygls needs the options to answer `initialize`, and to know whether a
+# handler is a coroutine before calling it, so neither can wait for the module to load.
+FEATURES: dict[str, tuple[Any, str, str, bool]] = {
+    types.WORKSPACE_DID_CHANGE_CONFIGURATION: (None, "lifecycle", "did_change_configuration", True),
+    types.TEXT_DOCUMENT_DID_CHANGE: (None, "findings", "did_change", False),
+    types.TEXT_DOCUMENT_DID_CLOSE: (None, "findings", "did_close", False),
+    types.TEXT_DOCUMENT_CODE_ACTION: (
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, KIND_PREFIX], resolve_provider=True),
+        "code_actions", "code_action", False,
+    ),
+    types.CODE_ACTION_RESOLVE: (None, "code_actions", "resolve_code_action", True),
+    RUN_REQUEST: (None, "run", "run", True),
+    types.TEXT_DOCUMENT_INLINE_COMPLETION: (types.InlineCompletionOptions(), "inline", "inline_completion", True),
+}
+# `workspace/executeCommand` command -> (module, function, whether it is a coroutine function)
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    RUN_COMMAND: ("code_actions", "run_command", True),
+    FEEDBACK_COMMAND: ("run", "feedback", False),
+}
 
 
 class _Protocol(LanguageServerProtocol):
@@ -88,7 +114,7 @@ def _converter():
 
 
 class HybridLanguageServer(LanguageServer):
-    def __init__(self, engine_factory: EngineFactory, settings: Settings | None = None):
+    def __init__(self, engine_factory: EngineFactory | None = None, settings: "Settings | None" = None):
         super().__init__(
             "hybridlsp",
             version(),
@@ -96,14 +122,34 @@ class HybridLanguageServer(LanguageServer):
             protocol_cls=_Protocol,
             converter_factory=_converter,
         )
-        self.engine_factory = engine_factory
-        self.base_settings: Settings | None = settings  # files + environment (or given by the caller)
-        self.settings: Settings | None = None  # base_settings + the client's options
-        self.engine: Engine | None = None
-        self.findings = FindingsStore()
+        self.engine_factory = engine_factory  # None: `Engine(settings)`
+        self.base_settings: "Settings | None" = settings  # files + environment (or given by the caller)
+        self.settings: "Settings | None" = None  # base_settings + the client's options
+        self.engine: "Engine | None" = None
+        self.initialize_params: types.InitializeParams | None = None
+        self.findings: "FindingsStore | None" = None  # these two are made by `start`
+        self.budget_watch: "BudgetWatch | None" = None  # says each budget warning once
         self.inline_tasks: dict[str, asyncio.Task] = {}
         self.command_tasks: dict[object, asyncio.Task] = {}
-        self.budget_watch = BudgetWatch()  # says each budget warning once
+        self._handlers: dict[tuple[str, str], Callable] | None = None
+
+    def start(self) -> None:
+        """Load the handlers, then settings and engine (`lifecycle.start`); once. Before
+        `initialize` there is nothing to start from: ServerNotInitialized."""
+        if self._handlers is not None:
+            return
+        if self.initialize_params is None:
+            raise JsonRpcServerNotInitialized("send initialize first")
+        wanted = [(m, f) for _, m, f, _ in FEATURES.values()] + [(m, f) for m, f, _ in COMMANDS.values()]
+        handlers = {(m, f): getattr(import_module(f".{m}", __package__), f) for m, f in wanted}
+        import_module(".lifecycle", __package__).start(self, self.initialize_params)
+        self._handlers = handlers
+
+    def handler(self, module: str, function: str) -> Callable:
+        """The handler `module.function`, once `start` has loaded it."""
+        if self._handlers is None:
+            self.start()
+        return self._handlers[(module, function)]
 
     def start_tcp(self, host: str, port: int, listening: Listening | None = None) -> None:
         """pygls' `start_tcp` (2.1), which also tells `listening` where it listens once its sockets
@@ -142,48 +188,47 @@ class HybridLanguageServer(LanguageServer):
         )
 
 
-def _default_engine(settings: Settings) -> Engine:
-    return Engine(settings)
+def _deferred(module: str, function: str, is_async: bool) -> Callable:
+    """What pygls calls for `module.function` (a coroutine function when that is one): the
+    handler itself, looked up when the message arrives."""
+    if is_async:
+        async def handler(ls, *args):
+            return await ls.handler(module, function)(ls, *args)
+    else:
+        def handler(ls, *args):
+            return ls.handler(module, function)(ls, *args)
+    handler.__name__ = handler.__qualname__ = function
+    return handler  # `ls` unannotated: pygls resolves a command's annotations when it is called
 
 
-def build_server(engine_factory: EngineFactory | None = None, settings: Settings | None = None) -> HybridLanguageServer:
-    """A server whose engine is made by `engine_factory(settings)` at `initialize`. Without
-    `settings`, they are loaded then from the files and environment (see `hybridlsp.config`)."""
-    ls = HybridLanguageServer(engine_factory or _default_engine, settings)
+def _initialize(ls: HybridLanguageServer, params: types.InitializeParams) -> None:
+    ls.initialize_params = params  # `start` builds the engine from it, once this is answered
 
-    ls.feature(types.INITIALIZE)(lifecycle.initialize)
-    ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(lifecycle.did_change_configuration)
-    ls.feature(types.SHUTDOWN)(lifecycle.shutdown)
 
-    ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)(_did_change)
-    ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)(_did_close)
+def _initialized(ls: HybridLanguageServer, params: types.InitializedParams) -> None:
+    ls.start()
 
-    ls.feature(
-        types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(
-            code_action_kinds=[types.CodeActionKind.QuickFix, code_actions.KIND_PREFIX], resolve_provider=True
-        ),
-    )(code_actions.code_action)
-    ls.feature(types.CODE_ACTION_RESOLVE)(code_actions.resolve_code_action)
-    ls.command(RUN_COMMAND)(code_actions.run_command)
 
-    ls.feature(RUN_REQUEST)(run.run)
-    ls.command(FEEDBACK_COMMAND)(run.feedback)
+async def _shutdown(ls: HybridLanguageServer, params) -> None:
+    for task in list(ls.inline_tasks.values()):
+        task.cancel()
+    if ls.engine is not None:
+        await ls.engine.aclose()  # shuts the observers down too: telemetry flushes, may take seconds
 
-    ls.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())(inline.inline_completion)
+
+def build_server(engine_factory: EngineFactory | None = None, settings: "Settings | None" = None) -> HybridLanguageServer:
+    """A server whose engine is made by `engine_factory(settings)` (default `Engine`) once
+    `initialize` is answered. Without `settings`, they are loaded then from the files and
+    environment (see `hybridlsp.config`)."""
+    ls = HybridLanguageServer(engine_factory, settings)
+    ls.feature(types.INITIALIZE)(_initialize)
+    ls.feature(types.INITIALIZED)(_initialized)
+    ls.feature(types.SHUTDOWN)(_shutdown)
+    for method, (options, module, function, is_async) in FEATURES.items():
+        ls.feature(method, options)(_deferred(module, function, is_async))
+    for command, (module, function, is_async) in COMMANDS.items():
+        ls.command(command)(_deferred(module, function, is_async))
     return ls
-
-
-def _did_change(ls: HybridLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-    uri = params.text_document.uri
-    if ls.findings.follow_edits(uri, params.content_changes):
-        ls.publish_findings(ls.workspace.get_text_document(uri))
-
-
-def _did_close(ls: HybridLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
-    uri = params.text_document.uri
-    if ls.findings.forget(uri):
-        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
 def _claim_stdout():
@@ -200,7 +245,7 @@ def serve(
     transport: str = "stdio",
     host: str = "127.0.0.1",
     port: int | None = None,
-    settings: Settings | None = None,
+    settings: "Settings | None" = None,
     engine_factory: EngineFactory | None = None,
     listening: Listening | None = None,
 ) -> None:
