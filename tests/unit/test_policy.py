@@ -316,3 +316,16 @@ def test_local_only_globs_match_as_fnmatch_does(path):
     name = PurePath(path).name if path else ""
     expected = next((g for g in globs if fnmatch(name, g) or fnmatch(path, g)), None) if path else None
     assert is_local_only_path(path, globs) == expected
+
+
+def test_each_settings_object_gets_its_own_tiers_and_chains():
+    # what a decision reads from the settings alone is kept per settings object: deciding with
+    # several in turn, each decision follows its own
+    many = [settings_from_mapping({"tiers": {"tier2": {"backend": "ollama", "model": f"m{i}", "max_output_tokens": 64 + i}},
+                                   "embedded": {"enabled": i % 2 == 0}}) for i in range(12)]
+    for _ in range(2):
+        for i, s in enumerate(many):
+            d = decide(req(text="[tier2] x"), s)
+            assert (d.model, d.max_output_tokens) == (f"m{i}", 64 + i)
+            assert [h.model for h in d.chain][:1] == [f"m{i}"]
+            assert (d.chain[-1].backend == "embedded") is (i % 2 == 0)

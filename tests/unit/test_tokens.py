@@ -131,3 +131,16 @@ def test_counts_and_heads_come_from_one_encoding():
     assert counts == [reference(t) for t in texts]
     assert heads == [ENC.encode_ordinary(t)[:50] for t in texts]
     assert counts_and_heads([], 5) == ([], [])
+
+
+@pytest.mark.parametrize("share", [0.0, 0.13, 0.5, 1.0])
+@pytest.mark.parametrize("text", ["", "x", TRICKY, TRICKY * 3000, "a" * 70_000, "word\n " * 20_000])
+def test_count_beside_gives_the_tokens_of_one_encode_and_the_work(text, share):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hybridlsp.context.tokens import count_beside
+
+    with ThreadPoolExecutor(1) as pool:
+        tokens, head, done = count_beside(text, 128, lambda: len(text), share, pool)
+    ids = ENC.encode_ordinary(text)
+    assert (tokens, head, done) == (len(ids), ids[:128], len(text))

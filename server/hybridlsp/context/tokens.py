@@ -12,8 +12,9 @@ should keep a margin.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TypeVar
 
 import tiktoken
 
@@ -21,6 +22,7 @@ __all__ = [
     "COUNT_IS_ESTIMATE_NOTE",
     "PARALLEL_FROM_CHARS",
     "ENCODING_NAME",
+    "count_beside",
     "count_tokens",
     "count_tokens_many",
     "counts_and_heads",
@@ -141,6 +143,28 @@ def counts_and_heads(texts: Sequence[str], head: int) -> tuple[list[int], list[l
         if len(out_heads[i]) < head:  # a text's pieces come in order: its head is their prefix
             out_heads[i] += h[: head - len(out_heads[i])]
     return out, out_heads
+
+
+_T = TypeVar("_T")
+
+
+def count_beside(text: str, head: int, work: Callable[[], _T], work_share: float,
+                 pool: Executor) -> tuple[int, list[int], _T]:
+    """`text`'s token count and first `head` ids, encoded on two threads, and `work()`'s result.
+
+    `pool`'s thread encodes the first part of the text while this one runs `work`, then encodes the
+    rest: `work_share` (work's cost as a share of encoding the whole text) says how much less this
+    thread takes, so both finish together. One cut, at a line (`_line_cut`: the same tokens as one
+    encode), so that each thread needs the GIL only at the start and the end of its part: a thread
+    encoding piece after piece waits at each piece for the GIL that `work`'s Python holds.
+    """
+    enc = _enc()
+    cut = _line_cut(text, int(len(text) * (1 + work_share) / 2))
+    first = pool.submit(enc.encode_ordinary, text[:cut])
+    done = work()
+    rest = enc.encode_ordinary(text[cut:]) if cut < len(text) else []
+    ids = first.result()
+    return len(ids) + len(rest), ids[:head] if len(ids) >= head else (ids + rest)[:head], done
 
 
 def head_tokens(text: str, n: int) -> list[int]:

@@ -16,12 +16,13 @@ from ..backends.location import cloud_backends, cloud_tiers, is_cloud
 from ..backends.registry import credentials_present
 from ..context.tokens import count_tokens
 from ..request import RunRequest
-from ..routing import RouteRequest, decide
+from ..routing import RouteRequest, decide, get_estimator
 from ..routing.types import Decision, GitSummary
 
 __all__ = ["Router"]
 
 _PREVIEW_CHARS = 200_000
+_NO_GIT = GitSummary()
 
 
 class Router:
@@ -32,15 +33,14 @@ class Router:
         self.settings = settings
         self.count_tokens = count_tokens
         self.cloud = cloud_backends(settings)
-        self._facts_for = None  # the settings object `_facts_are` was worked out for
-        self._facts_are: tuple[bool, frozenset[int]] = (False, frozenset())
+        self._facts_for = None  # (settings, self.estimator) that `_facts_are` was worked out for
+        self._facts_are: tuple[bool, frozenset[int], object] = (False, frozenset(), None)
         # the difficulty estimate for ask prompts; None: the settings' own. With escalation.learn,
         # the one adapted to this user (read from beside the usual ledger; the engine uses its own)
         self.estimator = None
         if settings.escalation.learn:
             # optional, and off by default: `route` imports it only when it is on
             from ..config import data_dir
-            from ..routing import get_estimator
             from ..tuning.online import UserEstimator, UserModel, shares_for, state_path
 
             user = UserModel(state_path(data_dir() / "ledger.sqlite3"), shares_for(settings))
@@ -49,33 +49,47 @@ class Router:
     def cloud_available(self) -> bool:
         return self._facts()[0]
 
-    def _facts(self) -> tuple[bool, frozenset[int]]:
-        """(tier 3 can be asked, the cloud tiers): they depend only on the settings and the
-        environment this router was made with, so they are worked out once per settings object
-        (a change of settings is a new object: `Engine.update_settings`), not on every decision."""
-        if self._facts_for is not self.settings:
+    def _facts(self) -> tuple[bool, frozenset[int], object]:
+        """(tier 3 can be asked, the cloud tiers, the difficulty estimate): they depend only on the
+        settings, the environment this router was made with and `self.estimator` (the user's, when
+        set), so they are worked out once per settings object (a change of settings is a new object:
+        `Engine.update_settings`), not on every decision."""
+        made_for = self._facts_for
+        if made_for is None or made_for[0] is not self.settings or made_for[1] is not self.estimator:
             s = self.settings
             t3 = s.tier(3)
             available = not is_cloud(t3.backend, s, t3.model) or credentials_present(t3.backend, s, self.env)
-            self._facts_for, self._facts_are = s, (available, cloud_tiers(s))
+            estimator = self.estimator if self.estimator is not None else get_estimator(s)
+            self._facts_for, self._facts_are = (s, self.estimator), (available, cloud_tiers(s), estimator)
         return self._facts_are
 
     def decide(self, req: RunRequest, tokens: int, git: GitSummary = GitSummary(), secret: bool = False,
                spend: tuple[float, float] = (0.0, 0.0), head: Sequence[int] | None = None) -> Decision:
         """`tokens`: our count of what is sent; `spend`: (month, day) cloud spend; `head`: the
         routed text's first token ids, when the caller has encoded it (`route_many`)."""
-        available, tiers_in_cloud = self._facts()
+        return self._decide(req.action, req.prompt or req.text, tokens, git, secret, spend, head,
+                            req.path, req.language, req.tier, req.local_only)
+
+    def decide_prompt(self, action: str, prompt: str, tokens: int, secret: bool = False,
+                      head: Sequence[int] | None = None) -> Decision:
+        """`decide(RunRequest(action=action, text=prompt), ...)` for a bare prompt, as `route` has
+        them (no path, git context, tier or spend), without building the request (~2.5 us)."""
+        return self._decide(action, prompt, tokens, _NO_GIT, secret, (0.0, 0.0), head, "", "", None, False)
+
+    def _decide(self, action: str, text: str, tokens: int, git: GitSummary, secret: bool,
+                spend: tuple[float, float], head: Sequence[int] | None, path: str, language: str,
+                tier: int | None, local_only: bool) -> Decision:
+        available, tiers_in_cloud, estimator = self._facts()
         return decide(
             RouteRequest(
-                action=req.action, text=req.prompt or req.text, input_tokens=tokens, path=req.path,
-                language=req.language, git=git, tier_override=req.tier, contains_secret=secret,
-                month_cloud_spend_usd=spend[0], day_cloud_spend_usd=spend[1],
-                cloud_available=available, local_only=req.local_only, head_tokens=head,
-                input_name=self._input_name(req.action, tokens), cloud_backends=self.cloud,
+                action=action, text=text, input_tokens=tokens, path=path, language=language, git=git,
+                tier_override=tier, contains_secret=secret, month_cloud_spend_usd=spend[0],
+                day_cloud_spend_usd=spend[1], cloud_available=available, local_only=local_only,
+                head_tokens=head, input_name=self._input_name(action, tokens), cloud_backends=self.cloud,
                 cloud_tiers=tiers_in_cloud,
             ),
             self.settings,
-            **({"estimator": self.estimator} if self.estimator is not None else {}),
+            estimator,
         )
 
     def _input_name(self, action: str, tokens: int) -> str:

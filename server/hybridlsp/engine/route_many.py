@@ -24,8 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 
 from ..context.secrets import contains_secret, contains_secret_many
-from ..context.tokens import PARALLEL_FROM_CHARS, counts_and_heads
-from ..request import RunRequest
+from ..context.tokens import PARALLEL_FROM_CHARS, count_beside, counts_and_heads
 from ..routing import ACTIONS, estimate_many, estimate_only, get_estimator
 from ..routing.learned import HEAD_TOKENS
 from ..routing.types import Decision
@@ -34,7 +33,14 @@ from .route import Router
 __all__ = ["CHUNK", "decision_json", "route_jsonl", "route_one"]
 
 CHUNK = 256  # prompts encoded and decided together; bounds memory for any file size
-_BIG = 20_000  # chars: above this, one prompt's count and secret scan run side by side on two threads
+# chars: above this, one prompt's secret scan runs on the pool's thread beside its count. A hand-off
+# to a running thread and back costs ~20 us: on an idle second core the scan beside the count is
+# faster from ~2,000 characters of code (213 against 228 us; 377 against 453 at 4,000), not below.
+# (A pool's first task also starts its thread, ~0.2 ms: once per `route` command.)
+_BESIDE_FROM = 2_000
+# the secret scan's CPU as a share of counting the same text's tokens, measured on 480 KB of each:
+# 0.05 on questions, 0.13 on source code, 0.21 on code questions
+_SCAN_SHARE = 0.13
 
 
 _NO_ID = object()
@@ -52,26 +58,24 @@ def decision_json(d: Decision, rid=_NO_ID) -> dict:
 
 
 def route_one(router: Router, prompt: str, action: str, pool: ThreadPoolExecutor | None = None) -> Decision:
-    """Count, scan for secrets, decide. With `pool`, a big prompt is counted beside the scan."""
-    req = RunRequest(action=action, text=prompt)
-    if pool is not None and _BIG < len(prompt) <= PARALLEL_FROM_CHARS:
+    """Count, scan for secrets, decide. With `pool`, a prompt past `_BESIDE_FROM` characters is
+    scanned beside its count."""
+    if pool is not None and len(prompt) > PARALLEL_FROM_CHARS:
+        # Past this size the count encodes on two threads, as `count_tokens` does: the scan runs on
+        # one of them, which encodes that much less (35 against 43 ms at 100,000 tokens, when
+        # the count went to the pool and split again there: three threads on two cores).
+        tokens, head, secret = count_beside(prompt, HEAD_TOKENS, lambda: contains_secret(prompt), _SCAN_SHARE, pool)
+    elif pool is not None and len(prompt) > _BESIDE_FROM:
         # The scan on the other thread, the count here: tiktoken lets go of the GIL for the whole
         # encode, so the scan runs meanwhile. (The other way round, the counting thread first waits
         # for the GIL the scan holds: 6.6 ms at 10,000 tokens against 3.3 ms.)
         scanning = pool.submit(contains_secret, prompt)
         (tokens,), (head,) = counts_and_heads([prompt], HEAD_TOKENS)
         secret = scanning.result()
-    elif pool is not None and len(prompt) > PARALLEL_FROM_CHARS:
-        # Past this size the count already encodes on two threads: give it the pool, scan here
-        # (38 against 46 ms at 100,000 tokens when the scan took 17 ms; at today's 11 ms the two
-        # orders are within this machine's noise).
-        counting = pool.submit(counts_and_heads, [prompt], HEAD_TOKENS)
-        secret = contains_secret(prompt)
-        (tokens,), (head,) = counting.result()
     else:
         (tokens,), (head,) = counts_and_heads([prompt], HEAD_TOKENS)
         secret = contains_secret(prompt)
-    return router.decide(req, tokens, secret=secret, head=head)
+    return router.decide_prompt(action, prompt, tokens, secret, head)
 
 
 def _parse(numbered: list[tuple[int, str | bytes]], warn: Callable[[str], None]) -> list[tuple[object, str, str]]:
@@ -160,7 +164,7 @@ def route_jsonl(router: Router, lines: Iterable[str | bytes], write: Callable[[s
                 if shape is not None:
                     out.append(shape.line(rid, shape.reason if est is None else est.reason, tokens))
                     continue
-            d = router.decide(RunRequest(action=action, text=prompt), tokens, secret=secret, head=head)
+            d = router.decide_prompt(action, prompt, tokens, secret, head)
             if key is not None and key not in shapes:
                 # only if the policy's first reason is the estimate's, as `estimate_only` promises
                 shapes[key] = _Shape(d) if est is None or d.reasons[0] == est.reason else None

@@ -119,6 +119,42 @@ def _chain(tier: int, allow_cloud: bool, *spec) -> tuple[Hop, ...]:
     return tuple(hops)
 
 
+class _Fixed:
+    """What a decision reads from one settings object alone, worked out once for it: the three
+    tiers' settings, and each hop chain asked for so far (a handful: by tier, whether the cloud is
+    allowed, the cloud tiers and the action). Settings are not changed in place: a change is a new
+    object (`Engine.update_settings`), so this is keyed by the object itself."""
+
+    __slots__ = ("settings", "tiers", "chains")
+
+    def __init__(self, settings):
+        self.settings = settings  # held, so no other object can take its id while this is cached
+        self.tiers = {n: settings.tier(n) for n in (1, 2, 3)}
+        self.chains: dict[tuple, tuple[Hop, ...]] = {}
+
+    def chain(self, tier: int, allow_cloud: bool, cloud_tiers: frozenset[int], action: str) -> tuple[Hop, ...]:
+        key = (tier, allow_cloud, cloud_tiers, action)
+        chain = self.chains.get(key)
+        if chain is None:
+            if len(self.chains) >= 256:  # many callers' own cloud-tier sets: stay bounded
+                self.chains.clear()
+            chain = self.chains[key] = build_chain(tier, self.settings, allow_cloud=allow_cloud,
+                                                   cloud_tiers=cloud_tiers, action=action)
+        return chain
+
+
+_FIXED: dict[int, _Fixed] = {}  # id(settings) -> what is fixed by it; a few settings objects at a time
+
+
+def _fixed(settings) -> _Fixed:
+    f = _FIXED.get(id(settings))
+    if f is None or f.settings is not settings:
+        if len(_FIXED) >= 8:
+            _FIXED.clear()
+        f = _FIXED[id(settings)] = _Fixed(settings)
+    return f
+
+
 def _cloud_tiers(settings, given: frozenset[int] | None, cloud_backends: frozenset[str] = frozenset()) -> frozenset[int]:
     """The tiers whose prompts leave the machine: as the caller says (`backends.location.cloud_tiers`,
     which knows each tier's model), else by the tiers' backend names in `cloud_backends`."""
@@ -208,8 +244,9 @@ def decide(req: RouteRequest, settings, estimator: Estimator | None | object = _
             reasons.append(f"no API key for {t3.backend} -> best local tier (tier 2)")
             notes.append(f"cloud tier skipped: no API key for {t3.backend}")
 
-    ts = settings.tier(tier)
-    chain = build_chain(tier, settings, allow_cloud=allow_cloud, cloud_tiers=cloud_tiers, action=req.action)
+    fixed = _fixed(settings)
+    ts = fixed.tiers[tier] if tier in fixed.tiers else settings.tier(tier)  # (no other tier has settings)
+    chain = fixed.chain(tier, allow_cloud, cloud_tiers, req.action)
     return Decision(
         tier=tier,
         backend=ts.backend,

@@ -173,3 +173,27 @@ def test_an_id_of_null_is_echoed(engine):
     route_jsonl(engine, [json.dumps({"id": None, "prompt": "hi"}), json.dumps({"prompt": "hi"})], out.append,
                 pytest.fail)
     assert [json.loads(line)["id"] for line in "".join(out).splitlines()] == [None, 2]
+
+
+@pytest.mark.parametrize("action", ["ask", "explain", "review", "complete", "commit-message"])
+def test_a_bare_prompt_is_decided_as_its_run_request(engine, action):
+    from hybridlsp.context.tokens import count_tokens
+    from hybridlsp.request import RunRequest
+
+    for prompt in PROMPTS:
+        tokens = count_tokens(prompt)
+        for secret in (False, True):
+            assert engine.decide_prompt(action, prompt, tokens, secret) == engine.decide(
+                RunRequest(action=action, text=prompt), tokens, secret=secret)
+
+
+def test_new_settings_are_followed_by_the_next_decision(engine):
+    # the router keeps what it works out from the settings per settings object: a change is seen
+    prompt = "Prove that there are infinitely many primes."
+    assert route_one(engine, prompt, "ask").tier == 3
+    engine.update_settings(settings_from_mapping({"routing": {"difficulty": "none", "default_tier": 2}}))
+    d = route_one(engine, prompt, "ask")
+    assert d.tier == 2 and "default tier 2" in d.reasons[0]
+    engine.update_settings(settings_from_mapping({"tiers": {"tier3": {"backend": "anthropic", "model": "claude-x"}}}))
+    d = route_one(engine, prompt, "ask")  # no ANTHROPIC_API_KEY in this engine's environment
+    assert d.tier == 2 and "no API key for anthropic" in d.reasons[-1]
