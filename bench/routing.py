@@ -1,10 +1,11 @@
 """[1] The routing decision against tiktoken counting the same text, 10 to 100,000 tokens.
 
-Ours is the `hybridlsp route` path (`routemany.route_one`): count the tokens, scan for secrets, decide.
+Ours is the `hybridlsp route` path (`engine.route_many.route_one`): count the tokens, scan for secrets, decide.
 The floor is `count_tokens` alone on the same text: a decision has to know the size, so counting
 is the least any router does. The texts are the Python standard library's own source (code and
 docstrings), cut to exactly N tokens. Each side runs in alternating blocks; each figure is the
-best block (the least disturbed by the other processes on the machine).
+best block (the least disturbed by the other processes on the machine). Goal: route within 1.2x
+of the count from 100 tokens up; at 10 tokens (a 4 µs count) the ratio is shown without one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from ._common import Figure, Result
 
 SIZES = (10, 100, 1_000, 10_000, 100_000)
+GOAL_FROM = 100  # tokens: the goal holds from here up (issue 16); below, a count is a few µs and
+# any Python call costs a share of it, so the smaller sizes are reported as context
 _POOL = ThreadPoolExecutor(1)  # as `hybridlsp route` has: a big prompt is counted beside its secret scan
 GOAL = 1.2
 LINEAR = 1.1  # the largest scaling exponent between sizes still called linear
@@ -120,7 +123,8 @@ def run() -> Result:
             f"| {t['secrets'] * 1e6:,.1f} | {t['decide'] * 1e6:,.1f} | {per_token[n] * 1e9:,.0f} |"
         )
     slopes = [math.log(per_token[b] * b / (per_token[a] * a)) / math.log(b / a) for a, b in zip(SIZES, SIZES[1:])]
-    figures = [Figure(f"at {n:,} tokens", ratios[n], "x", "<=", GOAL) for n in SIZES]
+    figures = [Figure(f"at {n:,} tokens", ratios[n], "x", "<=", GOAL) if n >= GOAL_FROM else
+               Figure(f"at {n:,} tokens (no goal)", ratios[n], "x") for n in SIZES]
     figures.append(Figure("largest scaling exponent", max(slopes), "", "<=", LINEAR))
     raw = [
         "| tokens | chars | tiktoken count (µs) | route (µs) | route / count | of which secret scan (µs) "
@@ -131,7 +135,7 @@ def run() -> Result:
         "Scaling exponent of route time between successive sizes (1.0 = linear): "
         + ", ".join(f"{a:,}->{b:,}: {s:.2f}" for (a, b), s in zip(zip(SIZES, SIZES[1:]), slopes)),
     ]
-    missed = [n for n in SIZES if ratios[n] > GOAL]
+    missed = [n for n in SIZES if n >= GOAL_FROM and ratios[n] > GOAL]
     limits = _diagnose(engine, texts, missed) if missed else ""
     if max(slopes) > LINEAR:
         (a, b), s = max(zip(zip(SIZES, SIZES[1:]), slopes), key=lambda p: p[1])

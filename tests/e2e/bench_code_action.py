@@ -27,6 +27,7 @@ from hybridlsp.engine import Engine
 from hybridlsp.ledger.store import Ledger
 from hybridlsp.lsp import build_server
 from hybridlsp.lsp.code_actions import code_action
+from hybridlsp.lsp.findings import FindingsStore
 
 LINES = 5000
 
@@ -69,6 +70,7 @@ def handler_only(requests: int, text: str, tmp: Path) -> list[float]:
     ls.protocol._workspace = Workspace(tmp.as_uri())
     ls.protocol.client_capabilities = CAPS
     ls.engine = Engine(Settings(), ledger=Ledger(":memory:"))
+    ls.findings = FindingsStore()  # what lifecycle.start makes past initialize
     uri = (tmp / "big.py").as_uri()
     ls.workspace.put_text_document(t.TextDocumentItem(uri, "python", 1, text))
     rnd = random.Random(7)
