@@ -221,8 +221,9 @@ def _listening_on(port: int) -> list[str]:
     return found
 
 
-def _speak_lsp(conn: socket.socket, repo: Path) -> None:
-    """initialize, the code actions of a point in calc.py, shutdown and exit, over `conn`."""
+def _speak_lsp(conn: socket.socket, repo: Path, shut_down: bool = True) -> None:
+    """initialize, the code actions of a point in calc.py, shutdown (unless not `shut_down`) and
+    exit, over `conn`."""
     with conn, conn.makefile("rb") as fh:
         conn.sendall(_frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
                              "params": {"processId": None, "rootUri": repo.as_uri(), "capabilities": {}}}))
@@ -237,8 +238,9 @@ def _speak_lsp(conn: socket.socket, repo: Path) -> None:
             "textDocument": {"uri": uri}, "range": {"start": point, "end": point}, "context": {"diagnostics": []}}}))
         titles = [a["title"] for a in _answer(fh, 2)["result"]]
         assert [title.split(" - ")[0] for title in titles] == ["Complete", "Explain", "Review", "Commit message"]
-        conn.sendall(_frame({"jsonrpc": "2.0", "id": 3, "method": "shutdown", "params": None}))
-        assert "error" not in _answer(fh, 3)
+        if shut_down:
+            conn.sendall(_frame({"jsonrpc": "2.0", "id": 3, "method": "shutdown", "params": None}))
+            assert "error" not in _answer(fh, 3)
         conn.sendall(_frame({"jsonrpc": "2.0", "method": "exit", "params": None}))
 
 
@@ -261,6 +263,7 @@ def test_serve_tcp_speaks_lsp_on_that_port(server_env, repo):
         assert proc.wait(30) == 0
         assert proc.stdout.read() == b""  # over TCP nothing goes to stdout either
         assert proc.stderr.readline().decode() == f"hybridlsp: listening on 127.0.0.1:{port}\n"
+        assert proc.stderr.read().decode() == ""  # `exit` is no error: no traceback from its sys.exit
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -287,6 +290,21 @@ def test_serve_tcp_0_listens_on_a_free_port_and_says_which(server_env, repo):
         _speak_lsp(socket.create_connection(("127.0.0.1", port), timeout=30), repo)
         assert proc.wait(30) == 0
         assert proc.stdout.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_tcp_exit_without_shutdown_exits_1_quietly(server_env, repo):
+    # the LSP's rule: `exit` before `shutdown` is exit code 1; still no traceback on stderr
+    proc = subprocess.Popen([HYBRIDLSP, "serve", "--tcp", "0"], cwd=repo, env=server_env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        port = int(re.fullmatch(r"hybridlsp: listening on 127\.0\.0\.1:(\d+)\n", _said_where(proc, 60))[1])
+        _speak_lsp(socket.create_connection(("127.0.0.1", port), timeout=30), repo, shut_down=False)
+        assert proc.wait(30) == 1
+        assert proc.stderr.read().decode() == ""
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -155,11 +155,17 @@ class HybridLanguageServer(LanguageServer):
         """pygls' `start_tcp` (2.1), which also tells `listening` where it listens once its sockets
         are bound: with port 0 the system picks the port, and only then can anyone learn which."""
         self._stop_event = stop = threading.Event()  # what pygls' `shutdown` sets and closes
+        exit_code: list[int | str | None] = []
 
         async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self.protocol.set_writer(writer)  # type: ignore[arg-type]
-            await run_async(stop_event=stop, reader=reader, protocol=self.protocol, logger=log,
-                            error_handler=self.report_server_error)
+            try:
+                await run_async(stop_event=stop, reader=reader, protocol=self.protocol, logger=log,
+                                error_handler=self.report_server_error)
+            except SystemExit as e:
+                # pygls' `exit` handler calls sys.exit inside this connection's task, which asyncio
+                # would print as an unhandled error: the server closes, then exits with that code
+                exit_code.append(e.code)
             self.shutdown()
 
         async def listen() -> None:
@@ -175,6 +181,8 @@ class HybridLanguageServer(LanguageServer):
             asyncio.run(listen())
         except asyncio.CancelledError:  # serve_forever, once `shutdown` closed the server
             log.debug("the TCP server was closed")
+        if exit_code:  # 0 after `shutdown`, 1 without (the LSP's rule, pygls' code)
+            sys.exit(exit_code[0])
 
     def show(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
