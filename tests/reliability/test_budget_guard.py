@@ -6,6 +6,7 @@ hop; the ones that do not fit go on to tier 2 with the reason "budget".
 """
 
 import asyncio
+import sqlite3
 
 import pytest
 
@@ -83,8 +84,36 @@ async def test_reservations_are_released_when_the_cloud_fails_or_the_request_is_
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        await eng.aclose()  # once the cancelled request's row is written, its hold is released
         assert eng.budget_guard.reserved_usd == 0.0
+
+
+async def test_a_cancelled_request_keeps_its_hold_until_its_cost_is_in_the_ledger(ollama, ledger):  # noqa: F811
+    """Its row waits for a write lock another process holds: until the row is in, the spend the
+    next request reads lacks that cost, so the hold must still count it."""
+    with FakeOpenAI(answer=GOOD, usage=USAGE) as cloud:
+        eng = engine_for(_settings(ollama, cloud, cap=1.0), ledger)
+        cloud.inject(Fault("drip", delay=0.2))
+        started = asyncio.Event()
+        task = asyncio.create_task(eng.run(RunRequest(action="ask", text="[cloud] Analyze it", tier=3),
+                                           on_text=lambda t: started.set()))
+        await asyncio.wait_for(started.wait(), 5)
+        held = eng.budget_guard.reserved_usd
+        other = sqlite3.connect(ledger.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.05)
+            assert eng.budget_guard.reserved_usd == held > 0
+        finally:
+            other.execute("COMMIT")
+            other.close()
         await eng.aclose()
+        assert eng.budget_guard.reserved_usd == 0.0
+    (row,) = [r for r in ledger.rows() if r.kind == "request"]
+    assert row.outcome == "cancelled" and row.cost_usd > 0
 
 
 async def test_a_request_that_cannot_fit_goes_local_even_when_nothing_is_spent(ollama, ledger):  # noqa: F811

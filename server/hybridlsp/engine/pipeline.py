@@ -154,7 +154,10 @@ class Engine(Router):
             result = await self._dispatch(flight, action, prepared, decision, scanned.tokens, on_text, on_reset)
             return await self._finish(flight, action, decision, result, scanned.tokens, prepared.messages)
         except asyncio.CancelledError:
-            self._record_cancelled(flight)
+            written = self._record_cancelled(flight)
+            if written is not None:  # the holds stay until the cost they stand for is in the ledger
+                holds, flight.holds = flight.holds, []
+                written.add_done_callback(lambda _: [h.release() for h in holds])
             raise
         except AllTiersFailed as e:
             await self._record_failure(flight, getattr(e, "attempts", []))
@@ -332,15 +335,16 @@ class Engine(Router):
             notes=flight.notes + [f"answered from cache (saved ${hit['cost']:.6f})"],
         ))
 
-    def _record_cancelled(self, flight: _Flight) -> None:
+    def _record_cancelled(self, flight: _Flight) -> asyncio.Future | None:
         """A cancelled request used the input and whatever streamed before the cancel: a cloud
-        provider bills that, so the ledger (and the budget) must see it."""
+        provider bills that, so the ledger (and the budget) must see it. The future is done once
+        its row is written; None when nothing was sent."""
         hop = flight.hop
         if hop is None:
-            return
+            return None
         out = self.count_tokens("".join(flight.parts))
         latency_ms = flight.latency_ms()
-        self.recorder.write_cancelled([self.recorder.request(
+        return self.recorder.write_cancelled([self.recorder.request(
             flight.req, flight.request_id, hop, input_tokens=flight.input_tokens, output_tokens=out,
             latency_ms=latency_ms, cost=self.recorder.price(hop, flight.input_tokens, out, latency_ms),
             baseline=self.recorder.baseline(flight.input_tokens, out), outcome="cancelled", tokens_counted=True,
@@ -378,6 +382,7 @@ class Engine(Router):
             self.learning.feedback(request_id, verdict)
 
     async def aclose(self) -> None:
+        await self.recorder.settle()  # a cancelled request's row, still on its way to the ledger
         await self.observers.aclose()
         await self.pool.aclose()
         if self.cache.store is not None:

@@ -82,6 +82,7 @@ class Recorder:
         self.ledger = ledger
         self._settings = settings_fn
         self._group = _Group(ledger)
+        self._unsettled: set[asyncio.Future] = set()  # cancelled requests' writes not yet landed
 
     # ---- prices ---------------------------------------------------------------------------
     def price(self, hop: Hop, inp: int, out: int, latency_ms: float) -> float | None:
@@ -142,13 +143,25 @@ class Recorder:
         except Exception:
             log.exception("could not record the failed request in the ledger")
 
-    def write_cancelled(self, writes: list[Write]) -> None:
-        """Write a cancelled request's rows now, on the loop: the task is being cancelled, so it
-        cannot wait for a thread."""
-        try:
-            _run_all(writes)
-        except Exception:  # recording must never turn a cancel into another error
-            log.exception("could not record a cancelled request")
+    def write_cancelled(self, writes: list[Write]) -> asyncio.Future:
+        """Write a cancelled request's rows in the worker thread of the other writes, without
+        waiting: the task is being cancelled. A write on the loop would hold every other request
+        up for as long as SQLite takes (a WAL checkpoint, or another process's write lock, up to
+        the busy timeout). The future is done once the rows are in the ledger (or failed, logged)."""
+        done = self._group.submit(writes)
+        self._unsettled.add(done)
+        done.add_done_callback(self._settled)
+        return done
+
+    def _settled(self, done: asyncio.Future) -> None:
+        self._unsettled.discard(done)
+        if not done.cancelled() and done.exception() is not None:  # never a cancel turned into an error
+            log.error("could not record a cancelled request: %s", done.exception())
+
+    async def settle(self) -> None:
+        """Wait for the cancelled requests' rows still being written."""
+        while self._unsettled:
+            await asyncio.wait(set(self._unsettled))
 
 
 def _run_all(writes: list[Write]) -> None:

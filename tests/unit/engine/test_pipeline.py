@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import time
 
@@ -485,6 +486,34 @@ async def test_cancelled_cloud_request_is_recorded_with_what_it_used(openai, led
     (row,) = [r for r in ledger.rows() if r.kind == "request"]
     assert (row.outcome, row.backend, row.tier) == ("cancelled", "openai", 3)
     assert row.input_tokens > 0 and row.output_tokens >= 1 and row.cost_usd > 0
+
+
+async def test_a_cancel_never_holds_the_loop_while_the_ledger_is_locked(openai, ledger):
+    """Another process holds the ledger's write lock: the cancelled request's row waits for it in
+    a worker thread, the loop goes on, and closing the engine waits for the row."""
+    openai.inject(Fault("drip", delay=0.2))
+    with FakeOllama() as fake:
+        eng = engine_for(make_settings(fake, openai), ledger)
+        got_first = asyncio.Event()
+        task = asyncio.create_task(eng.run(RunRequest(action="ask", text="[cloud] Analyze the trade-offs"),
+                                           on_text=lambda t: got_first.set()))
+        await asyncio.wait_for(got_first.wait(), 5)
+        other = sqlite3.connect(ledger.path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # the write lock, as a second writer holds it
+        try:
+            t0 = time.monotonic()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.05)  # the loop turns while the row waits for the lock
+            assert time.monotonic() - t0 < 1.0
+            assert other.execute("SELECT count(*) FROM requests").fetchone() == (0,)  # still waiting
+        finally:
+            other.execute("COMMIT")
+            other.close()
+        await eng.aclose()
+    (row,) = [r for r in ledger.rows() if r.kind == "request"]
+    assert (row.outcome, row.backend) == ("cancelled", "openai") and row.cost_usd > 0
 
 
 async def test_prompt_larger_than_a_local_window_is_not_sent_there(ollama, ledger):
