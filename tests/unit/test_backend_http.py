@@ -2,6 +2,9 @@
 
 import asyncio
 import email.utils
+import os
+import subprocess
+import sys
 import time
 
 import httpx
@@ -297,3 +300,13 @@ async def test_a_stream_stalled_half_way_is_hung_up_on(fake_ollama):  # noqa: F8
 )
 def test_origin_is_what_backends_on_one_server_share(url, expected):
     assert origin(url) == expected
+
+
+def test_the_backends_do_not_load_httpx_s_command_line_client():
+    # click is installed beside the embedded tier (llm needs it): httpx would then import its CLI
+    # (click, pygments) into every server; the client itself still works
+    code = ("import sys, hybridlsp.backends.ollama, httpx; httpx.Client().close(); "
+            "sys.exit(sorted(m for m in ('click', 'pygments') if m in sys.modules) or 0)")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

@@ -3,7 +3,16 @@ is the OpenAI wire format without a required key), named instances, a registry b
 one answer to "is this cloud?" (`location`)."""
 # Names load on first use (PEP 562): httpx and llama_cpp are not needed to answer `initialize`.
 
+import sys
+
 from .. import lazy_names
+
+# httpx's __init__ imports its command-line client (click, pygments, rich) whenever click is
+# installed, as the embedded tier's `llm` installs it: ~2 MB of every server's memory and the
+# import of click and pygments, for a tool nothing here runs. A None entry makes that one import
+# fail as it does where click is absent; httpx then keeps its stub `main`.
+if "httpx" not in sys.modules:
+    sys.modules.setdefault("httpx._main", None)
 
 __all__ = [
     "Backend",
