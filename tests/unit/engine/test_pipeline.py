@@ -471,14 +471,20 @@ async def test_completion_sees_the_rest_of_the_cursor_line(ollama, ledger):
     assert "Code after the cursor (do not repeat it):\n + 1" in sent
 
 
+async def _cloud_run_streaming(eng: Engine) -> asyncio.Task:
+    """A [cloud] ask started on `eng`, once its first text has arrived."""
+    got_first = asyncio.Event()
+    task = asyncio.create_task(eng.run(RunRequest(action="ask", text="[cloud] Analyze the trade-offs"),
+                                       on_text=lambda t: got_first.set()))
+    await asyncio.wait_for(got_first.wait(), 5)
+    return task
+
+
 async def test_cancelled_cloud_request_is_recorded_with_what_it_used(openai, ledger):
     openai.inject(Fault("drip", delay=0.2))
     with FakeOllama() as fake:
         eng = engine_for(make_settings(fake, openai), ledger)
-        got_first = asyncio.Event()
-        task = asyncio.create_task(eng.run(RunRequest(action="ask", text="[cloud] Analyze the trade-offs"),
-                                           on_text=lambda t: got_first.set()))
-        await asyncio.wait_for(got_first.wait(), 5)
+        task = await _cloud_run_streaming(eng)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -494,10 +500,7 @@ async def test_a_cancel_never_holds_the_loop_while_the_ledger_is_locked(openai, 
     openai.inject(Fault("drip", delay=0.2))
     with FakeOllama() as fake:
         eng = engine_for(make_settings(fake, openai), ledger)
-        got_first = asyncio.Event()
-        task = asyncio.create_task(eng.run(RunRequest(action="ask", text="[cloud] Analyze the trade-offs"),
-                                           on_text=lambda t: got_first.set()))
-        await asyncio.wait_for(got_first.wait(), 5)
+        task = await _cloud_run_streaming(eng)
         other = sqlite3.connect(ledger.path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # the write lock, as a second writer holds it
         try:
