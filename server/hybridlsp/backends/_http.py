@@ -292,7 +292,13 @@ class StreamLimits:
 
 
 class _Deadlines(httpx.AsyncByteStream):
-    """A response body whose reads stop at the first-token, silence and total deadlines."""
+    """A response body whose reads stop at the first-token, silence and total deadlines.
+
+    One timer a stream rather than an `asyncio.timeout` a read (a timer made, pushed on the loop's
+    heap and cancelled for every chunk): each read only moves the deadline, and the timer, when it
+    fires before the deadline now in force (a read moved it meanwhile), is set again for it. It
+    expires the way `asyncio.timeout` does: it cancels the reading task, and the read turns the
+    cancellation back into the limit's `BackendTimeout` unless someone else cancelled too."""
 
     def __init__(self, inner: httpx.AsyncByteStream, upstream: Upstream, limits: StreamLimits, start: float):
         self._inner = inner
@@ -300,28 +306,62 @@ class _Deadlines(httpx.AsyncByteStream):
         self._limits = limits
         self._first_by = start + limits.first_token_s
         self._total_by = start + limits.total_s
+        self._when = 0.0  # the deadline of the read under way
+        self._reading = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._expired = False
 
     def _next(self, first: bool, now: float) -> tuple[str, float]:
         """The limit the next read is held to, and when it passes."""
         stage, by = ("first-token", self._first_by) if first else ("silence", now + self._limits.silence_s)
         return (stage, by) if by < self._total_by else ("total", self._total_by)
 
+    def _arm(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = self._when
+        self._timer = loop.call_at(self._when, self._fire, loop, task)
+
+    def _fire(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> None:
+        self._timer = None
+        if not self._reading:
+            return  # between two reads: the next one sets the timer again
+        if self._when > self._timer_at:
+            self._arm(loop, task)  # a read since moved the deadline on
+        else:
+            self._expired = True
+            task.cancel()
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
         reads = aiter(self._inner)
         first = True
-        while True:
-            limit, when = self._next(first, loop.time())
-            try:
-                async with asyncio.timeout_at(when):
+        try:
+            while True:
+                limit, self._when = self._next(first, loop.time())
+                if self._timer is None or self._timer_at > self._when:
+                    self._arm(loop, task)
+                cancelling = task.cancelling()
+                self._reading = True
+                try:
                     chunk = await anext(reads)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise self._upstream.stalled(limit, self._limits) from None
-            if chunk:
-                first = False
-            yield chunk
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    if self._expired and task.uncancel() <= cancelling:
+                        raise self._upstream.stalled(limit, self._limits) from None
+                    raise
+                finally:
+                    self._reading = False
+                if chunk:
+                    first = False
+                yield chunk
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
     async def aclose(self) -> None:
         await self._inner.aclose()
