@@ -10,6 +10,7 @@ request still waits for the engine, as it did.
 """
 
 import asyncio
+import contextvars
 import logging
 import os
 import sys
@@ -21,7 +22,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcServerNotInitialized
 from pygls.io_ import run_async
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import JsonRPCNotification, JsonRPCRequestMessage, LanguageServerProtocol, default_converter
+from pygls.protocol import (JsonRPCNotification, JsonRPCProtocol, JsonRPCRequestMessage, LanguageServerProtocol,
+                            default_converter)
 
 from pygls.workspace import TextDocument
 
@@ -72,7 +74,9 @@ class _Protocol(LanguageServerProtocol):
       InvalidParams;
     - requests after `shutdown` are ignored: the spec says they error with InvalidRequest;
     - a request before `initialize` reaches its handler, which fails reading the workspace (an
-      internal error): the spec says it errors with ServerNotInitialized."""
+      internal error): the spec says it errors with ServerNotInitialized.
+    And two costs: a request is dispatched without pygls' isinstance checks, and a plain JSON
+    result is sent without being converted by cattrs first."""
 
     _server: "HybridLanguageServer"
 
@@ -95,7 +99,20 @@ class _Protocol(LanguageServerProtocol):
             error = JsonRpcServerNotInitialized(f"{method} before initialize: send initialize first")
             self._send_response(message.id, None, error.to_response_error())
             return
+        if is_request and not self._shutdown and getattr(message, "jsonrpc", None) == JsonRPCProtocol.VERSION:
+            # pygls' own dispatch of a request, without first telling its kind by isinstance
+            # against runtime-checkable Protocols (10 us a message in Python 3.11)
+            contextvars.copy_context().run(self._handle_request, message.id, method, message.params)
+            return
         super().handle_message(message)
+
+    def _send_response(self, msg_id, result=None, error=None):
+        # A handler's plain JSON result (hybridlsp/run's, a command's) leaves as the same bytes
+        # without cattrs walking the whole answer first: 26 us a response against 8.
+        if error is None and type(result) is dict and msg_id not in self._result_types:
+            self._send_data({"id": msg_id, "jsonrpc": JsonRPCProtocol.VERSION, "result": result})
+        else:
+            super()._send_response(msg_id, result, error)
 
     def _handle_cancel_notification(self, msg_id):
         super()._handle_cancel_notification(msg_id)
