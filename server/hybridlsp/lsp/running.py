@@ -40,7 +40,7 @@ def send_progress(ls: "HybridLanguageServer", token, value: dict) -> None:
     """`$/progress` with `value` (a WorkDoneProgressBegin/Report/End as JSON), the message pygls'
     `work_done_progress.begin/report/end` sends, key for key: without the lsprotocol objects and
     their conversion by cattrs, which cost about as much again as the sending, for every report."""
-    ls.protocol._send_data({"params": {"token": token, "value": value}, "method": types.PROGRESS, "jsonrpc": "2.0"})
+    ls.protocol.send_plain({"params": {"token": token, "value": value}, "method": types.PROGRESS, "jsonrpc": "2.0"})
 
 
 async def server_progress_token(ls: "HybridLanguageServer") -> str | None:

@@ -11,6 +11,8 @@ request still waits for the engine, as it did.
 
 import asyncio
 import contextvars
+import inspect
+import json
 import logging
 import os
 import sys
@@ -19,7 +21,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any, Callable
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest, JsonRpcServerNotInitialized
+from pygls.exceptions import (JsonRpcException, JsonRpcInternalError, JsonRpcInvalidRequest,
+                              JsonRpcServerNotInitialized)
 from pygls.io_ import run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import (JsonRPCNotification, JsonRPCProtocol, JsonRPCRequestMessage, LanguageServerProtocol,
@@ -43,6 +46,8 @@ EngineFactory = Callable[["Settings"], "Engine"]
 Listening = Callable[[list[tuple[str, int]]], None]  # told the (host, port) of each bound socket
 
 log = logging.getLogger(__name__)
+_pygls_log = logging.getLogger("pygls.protocol.json_rpc")  # where pygls logs each message it sends
+_encode = json.JSONEncoder().encode  # what json.dumps(message) is, without making an encoder a call
 
 # method -> (its options, the module of this package handling it, the function, whether it is a
 # coroutine function): pygls needs the options to answer `initialize`, and to know whether a
@@ -75,8 +80,9 @@ class _Protocol(LanguageServerProtocol):
     - requests after `shutdown` are ignored: the spec says they error with InvalidRequest;
     - a request before `initialize` reaches its handler, which fails reading the workspace (an
       internal error): the spec says it errors with ServerNotInitialized.
-    And two costs: a request is dispatched without pygls' isinstance checks, and a plain JSON
-    result is sent without being converted by cattrs first."""
+    And three costs: a request is dispatched without pygls' isinstance checks, a plain JSON result
+    is sent without being converted by cattrs first, and `send_plain` sends a plain JSON message
+    with one kept encoder."""
 
     _server: "HybridLanguageServer"
 
@@ -113,6 +119,31 @@ class _Protocol(LanguageServerProtocol):
             self._send_data({"id": msg_id, "jsonrpc": JsonRPCProtocol.VERSION, "result": result})
         else:
             super()._send_response(msg_id, result, error)
+
+    def send_plain(self, message: dict) -> None:
+        """`_send_data` for a message already plain JSON (a `$/progress` report): the same bytes,
+        encoded by one encoder kept for it rather than one made for every message."""
+        writer = self.writer
+        try:
+            body = _encode(message)
+        except (TypeError, ValueError):
+            body = None
+        if body is None or writer is None or not self._include_headers:
+            self._send_data(message)  # pygls' way: a default for the odd value, its error handling
+            return
+        if _pygls_log.isEnabledFor(logging.INFO):
+            _pygls_log.info("Sending data: %s", body)
+        data = f"Content-Length: {len(body)}\r\nContent-Type: {self.CONTENT_TYPE}; charset={self.CHARSET}\r\n\r\n{body}"
+        try:
+            res = writer.write(data.encode(self.CHARSET))
+            if res is not None and inspect.isawaitable(res):
+                asyncio.ensure_future(res)
+        except BrokenPipeError:
+            _pygls_log.exception("Error sending data. BrokenPipeError", exc_info=True)
+            raise
+        except Exception as error:
+            _pygls_log.exception("Error sending data", exc_info=True)
+            self._server._report_server_error(error, JsonRpcInternalError)
 
     def _handle_cancel_notification(self, msg_id):
         super()._handle_cancel_notification(msg_id)

@@ -70,3 +70,15 @@ def test_a_plain_result_is_the_same_bytes_as_pygls_converting_it(msg_id, result)
     theirs_ls, theirs = _server()
     LanguageServerProtocol._send_response(theirs_ls.protocol, msg_id, result)  # pygls' own, through cattrs
     assert ours.data == theirs.data and len(ours.data) == 1
+
+
+@pytest.mark.parametrize("message", [
+    {"params": {"token": 1, "value": {"kind": "report", "message": "ü\u2028"}}, "method": "$/progress", "jsonrpc": "2.0"},
+    {"params": {"pos": types.Position(1, 2), "kind": types.MessageType.Info}, "method": "x/y", "jsonrpc": "2.0"},
+])
+def test_send_plain_is_send_data(message):
+    ls, ours = _server()
+    ls.protocol.send_plain(message)
+    theirs_ls, theirs = _server()
+    theirs_ls.protocol._send_data(message)
+    assert ours.data == theirs.data and len(ours.data) == 1
