@@ -527,8 +527,10 @@ class Upstream:
             made = self._posts[path] = (probe.url, raw[:at], raw[at][0], raw[at + 1:])
         url, before, length, after = made
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
-        return httpx.Request("POST", url, headers=[*before, (length, b"%d" % len(content)), *after],
-                             stream=httpx.ByteStream(content), extensions={"timeout": timeout.as_dict()})
+        request = httpx.Request("POST", url, headers=[*before, (length, b"%d" % len(content)), *after],
+                                stream=httpx.ByteStream(content), extensions={"timeout": timeout.as_dict()})
+        request.read()  # as httpx reads a body given as bytes: `request.content` is there for the transport
+        return request
 
     @asynccontextmanager
     async def _send_plain(self, request: httpx.Request) -> AsyncIterator[httpx.Response]:

@@ -118,7 +118,10 @@ class PlainTransport(httpx.AsyncBaseTransport):
         host = request.url.host
         port = request.url.port or 80
         key = (host, port)
-        body = await request.aread()
+        try:
+            body = request.content  # a body given as bytes is read already
+        except httpx.RequestNotRead:
+            body = await request.aread()
         data = _head(request, len(body)) + body
         conn = self._take(key)
         if conn is not None:
