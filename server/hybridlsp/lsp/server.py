@@ -11,6 +11,7 @@ request still waits for the engine, as it did.
 
 import asyncio
 import contextvars
+import gc
 import inspect
 import json
 import logging
@@ -46,6 +47,13 @@ EngineFactory = Callable[["Settings"], "Engine"]
 Listening = Callable[[list[tuple[str, int]]], None]  # told the (host, port) of each bound socket
 
 log = logging.getLogger(__name__)
+
+# The garbage collector, in the server's own process. With 100 requests in flight (bench 6) it
+# took 0.34 ms of CPU a request, most of it full collections walking everything start-up built
+# (76 ms each): that is frozen once the engine is loaded (`start`), out of every later collection,
+# and the youngest generation is collected every 7,000 allocations instead of 700, so the
+# requests in flight are walked a tenth as often. Together: 0.08 ms a request.
+GC_THRESHOLD = 7000
 _pygls_log = logging.getLogger("pygls.protocol.json_rpc")  # where pygls logs each message it sends
 _encode = json.JSONEncoder().encode  # what json.dumps(message) is, without making an encoder a call
 
@@ -180,6 +188,7 @@ class HybridLanguageServer(LanguageServer):
         self.inline_tasks: dict[str, asyncio.Task] = {}
         self.command_tasks: dict[object, asyncio.Task] = {}
         self._handlers: dict[tuple[str, str], Callable] | None = None
+        self.tune_gc = False  # `serve` sets it, for a process of its own: see GC_THRESHOLD
 
     def start(self) -> None:
         """Load the handlers, then settings and engine (`lifecycle.start`); once. Before
@@ -192,6 +201,8 @@ class HybridLanguageServer(LanguageServer):
         handlers = {(m, f): getattr(import_module(f".{m}", __package__), f) for m, f in wanted}
         import_module(".lifecycle", __package__).start(self, self.initialize_params)
         self._handlers = handlers
+        if self.tune_gc:
+            gc.freeze()  # what start-up built lives as long as the process: out of every later collection
 
     def handler(self, module: str, function: str) -> Callable:
         """The handler `module.function`, once `start` has loaded it."""
@@ -300,6 +311,8 @@ def serve(
     """Run the server until the client exits: over stdio, or as a TCP server on host:port (port 0:
     one the system picks), telling `listening` where once it listens."""
     ls = build_server(engine_factory=engine_factory, settings=settings)
+    ls.tune_gc = True
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
     if transport == "stdio":
         serve_stdio(ls, sys.stdin.buffer, _claim_stdout())
     elif transport == "tcp":
