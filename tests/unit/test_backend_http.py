@@ -271,6 +271,21 @@ async def test_a_cancel_during_a_read_stays_a_cancel():
     await asyncio.sleep(0.2)  # past the silence limit: the stream's timer must not fire into anything
 
 
+async def test_a_stall_stops_the_task_reading_then_not_the_one_that_began():
+    up = _limited([(0.0, LINE), (5.0, LINE)])
+    try:
+        async with up.stream("/api/chat", {}, limits=LIMITS) as response:
+            lines = response.aiter_lines()
+            assert await anext(lines)  # read here
+            other = asyncio.ensure_future(anext(lines))  # the next read, in a task of its own
+            with pytest.raises(BackendTimeout) as info:
+                await asyncio.shield(other)
+            assert info.value.limit == "silence"
+            await asyncio.sleep(0.2)  # this task was not cancelled in its stead
+    finally:
+        await up.aclose()
+
+
 def test_limits_come_from_the_dispatch_settings():
     s = settings_from_mapping({"dispatch": {"connect_timeout_s": 1, "first_token_timeout_s": 7,
                                             "read_timeout_s": 4, "hop_timeout_s": 90}})

@@ -311,38 +311,39 @@ class _Deadlines(httpx.AsyncByteStream):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._expired = False
+        self._task: asyncio.Task | None = None  # the task reading now: the one an expiry cancels
 
     def _next(self, first: bool, now: float) -> tuple[str, float]:
         """The limit the next read is held to, and when it passes."""
         stage, by = ("first-token", self._first_by) if first else ("silence", now + self._limits.silence_s)
         return (stage, by) if by < self._total_by else ("total", self._total_by)
 
-    def _arm(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> None:
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = self._when
-        self._timer = loop.call_at(self._when, self._fire, loop, task)
+        self._timer = loop.call_at(self._when, self._fire, loop)
 
-    def _fire(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task) -> None:
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
         if not self._reading:
             return  # between two reads: the next one sets the timer again
         if self._when > self._timer_at:
-            self._arm(loop, task)  # a read since moved the deadline on
+            self._arm(loop)  # a read since moved the deadline on
         else:
             self._expired = True
-            task.cancel()
+            self._task.cancel()
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
         reads = aiter(self._inner)
         first = True
         try:
             while True:
                 limit, self._when = self._next(first, loop.time())
                 if self._timer is None or self._timer_at > self._when:
-                    self._arm(loop, task)
+                    self._arm(loop)
+                self._task = task = asyncio.current_task()
                 cancelling = task.cancelling()
                 self._reading = True
                 try:
