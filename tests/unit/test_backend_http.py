@@ -243,6 +243,52 @@ async def test_stream_limits(steps, head_wait, limits, expected, within_s):
         assert len(lines) == len(steps)
 
 
+async def test_a_slow_reader_is_not_a_silent_upstream():
+    """The silence limit holds the upstream's reads, not the time the caller takes between them
+    (the stream's one timer, firing between two reads, waits for the next read)."""
+    up = _limited([(0.0, LINE)] * 3)
+    lines = []
+    try:
+        async with up.stream("/api/chat", {}, limits=LIMITS) as response:
+            async for line in response.aiter_lines():
+                lines.append(line)
+                await asyncio.sleep(0.25)  # longer than the silence limit, and than the first token's
+    finally:
+        await up.aclose()
+    assert len(lines) == 3
+
+
+async def test_a_cancel_during_a_read_stays_a_cancel():
+    up = _limited([(0.0, LINE), (5.0, LINE)])
+
+    async def read():
+        async with up.stream("/api/chat", {}, limits=LIMITS) as response:
+            return [line async for line in response.aiter_lines()]
+
+    task = asyncio.ensure_future(read())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await up.aclose()
+    await asyncio.sleep(0.2)  # past the silence limit: the stream's timer must not fire into anything
+
+
+async def test_a_stall_stops_the_task_reading_then_not_the_one_that_began():
+    up = _limited([(0.0, LINE), (5.0, LINE)])
+    try:
+        async with up.stream("/api/chat", {}, limits=LIMITS) as response:
+            lines = response.aiter_lines()
+            assert await anext(lines)  # read here
+            other = asyncio.ensure_future(anext(lines))  # the next read, in a task of its own
+            with pytest.raises(BackendTimeout) as info:
+                await asyncio.shield(other)
+            assert info.value.limit == "silence"
+            await asyncio.sleep(0.2)  # this task was not cancelled in its stead
+    finally:
+        await up.aclose()
+
+
 def test_limits_come_from_the_dispatch_settings():
     s = settings_from_mapping({"dispatch": {"connect_timeout_s": 1, "first_token_timeout_s": 7,
                                             "read_timeout_s": 4, "hop_timeout_s": 90}})

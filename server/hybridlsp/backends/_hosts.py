@@ -4,13 +4,20 @@ and the key a host is known by (one breaker and cool-down per host, however many
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 __all__ = ["DEFAULT_PORT", "ollama_base_url", "runs_in_cloud", "host_key", "is_loopback"]
 
 DEFAULT_PORT = 11434
 
+# Each function below is a pure function of a string from the settings, asked for every request
+# (a backend's spec, its breaker key, whether it is loopback): a handful of distinct strings, and
+# parsing them (ipaddress, urlsplit) cost a request more than its routing decision.
+_remembered = lru_cache(maxsize=128)
 
+
+@_remembered
 def ollama_base_url(value: str) -> str:
     """OLLAMA_HOST (or backends.ollama.host) read the way Ollama reads it.
 
@@ -59,6 +66,7 @@ def runs_in_cloud(model: str) -> bool:
     return tag == "cloud" or tag.endswith("-cloud")
 
 
+@_remembered
 def host_key(base_url: str) -> str:
     """`scheme://host:port` of a base URL, the port filled in: two tiers on one server share it."""
     parts = urlsplit(base_url if "://" in base_url else "http://" + base_url)
@@ -72,6 +80,7 @@ def host_key(base_url: str) -> str:
     return f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}"
 
 
+@_remembered
 def is_loopback(base_url: str) -> bool:
     """Whether a base URL names this machine (127.0.0.0/8, ::1, localhost)."""
     host = (urlsplit(base_url if "://" in base_url else "http://" + base_url).hostname or "").lower()

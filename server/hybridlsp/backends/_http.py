@@ -24,8 +24,10 @@ total and a model still loading can be given its load time for the first byte al
 from __future__ import annotations
 
 import asyncio
+import codecs
 import email.utils
 import json
+import logging
 import re
 import time
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -60,9 +62,12 @@ __all__ = [
     "load_json",
     "token_logprobs",
     "read_to_end",
+    "iter_lines",
 ]
 
 USER_AGENT = "hybridlsp/0.1"
+
+_httpx_log = logging.getLogger("httpx")  # where httpx.AsyncClient logs each request it sends
 
 _KEY_RE = re.compile(r"sk-[\w\-*.]{3,}")
 _BEARER_RE = re.compile(r"(?i)bearer\s+\S+")
@@ -184,6 +189,71 @@ async def read_to_end(lines: AsyncIterator[str], most: int = 16, within_s: float
         return
 
 
+class _LineSplitter:
+    """httpx's line decoder (`str.splitlines` across chunk boundaries, a trailing `\r` held back in
+    case `\n` follows), so `iter_lines` splits exactly where `Response.aiter_lines` does."""
+
+    __slots__ = ("buffer", "trailing_cr")
+    NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+    def __init__(self) -> None:
+        self.buffer: list[str] = []
+        self.trailing_cr = False
+
+    def feed(self, text: str) -> list[str]:
+        if self.trailing_cr:
+            text = "\r" + text
+            self.trailing_cr = False
+        if text.endswith("\r"):
+            self.trailing_cr = True
+            text = text[:-1]
+        if not text:
+            return []
+        ends_line = text[-1] in self.NEWLINES
+        lines = text.splitlines()
+        if len(lines) == 1 and not ends_line:
+            self.buffer.append(lines[0])
+            return []
+        if self.buffer:
+            lines[0] = "".join(self.buffer) + lines[0]
+            self.buffer = []
+        if not ends_line:
+            self.buffer = [lines.pop()]
+        return lines
+
+    def flush(self) -> list[str]:
+        if not self.buffer and not self.trailing_cr:
+            return []
+        line = "".join(self.buffer)
+        self.buffer = []
+        self.trailing_cr = False
+        return [line]
+
+
+async def iter_lines(response: httpx.Response) -> AsyncIterator[str]:
+    """The lines of a streamed response, as `response.aiter_lines()` gives them, read straight from
+    its byte stream: httpx stacks three more async generators (raw, bytes, text) under its lines,
+    a resumption of each for every chunk. A compressed body goes through httpx's own decoding."""
+    if "content-encoding" in response.headers or response.is_stream_consumed or response.is_closed:
+        async for line in response.aiter_lines():  # decoding, or httpx's StreamConsumed/StreamClosed
+            yield line
+        return
+    response.is_stream_consumed = True
+    decode = codecs.getincrementaldecoder(response.encoding or "utf-8")(errors="replace").decode
+    split = _LineSplitter()
+    async for raw in response.stream:
+        text = decode(raw)
+        if text:
+            for line in split.feed(text):
+                yield line
+    text = decode(b"", True)
+    for line in split.feed(text) if text else ():
+        yield line
+    for line in split.flush():
+        yield line
+    await response.aclose()  # as aiter_raw does at the end of the body
+
+
 def load_json(backend: str, text: str) -> dict:
     """One NDJSON line or SSE data field; anything that is not a JSON object means the stream is garbled."""
     try:
@@ -222,7 +292,13 @@ class StreamLimits:
 
 
 class _Deadlines(httpx.AsyncByteStream):
-    """A response body whose reads stop at the first-token, silence and total deadlines."""
+    """A response body whose reads stop at the first-token, silence and total deadlines.
+
+    One timer a stream rather than an `asyncio.timeout` a read (a timer made, pushed on the loop's
+    heap and cancelled for every chunk): each read only moves the deadline, and the timer, when it
+    fires before the deadline now in force (a read moved it meanwhile), is set again for it. It
+    expires the way `asyncio.timeout` does: it cancels the reading task, and the read turns the
+    cancellation back into the limit's `BackendTimeout` unless someone else cancelled too."""
 
     def __init__(self, inner: httpx.AsyncByteStream, upstream: Upstream, limits: StreamLimits, start: float):
         self._inner = inner
@@ -230,28 +306,63 @@ class _Deadlines(httpx.AsyncByteStream):
         self._limits = limits
         self._first_by = start + limits.first_token_s
         self._total_by = start + limits.total_s
+        self._when = 0.0  # the deadline of the read under way
+        self._reading = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._expired = False
+        self._task: asyncio.Task | None = None  # the task reading now: the one an expiry cancels
 
     def _next(self, first: bool, now: float) -> tuple[str, float]:
         """The limit the next read is held to, and when it passes."""
         stage, by = ("first-token", self._first_by) if first else ("silence", now + self._limits.silence_s)
         return (stage, by) if by < self._total_by else ("total", self._total_by)
 
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = self._when
+        self._timer = loop.call_at(self._when, self._fire, loop)
+
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        if not self._reading:
+            return  # between two reads: the next one sets the timer again
+        if self._when > self._timer_at:
+            self._arm(loop)  # a read since moved the deadline on
+        else:
+            self._expired = True
+            self._task.cancel()
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
         reads = aiter(self._inner)
         first = True
-        while True:
-            limit, when = self._next(first, loop.time())
-            try:
-                async with asyncio.timeout_at(when):
+        try:
+            while True:
+                limit, self._when = self._next(first, loop.time())
+                if self._timer is None or self._timer_at > self._when:
+                    self._arm(loop)
+                self._task = task = asyncio.current_task()
+                cancelling = task.cancelling()
+                self._reading = True
+                try:
                     chunk = await anext(reads)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise self._upstream.stalled(limit, self._limits) from None
-            if chunk:
-                first = False
-            yield chunk
+                except StopAsyncIteration:
+                    return
+                except asyncio.CancelledError:
+                    if self._expired and task.uncancel() <= cancelling:
+                        raise self._upstream.stalled(limit, self._limits) from None
+                    raise
+                finally:
+                    self._reading = False
+                if chunk:
+                    first = False
+                yield chunk
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -310,6 +421,8 @@ class Upstream:
         )
         if transport is None and wants_plain(str(base_url), trust_env):
             transport = PlainTransport()  # why: see _plain.py (half the server's CPU a request)
+        self._plain = transport if isinstance(transport, PlainTransport) else None
+        self._posts: dict[str, tuple] = {}  # path -> what `_post` builds on
         try:
             self.client = httpx.AsyncClient(
                 base_url=base_url,
@@ -380,9 +493,12 @@ class Upstream:
             async with AsyncExitStack() as stack:
                 try:
                     async with asyncio.timeout_at(head_by):
-                        response = await stack.enter_async_context(
-                            self.client.stream("POST", path, json=body, headers=headers, timeout=timeout)
-                        )
+                        if self._plain is not None and headers is None and not self.client.cookies \
+                                and not self.client.is_closed:
+                            sent = self._send_plain(self._post(path, body, timeout))
+                        else:
+                            sent = self.client.stream("POST", path, json=body, headers=headers, timeout=timeout)
+                        response = await stack.enter_async_context(sent)
                 except TimeoutError:
                     raise self.stalled(head_limit, limits) from None
                 response.stream = _Deadlines(response.stream, self, limits, start)
@@ -399,6 +515,40 @@ class Upstream:
             # an in-stream error event, a garbled line or a stall: the upstream had accepted the request
             e.answer_began = e.answer_began or started
             raise
+
+    def _post(self, path: str, body: dict, timeout: httpx.Timeout) -> httpx.Request:
+        """The request `client.build_request("POST", path, json=body, timeout=timeout)` builds, the
+        same URL, headers in the same order, and body bytes: the URL and the headers are the ones
+        `build_request` built for the path once, only the body and its length change."""
+        made = self._posts.get(path)
+        if made is None:
+            probe = self.client.build_request("POST", path, json={}, timeout=timeout)
+            raw = probe.headers.raw
+            at = next(i for i, (k, _) in enumerate(raw) if k.lower() == b"content-length")
+            made = self._posts[path] = (probe.url, raw[:at], raw[at][0], raw[at + 1:])
+        url, before, length, after = made
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+        request = httpx.Request("POST", url, headers=[*before, (length, b"%d" % len(content)), *after],
+                                stream=httpx.ByteStream(content), extensions={"timeout": timeout.as_dict()})
+        request.read()  # as httpx reads a body given as bytes: `request.content` is there for the transport
+        return request
+
+    @asynccontextmanager
+    async def _send_plain(self, request: httpx.Request) -> AsyncIterator[httpx.Response]:
+        """`client.stream` for a request `_post` built, handed to the plain transport directly:
+        httpx's client adds auth, redirect and event-hook machinery around each request, none of
+        which applies here (no auth, redirects not followed, no hooks), and a cookie jar, kept as it does."""
+        response = await self._plain.handle_async_request(request)
+        response.request = request
+        if "set-cookie" in response.headers:
+            self.client.cookies.extract_cookies(response)
+        if _httpx_log.isEnabledFor(logging.INFO):
+            _httpx_log.info('HTTP Request: %s %s "%s %d %s"', request.method, request.url, response.http_version,
+                            response.status_code, response.reason_phrase)
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     async def get_json(
         self,

@@ -6,9 +6,10 @@ layers took about half the server's CPU a request - as much as the whole direct-
 benchmark's floor. A local model server needs little of what they handle: no TLS, no proxy, no
 HTTP/2, no upgrade. This transport speaks HTTP/1.1 over an asyncio stream: one request at a time
 on a connection, bodies framed by content-length, chunked encoding or the connection's close, and
-connections kept alive for the next request when the server allows it. httpx stays in front of
-it (request building, `Response`, `aiter_lines`), so backends and error handling see the same
-types; failures are raised as the httpx exceptions httpcore would raise.
+connections kept alive for the next request when the server allows it. httpx's types stay in front
+of it (`Request`, `Response`), so backends and error handling see the same ones; failures are
+raised as the httpx exceptions httpcore would raise. `Upstream.stream` (_http.py) hands it a
+streamed POST directly, without `httpx.AsyncClient.send` around it.
 
 `https://` and proxied upstreams keep httpx's transport (see `wants_plain`).
 """
@@ -118,7 +119,10 @@ class PlainTransport(httpx.AsyncBaseTransport):
         host = request.url.host
         port = request.url.port or 80
         key = (host, port)
-        body = await request.aread()
+        try:
+            body = request.content  # a body given as bytes is read already
+        except httpx.RequestNotRead:
+            body = await request.aread()
         data = _head(request, len(body)) + body
         conn = self._take(key)
         if conn is not None:

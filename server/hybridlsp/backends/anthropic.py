@@ -14,7 +14,7 @@ import httpx
 from ..config import Settings
 from ..errors import BackendError, StreamBroken
 from ._cloud import ApiKey, cloud_upstream
-from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json, read_to_end
+from ._http import FIX_BROKEN, SSEDecoder, error_for_message, iter_lines, load_json, read_to_end
 from ._reasoning import ThinkSplitter
 from .base import FINISH_LENGTH, FINISH_REFUSAL, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
@@ -98,7 +98,7 @@ class AnthropicBackend:
         finish = FINISH_STOP
         split = ThinkSplitter()  # Claude never writes <think>, but a proxy in front of another model may
         async with self._http.stream("/v1/messages", self._body(request), headers, (key,)) as response:
-            lines = response.aiter_lines()
+            lines = iter_lines(response)
             async for line in lines:
                 event = decoder.feed(line)
                 if event is None:

@@ -25,7 +25,8 @@ import httpx
 from ..config import Settings
 from ..errors import BackendError, BackendTimeout, BackendUnavailable, BadRequest, ServerError, StreamBroken
 from ._hosts import DEFAULT_PORT, ollama_base_url, runs_in_cloud
-from ._http import FIX_BROKEN, StreamLimits, Upstream, error_for_message, load_json, read_to_end, token_logprobs
+from ._http import (FIX_BROKEN, StreamLimits, Upstream, error_for_message, iter_lines, load_json, read_to_end,
+                    token_logprobs)
 from ._reasoning import ThinkSplitter
 from .base import FINISH_LENGTH, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
@@ -181,7 +182,7 @@ class OllamaBackend:
         split = ThinkSplitter()  # a model Ollama cannot parse the thinking of writes <think> inline
         limits = await self._limits(request.model)
         async with self._http.stream("/api/chat", body, limits=limits) as response:
-            lines = response.aiter_lines()
+            lines = iter_lines(response)
             async for line in lines:
                 if not line.strip():
                     continue

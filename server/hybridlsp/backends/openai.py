@@ -22,7 +22,7 @@ import httpx
 from ..config import Settings
 from ..errors import BackendError, StreamBroken
 from ._cloud import ApiKey, cloud_upstream
-from ._http import FIX_BROKEN, SSEDecoder, error_for_message, load_json, read_to_end, token_logprobs
+from ._http import FIX_BROKEN, SSEDecoder, error_for_message, iter_lines, load_json, read_to_end, token_logprobs
 from ._reasoning import ThinkSplitter
 from .base import FINISH_FILTERED, FINISH_LENGTH, FINISH_REFUSAL, FINISH_STOP, ChatRequest, Chunk, Health, Usage
 
@@ -110,7 +110,7 @@ class OpenAIBackend:
         split = ThinkSplitter()
         finish, refusal, usage = FINISH_STOP, [], None
         async with self._http.stream("/chat/completions", self._body(request), headers, secrets) as response:
-            lines = response.aiter_lines()
+            lines = iter_lines(response)
             async for line in lines:
                 event = decoder.feed(line)
                 if event is None:

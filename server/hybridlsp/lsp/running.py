@@ -18,6 +18,7 @@ raw output; the request's result carries the final, validated answer.
 import asyncio
 import logging
 import uuid
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -27,12 +28,19 @@ from ..request import RunRequest, RunResult
 if TYPE_CHECKING:
     from .server import HybridLanguageServer
 
-__all__ = ["run_engine", "server_progress_token"]
+__all__ = ["run_engine", "server_progress_token", "send_progress"]
 
 logger = logging.getLogger(__name__)
 
 COALESCE_S = 0.02  # at most one progress report per 20 ms after the first
 CONFIRM_TIMEOUT_S = 120.0  # a person deciding; no answer by then means no
+
+
+def send_progress(ls: "HybridLanguageServer", token, value: dict) -> None:
+    """`$/progress` with `value` (a WorkDoneProgressBegin/Report/End as JSON), the message pygls'
+    `work_done_progress.begin/report/end` sends, key for key: without the lsprotocol objects and
+    their conversion by cattrs, which cost about as much again as the sending, for every report."""
+    ls.protocol.send_plain({"params": {"token": token, "value": value}, "method": types.PROGRESS, "jsonrpc": "2.0"})
 
 
 async def server_progress_token(ls: "HybridLanguageServer") -> str | None:
@@ -88,8 +96,9 @@ async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None,
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     progress = ls.work_done_progress
-    progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True))
-    cancelled_by_client = progress.tokens[token]
+    # what `progress.begin` does: a future the client's window/workDoneProgress/cancel cancels
+    cancelled_by_client = progress.tokens.setdefault(token, Future())
+    send_progress(ls, token, {"title": title, "kind": "begin", "cancellable": True})
 
     def cancel_run(fut) -> None:
         if fut.cancelled() and task is not None:
@@ -108,13 +117,13 @@ async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None,
         if pending:
             text = "".join(pending)
             pending.clear()
-            progress.report(token, types.WorkDoneProgressReport(message=text))
+            send_progress(ls, token, {"kind": "report", "message": text})
 
     def report(delta: str) -> None:
         nonlocal sent_first
         if not sent_first:
             sent_first = True
-            progress.report(token, types.WorkDoneProgressReport(message=delta))
+            send_progress(ls, token, {"kind": "report", "message": delta})
             return
         pending.append(delta)
         if not flush_at:
@@ -126,7 +135,7 @@ async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None,
             handle.cancel()
         flush_at.clear()
         pending.clear()  # what was not sent yet belongs to the answer being discarded
-        progress.report(token, types.WorkDoneProgressReport(message=""))
+        send_progress(ls, token, {"kind": "report", "message": ""})
         sent_first = False
 
     def in_loop(fn, *args) -> None:
@@ -161,4 +170,4 @@ async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None,
             handle.cancel()
         flush()  # the tail of the stream, before the end of progress
         progress.tokens.pop(token, None)
-        progress.end(token, types.WorkDoneProgressEnd(message=outcome))
+        send_progress(ls, token, {"kind": "end", "message": outcome})

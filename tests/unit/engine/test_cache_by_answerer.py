@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from hybridlsp.engine.cache import answerer
+from hybridlsp.engine.cache import AnswerStore, answerer
 from hybridlsp.config import settings_from_mapping
 from hybridlsp.request import RunRequest
 from hybridlsp.routing.types import Hop
@@ -82,3 +82,19 @@ def test_who_answered_is_the_backend_instance_and_model(a, b, same):
     who_a = answerer(hop_a, settings_from_mapping(over_a))
     who_b = answerer(hop_b, settings_from_mapping(over_b))
     assert (who_a == who_b) is same, (who_a, who_b)
+
+
+def test_answers_queued_together_are_written_in_one_transaction(tmp_path):
+    """The store's writer thread writes every answer queued meanwhile with one commit, not one each."""
+    store = AnswerStore(tmp_path / "answers.sqlite3")
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    with store._lock:  # the writer thread waits here, as behind a slow disk, while five answers come in
+        for i in range(5):
+            store.put(f"k{i}", {"text": f"answer {i}"}, 60.0)
+    store.close()  # waits for the queued writes
+    again = AnswerStore(tmp_path / "answers.sqlite3")
+    assert [again.get(f"k{i}", 60.0) for i in range(5)] == [{"text": f"answer {i}"} for i in range(5)]
+    again.close()
+    assert sum(s.startswith("INSERT") for s in statements) == 5
+    assert statements.count("BEGIN") == 1 and statements.count("COMMIT") == 1
