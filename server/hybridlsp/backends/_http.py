@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any, AsyncIterator
 
 import httpx
+from httpx._decoders import LineDecoder  # httpx<1 (pyproject); its line splitting, not a copy of it
 
 from ..config import Settings
 from ..errors import (
@@ -189,47 +190,6 @@ async def read_to_end(lines: AsyncIterator[str], most: int = 16, within_s: float
         return
 
 
-class _LineSplitter:
-    """httpx's line decoder (`str.splitlines` across chunk boundaries, a trailing `\r` held back in
-    case `\n` follows), so `iter_lines` splits exactly where `Response.aiter_lines` does."""
-
-    __slots__ = ("buffer", "trailing_cr")
-    NEWLINES = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-
-    def __init__(self) -> None:
-        self.buffer: list[str] = []
-        self.trailing_cr = False
-
-    def feed(self, text: str) -> list[str]:
-        if self.trailing_cr:
-            text = "\r" + text
-            self.trailing_cr = False
-        if text.endswith("\r"):
-            self.trailing_cr = True
-            text = text[:-1]
-        if not text:
-            return []
-        ends_line = text[-1] in self.NEWLINES
-        lines = text.splitlines()
-        if len(lines) == 1 and not ends_line:
-            self.buffer.append(lines[0])
-            return []
-        if self.buffer:
-            lines[0] = "".join(self.buffer) + lines[0]
-            self.buffer = []
-        if not ends_line:
-            self.buffer = [lines.pop()]
-        return lines
-
-    def flush(self) -> list[str]:
-        if not self.buffer and not self.trailing_cr:
-            return []
-        line = "".join(self.buffer)
-        self.buffer = []
-        self.trailing_cr = False
-        return [line]
-
-
 async def iter_lines(response: httpx.Response) -> AsyncIterator[str]:
     """The lines of a streamed response, as `response.aiter_lines()` gives them, read straight from
     its byte stream: httpx stacks three more async generators (raw, bytes, text) under its lines,
@@ -240,14 +200,14 @@ async def iter_lines(response: httpx.Response) -> AsyncIterator[str]:
         return
     response.is_stream_consumed = True
     decode = codecs.getincrementaldecoder(response.encoding or "utf-8")(errors="replace").decode
-    split = _LineSplitter()
+    split = LineDecoder()  # httpx's own: the lines break exactly where `aiter_lines` breaks them
     async for raw in response.stream:
         text = decode(raw)
         if text:
-            for line in split.feed(text):
+            for line in split.decode(text):
                 yield line
     text = decode(b"", True)
-    for line in split.feed(text) if text else ():
+    for line in split.decode(text) if text else ():
         yield line
     for line in split.flush():
         yield line

@@ -124,7 +124,7 @@ class _Protocol(LanguageServerProtocol):
         # A handler's plain JSON result (hybridlsp/run's, a command's) leaves as the same bytes
         # without cattrs walking the whole answer first: 26 us a response against 8.
         if error is None and type(result) is dict and msg_id not in self._result_types:
-            self._send_data({"id": msg_id, "jsonrpc": JsonRPCProtocol.VERSION, "result": result})
+            self.send_plain({"id": msg_id, "jsonrpc": JsonRPCProtocol.VERSION, "result": result})
         else:
             super()._send_response(msg_id, result, error)
 
