@@ -201,3 +201,33 @@ async def test_a_ledger_that_stays_locked_skips_the_cloud_hop_with_the_reason(ol
     assert res.tier == 2 and cloud.request_count == 0 and res.fallbacks[0].reason == "budget"
     assert any("could not be checked" in n for n in res.notes)
     assert any("not recorded in the ledger (database is locked)" in n for n in res.notes)
+
+
+async def test_releasing_a_hold_does_not_wait_on_the_loop_for_another_process(ollama, ledger):  # noqa: F811
+    """Another process holds the ledger's write lock: the reservation's row is deleted off the loop
+    once the lock is free, while the server goes on answering, and the engine waits for it on close."""
+    from hybridlsp.backends.base import ChatRequest, Message
+    from hybridlsp.budget.guard import BudgetGuard
+    from hybridlsp.routing.types import Hop
+
+    with FakeOpenAI(answer=GOOD, usage=USAGE) as cloud:
+        settings = _settings(ollama, cloud, cap=1.0)
+    guard = BudgetGuard(lambda: settings, ledger)
+    hold = guard.hold(100)
+    request = ChatRequest(model="gpt-4.1", messages=(Message("user", "Analyze it"),), max_tokens=MAX_OUT)
+    assert await hold.admit(Hop(3, "openai", "gpt-4.1"), request) is None
+    assert guard.reserved_usd > 0 and ledger.reserved_cloud() > 0
+    other = sqlite3.connect(ledger.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        hold.release()
+        await asyncio.sleep(0.05)  # the loop runs meanwhile
+        assert loop.time() - t0 < 1.0
+        assert guard.reserved_usd == 0.0  # this process's own figure drops at once
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    await asyncio.wait_for(guard.settle(), 10)
+    assert ledger.reserved_cloud() == 0.0

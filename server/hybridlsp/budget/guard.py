@@ -47,6 +47,7 @@ class BudgetGuard:
         self._settings = settings_fn
         self._ledger = ledger
         self._mine: dict[str, float] = {}  # this process's reservations in flight: id -> USD
+        self._dropping: set[asyncio.Future] = set()  # released, their ledger rows not yet deleted
 
     @property
     def reserved_usd(self) -> float:
@@ -85,9 +86,26 @@ class BudgetGuard:
     def _release(self, reservation_id: str) -> None:
         self._mine.pop(reservation_id, None)
         try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop (a command line's own thread): nothing else waits for this one
+            self._drop(reservation_id)
+            return
+        # off the loop: another process may hold the ledger's write lock for up to its busy timeout,
+        # and every request and notification of this server would wait that long
+        dropping = loop.run_in_executor(None, self._drop, reservation_id)
+        self._dropping.add(dropping)
+        dropping.add_done_callback(self._dropping.discard)
+
+    def _drop(self, reservation_id: str) -> None:
+        try:
             self._ledger.release_cloud(reservation_id)
         except sqlite3.Error:  # the row lapses with its process or its time limit
             log.warning("could not release budget reservation %s; it lapses by itself", reservation_id, exc_info=True)
+
+    async def settle(self) -> None:
+        """Wait until every released reservation's row is out of the ledger."""
+        while self._dropping:
+            await asyncio.wait(set(self._dropping))
 
 
 class Hold:

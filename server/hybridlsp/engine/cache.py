@@ -63,7 +63,11 @@ class AnswerStore:
         self.path = Path(path)
         self.max_rows = max_rows
         self.clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the writer's connection
+        # Lookups have a connection of their own: the writer's lock is held while it waits up to
+        # _BUSY_S for another process's write lock, and a lookup on the event loop must not wait too.
+        self._read_lock = threading.Lock()
+        self._reader: sqlite3.Connection | None = None
         self._queue_lock = threading.Lock()  # the answers waiting for the writer thread
         self._queued: list[tuple[str, dict, float]] = []
         self._writes = 0
@@ -86,8 +90,11 @@ class AnswerStore:
         if self._db is None:
             return None
         try:
-            with self._lock:
-                row = self._db.execute("SELECT created, value FROM answers WHERE key = ?", (key,)).fetchone()
+            with self._read_lock:
+                if self._reader is None:
+                    self._reader = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False,
+                                                   timeout=_BUSY_S)
+                row = self._reader.execute("SELECT created, value FROM answers WHERE key = ?", (key,)).fetchone()
             if row is None or self.clock() - row[0] > ttl_s:
                 return None
             value = json.loads(row[1])
@@ -148,6 +155,10 @@ class AnswerStore:
             with self._lock:
                 self._db.close()
             self._db = None
+        with self._read_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
 
 class AnswerCache:

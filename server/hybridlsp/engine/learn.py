@@ -43,9 +43,9 @@ class Learning:
             self.user.answered(request_id, enough=tried.outcome == "ok")
         await self.save()
 
-    def feedback(self, request_id: str, verdict: str) -> None:
+    async def feedback(self, request_id: str, verdict: str) -> None:
         self.user.feedback(request_id, verdict)
-        self.user.save()
+        await self.save()
 
     async def save(self) -> None:
         state = self.user.snapshot()  # taken on the loop, written off it

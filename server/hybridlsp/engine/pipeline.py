@@ -376,13 +376,15 @@ class Engine(Router):
     def _redacted(flight: _Flight) -> int:
         return flight.redactor.count if flight.redactor is not None else 0
 
-    def feedback(self, request_id: str, verdict: str, note: str = "") -> None:
-        self.ledger.record_feedback(request_id, verdict, note)
+    async def feedback(self, request_id: str, verdict: str, note: str = "") -> None:
+        # off the loop: another process may hold the ledger's write lock for a while
+        await asyncio.to_thread(self.ledger.record_feedback, request_id, verdict, note)
         if self.learning is not None:
-            self.learning.feedback(request_id, verdict)
+            await self.learning.feedback(request_id, verdict)
 
     async def aclose(self) -> None:
         await self.recorder.settle()  # a cancelled request's row, still on its way to the ledger
+        await self.budget_guard.settle()  # and the holds it released once it landed
         await self.observers.aclose()
         await self.pool.aclose()
         if self.cache.store is not None:

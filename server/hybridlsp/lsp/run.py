@@ -101,14 +101,14 @@ async def run(ls: "HybridLanguageServer", params) -> dict:
     return result_to_json(result, req.action)
 
 
-def feedback(ls, *args) -> dict:
+async def feedback(ls, *args) -> dict:
     """`hybridlsp.feedback` `{request_id, verdict: "good"|"bad", note?}`: recorded in the ledger.
     (pygls resolves a command's annotations at call time: `ls` stays unannotated.)"""
     p = args[0] if len(args) == 1 else None
     if not isinstance(p, dict) or not p.get("request_id") or p.get("verdict") not in VERDICTS:
         raise JsonRpcInvalidParams('hybridlsp.feedback expects one argument {request_id, verdict: "good"|"bad", note?}')
     try:
-        ls.engine.feedback(str(p["request_id"]), p["verdict"], str(p.get("note") or ""))
+        await ls.engine.feedback(str(p["request_id"]), p["verdict"], str(p.get("note") or ""))
     except HybridError as e:
         raise _request_failed(e) from None
     return {"request_id": p["request_id"], "verdict": p["verdict"]}

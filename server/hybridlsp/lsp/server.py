@@ -75,7 +75,7 @@ FEATURES: dict[str, tuple[Any, str, str, bool]] = {
 # `workspace/executeCommand` command -> (module, function, whether it is a coroutine function)
 COMMANDS: dict[str, tuple[str, str, bool]] = {
     RUN_COMMAND: ("code_actions", "run_command", True),
-    FEEDBACK_COMMAND: ("run", "feedback", False),
+    FEEDBACK_COMMAND: ("run", "feedback", True),
 }
 
 

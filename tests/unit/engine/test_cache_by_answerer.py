@@ -98,3 +98,39 @@ def test_answers_queued_together_are_written_in_one_transaction(tmp_path):
     again.close()
     assert sum(s.startswith("INSERT") for s in statements) == 5
     assert statements.count("BEGIN") == 1 and statements.count("COMMIT") == 1
+
+
+def test_a_lookup_does_not_wait_for_the_writer_blocked_by_another_process(tmp_path, monkeypatch):
+    """Another process holds the file's write lock: the writer thread waits for it (here up to 5 s),
+    and a lookup, made on the server's event loop, must answer meanwhile from the file as it is."""
+    import sqlite3
+    import time
+
+    import hybridlsp.engine.cache as cache_mod
+
+    path = tmp_path / "answers.sqlite3"
+    first = AnswerStore(path)
+    first.put("old", {"text": "kept"}, 60.0)
+    first.close()
+    monkeypatch.setattr(cache_mod, "_BUSY_S", 5.0)
+    store = AnswerStore(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        store.put("new", {"text": "queued"}, 60.0)
+        deadline = time.monotonic() + 5
+        while not store._lock.locked() and time.monotonic() < deadline:  # the writer is in, waiting
+            time.sleep(0.005)
+        assert store._lock.locked()
+        t0 = time.monotonic()
+        assert store.get("old", 60.0) == {"text": "kept"}
+        assert store.get("new", 60.0) is None  # not written yet
+        waited = time.monotonic() - t0
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    store.close()  # the writer gets the lock now and writes the queued answer
+    assert waited < 1.0, f"the lookup waited {waited:.2f} s for the writer"
+    again = AnswerStore(path)
+    assert again.get("new", 60.0) == {"text": "queued"}
+    again.close()

@@ -422,9 +422,32 @@ async def test_budget_spent_degrades_cloud_to_tier2(ollama, openai, ledger):
 async def test_feedback_lands_in_the_ledger(ollama, ledger):
     eng = engine_for(make_settings(ollama), ledger)
     res = await eng.run(RunRequest(action="ask", text="Summarize"))
-    eng.feedback(res.request_id, "bad", "wrong")
+    await eng.feedback(res.request_id, "bad", "wrong")
     await eng.aclose()
     assert [f.verdict for f in ledger.feedback()] == ["bad"]
+
+
+async def test_feedback_waits_for_a_locked_ledger_off_the_loop(ollama, ledger):
+    """Another process holds the ledger's write lock: the verdict is written once it is free,
+    and the server's loop goes on meanwhile."""
+    import sqlite3
+
+    eng = engine_for(make_settings(ollama), ledger)
+    res = await eng.run(RunRequest(action="ask", text="Summarize"))
+    loop = asyncio.get_running_loop()
+    other = sqlite3.connect(ledger.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        t0 = loop.time()
+        task = asyncio.create_task(eng.feedback(res.request_id, "good"))
+        await asyncio.sleep(0.1)
+        assert loop.time() - t0 < 1.0 and not task.done()
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    await asyncio.wait_for(task, 10)
+    await eng.aclose()
+    assert [f.verdict for f in ledger.feedback()] == ["good"]
 
 
 @pytest.mark.embedded
