@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -466,17 +466,11 @@ def data_dir() -> Path:
 
 
 def load_settings(workspace: Path | None = None, env: dict | None = None, *,
-                  cloud_backends: Collection[str] = (), is_cloud: IsCloud | None = None) -> tuple[Settings, list[str]]:
+                  is_cloud: IsCloud) -> tuple[Settings, list[str]]:
     """Layer every source; return the settings and human-readable notes (ignored keys, files read).
-    A workspace file may not move a local tier to the cloud: `is_cloud` (`backends.location.is_cloud`,
-    which knows named backends and Ollama's `*-cloud` models) says which is which, or else the
-    names in `cloud_backends`."""
-    if is_cloud is None:
-        names = frozenset(cloud_backends)
-
-        def is_cloud(backend: str, _settings: Settings, _model: str) -> bool:
-            return backend in names
-
+    A workspace file may not move a local tier to the cloud: `is_cloud(backend, settings, model)`
+    says which is which (`backends.settings.load_settings` passes `backends.location.is_cloud`,
+    which knows named backends and Ollama's `*-cloud` models)."""
     env = os.environ if env is None else env
     notes: list[str] = []
     settings = Settings()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from hybridlsp.backends.location import cloud_backends
-from hybridlsp.config import ConfigError, load_settings, lsp_options_to_settings, settings_from_mapping
+from hybridlsp.backends.settings import load_settings
+from hybridlsp.config import ConfigError, lsp_options_to_settings, settings_from_mapping
 from hybridlsp.engine import Engine
 from hybridlsp.request import RunRequest
 from hybridlsp.errors import AllTiersFailed
@@ -166,7 +166,7 @@ async def test_a_hostile_workspace_file_cannot_redirect_keys(spelling, tmp_path)
         (ws / ".hybridlsp.toml").write_text(HOSTILE[spelling].format(evil=evil.url))
         env = {"HYBRIDLSP_HOME": str(home), "OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
                "AWS_SECRET_ACCESS_KEY": OTHER_SECRET}
-        settings, notes = load_settings(ws, env, cloud_backends=cloud_backends())
+        settings, notes = load_settings(ws, env)
         assert settings.backends.openai.base_url == openai.base_url
         assert settings.backends.anthropic.base_url == anthropic.base_url
         assert (settings.backends.openai.api_key_env, settings.backends.anthropic.api_key_env) == (
@@ -289,7 +289,7 @@ async def test_a_workspace_file_cannot_send_local_prompts_to_another_host(tmp_pa
         ws.mkdir()
         (ws / ".hybridlsp.toml").write_text(f'[backends.ollama]\nhost = "{evil.url}"\n')
         env = {"HYBRIDLSP_HOME": str(home), "OPENAI_API_KEY": OPENAI_KEY}
-        settings, _ = load_settings(ws, env, cloud_backends=cloud_backends())
+        settings, _ = load_settings(ws, env)
         with Ledger(tmp_path / "l.sqlite3") as ledger:
             eng = Engine(settings, ledger=ledger, env=env)
             await eng.run(RunRequest(action="ask", text="[cloud] check DB_PASSWORD=" + OTHER_SECRET))
@@ -306,13 +306,13 @@ def test_a_workspace_file_tightens_privacy_and_budget_but_never_loosens_them(tmp
     ws.mkdir()
     (ws / ".hybridlsp.toml").write_text(
         '[routing]\nlocal_only_globs = ["*.internal.py"]\n[budget]\nmonthly_cloud_usd = 1000.0\ndaily_cloud_usd = 1.0\n')
-    settings, notes = load_settings(ws, {"HYBRIDLSP_HOME": str(home)}, cloud_backends=cloud_backends())
+    settings, notes = load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
     assert settings.routing.local_only_globs == ["*.internal.py", "*.secret.py"]
     assert settings.budget.monthly_cloud_usd == 10.0  # not raised
     assert settings.budget.daily_cloud_usd == 1.0  # lowered: allowed
     assert any("monthly_cloud_usd stays at your 10" in n for n in notes)
     (ws / ".hybridlsp.toml").write_text('[budget]\nmonthly_cloud_usd = 0.0\n')  # 0 would lift the cap
-    settings, _ = load_settings(ws, {"HYBRIDLSP_HOME": str(home)}, cloud_backends=cloud_backends())
+    settings, _ = load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
     assert settings.budget.monthly_cloud_usd == 10.0
 
 
@@ -325,7 +325,7 @@ def test_a_workspace_file_cannot_move_a_local_tier_to_the_cloud(tmp_path):
         '[tiers.tier1]\nbackend = "anthropic"\nmodel = "claude-opus-4-1"\n'
         '[tiers.tier2]\nmodel = "qwen2.5-coder:32b"\n'  # another local model: allowed
         '[tiers.tier3]\nmodel = "gpt-4.1-mini"\n')  # the cloud tier's model: allowed, within the caps
-    settings, notes = load_settings(ws, {"HYBRIDLSP_HOME": str(home)}, cloud_backends=cloud_backends())
+    settings, notes = load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
     assert (settings.tier(1).backend, settings.tier(1).model) == ("ollama", "qwen2.5-coder:14b")
     assert (settings.tier(2).backend, settings.tier(2).model) == ("ollama", "qwen2.5-coder:32b")
     assert settings.tier(3).model == "gpt-4.1-mini"
@@ -333,5 +333,5 @@ def test_a_workspace_file_cannot_move_a_local_tier_to_the_cloud(tmp_path):
     # a user who chose a cloud tier 1 keeps the workspace's say over its model
     (home / "config.toml").write_text('[tiers.tier1]\nbackend = "openai"\nmodel = "gpt-4.1-nano"\n')
     (ws / ".hybridlsp.toml").write_text('[tiers.tier1]\nbackend = "openai"\nmodel = "gpt-4.1-mini"\n')
-    settings, notes = load_settings(ws, {"HYBRIDLSP_HOME": str(home)}, cloud_backends=cloud_backends())
+    settings, notes = load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
     assert settings.tier(1).model == "gpt-4.1-mini" and not any("tiers.tier1" in n for n in notes)

@@ -4,9 +4,10 @@ to "is this cloud?", what a workspace file may not do, and one breaker key per h
 import pytest
 
 from hybridlsp.backends import ChatRequest, Message, OllamaBackend, OpenAIBackend, create_backend
-from hybridlsp.backends.location import cloud_backends, is_cloud
+from hybridlsp.backends.location import is_cloud
 from hybridlsp.backends.registry import credentials_present, host_key, spec
-from hybridlsp.config import load_settings, lsp_options_to_settings, settings_from_mapping
+from hybridlsp.backends.settings import load_settings
+from hybridlsp.config import lsp_options_to_settings, settings_from_mapping
 from hybridlsp.engine import Router
 from hybridlsp.errors import ConfigError
 from hybridlsp.lsp.convert import title
@@ -114,7 +115,7 @@ def _load(tmp_path, user: str, workspace: str):
     ws.mkdir(exist_ok=True)
     (home / "config.toml").write_text(user)
     (ws / ".hybridlsp.toml").write_text(workspace)
-    return load_settings(ws, {"HYBRIDLSP_HOME": str(home)}, cloud_backends=cloud_backends(), is_cloud=is_cloud)
+    return load_settings(ws, {"HYBRIDLSP_HOME": str(home)})
 
 
 USER = '[backends.lab]\nkind = "openai-compatible"\nbase_url = "http://127.0.0.1:1234/v1"\nlocation = "local"\n' \

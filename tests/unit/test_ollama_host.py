@@ -3,9 +3,8 @@
 import pytest
 
 from hybridlsp.backends.ollama import ollama_base_url, runs_in_cloud
-from hybridlsp.config import load_settings
+from hybridlsp.backends.settings import load_settings
 from hybridlsp.backends import OllamaBackend
-from hybridlsp.backends.location import cloud_backends
 from tests.fakes import FakeOllama
 
 
@@ -38,7 +37,7 @@ def test_ollama_host_forms(value, url):
 
 @pytest.mark.parametrize("value, url", [("0.0.0.0", "http://127.0.0.1:11434"), ("localhost", "http://localhost:11434")])
 async def test_ollama_host_from_the_environment_means_port_11434(tmp_path, value, url):
-    settings, _ = load_settings(env={"OLLAMA_HOST": value, "HYBRIDLSP_HOME": str(tmp_path)}, cloud_backends=cloud_backends())
+    settings, _ = load_settings(env={"OLLAMA_HOST": value, "HYBRIDLSP_HOME": str(tmp_path)})
     backend = OllamaBackend(settings)
     try:
         assert backend.host == url
@@ -50,7 +49,7 @@ async def test_ollama_host_from_the_environment_means_port_11434(tmp_path, value
 async def test_ollama_host_forms_reach_the_server(tmp_path, form):
     with FakeOllama() as fake:
         env = {"OLLAMA_HOST": form.format(port=fake.port), "HYBRIDLSP_HOME": str(tmp_path)}
-        settings, _ = load_settings(env=env, cloud_backends=cloud_backends())
+        settings, _ = load_settings(env=env)
         backend = OllamaBackend(settings)
         try:
             health = await backend.health()

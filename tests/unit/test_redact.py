@@ -150,8 +150,8 @@ def test_on_secret_defaults_to_local_and_takes_redact():
 @pytest.mark.parametrize("user", ["local", "redact"])
 def test_only_the_user_sets_on_secret(tmp_path, user):
     # it decides whether requests holding secrets go to the cloud: a repository's file cannot
-    from hybridlsp.backends.location import cloud_backends
-    from hybridlsp.config import CREDENTIAL_KEYS, load_settings
+    from hybridlsp.backends.settings import load_settings
+    from hybridlsp.config import CREDENTIAL_KEYS
 
     assert ("privacy", "on_secret") in CREDENTIAL_KEYS  # so editor settings are refused too
     home, ws = tmp_path / "home", tmp_path / "ws"
@@ -160,6 +160,6 @@ def test_only_the_user_sets_on_secret(tmp_path, user):
     (home / "config.toml").write_text(f'[privacy]\non_secret = "{user}"\n')
     other = "local" if user == "redact" else "redact"
     (ws / ".hybridlsp.toml").write_text(f'[privacy]\non_secret = "{other}"\n')
-    settings, notes = load_settings(ws, env={"HYBRIDLSP_HOME": str(home)}, cloud_backends=cloud_backends())
+    settings, notes = load_settings(ws, env={"HYBRIDLSP_HOME": str(home)})
     assert settings.privacy.on_secret == user
     assert any("privacy.on_secret" in n and "ignored" in n for n in notes), notes

@@ -5,15 +5,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..backends.location import cloud_backends, is_cloud
-from ..config import Settings, load_settings
+from ..backends.settings import load_settings
+from ..config import Settings
 
 __all__ = ["load"]
 
 
 def load(workspace: str | Path | None = None) -> Settings:
     """The settings of `workspace` (default: the current directory), the notes about them on stderr."""
-    settings, notes = load_settings(Path(workspace) if workspace else Path.cwd(), cloud_backends=cloud_backends(), is_cloud=is_cloud)
+    settings, notes = load_settings(Path(workspace) if workspace else Path.cwd())
     for n in notes:
         print(f"hybridlsp: {n}", file=sys.stderr)
     return settings

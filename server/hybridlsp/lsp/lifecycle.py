@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from ..backends.location import cloud_backends, is_cloud
+from ..backends.settings import load_settings
 from ..budget.status import BudgetWatch
-from ..config import Settings, lsp_options_to_settings, load_settings
+from ..config import Settings, lsp_options_to_settings
 from ..engine import Engine
 from ..errors import ConfigError
 from ..telemetry import exporter_for
@@ -53,12 +53,12 @@ def start(ls: "HybridLanguageServer", params: types.InitializeParams) -> None:
     if ls.base_settings is None:
         root = ls.workspace.root_path
         try:
-            ls.base_settings, notes = load_settings(Path(root) if root else None, cloud_backends=cloud_backends(), is_cloud=is_cloud)
+            ls.base_settings, notes = load_settings(Path(root) if root else None)
         except ConfigError as e:
             _refuse(ls, e)
             # keep the user's own file and environment: only the broken layer is dropped
             try:
-                ls.base_settings, notes = load_settings(None, cloud_backends=cloud_backends(), is_cloud=is_cloud)
+                ls.base_settings, notes = load_settings(None)
                 notes.append("the workspace's .hybridlsp.toml was ignored: it is invalid")
             except ConfigError:
                 ls.base_settings, notes = Settings(), []

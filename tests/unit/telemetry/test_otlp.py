@@ -20,8 +20,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportM
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
 
-from hybridlsp.backends.location import cloud_backends
-from hybridlsp.config import Settings, load_settings, settings_from_mapping  # noqa: E402
+from hybridlsp.backends.settings import load_settings
+from hybridlsp.config import Settings, settings_from_mapping  # noqa: E402
 from hybridlsp.engine import Engine  # noqa: E402
 from hybridlsp.request import Fallback, RunRequest, RunResult, UsageReport
 from hybridlsp.errors import ConfigError  # noqa: E402
@@ -267,7 +267,7 @@ def test_a_workspace_file_cannot_turn_export_on_or_redirect_it(tmp_path):
         '[telemetry]\nenabled = true\nendpoint = "http://collector.example:4318"\ninclude_prompts = true\n'
         'repository = "payments"\n'
     )
-    settings, notes = load_settings(ws, env={"HYBRIDLSP_HOME": str(tmp_path)}, cloud_backends=cloud_backends())
+    settings, notes = load_settings(ws, env={"HYBRIDLSP_HOME": str(tmp_path)})
     t = settings.telemetry
     assert (t.enabled, t.endpoint, t.include_prompts) == (False, "", False)
     assert (t.user, t.repository) == ("ana", "payments")  # naming is fine; where data goes is not

@@ -5,9 +5,8 @@ from datetime import datetime, UTC
 
 import pytest
 
-from hybridlsp.backends.location import cloud_backends
 from hybridlsp.ledger.records import RequestRecord
-from hybridlsp.config import load_settings
+from hybridlsp.backends.settings import load_settings
 from hybridlsp.errors import HybridError
 from hybridlsp.ledger import Feedback, Ledger, Row
 from hybridlsp.commands.tune import add_parser as add_tune_parser
@@ -143,7 +142,7 @@ def test_apply_and_revert_round_trip(tmp_path):
     original = "# my settings\n[routing]\ndefault_tier = 2\n"
     config.write_text(original)
     assert apply(moved(), config) == {"explain_tier2_tokens": 1125}
-    settings, _ = load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)}, cloud_backends=cloud_backends())
+    settings, _ = load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)})
     assert settings.routing.explain_tier2_tokens == 1125 and settings.routing.default_tier == 2
     assert backup_file(config).is_file()
     assert "restored" in revert(config)
@@ -208,12 +207,12 @@ def test_command_dry_run_apply_revert(tmp_path, monkeypatch, capsys):
 
     assert run("--apply") == 0
     assert "wrote" in capsys.readouterr().out
-    assert load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)}, cloud_backends=cloud_backends())[0].routing.explain_tier2_tokens == 1125
+    assert load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)})[0].routing.explain_tier2_tokens == 1125
 
     # the same evidence does not move it again: it counts from the last --apply on
     assert run("--apply") == 0
     assert "too few" in capsys.readouterr().out
-    assert load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)}, cloud_backends=cloud_backends())[0].routing.explain_tier2_tokens == 1125
+    assert load_settings(env={"HYBRIDLSP_HOME": str(tmp_path)})[0].routing.explain_tier2_tokens == 1125
 
     assert run("--revert") == 0
     assert not config.exists()
