@@ -47,7 +47,7 @@ BackendKind = Literal["ollama", "openai-compatible", "openai", "anthropic", "emb
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TierSettings(_Model):
@@ -186,7 +186,7 @@ class BackendInstance(_Model):
 
 class BackendsSettings(_Model):
     # `[backends.NAME]` tables besides the built-ins are named instances
-    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    model_config = ConfigDict(extra="allow", frozen=True)
     __pydantic_extra__: dict[str, BackendInstance] = Field(init=False)
 
     ollama: OllamaSettings = OllamaSettings()

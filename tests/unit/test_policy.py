@@ -329,3 +329,21 @@ def test_each_settings_object_gets_its_own_tiers_and_chains():
             assert (d.model, d.max_output_tokens) == (f"m{i}", 64 + i)
             assert [h.model for h in d.chain][:1] == [f"m{i}"]
             assert (d.chain[-1].backend == "embedded") is (i % 2 == 0)
+
+
+def test_settings_cannot_change_in_place_under_the_policys_memo():
+    """The policy keeps what it worked out per settings object (`policy._Fixed`): a tier changed
+    in place would be routed by the old chain, so a change must be a new object."""
+    import pydantic
+
+    from hybridlsp.config import merge_settings
+
+    s = settings_from_mapping({})
+    before = decide(req(), s)
+    with pytest.raises(pydantic.ValidationError):
+        s.tiers.tier1.model = "other:7b"
+    with pytest.raises(pydantic.ValidationError):
+        s.tiers.tier1 = s.tiers.tier2
+    changed = merge_settings(s, {"tiers": {"tier1": {"model": "other:7b"}}}, "test")
+    after = decide(req(), changed)
+    assert before.chain[0].model != "other:7b" and after.chain[0].model == "other:7b"

@@ -122,8 +122,8 @@ def _chain(tier: int, allow_cloud: bool, *spec) -> tuple[Hop, ...]:
 class _Fixed:
     """What a decision reads from one settings object alone, worked out once for it: the three
     tiers' settings, and each hop chain asked for so far (a handful: by tier, whether the cloud is
-    allowed, the cloud tiers and the action). Settings are not changed in place: a change is a new
-    object (`Engine.update_settings`), so this is keyed by the object itself."""
+    allowed, the cloud tiers and the action). Settings cannot change in place (config's models are
+    frozen): a change is a new object (`Engine.update_settings`), so this is keyed by the object itself."""
 
     __slots__ = ("settings", "tiers", "chains")
 
