@@ -382,10 +382,13 @@ def _rewritten(data: bytes, line: str, end: int, line_no: int, path: str) -> lis
     """A flagged line whose name and value stand apart: `<add key="k" value="v"/>`, a YAML block
     scalar (`k: |` then the value), a `parent:` or `[parent]` whose children's names it prefixes."""
     out = []
-    for m in rulesets.KEY_VALUE_ATTRIBUTES.finditer(line):
-        if m.group(2):
-            out += _as_assignment(m.group(1), m.group(2), line_no, m.start(2), path)
-    if end < 0:
+    # Each form needs a character most flagged lines of code lack ("=" in an attribute, ":" after
+    # a YAML name): a `in` test costs a tenth of trying the pattern (~1 us a line for the three).
+    if "=" in line:
+        for m in rulesets.KEY_VALUE_ATTRIBUTES.finditer(line):
+            if m.group(2):
+                out += _as_assignment(m.group(1), m.group(2), line_no, m.start(2), path)
+    if end < 0 or (":" not in line and "]" not in line):
         return out
     block = rulesets.BLOCK_SCALAR.match(line)
     if block:
