@@ -255,14 +255,37 @@ def _keywords_by_regex_alone(est, text):
      "translate2", "analyze", " ", "\n", "-", "'", "é", "İ", "K", "—", ",", "(", "2", "trade-offs", "design",
      "architecture", "formal", "in", "of", "the"]), max_size=40))
 def test_keyword_quick_test_never_hides_a_keyword(parts):
+    from hybridlsp.routing import difficulty
     from hybridlsp.routing.difficulty import KeywordEstimator
 
     r = Settings().routing
     est = KeywordEstimator(r.tier1_keywords + ["step-by-step", "x-ray"], r.tier2_keywords, r.tier3_keywords)
     text = "".join(parts)
+    difficulty._phrase_matcher(est._phrases, wait=True)  # compiled: this estimate takes the set's test
     got = est.estimate(text, "ask")
     want = _keywords_by_regex_alone(est, text)
     assert (got.tier, got.reason.split("'")[1]) == want if want else got is None
+    with pytest.MonkeyPatch.context() as mp:  # without the phrases' Hyperscan set: the runs test
+        mp.setattr(difficulty, "_phrase_matcher", lambda phrases, wait=None: None)
+        assert est.estimate(text, "ask") == got
+
+
+def test_one_prompts_keyword_test_is_the_phrases_hyperscan_set(monkeypatch):
+    # ~1 us, where cutting the head into runs costs ~2.3: the set `estimate_many` has, once compiled
+    from hybridlsp.routing import difficulty
+
+    r = Settings().routing
+    est = difficulty.KeywordEstimator(r.tier1_keywords, r.tier2_keywords, r.tier3_keywords)
+    scanned = []
+
+    class Recording:
+        def ends(self, data):
+            scanned.append(data)
+            return []
+
+    monkeypatch.setattr(difficulty, "_phrase_matcher", lambda phrases, wait=None: Recording())
+    assert est.estimate("Prove it, İ", "ask") is None  # the set says no phrase: no word is looked at
+    assert scanned == ["prove it, i\u0307".encode("ascii", "replace")]
 
 
 _BATCH_WORDS = ["explain", "Explain", "summarize", "step-by-step", "step", "by", "-prove", "prove's", "x", "proof",

@@ -235,10 +235,22 @@ class _Sets:
         return self.main.matches(data) + [(0, at) for at in self.compared.ends(data)]
 
 
+# (the main set's Background, both sets) once both have compiled: every scan asks for them, and
+# asking both Backgrounds again and joining them costs ~0.5 us a scan
+_READY: tuple[Background, _Sets] | None = None
+
+
 def _hyperscan(wait: bool | None = None) -> _Sets | None:
-    main = _engine().get(wait)
+    global _READY
+    background = _engine()
+    if _READY is not None and _READY[0] is background:
+        return _READY[1]
+    main = background.get(wait)
     compared = _COMPARED.get(wait) if main is not None else None
-    return _Sets(main, compared) if compared is not None else None
+    if compared is None:
+        return None
+    _READY = (background, _Sets(main, compared))
+    return _READY[1]
 
 
 def _candidate_offsets(low: bytes) -> list[int]:
@@ -322,14 +334,19 @@ def _scan(text: str, path: str) -> list[_Finding]:
     findings: list[_Finding] = []
     data = text.encode("utf-8", "surrogatepass")
     low = data.lower()
+    # the start of every line with a trigger, each line once, in order
+    ds_starts, rule_lines = _candidate_lines(low)
+    # A PEM header lowercased is a candidate of detect-secrets' expression ("p(?:rivate key"): with
+    # no such line there is none, and no line or block to name a diff's file for. Most texts stop
+    # here, without the two searches of the whole text (~4 us at 5 KB).
+    if not ds_starts and not rule_lines:
+        return findings
     header_offsets, header_paths = _diff_paths(data) if b"diff --git " in data else ([], [])
 
     def path_at(offset: int) -> str:  # in a diff, the file a byte offset belongs to
         i = bisect.bisect_right(header_offsets, offset) - 1
         return header_paths[i] if i >= 0 else path
 
-    # the start of every line with a trigger, each line once, in order
-    ds_starts, rule_lines = _candidate_lines(low)
     if ds_starts:
         from .secret_lines import scan_line  # detect-secrets, ~50-80 ms: only for a text with a candidate line
     line_no, counted_to = 1, 0
@@ -347,7 +364,7 @@ def _scan(text: str, path: str) -> list[_Finding]:
         for s, e, kind in _merge(found):
             findings.append(_Finding(line_no, s, line_no, e, kind, line_path))
 
-    if "PRIVATE KEY" in text:
+    if ds_starts and "PRIVATE KEY" in text:
         for m in _PEM_BLOCK.finditer(text):
             first = text.count("\n", 0, m.start()) + 1
             begin_col = m.start() - (text.rfind("\n", 0, m.start()) + 1)
