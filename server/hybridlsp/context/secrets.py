@@ -211,8 +211,9 @@ def _patterns() -> list[bytes]:
     return [_EXPRESSION, *(pre.pattern for pre in rulesets.prefilters())]
 
 
+_OPERATORS = (b"==", b"!=", b"!!", b"=!")  # `[!=]{2}`, each the start of one pattern of the compared-name set
 _ENGINE: Background | None = None  # built on first use: the rule set loads then
-_COMPARED = Background([op + _COMPARED_NAME[len(rb"[!=]{2}"):] for op in (b"==", b"!=", b"!!", b"=!")])
+_COMPARED = Background([op + _COMPARED_NAME[len(rb"[!=]{2}"):] for op in _OPERATORS])
 
 
 def _engine() -> Background:
@@ -222,17 +223,27 @@ def _engine() -> Background:
     return _ENGINE
 
 
+def _compares(data: bytes) -> bool:
+    """Whether one of `_OPERATORS` is in `data`: prose rarely has one, and the four searches cost
+    less than the second scan (~0.8 us at 400 bytes)."""
+    return b"==" in data or b"!=" in data or b"!!" in data or b"=!" in data
+
+
 class _Sets:
-    """The two sets as one: the compared-name set's matches count as id 0's."""
+    """The two sets as one: the compared-name set's matches count as id 0's (it is scanned only
+    where one of its operators is)."""
 
     def __init__(self, main: PatternSet, compared: PatternSet):
         self.main, self.compared = main, compared
 
     def ends(self, data: bytes) -> list[int]:
-        return self.main.ends(data) + self.compared.ends(data)
+        return self.main.ends(data) + self.compared.ends(data) if _compares(data) else self.main.ends(data)
 
     def matches(self, data: bytes) -> list[tuple[int, int]]:
-        return self.main.matches(data) + [(0, at) for at in self.compared.ends(data)]
+        found = self.main.matches(data)
+        if _compares(data):
+            found += [(0, at) for at in self.compared.ends(data)]
+        return found
 
 
 # (the main set's Background, both sets) once both have compiled: every scan asks for them, and
