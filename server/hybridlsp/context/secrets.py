@@ -223,15 +223,19 @@ def _engine() -> Background:
     return _ENGINE
 
 
+_EQUALS, _BANG = b"=!"  # as ints: `int in bytes` is a memchr, where `bytes in bytes` first tries int()
+
+
 def _compares(data: bytes) -> bool:
-    """Whether one of `_OPERATORS` is in `data`: prose rarely has one, and the four searches cost
-    less than the second scan (~0.8 us at 400 bytes)."""
-    return b"==" in data or b"!=" in data or b"!!" in data or b"=!" in data
+    """Whether `data` may hold one of `_OPERATORS`. A question in prose rarely has "=" or "!": two
+    one-byte searches (~0.04 us at 400 bytes) then spare it the second scan (~0.8 us). (Searching
+    for the four pairs themselves costs more than that scan: ~2 us on code.)"""
+    return _EQUALS in data or _BANG in data
 
 
 class _Sets:
     """The two sets as one: the compared-name set's matches count as id 0's (it is scanned only
-    where one of its operators is)."""
+    where one of its operators may be)."""
 
     def __init__(self, main: PatternSet, compared: PatternSet):
         self.main, self.compared = main, compared
