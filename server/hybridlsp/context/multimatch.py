@@ -92,6 +92,9 @@ class Background:
         self._lock = threading.Lock()
 
     def get(self, wait: bool | None = None) -> PatternSet | None:
+        compiled = self._set  # once compiled, asked on every scan: no Event to ask first
+        if compiled is not None:
+            return compiled
         if self._done.is_set():
             return self._set
         if wait is None:

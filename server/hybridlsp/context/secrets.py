@@ -250,22 +250,19 @@ class _Sets:
         return found
 
 
-# (the main set's Background, both sets) once both have compiled: every scan asks for them, and
-# asking both Backgrounds again and joining them costs ~0.5 us a scan
-_READY: tuple[Background, _Sets] | None = None
+_JOINED: _Sets | None = None  # the last two sets joined: every scan asks for them
 
 
 def _hyperscan(wait: bool | None = None) -> _Sets | None:
-    global _READY
-    background = _engine()
-    if _READY is not None and _READY[0] is background:
-        return _READY[1]
-    main = background.get(wait)
+    global _JOINED
+    main = _engine().get(wait)
     compared = _COMPARED.get(wait) if main is not None else None
     if compared is None:
         return None
-    _READY = (background, _Sets(main, compared))
-    return _READY[1]
+    joined = _JOINED
+    if joined is None or joined.main is not main or joined.compared is not compared:
+        joined = _JOINED = _Sets(main, compared)
+    return joined
 
 
 def _candidate_offsets(low: bytes) -> list[int]:
