@@ -283,9 +283,11 @@ def test_one_prompts_keyword_test_is_the_phrases_hyperscan_set(monkeypatch):
             scanned.append(data)
             return []
 
-    monkeypatch.setattr(difficulty, "_phrase_matcher", lambda phrases, wait=None: Recording())
+    asked = []
+    monkeypatch.setattr(difficulty, "_phrase_matcher", lambda phrases, wait=None: asked.append(wait) or Recording())
     assert est.estimate("Prove it, İ", "ask") is None  # the set says no phrase: no word is looked at
     assert scanned == ["prove it, i\u0307".encode("ascii", "replace")]
+    assert asked == [False]  # a decision never waits for the set to compile (20-40 ms)
 
 
 _BATCH_WORDS = ["explain", "Explain", "summarize", "step-by-step", "step", "by", "-prove", "prove's", "x", "proof",

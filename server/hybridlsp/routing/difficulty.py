@@ -91,11 +91,12 @@ class KeywordEstimator:
     def estimate(self, text: str, action: str, head: Sequence[int] | None = None) -> Estimate | None:
         head_text = text[:HEAD_CHARS].lower()
         # Quick test: most prompts name no task. The phrases' Hyperscan set (as `estimate_many` has
-        # it) says so in ~1 us. Without it, all in C too: cut the head at every byte outside
+        # it) says so in ~1 us; it compiles on its own thread (20-40 ms), which no decision waits
+        # for. Until then, and without Hyperscan, all in C too: cut the head at every byte outside
         # [a-z0-9] (each word of a phrase is then one or more whole runs) and look for a phrase's
         # run, ~2.3 us (the word regex: ~7). Either passes every head with a keyword.
         ascii_head = head_text.encode("ascii", "replace")
-        matcher = _phrase_matcher(self._phrases)
+        matcher = _phrase_matcher(self._phrases, wait=False)
         if matcher is not None:
             if not matcher.ends(ascii_head):
                 return None
