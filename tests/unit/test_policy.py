@@ -284,6 +284,7 @@ def test_one_prompts_keyword_test_is_the_phrases_hyperscan_set(monkeypatch):
             return []
 
     asked = []
+    monkeypatch.setattr(difficulty, "imported", lambda: True)  # as after a secret scan
     monkeypatch.setattr(difficulty, "_phrase_matcher", lambda phrases, wait=None: asked.append(wait) or Recording())
     assert est.estimate("Prove it, İ", "ask") is None  # the set says no phrase: no word is looked at
     assert scanned == ["prove it, i\u0307".encode("ascii", "replace")]
@@ -354,3 +355,18 @@ def test_each_settings_object_gets_its_own_tiers_and_chains():
             assert (d.model, d.max_output_tokens) == (f"m{i}", 64 + i)
             assert [h.model for h in d.chain][:1] == [f"m{i}"]
             assert (d.chain[-1].backend == "embedded") is (i % 2 == 0)
+
+
+def test_one_prompts_keyword_test_leaves_the_hyperscan_import_to_the_secret_scan():
+    # a code action's title is decided before any secret scan: it must not pay the ~16 ms import
+    import subprocess
+    import sys
+
+    code = ("import sys; from hybridlsp.config import Settings; from hybridlsp.routing import get_estimator; "
+            "from hybridlsp.context.secrets import contains_secret; from hybridlsp.routing import difficulty; "
+            "est = get_estimator(Settings()).keywords; est.estimate('Summarize this', 'ask'); "
+            "print('hyperscan' in sys.modules, difficulty._phrase_patterns.cache_info().currsize); "
+            "contains_secret('hello'); est.estimate('Summarize this', 'ask'); "
+            "print(difficulty._phrase_patterns.cache_info().currsize)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "0", "1"]  # after the scan, the estimate asks for the set (it compiles meanwhile)
