@@ -6,6 +6,11 @@ is the least any router does. The texts are the Python standard library's own so
 docstrings), cut to exactly N tokens. Each side runs in alternating blocks; each figure is the
 best block (the least disturbed by the other processes on the machine). Goal: route within 1.2x
 of the count from 100 tokens up; at 10 tokens (a 4 µs count) the ratio is shown without one.
+
+The "of which decide" column times `Router.decide_prompt`, the call route makes. It used to time
+`Router.decide` of a `RunRequest`, which decided the same until `decide_prompt` began sharing the
+policy's run among the bare asks of one shape (engine/route.py); since then that figure was no
+longer a part of route's time.
 """
 
 from __future__ import annotations
@@ -97,8 +102,6 @@ def run() -> Result:
     from hybridlsp.context.secrets import contains_secret
     from hybridlsp.context.tokens import count_tokens, head_tokens, truncate_to_tokens
     from hybridlsp.routing.learned import HEAD_TOKENS
-    from hybridlsp.request import RunRequest
-    from hybridlsp.routing.types import GitSummary
 
     engine = _engine()
     big = corpus(max(SIZES))
@@ -109,12 +112,11 @@ def run() -> Result:
         text = texts[n] = truncate_to_tokens(big, n)
         tokens = count_tokens(text)
         head = head_tokens(text, HEAD_TOKENS)  # as route_one passes it, from its count
-        req = RunRequest(action="ask", text=text)
         t = best_of({
             "count": lambda: count_tokens(text),
             "route": lambda: route_one(engine, text, "ask", _POOL),
             "secrets": lambda: contains_secret(text),
-            "decide": lambda: engine.decide(req, tokens, GitSummary(), False, head=head),
+            "decide": lambda: engine.decide_prompt("ask", text, tokens, False, head),
         })
         ratios[n] = t["route"] / t["count"]
         per_token[n] = t["route"] / tokens
@@ -148,25 +150,22 @@ def _diagnose(engine, texts: dict[int, str], missed: list[int]) -> str:
     """Where route's time goes beyond counting: at the smallest size that misses, and at the largest."""
     from hybridlsp.engine.route_many import route_one
     from hybridlsp.context.secrets import contains_secret
-    from hybridlsp.request import RunRequest
     from hybridlsp.context.tokens import head_tokens
     from hybridlsp.routing.difficulty import get_estimator
     from hybridlsp.routing.learned import HEAD_TOKENS
-    from hybridlsp.routing.types import GitSummary
 
     notes = []
     for n in sorted({min(missed), max(missed)}):
         text = texts[n]
         tokens = engine.count_tokens(text)
         head = head_tokens(text, HEAD_TOKENS)
-        req = RunRequest(action="ask", text=text)
         est = get_estimator(engine.settings)
         t = best_of({
             "route": lambda: route_one(engine, text, "ask", _POOL),
             "count": lambda: engine.count_tokens(text),
             "secret scan": lambda: contains_secret(text),
             "difficulty estimate": lambda: est.estimate(text, "ask", head) if est else None,
-            "decide": lambda: engine.decide(req, tokens, GitSummary(), False, head=head),
+            "decide": lambda: engine.decide_prompt("ask", text, tokens, False, head),
         }, blocks=3)
         parts = {
             "secret scan": t["secret scan"],

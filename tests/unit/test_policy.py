@@ -255,14 +255,40 @@ def _keywords_by_regex_alone(est, text):
      "translate2", "analyze", " ", "\n", "-", "'", "é", "İ", "K", "—", ",", "(", "2", "trade-offs", "design",
      "architecture", "formal", "in", "of", "the"]), max_size=40))
 def test_keyword_quick_test_never_hides_a_keyword(parts):
+    from hybridlsp.routing import difficulty
     from hybridlsp.routing.difficulty import KeywordEstimator
 
     r = Settings().routing
     est = KeywordEstimator(r.tier1_keywords + ["step-by-step", "x-ray"], r.tier2_keywords, r.tier3_keywords)
     text = "".join(parts)
+    difficulty._phrase_matcher(est._phrases, wait=True)  # compiled: this estimate takes the set's test
     got = est.estimate(text, "ask")
     want = _keywords_by_regex_alone(est, text)
     assert (got.tier, got.reason.split("'")[1]) == want if want else got is None
+    with pytest.MonkeyPatch.context() as mp:  # without the phrases' Hyperscan set: the runs test
+        mp.setattr(difficulty, "_phrase_matcher", lambda phrases, wait=None: None)
+        assert est.estimate(text, "ask") == got
+
+
+def test_one_prompts_keyword_test_is_the_phrases_hyperscan_set(monkeypatch):
+    # ~1 us, where cutting the head into runs costs ~2.3: the set `estimate_many` has, once compiled
+    from hybridlsp.routing import difficulty
+
+    r = Settings().routing
+    est = difficulty.KeywordEstimator(r.tier1_keywords, r.tier2_keywords, r.tier3_keywords)
+    scanned = []
+
+    class Recording:
+        def ends(self, data):
+            scanned.append(data)
+            return []
+
+    asked = []
+    monkeypatch.setattr(difficulty, "imported", lambda: True)  # as after a secret scan
+    monkeypatch.setattr(difficulty, "_phrase_matcher", lambda phrases, wait=None: asked.append(wait) or Recording())
+    assert est.estimate("Prove it, İ", "ask") is None  # the set says no phrase: no word is looked at
+    assert scanned == ["prove it, i\u0307".encode("ascii", "replace")]
+    assert asked == [False]  # a decision never waits for the set to compile (20-40 ms)
 
 
 _BATCH_WORDS = ["explain", "Explain", "summarize", "step-by-step", "step", "by", "-prove", "prove's", "x", "proof",
@@ -347,3 +373,18 @@ def test_settings_cannot_change_in_place_under_the_policys_memo():
     changed = merge_settings(s, {"tiers": {"tier1": {"model": "other:7b"}}}, "test")
     after = decide(req(), changed)
     assert before.chain[0].model != "other:7b" and after.chain[0].model == "other:7b"
+
+
+def test_one_prompts_keyword_test_leaves_the_hyperscan_import_to_the_secret_scan():
+    # a code action's title is decided before any secret scan: it must not pay the ~16 ms import
+    import subprocess
+    import sys
+
+    code = ("import sys; from hybridlsp.config import Settings; from hybridlsp.routing import get_estimator; "
+            "from hybridlsp.context.secrets import contains_secret; from hybridlsp.routing import difficulty; "
+            "est = get_estimator(Settings()).keywords; est.estimate('Summarize this', 'ask'); "
+            "print('hyperscan' in sys.modules, difficulty._phrase_patterns.cache_info().currsize); "
+            "contains_secret('hello'); est.estimate('Summarize this', 'ask'); "
+            "print(difficulty._phrase_patterns.cache_info().currsize)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "0", "1"]  # after the scan, the estimate asks for the set (it compiles meanwhile)

@@ -2,6 +2,7 @@
 false positives that must stay false. Secrets are assembled at run time (none in this file)."""
 
 import json
+import random
 import re
 import tomllib
 
@@ -180,3 +181,97 @@ def test_findings_on_the_corpus_are_the_same_without_hyperscan(monkeypatch):
     with_hs = [find_secrets(t, p) for t, p in cases]
     monkeypatch.setattr(secrets_mod, "_hyperscan", lambda wait=False: None)
     assert [find_secrets(t, p) for t, p in cases] == with_hs
+
+
+# --- a rule's `needs`: the line test that skips its regex -----------------------------------------
+
+_STDLIB_LINES = [
+    "except KeyboardInterrupt:", "repl_locals[key] = locals()[key]", "class Console(code.InteractiveConsole):",
+    "self._token_map = {}", "api_key = settings.API_KEY", "tok = self._tokenize(source_code_2)",
+    "x = sha256-AAAAAAAAAAAAAAAAAAAAAAAA", "key_size = 2048", "token = tokens[i]",
+]
+_PIECES = ["key", "api_key", "TOKEN", "password", "secret", "Bearer ", "sk_", "pcsk_", " = ", ": ", "=>", '"', "'",
+           ",", "(", "[", "]", "-", ".", "_", "/", "+", "=", "\u0663", "\u0669", "7", "42", "٣٣", "ﾉ",
+           j("Zq8", "Wv2Lm5Np7Qr2St4", "Uv9x"), j("abcdefghijklmnopqrstuv"), j("ABCD", "EFGHIJKLMNOPQRST", "xyz"),
+           "AbCdEfGhIjKlMnOpQrSt", "x" * 17]
+
+
+def _without_needs(monkeypatch, index):
+    """rules() with rule `index` a fresh copy whose `needs` is None: its regex runs on every line."""
+    import dataclasses
+
+    all_rules = list(rulesets.rules())
+    bare = dataclasses.replace(all_rules[index])
+    bare.__dict__["needs"] = None
+    all_rules[index] = bare
+    monkeypatch.setattr(rulesets, "rules", lambda: all_rules)
+
+
+def _lines_for(index):
+    rng = random.Random(index)
+    lines = list(_STDLIB_LINES)
+    names, operators = ["api_key", "TOKEN", "password", "client_secret", "key", "auth", "sk"], [" = ", ": ", "=>", "_", "-"]
+    values = [*_PIECES, "9", "0x", "\u0663" * 3, "Zq8Wv", "2Lm5N", "p7Qr2", "qWeRtYuIoP"]
+    for n in range(400):
+        if n % 3 == 2:  # a prefixed token whose digits may stand apart, between any token characters
+            body = "".join(rng.choice(["aQ", "Zk", "3", "/", "+", "=", ".", "_", "-", "9x", "wErT"]) for _ in range(12))
+            lines.append("why does " + rng.choice(["pcsk_", "sk-or-v1-", "HRKU-", "ab."]) + body + " fail")
+        elif n % 3:  # a name, an operator, then a value of pieces with and without digits (of any script)
+            value = "".join(rng.choice(values) for _ in range(rng.randint(1, 6)))
+            lines.append(rng.choice(names) + rng.choice(operators) + rng.choice(["", '"', "'"]) + value)
+        else:
+            lines.append("".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 7))))
+    return lines
+
+
+_NEEDY = [i for i, r in enumerate(rulesets.rules()) if r.needs is not None]
+
+
+def test_the_generic_mixed_and_token_rules_have_a_line_test():
+    kinds = {("generic" if r.generic else "mixed" if r.mixed else "token") for r in rulesets.rules() if r.needs}
+    assert kinds == {"generic", "mixed", "token"}
+    assert all(r.needs is None for r in rulesets.rules() if not (r.generic or r.mixed or r.token))
+
+
+@pytest.mark.parametrize("index", _NEEDY, ids=[rulesets.rules()[i].id + str(i) for i in _NEEDY])
+def test_a_rules_line_test_never_drops_a_finding(monkeypatch, index):
+    # the findings with the test are the findings of the regex run on every line
+    lines = _lines_for(index)
+    with_test = [rulesets.scan_line(line, "", {index}) for line in lines]
+    _without_needs(monkeypatch, index)
+    assert [rulesets.scan_line(line, "", {index}) for line in lines] == with_test
+    assert any(with_test), "no line of the sample reaches a finding: the comparison says nothing"
+
+
+def test_a_line_without_what_a_rule_needs_does_not_run_its_regex(monkeypatch):
+    import dataclasses
+
+    class Untouchable:
+        def finditer(self, line):
+            raise AssertionError(f"the regex ran on {line!r}")
+
+    all_rules = list(rulesets.rules())
+    generic = next(i for i, r in enumerate(all_rules) if r.generic)
+    token = next(i for i, r in enumerate(all_rules) if r.token)
+    for i in (generic, token):
+        all_rules[i] = dataclasses.replace(all_rules[i])
+        all_rules[i].__dict__["rx"] = Untouchable()
+    monkeypatch.setattr(rulesets, "rules", lambda: all_rules)
+    assert rulesets.scan_line("except KeyboardInterrupt:", "", {generic}) == []
+    assert rulesets.scan_line("class Console(code.InteractiveConsole1):", "", {token}) == []  # one digit
+    with pytest.raises(AssertionError, match="the regex ran"):
+        rulesets.scan_line("key = 1", "", {generic})
+
+
+def test_the_apart_forms_are_tried_only_on_lines_with_their_punctuation(monkeypatch):
+    # a flagged line of code without "=" is no XML attribute, one without ":" or "]" no YAML or INI
+    # name; the forms are still found where they are (FORMS above)
+    class Untouchable:
+        def __getattr__(self, name):
+            raise AssertionError(f"{name} tried")
+
+    for name in ("KEY_VALUE_ATTRIBUTES", "BLOCK_SCALAR", "PARENT_KEY"):
+        monkeypatch.setattr(rulesets, name, Untouchable())
+    text = "while key > limit or token || fallback\n"
+    assert secrets_mod._candidate_lines(text.encode())[1]  # flagged for stage 2
+    assert find_secrets(text) == []

@@ -475,3 +475,34 @@ def test_only_route_compiles_in_the_background():
             "before = multimatch._in_background; commands.main(['route', '--json', 'hello']); print(before, multimatch._in_background)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[-2:] == ["False", "True"]
+
+
+@pytest.mark.usefixtures("hyperscan_engine")
+def test_the_compared_name_set_scans_only_text_with_its_operators(monkeypatch):
+    sets = secrets_mod._hyperscan(wait=True)
+    scanned = []
+    real = sets.compared
+
+    class Recording:
+        def ends(self, data):
+            scanned.append(data)
+            return real.ends(data)
+
+    recording = secrets_mod._Sets(sets.main, Recording())
+    monkeypatch.setattr(secrets_mod, "_hyperscan", lambda wait=None: recording)
+    assert secrets_mod._candidate_lines(b"the password is long\nkeep it (secret).")[0] == set()
+    assert scanned == []
+    for op in ("==", "!=", "!!", "=!"):
+        assert secrets_mod._candidate_lines(f'x\nif "abc" {op} password:'.encode())[0] == {2}
+    assert len(scanned) == 4
+
+
+@pytest.mark.usefixtures("hyperscan_engine")
+def test_the_joined_sets_are_reused_and_a_set_taken_away_is_seen(monkeypatch):
+    # bench 13 measures `re` alone by taking the compiled set away: the next scan must see it
+    first = secrets_mod._hyperscan()
+    assert secrets_mod._hyperscan() is first
+    monkeypatch.setattr(secrets_mod._engine(), "_set", None)
+    assert secrets_mod._hyperscan() is None
+    monkeypatch.undo()
+    assert secrets_mod._hyperscan() is first

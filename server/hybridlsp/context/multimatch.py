@@ -18,13 +18,22 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 
-__all__ = ["Background", "PatternSet", "compile_in_background", "parts_matched"]
+__all__ = ["Background", "PatternSet", "compile_in_background", "imported", "parts_matched"]
 
 _LOCK = threading.Lock()  # the library is imported once, whichever thread asks first
+_asked = False  # whether a set has asked for the library yet
+
+
+def imported() -> bool:
+    """Whether a pattern set has asked for Hyperscan yet (its import takes ~16 ms): a caller that
+    can do without may wait until another has paid for it."""
+    return _asked
 
 
 @lru_cache(maxsize=1)
 def _hyperscan():
+    global _asked
+    _asked = True
     if os.environ.get("HYBRIDLSP_PURE_PYTHON") == "1":
         return None
     try:
@@ -92,6 +101,9 @@ class Background:
         self._lock = threading.Lock()
 
     def get(self, wait: bool | None = None) -> PatternSet | None:
+        compiled = self._set  # once compiled, asked on every scan: no Event to ask first
+        if compiled is not None:
+            return compiled
         if self._done.is_set():
             return self._set
         if wait is None:

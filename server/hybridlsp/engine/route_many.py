@@ -36,7 +36,10 @@ CHUNK = 256  # prompts encoded and decided together; bounds memory for any file 
 # chars: above this, one prompt's secret scan runs on the pool's thread beside its count. A hand-off
 # to a running thread and back costs ~20 us: on an idle second core the scan beside the count is
 # faster from ~2,000 characters of code (213 against 228 us; 377 against 453 at 4,000), not below.
-# (A pool's first task also starts its thread, ~0.2 ms: once per `route` command.)
+# (A pool's first task also starts its thread, ~0.2 ms: once per `route` command.) With the other
+# core busy the two threads share one and beside costs more than in turn: at 4,837 characters
+# 1.4-1.6x the count against 1.2-1.3x (measured under another process's benchmark, and with
+# `taskset -c 0`); there is no cheap way to know, so this is tuned for a free second core.
 _BESIDE_FROM = 2_000
 # the secret scan's CPU as a share of counting the same text's tokens, measured on 480 KB of each:
 # 0.05 on questions, 0.13 on source code, 0.21 on code questions

@@ -197,3 +197,46 @@ def test_new_settings_are_followed_by_the_next_decision(engine):
     engine.update_settings(settings_from_mapping({"tiers": {"tier3": {"backend": "anthropic", "model": "claude-x"}}}))
     d = route_one(engine, prompt, "ask")  # no ANTHROPIC_API_KEY in this engine's environment
     assert d.tier == 2 and "no API key for anthropic" in d.reasons[-1]
+
+
+# --- route_one's shapes: a bare ask the estimate alone decides shares the policy's run ------------
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(_SETTINGS)), st.booleans(),
+       st.lists(st.tuples(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=5).map("".join),
+                          st.sampled_from(["ask", "ask", "ask", "explain"])), min_size=1, max_size=25))
+def test_a_shared_shape_is_the_decision_the_policy_makes(name, key, rows):
+    from hybridlsp.context.secrets import contains_secret
+    from hybridlsp.context.tokens import count_tokens
+    from hybridlsp.request import RunRequest
+
+    engine = _engine_for(name, key)
+    for prompt, action in rows + rows:  # the second time round every shape is known
+        tokens = count_tokens(prompt)
+        for secret in (False, True):
+            assert engine.decide_prompt(action, prompt, tokens, secret) == engine.decide(
+                RunRequest(action=action, text=prompt), tokens, secret=secret)
+        assert route_one(engine, prompt, action) == engine.decide(
+            RunRequest(action=action, text=prompt), tokens, secret=contains_secret(prompt))
+
+
+def test_the_policy_runs_once_per_shape_for_bare_asks(engine, monkeypatch):
+    calls = []
+    real = sys.modules["hybridlsp.engine.route"].decide
+    monkeypatch.setattr(sys.modules["hybridlsp.engine.route"], "decide",
+                        lambda *a, **k: calls.append(1) or real(*a, **k))
+    decided = [route_one(engine, _QUESTIONS[i % len(_QUESTIONS)] + f" ({i})", "ask") for i in range(40)]
+    assert len(calls) == len({d.tier for d in decided}) < 40  # once per estimated tier (no secret among them)
+    assert all(d.prompt.endswith(f" ({i})") for i, d in enumerate(decided))
+    assert len({d.reasons[0] for d in decided}) > 2  # each its own estimate's reason
+    route_one(engine, "[cloud] " + _QUESTIONS[0], "ask")  # a flag: not the estimate's alone
+    route_one(engine, "[cloud] " + _QUESTIONS[0], "ask")
+    route_one(engine, _QUESTIONS[0], "explain")
+    assert len(calls) == len({d.tier for d in decided}) + 3
+
+
+def test_new_settings_are_new_shapes(engine):
+    prompt = _QUESTIONS[2]  # learned estimate: tier 1
+    assert route_one(engine, prompt, "ask").model == Settings().tier(1).model
+    engine.update_settings(settings_from_mapping({"tiers": {"tier1": {"model": "other-small"}}}))
+    assert route_one(engine, prompt, "ask").model == "other-small"
