@@ -88,7 +88,7 @@ check-router: $(TRAIN_STAMP)
 # leave-one-source-out over every source, then the escalation signals, the cascade and the replay
 # curve (benchmarks 11 and 12); writes their tables into bench/RESULTS.md and README.md
 eval-routing: $(TRAIN_STAMP)
-	$(BIN)/python bench/eval_routing.py $(DATA) --write
+	$(BIN)/python -m bench.eval_routing $(DATA) --write
 	$(BIN)/python training/eval_escalation.py $(DATA) --write
 
 # The secrets gate's rules: gitleaks' default config, pinned in context/secret_rules/PIN.
