@@ -31,7 +31,7 @@ from .ttft import SOURCE, explain, workspace
 
 N = 100
 UPSTREAM_S = 0.100
-ROUNDS = 9
+ROUNDS = 15
 GOAL = 1.3  # wall time, against the direct-httpx floor of the same rounds
 CPU_GOAL = 1.0  # server CPU a request, against the direct httpx client's CPU a stream
 ANSWER = " ".join(f"word{i}" for i in range(9))  # 9 tokens + the final line, 10 ms apart
