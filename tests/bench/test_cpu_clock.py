@@ -12,8 +12,9 @@ import time
 import pytest
 
 from bench._fakeproc import cpu_seconds, settled_cpu_seconds
+from tests.support import need
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's /proc")
+need(sys.platform.startswith("linux") or None, "the benchmarks read Linux's per-process CPU clocks and /proc")
 
 
 def _burn(seconds: float) -> None:
