@@ -161,7 +161,7 @@ def run() -> Result:
     floor_cpu = median(out["floor_cpu"])
     allowed = GOAL * floor * cores  # CPU seconds the goal's wall time holds on this machine
     limits = "" if vs_floor <= GOAL and cpu_ratio <= CPU_GOAL else "\n".join([
-        f"CPU: the server spends {server_cpu / N * 1e3:.2f} ms of CPU a request (/proc), {server_cpu * 1e3:.0f} ms "
+        f"CPU: the server spends {server_cpu / N * 1e3:.2f} ms of CPU a request (its CPU clock), {server_cpu * 1e3:.0f} ms "
         f"for the batch ({cpu_ratio:.2f}x the direct client's {floor_cpu / N * 1e3:.2f} ms a stream); the goal's "
         f"{GOAL * floor * 1e3:.0f} ms of wall time ({GOAL}x the floor's) on {cores} cores hold "
         f"{allowed * 1e3:.0f} ms of CPU, shared with the fake upstream ({fake_cpu * 1e3:.0f} ms) and this client",
