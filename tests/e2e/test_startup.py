@@ -46,6 +46,7 @@ async def test_initialize_is_answered_before_the_engine_loads_and_initialized_lo
         early = imported(wire)
         assert "lsprotocol.types" in early and "hybridlsp.lsp.server" in early  # the lines are read
         assert not early & LOADED_LATER, sorted(early & LOADED_LATER)
+        assert "argparse" not in early  # `serve` alone has nothing to parse
         # capabilities are those of every handler, though none is loaded yet
         assert caps["codeActionProvider"] == {"codeActionKinds": ["quickfix", "refactor.hybridlsp"], "resolveProvider": True}
         assert caps["inlineCompletionProvider"] == {} or caps["inlineCompletionProvider"] is True

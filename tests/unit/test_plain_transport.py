@@ -197,3 +197,31 @@ def test_wants_plain_only_for_http_without_a_proxy():
     assert not wants_plain("http://gpu-box:11434", env={"http_proxy": "http://proxy:3128"})
     assert wants_plain("http://gpu-box:11434", trust_env=False, env={"http_proxy": "http://proxy:3128"})
     assert not wants_plain("https://api.openai.com/v1", env={})
+
+
+async def test_a_connect_complete_when_sent_is_used_without_waiting_for_the_loop(monkeypatch):
+    """To 127.0.0.1 the handshake is done within connect(): no loop turn waits to be told so."""
+    loop = asyncio.get_running_loop()
+    waited = []
+    sock_connect = loop.sock_connect
+
+    async def counted(sock, address):
+        waited.append(address)
+        return await sock_connect(sock, address)
+
+    monkeypatch.setattr(loop, "sock_connect", counted)
+    closing = b"connection: close\r\n"
+    async with RawServer(*[sized(b"ok", extra=closing) for _ in range(20)]) as srv:
+        async with httpx.AsyncClient(transport=PlainTransport()) as client:
+            for _ in range(20):
+                assert (await client.get(srv.url + "/")).text == "ok"
+    assert srv.connections == 20
+    assert len(waited) <= 2, waited
+
+
+async def test_a_refused_connect_says_so_as_asyncio_does():
+    async with RawServer() as srv:
+        url = srv.url
+    async with httpx.AsyncClient(transport=PlainTransport()) as client:
+        with pytest.raises(httpx.ConnectError, match="Connect call failed|Connection refused"):
+            await client.get(url + "/")

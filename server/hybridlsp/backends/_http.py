@@ -303,7 +303,7 @@ class _Deadlines(httpx.AsyncByteStream):
                 limit, self._when = self._next(first, loop.time())
                 if self._timer is None or self._timer_at > self._when:
                     self._arm(loop)
-                self._task = task = asyncio.current_task()
+                self._task = task = asyncio.current_task(loop)  # given the loop: no getpid() a read
                 cancelling = task.cancelling()
                 self._reading = True
                 try:

@@ -183,13 +183,16 @@ class OllamaBackend:
         limits = await self._limits(request.model)
         async with self._http.stream("/api/chat", body, limits=limits) as response:
             lines = iter_lines(response)
+            answered = False
             async for line in lines:
                 if not line.strip():
                     continue
                 data = load_json(self.name, line)
                 if data.get("error"):  # Ollama reports failures after a 200 as an {"error": ...} line
                     raise error_for_message(self.name, 500, str(data["error"]))
-                self.loaded.mark_loaded(request.model)
+                if not answered:  # its first line says the model is in memory; the others, again
+                    answered = True
+                    self.loaded.mark_loaded(request.model)
                 message = data.get("message") or {}
                 text, thought = split.feed(message.get("content") or "")
                 thought = (message.get("thinking") or "") + thought

@@ -4,20 +4,26 @@ Each command is a module of this package declaring its own arguments (`add_parse
 runs. Only the module of the command about to run is imported: `route` should decide a file of
 prompts in about the time it takes to count their tokens, not spend it loading asyncio, httpx,
 the backends or the ledger, none of which it uses; `serve` should answer `initialize` before it
-loads the settings (pydantic). The settings every command runs with come from `_settings.load`.
-Logging is configured in `main`, nowhere else.
+loads the settings (pydantic). `hybridlsp serve` as editors start it is not parsed at all: argparse
+and what it loads (gettext, shutil and its compression modules) are ~5 ms of the time an editor
+waits for `initialize`, for nothing to parse. The settings every command runs with come from
+`_settings.load`. Logging is configured in `main`, nowhere else.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from importlib import import_module
+from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from ..errors import HybridError
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+if TYPE_CHECKING:
+    import argparse
+
+__all__ = ["COMMANDS", "build_parser", "main", "parse_args"]
 # command -> the module of this package that declares and runs it (in `--help` order)
 COMMANDS = {
     "serve": "serve",
@@ -41,6 +47,8 @@ COMMANDS = {
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser: of `command` only when it is one of ours (importing every command's module
     would slow every command down), else of all of them (help, or an error listing each)."""
+    import argparse  # here, not at the top: `hybridlsp serve` starts without it (see above)
+
     p = argparse.ArgumentParser(prog="hybridlsp", description="Route each AI request to the cheapest tier that can do it well.")
     p.add_argument("-v", "--verbose", action="store_true", help="log to stderr at debug level")
     sub = p.add_subparsers(dest="command", required=True)
@@ -58,9 +66,23 @@ def _command(argv: list[str]) -> str | None:
     return next((a for a in argv if not a.startswith("-")), None)
 
 
+# What the parser makes of `serve` and `serve --stdio`, the command lines of every editor's setup
+_PLAIN_SERVE = {("serve",), ("serve", "--stdio")}
+
+
+def parse_args(argv: list[str]):
+    """The namespace `main` runs `argv` with: argparse's, or for a plain `serve` the same one,
+    made without it."""
+    if tuple(argv) in _PLAIN_SERVE:
+        serve = import_module(".serve", __name__)
+        return SimpleNamespace(verbose=False, command="serve", tcp=None, host="127.0.0.1",
+                               stdio=len(argv) == 2, fn=serve.run)
+    return build_parser(_command(argv)).parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(_command(argv)).parse_args(argv)
+    args = parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(name)s %(levelname)s %(message)s",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from ..lsp.server import serve
@@ -26,6 +25,8 @@ def run(args) -> int:
 
 
 def _port(value: str) -> int:
+    import argparse  # only when there is a command line to parse: `serve` alone starts without it
+
     try:
         port = int(value)
     except ValueError:

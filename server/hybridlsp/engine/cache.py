@@ -143,8 +143,11 @@ class AnswerStore:
         self._writes += 1
         if self._writes % _PRUNE_EVERY == 1:
             self._db.execute("DELETE FROM answers WHERE created < ?", (now - ttl_s,))
-            self._db.execute("DELETE FROM answers WHERE key NOT IN "
-                             "(SELECT key FROM answers ORDER BY created DESC LIMIT ?)", (self.max_rows,))
+            # the surplus query sorts the whole table (3 ms at 1,500 rows); a count is 0.1 ms, and
+            # below the cap there is no surplus to find
+            if self._db.execute("SELECT count(*) FROM answers").fetchone()[0] > self.max_rows:
+                self._db.execute("DELETE FROM answers WHERE key NOT IN "
+                                 "(SELECT key FROM answers ORDER BY created DESC LIMIT ?)", (self.max_rows,))
 
     def close(self) -> None:
         """Waits for queued writes, then closes the file."""

@@ -17,6 +17,7 @@ raw output; the request's result carries the final, validated answer.
 
 import asyncio
 import logging
+import threading
 import uuid
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -138,13 +139,12 @@ async def run_engine(ls: "HybridLanguageServer", req: RunRequest, *, token=None,
         send_progress(ls, token, {"kind": "report", "message": ""})
         sent_first = False
 
+    loop_thread = threading.get_ident()
+
     def in_loop(fn, *args) -> None:
-        # the embedded backend may stream from a worker thread
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
+        # the embedded backend may stream from a worker thread. Told by the thread, not by
+        # `asyncio.get_running_loop()`, which costs a getpid() system call in Python 3.11, a token.
+        if threading.get_ident() == loop_thread:
             fn(*args)
         else:
             loop.call_soon_threadsafe(fn, *args)

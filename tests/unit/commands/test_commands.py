@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from hybridlsp.context import multimatch
-from hybridlsp.commands import main
+from hybridlsp.commands import build_parser, main, parse_args
 from tests.fakes.upstreams import FakeOllama
 
 
@@ -335,3 +335,20 @@ def test_doctor_says_what_the_embedded_model_does_not_do(home, ollama, capsys):
     main(["doctor"])
     (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "] embedded:" in ln]
     assert line.endswith("; it does not do complete, explain, review, ask (embedded.actions)")
+
+
+@pytest.mark.parametrize("argv", [["serve"], ["serve", "--stdio"]])
+def test_a_plain_serve_runs_with_what_the_parser_would_give_it(argv):
+    assert vars(parse_args(argv)) == vars(build_parser("serve").parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [["serve", "--tcp", "0"], ["-v", "serve"], ["serve", "--host", "::1", "--tcp", "9"]])
+def test_any_other_serve_command_line_is_parsed(argv):
+    assert vars(parse_args(argv)) == vars(build_parser("serve").parse_args(argv))
+
+
+def test_a_plain_serve_starts_without_argparse():
+    code = ("import sys; from hybridlsp.commands import parse_args; parse_args(['serve']); "
+            "print('argparse' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

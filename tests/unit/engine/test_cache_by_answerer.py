@@ -134,3 +134,41 @@ def test_a_lookup_does_not_wait_for_the_writer_blocked_by_another_process(tmp_pa
     again = AnswerStore(path)
     assert again.get("new", 60.0) == {"text": "queued"}
     again.close()
+
+
+def _stored(path, keys) -> list[str]:
+    again = AnswerStore(path, clock=lambda: 0.0)
+    try:
+        return [k for k in keys if again.get(k, 1e9) is not None]
+    finally:
+        again.close()
+
+
+def test_the_file_keeps_the_newest_answers_up_to_its_cap_and_drops_the_expired(tmp_path):
+    path, now = tmp_path / "answers.sqlite3", [1000.0]
+
+    def put(key: str) -> None:  # a store's first write prunes (then every 64th)
+        store = AnswerStore(path, max_rows=3, clock=lambda: now[0])
+        store.put(key, {"text": key}, 60.0)
+        store.close()
+        now[0] += 1
+
+    keys = [f"k{i}" for i in range(5)]
+    for k in keys:
+        put(k)
+    assert _stored(path, keys) == ["k2", "k3", "k4"]
+    put("k5")
+    assert _stored(path, [*keys, "k5"]) == ["k3", "k4", "k5"]
+    now[0] += 120  # every one of them expired by the next prune
+    put("k6")
+    assert _stored(path, [*keys, "k5", "k6"]) == ["k6"]
+
+
+def test_below_its_cap_the_file_is_not_sorted_to_find_a_surplus(tmp_path):
+    store = AnswerStore(tmp_path / "answers.sqlite3", max_rows=10)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    store.put("k0", {"text": "answer"}, 60.0)  # the first write of a store prunes
+    store.close()
+    assert any(s.startswith("DELETE FROM answers WHERE created <") for s in statements)
+    assert not any("ORDER BY created" in s for s in statements)

@@ -1,5 +1,6 @@
 """`serve` tunes the garbage collector for the server's own process: what start-up built is frozen
-once the engine is loaded, and the youngest generation is collected less often. A server built
+once the engine is loaded, and the youngest generation is collected less often, far less once
+started. A server built
 in another process (tests, `hybridlsp demo`'s client side) leaves that process's collector alone."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def test_serve_freezes_what_start_up_built_and_collects_the_young_less_often(mon
 
     def stdio(ls, stdin, stdout):  # instead of serving: start as `initialized` would, and look
         before = gc.get_freeze_count()
+        seen["starting"] = gc.get_threshold()
         _started(ls)
         seen["frozen"] = gc.get_freeze_count() - before
         seen["threshold"] = gc.get_threshold()
@@ -35,7 +37,9 @@ def test_serve_freezes_what_start_up_built_and_collects_the_young_less_often(mon
         gc.unfreeze()
         gc.set_threshold(*saved)
     assert seen["frozen"] > 0
+    assert seen["starting"] == (server_module.GC_START_THRESHOLD, *saved[1:])
     assert seen["threshold"] == (server_module.GC_THRESHOLD, *saved[1:])
+    assert server_module.GC_THRESHOLD > server_module.GC_START_THRESHOLD
 
 
 def test_a_server_built_in_another_process_leaves_its_collector_alone():
