@@ -7,10 +7,8 @@ docstrings), cut to exactly N tokens. Each side runs in alternating blocks; each
 best block (the least disturbed by the other processes on the machine). Goal: route within 1.2x
 of the count from 100 tokens up; at 10 tokens (a 4 µs count) the ratio is shown without one.
 
-The "of which decide" column times `Router.decide_prompt`, the call route makes. It used to time
-`Router.decide` of a `RunRequest`, which decided the same until `decide_prompt` began sharing the
-policy's run among the bare asks of one shape (engine/route.py); since then that figure was no
-longer a part of route's time.
+The "of which decide" column times `Router.decide_prompt`, the call route makes (the policy run
+for each call: nothing is shared between calls, as one `hybridlsp route` decides one prompt).
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from ..backends.location import cloud_backends, cloud_tiers, is_cloud
 from ..backends.registry import credentials_present
 from ..context.tokens import count_tokens
 from ..request import RunRequest
-from ..routing import RouteRequest, decide, estimate_only, get_estimator
+from ..routing import RouteRequest, decide, get_estimator
 from ..routing.types import Decision, GitSummary
 
 __all__ = ["Router"]
@@ -35,8 +35,6 @@ class Router:
         self.cloud = cloud_backends(settings)
         self._facts_for = None  # (settings, self.estimator) that `_facts_are` was worked out for
         self._facts_are: tuple[bool, frozenset[int], object] = (False, frozenset(), None)
-        self._shapes_for: tuple | None = None  # the facts `_shapes` were decided with
-        self._shapes: dict[tuple[int | None, bool], Decision] = {}  # (estimated tier, secret) -> decision
         # the difficulty estimate for ask prompts; None: the settings' own. With escalation.learn,
         # the one adapted to this user (read from beside the usual ledger; the engine uses its own)
         self.estimator = None
@@ -75,29 +73,8 @@ class Router:
     def decide_prompt(self, action: str, prompt: str, tokens: int, secret: bool = False,
                       head: Sequence[int] | None = None) -> Decision:
         """`decide(RunRequest(action=action, text=prompt), ...)` for a bare prompt, as `route` has
-        them (no path, git context, tier or spend), without building the request (~2.5 us).
-
-        An ask that the estimate alone decides (`routing.estimate_only`) gets the decision of the
-        last such ask with its estimated tier and secret flag, but for its own first reason (the
-        estimate's), token count and prompt, as `route_many`'s shapes share one JSON line: the
-        policy runs once per shape and settings object (~7 us of the ~12 a decision takes)."""
-        facts = self._facts()
-        if not estimate_only(action, prompt, tokens, self.settings):
-            return self._decide(action, prompt, tokens, _NO_GIT, secret, (0.0, 0.0), head, "", "", None, False)
-        estimator = facts[2]
-        est = estimator.estimate(prompt, action, head) if estimator is not None else None
-        if self._shapes_for is not facts:
-            self._shapes_for, self._shapes = facts, {}
-        key = (None if est is None else est.tier, secret)
-        shape = self._shapes.get(key)
-        if shape is None:
-            d = self._decide(action, prompt, tokens, _NO_GIT, secret, (0.0, 0.0), head, "", "", None, False)
-            if est is None or d.reasons[0] == est.reason:  # as `estimate_only` promises; else no shape
-                self._shapes[key] = d
-            return d
-        reasons = shape.reasons if est is None else (est.reason, *shape.reasons[1:])
-        return Decision(shape.tier, shape.backend, shape.model, shape.max_output_tokens, shape.chain, reasons,
-                        prompt, tokens, shape.private, shape.notes, shape.cloud_tiers)
+        them (no path, git context, tier or spend), without building the request (~2.5 us)."""
+        return self._decide(action, prompt, tokens, _NO_GIT, secret, (0.0, 0.0), head, "", "", None, False)
 
     def _decide(self, action: str, text: str, tokens: int, git: GitSummary, secret: bool,
                 spend: tuple[float, float], head: Sequence[int] | None, path: str, language: str,
